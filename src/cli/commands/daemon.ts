@@ -1,0 +1,65 @@
+/** scheduler daemon: runs the server in the foreground until SIGINT or SIGTERM. */
+import { Command, Option } from 'commander';
+import { parseByteSize } from '../../core/byte-size.js';
+import { parseDuration } from '../../core/duration.js';
+import { SchedulerError } from '../../core/errors.js';
+import { defaultDataDir, defaultListen, defaults, loadToken, parseListen } from '../../daemon-config.js';
+import type { CliIo } from '../context.js';
+
+interface DaemonOptions {
+  listen: string;
+  dataDir: string;
+  tokenFile?: string;
+  keepRuns: string;
+  outputCap: string;
+  maxScriptBytes: string;
+  killGrace: string;
+  durability: 'normal' | 'full';
+  logLevel: string;
+}
+
+export function daemonCommand(io: CliIo): Command {
+  return new Command('daemon')
+    .description('run the scheduler daemon (HTTP API and engine) in the foreground')
+    .option('--listen <host:port>', 'address to listen on; other than loopback needs a token', defaultListen)
+    .option('--data-dir <dir>', 'where the database and spooled output live', defaultDataDir())
+    .option('--token-file <file>', 'require this bearer token (default: $SCHEDULER_TOKEN, if set)')
+    .option('--keep-runs <n>', 'results kept per task; older ones are pruned', String(defaults.keepRuns))
+    .option('--output-cap <size>', 'bytes of stdout and of stderr kept per run', '1MiB')
+    .option('--max-script-bytes <size>', 'largest script accepted', '256KiB')
+    .option('--kill-grace <duration>', 'between TERM and KILL when a run is ended', '5s')
+    .addOption(new Option('--durability <mode>', 'normal: survives a daemon crash; full: also a power cut (slower)').choices(['normal', 'full']).default('normal'))
+    .option('--log-level <level>', 'pino log level on stderr: fatal, error, warn, info, debug', 'info')
+    .action(async (options: DaemonOptions) => {
+      const { host, port } = parseListen(options.listen);
+      const keepRuns = Number(options.keepRuns);
+      if (!Number.isInteger(keepRuns) || keepRuns < 1) {
+        throw new SchedulerError('invalid_request', `--keep-runs: "${options.keepRuns}" is not a whole number of at least 1`);
+      }
+      // Loaded on demand, so client commands start without the server's modules.
+      const { startDaemon } = await import('../../daemon.js');
+      const daemon = await startDaemon(
+        {
+          dataDir: options.dataDir,
+          host,
+          port,
+          token: loadToken(options.tokenFile),
+          keepRuns,
+          outputCap: parseByteSize(options.outputCap, '--output-cap'),
+          maxScriptBytes: parseByteSize(options.maxScriptBytes, '--max-script-bytes'),
+          killGraceMs: parseDuration(options.killGrace, '--kill-grace'),
+          durability: options.durability,
+          logLevel: options.logLevel,
+        },
+        io.out,
+      );
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => {
+          io.out(`${signal}: shutting down (runs in progress are ended and recorded as interrupted)`);
+          void daemon.close().then(resolve);
+        };
+        process.once('SIGINT', () => shutdown('SIGINT'));
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+      });
+    });
+}

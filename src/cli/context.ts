@@ -1,0 +1,43 @@
+/** What every command gets: where to print, and a client configured from the global options. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { SchedulerClient, defaultServerUrl } from '../client/client.js';
+import { SchedulerError } from '../core/errors.js';
+
+/** The CLI's outputs. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** Terminal width for tables. */
+  columns: number;
+}
+
+/** Options every client command accepts. */
+export interface GlobalOptions {
+  server?: string;
+  tokenFile?: string;
+}
+
+/** A client for the daemon chosen by --server, else SCHEDULER_URL, else the default address. */
+export function clientFor(command: Command, env: NodeJS.ProcessEnv = process.env): SchedulerClient {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  const baseUrl = options.server ?? env.SCHEDULER_URL ?? defaultServerUrl;
+  if (!/^https?:\/\//.test(baseUrl)) {
+    throw new SchedulerError('invalid_request', `--server: "${baseUrl}" is not an http:// or https:// URL`);
+  }
+  return new SchedulerClient({ baseUrl, token: readClientToken(options.tokenFile, env) });
+}
+
+function readClientToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (tokenFile === undefined) return env.SCHEDULER_TOKEN || undefined;
+  try {
+    return readFileSync(tokenFile, 'utf8').trim();
+  } catch (error) {
+    throw new SchedulerError('invalid_request', `--token-file: cannot read ${tokenFile}: ${(error as Error).message}`);
+  }
+}
+
+/** Prints a value as JSON for --json. */
+export function printJson(io: CliIo, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2));
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/**
+ * The `scheduler` program: `daemon` runs the server; every other command is a thin client
+ * of its HTTP API. Errors go to stderr with the exit status of their code.
+ */
+import { Command, CommanderError } from 'commander';
+import { SchedulerError } from '../core/errors.js';
+import { programVersion } from '../version.js';
+import { daemonCommand } from './commands/daemon.js';
+import { deleteCommand } from './commands/delete.js';
+import { getCommand } from './commands/get.js';
+import { listCommand } from './commands/list.js';
+import { stopCommand } from './commands/stop.js';
+import { submitCommand } from './commands/submit.js';
+import type { CliIo } from './context.js';
+import { normalizeSpecFlags } from './spec-flags.js';
+
+/** Builds the program with every command. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('scheduler')
+    .description('Schedule scripts to run after a delay or on an interval, through a durable daemon.')
+    .version(programVersion())
+    .option('--server <url>', 'daemon address (default: $SCHEDULER_URL or http://127.0.0.1:8865)')
+    .option('--token-file <file>', 'bearer token for the daemon (default: $SCHEDULER_TOKEN)')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
+    .exitOverride();
+  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, stopCommand, deleteCommand]) {
+    program.addCommand(make(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
+  }
+  return program;
+}
+
+/** Every long option name of the program, and those that take a value. */
+function longOptionNames(program: Command): { all: Set<string>; withValues: Set<string> } {
+  const all = new Set<string>(['help', 'version']);
+  const withValues = new Set<string>();
+  for (const command of [program, ...program.commands]) {
+    for (const option of command.options) {
+      const name = option.long?.replace(/^--/, '');
+      if (!name) continue;
+      all.add(name);
+      if (option.required) withValues.add(name);
+    }
+  }
+  return { all, withValues };
+}
+
+/** Runs the CLI with `args` (without node and the script); resolves to the exit status. */
+export async function runCli(args: string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  const names = longOptionNames(program);
+  try {
+    await program.parseAsync(normalizeSpecFlags(args, names.all, names.withValues), { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are "errors" that exit 0; usage errors were already printed.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof SchedulerError) {
+      io.err(`scheduler: ${error.message}`);
+      return error.exitCode;
+    }
+    io.err(`scheduler: unexpected error: ${(error as Error).stack ?? String(error)}`);
+    return 1;
+  }
+}
+
+const io: CliIo = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+  columns: process.stdout.columns ?? 120,
+};
+process.exitCode = await runCli(process.argv.slice(2), io);

@@ -1,0 +1,17 @@
+/**
+ * Time as a parameter. The engine reads the time and arms its one timer only through a
+ * Clock, so tests drive it with a fake clock and only the daemon's wiring owns real timers.
+ */
+
+/** An armed timer, to be cancelled with Clock.clearTimer. */
+export type TimerHandle = { readonly __timer: unique symbol };
+
+/** The source of time and timers the engine runs on. */
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  /** Calls `callback` once, `delayMs` from now. */
+  setTimer(callback: () => void, delayMs: number): TimerHandle;
+  /** Cancels a timer that has not fired yet. */
+  clearTimer(handle: TimerHandle): void;
+}

@@ -1,0 +1,49 @@
+/**
+ * One registry of error codes for the whole system. The server turns a SchedulerError into
+ * `{"error":{"code","message"}}` with the code's HTTP status; the client rebuilds the same
+ * error from that body; the CLI prints the message and exits with the code's exit status.
+ */
+
+/** Every error code, with the HTTP status the server answers and the CLI's exit status. */
+export const errorCodes = {
+  invalid_request: { httpStatus: 400, exitCode: 2 },
+  unauthorized: { httpStatus: 401, exitCode: 3 },
+  not_found: { httpStatus: 404, exitCode: 4 },
+  already_exists: { httpStatus: 409, exitCode: 5 },
+  stop_refused: { httpStatus: 409, exitCode: 6 },
+  version_conflict: { httpStatus: 409, exitCode: 6 },
+  payload_too_large: { httpStatus: 413, exitCode: 2 },
+  store_unavailable: { httpStatus: 503, exitCode: 7 },
+  internal: { httpStatus: 500, exitCode: 1 },
+  /** Client side only: no daemon answered at the address. */
+  daemon_unreachable: { httpStatus: 503, exitCode: 7 },
+} as const;
+
+/** A code from the registry. */
+export type ErrorCode = keyof typeof errorCodes;
+
+/** An error the system expects and can explain to the user. */
+export class SchedulerError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SchedulerError';
+  }
+
+  /** The HTTP status the server answers with for this error. */
+  get httpStatus(): number {
+    return errorCodes[this.code].httpStatus;
+  }
+
+  /** The exit status of the CLI when it fails with this error. */
+  get exitCode(): number {
+    return errorCodes[this.code].exitCode;
+  }
+}
+
+/** True when `value` names a code of the registry. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorCodes, value);
+}

@@ -1,0 +1,109 @@
+/**
+ * The task and its runs, as the rest of the system sees them. Times are milliseconds since
+ * the Unix epoch; the protocol layer turns them into ISO 8601 strings.
+ */
+
+/** `delay` runs once; `cron` (the spec's name for a fixed interval) runs again and again. */
+export const taskTypes = ['delay', 'cron'] as const;
+export type TaskType = (typeof taskTypes)[number];
+
+/** The five statuses of the spec, with the names it gives them. */
+export const taskStatuses = [
+  'ToBeExecuted',
+  'Executing',
+  'Executed',
+  'WaitForNextExecution',
+  'Stopped',
+] as const;
+export type TaskStatus = (typeof taskStatuses)[number];
+
+/**
+ * Where a task is in its life. Each status carries exactly the data it needs, so a waiting
+ * task always knows its next fire time and an executing one always knows its run.
+ */
+export type TaskState =
+  | { status: 'ToBeExecuted'; nextRunAt: number }
+  | {
+      status: 'Executing';
+      /** The run in progress. */
+      run: number;
+      /** The next tick of a cron task (a tick that comes while this run goes on is skipped); null for delay tasks and once a stop was requested. */
+      nextRunAt: number | null;
+      /** A cron task stopped during its run: the run goes on, then the task ends Stopped. */
+      stopRequested: boolean;
+    }
+  | { status: 'WaitForNextExecution'; nextRunAt: number }
+  | { status: 'Executed' }
+  | { status: 'Stopped' };
+
+/** What the user asked for: it never changes after submission. */
+export interface TaskDefinition {
+  id: string;
+  type: TaskType;
+  /** The duration as the user wrote it, e.g. "1h30m". */
+  time: string;
+  /** `time` in milliseconds: the delay, or the interval between cron ticks. */
+  intervalMs: number;
+  script: string;
+}
+
+/** A task with its current state. */
+export interface Task extends TaskDefinition {
+  createdAt: number;
+  state: TaskState;
+  /** When `state.status` last changed. */
+  lastStatusUpdated: number;
+  /** Goes up by one on every change; watchers and compare-and-set writes use it. */
+  version: number;
+  /** The highest run number given out so far (runs are numbered from 1). */
+  lastRun: number;
+}
+
+/** How a run ended, or that it has not ended yet. */
+export const runOutcomes = [
+  'running',
+  /** exit status 0 */
+  'succeeded',
+  /** non-zero exit status, killed by a signal, or the script could not be started */
+  'failed',
+  /** the daemon stopped or died while the run was executing */
+  'interrupted',
+  /** the tick came while the previous run was still executing, so it did not run */
+  'skipped',
+] as const;
+export type RunOutcome = (typeof runOutcomes)[number];
+
+/** Captured output of one stream, capped at `cap` bytes. */
+export interface CapturedOutput {
+  text: string;
+  /** Bytes the script wrote in all, kept or not. */
+  totalBytes: number;
+  truncated: boolean;
+}
+
+/** One execution of a task (or a tick that was skipped), kept in the task's results. */
+export interface Run {
+  run: number;
+  scheduledAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  outcome: RunOutcome;
+  exitCode: number | null;
+  signal: string | null;
+  /** Why the run failed to start, was skipped or was interrupted. */
+  error: string | null;
+  stdout: CapturedOutput;
+  stderr: CapturedOutput;
+  /** The per-stream byte cap that applied to this run. */
+  outputCap: number;
+}
+
+/** True once the task will never run again and no run of it is in progress. */
+export function isFinal(state: TaskState): boolean {
+  return state.status === 'Executed' || state.status === 'Stopped';
+}
+
+/** The time the engine must next act on the task, if any. */
+export function dueAt(state: TaskState): number | null {
+  return 'nextRunAt' in state ? state.nextRunAt : null;
+}

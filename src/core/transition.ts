@@ -1,0 +1,205 @@
+/**
+ * The task state machine: the only code that produces a new task state.
+ *
+ * A task starts ToBeExecuted, waiting for its first fire time. When that time comes it is
+ * Executing one run. A delay task then ends Executed, whatever the run's outcome. A cron
+ * task goes to WaitForNextExecution until its next tick, and back to Executing, for ever;
+ * a tick that comes while a run is still executing is recorded as a skipped run. A stop
+ * ends a task that is waiting (Stopped, it never runs again); it cannot undo a delay task
+ * that has started or finished; on a cron task that is executing it lets the run finish and
+ * then ends the task Stopped. Everything below reads as one table: status x event.
+ *
+ * The engine applies every event through `transition` and writes the result with a
+ * compare-and-set on the task's version, so a stop racing with a fire lands on exactly
+ * one side: whichever write commits first wins, and the other is recomputed from it.
+ */
+import { SchedulerError } from './errors.js';
+import { nextTickAfter } from './schedule.js';
+import type { CapturedOutput, RunOutcome, Task, TaskState, TaskStatus } from './task.js';
+
+/** How a run ended, as the runner (or the daemon's recovery) reports it. */
+export interface RunResult {
+  outcome: Exclude<RunOutcome, 'running' | 'skipped'>;
+  startedAt: number | null;
+  finishedAt: number;
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+  stdout: CapturedOutput;
+  stderr: CapturedOutput;
+  /** The per-stream byte cap that applied. */
+  outputCap: number;
+}
+
+/** Something that happens to a task. */
+export type TaskEvent =
+  /** The task's nextRunAt has come. */
+  | { kind: 'fire' }
+  /** The run in progress ended (or was found interrupted after a restart). */
+  | { kind: 'runFinished'; run: number; result: RunResult }
+  /** The user asked to stop the task. */
+  | { kind: 'stop' };
+
+/** What the engine must do besides writing the new task, in the same atomic write. */
+export type Effect =
+  /** Record run `run` as started and start its process. */
+  | { kind: 'startRun'; run: number; scheduledAt: number; startedAt: number }
+  /** Record the tick at `scheduledAt` as skipped, saying why. */
+  | { kind: 'skipRun'; run: number; scheduledAt: number; at: number; reason: string }
+  /** Record how run `run` ended. */
+  | { kind: 'finishRun'; run: number; result: RunResult };
+
+/** The outcome of applying an event. `changed` is false when the event was a no-op. */
+export interface Transition {
+  task: Task;
+  changed: boolean;
+  effect: Effect | null;
+  /** Something the user should know although the event succeeded. */
+  warning: string | null;
+}
+
+/** Thrown when an event does not apply to the task's current state. */
+export class IllegalTransition extends Error {
+  constructor(
+    readonly status: TaskStatus,
+    readonly event: TaskEvent['kind'],
+    message: string,
+  ) {
+    super(message);
+    this.name = 'IllegalTransition';
+  }
+}
+
+type Handler<E extends TaskEvent> = (task: Task, event: E, now: number) => Transition;
+type Handlers = { [K in TaskEvent['kind']]?: Handler<Extract<TaskEvent, { kind: K }>> };
+
+/** The whole state machine: every status, the events it accepts, and what they do. */
+const table: Record<TaskStatus, Handlers> = {
+  ToBeExecuted: { fire: startRun, stop: stopWaiting },
+  WaitForNextExecution: { fire: startRun, stop: stopWaiting },
+  Executing: { fire: skipTick, runFinished: finishRun, stop: stopExecuting },
+  Executed: { stop: refuseStop('it has already executed') },
+  Stopped: { stop: alreadyStopped },
+};
+
+/** Applies `event` to `task` at time `now`. Throws IllegalTransition or a SchedulerError. */
+export function transition(task: Task, event: TaskEvent, now: number): Transition {
+  const handler = table[task.state.status][event.kind] as Handler<TaskEvent> | undefined;
+  if (!handler) {
+    throw new IllegalTransition(
+      task.state.status,
+      event.kind,
+      `task ${task.id}: event ${event.kind} does not apply to status ${task.state.status}`,
+    );
+  }
+  return handler(task, event, now);
+}
+
+function startRun(task: Task, _event: TaskEvent, now: number): Transition {
+  const scheduledAt = requireDue(task, now);
+  const run = task.lastRun + 1;
+  const nextRunAt =
+    task.type === 'cron' ? nextTickAfter(task, task.createdAt, Math.max(now, scheduledAt)) : null;
+  return changedTo(
+    task,
+    { status: 'Executing', run, nextRunAt, stopRequested: false },
+    now,
+    { lastRun: run, effect: { kind: 'startRun', run, scheduledAt, startedAt: now } },
+  );
+}
+
+function skipTick(task: Task, _event: TaskEvent, now: number): Transition {
+  const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  const scheduledAt = requireDue(task, now);
+  const run = task.lastRun + 1;
+  const nextRunAt = nextTickAfter(task, task.createdAt, Math.max(now, scheduledAt));
+  const reason = `run ${state.run} was still executing`;
+  return changedTo(task, { ...state, nextRunAt }, now, {
+    lastRun: run,
+    effect: { kind: 'skipRun', run, scheduledAt, at: now, reason },
+  });
+}
+
+function finishRun(
+  task: Task,
+  event: Extract<TaskEvent, { kind: 'runFinished' }>,
+  now: number,
+): Transition {
+  const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  if (event.run !== state.run) {
+    throw new IllegalTransition(
+      'Executing',
+      'runFinished',
+      `task ${task.id}: run ${event.run} finished but run ${state.run} is the one executing`,
+    );
+  }
+  let next: TaskState;
+  if (task.type === 'delay') next = { status: 'Executed' };
+  else if (state.stopRequested || state.nextRunAt === null) next = { status: 'Stopped' };
+  else next = { status: 'WaitForNextExecution', nextRunAt: state.nextRunAt };
+  return changedTo(task, next, now, {
+    effect: { kind: 'finishRun', run: event.run, result: event.result },
+  });
+}
+
+function stopWaiting(task: Task, _event: TaskEvent, now: number): Transition {
+  return changedTo(task, { status: 'Stopped' }, now, {});
+}
+
+function stopExecuting(task: Task, _event: TaskEvent, now: number): Transition {
+  const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  if (task.type === 'delay') {
+    refuseStop('its run has already started; the run goes on and the task will end Executed')(
+      task,
+    );
+  }
+  const warning = `run ${state.run} is still executing and will finish; no later run will happen, then the task ends Stopped`;
+  if (state.stopRequested) return { task, changed: false, effect: null, warning };
+  return {
+    ...changedTo(task, { ...state, nextRunAt: null, stopRequested: true }, now, {}),
+    warning,
+  };
+}
+
+function alreadyStopped(task: Task): Transition {
+  return { task, changed: false, effect: null, warning: null };
+}
+
+function refuseStop(reason: string) {
+  return (task: Task): never => {
+    throw new SchedulerError('stop_refused', `cannot stop ${task.type} task ${task.id}: ${reason}`);
+  };
+}
+
+/** The fire time being served; a fire before it is due is a bug in the caller. */
+function requireDue(task: Task, now: number): number {
+  const scheduledAt = 'nextRunAt' in task.state ? task.state.nextRunAt : null;
+  if (scheduledAt === null || scheduledAt > now) {
+    throw new IllegalTransition(
+      task.state.status,
+      'fire',
+      `task ${task.id} is not due at ${new Date(now).toISOString()}`,
+    );
+  }
+  return scheduledAt;
+}
+
+function changedTo(
+  task: Task,
+  state: TaskState,
+  now: number,
+  extra: { lastRun?: number; effect?: Effect },
+): Transition {
+  return {
+    task: {
+      ...task,
+      state,
+      lastRun: extra.lastRun ?? task.lastRun,
+      version: task.version + 1,
+      lastStatusUpdated: state.status === task.state.status ? task.lastStatusUpdated : now,
+    },
+    changed: true,
+    effect: extra.effect ?? null,
+    warning: null,
+  };
+}

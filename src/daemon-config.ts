@@ -1,0 +1,77 @@
+/**
+ * The daemon's settings, their defaults, and the checks that keep it safe: it listens on
+ * loopback unless told otherwise, and refuses any other address without a token.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { SchedulerError } from './core/errors.js';
+
+/** Everything the daemon can be told. */
+export interface DaemonConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  token: string | undefined;
+  keepRuns: number;
+  outputCap: number;
+  maxScriptBytes: number;
+  killGraceMs: number;
+  durability: 'normal' | 'full';
+  logLevel: string;
+}
+
+export const defaultListen = '127.0.0.1:8865';
+export const defaults = {
+  keepRuns: 100,
+  outputCap: 1024 * 1024,
+  maxScriptBytes: 256 * 1024,
+  killGraceMs: 5000,
+};
+
+/** $XDG_DATA_HOME/scheduler, or ~/.local/share/scheduler. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(base, 'scheduler');
+}
+
+/** Splits HOST:PORT ([::1]:PORT for IPv6). */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) {
+    throw new SchedulerError('invalid_request', `--listen: "${text}" is not HOST:PORT (e.g. 127.0.0.1:8865, or 0.0.0.0:8865 with a token)`);
+  }
+  return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The token from --token-file, else SCHEDULER_TOKEN, else none. */
+export function loadToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (tokenFile !== undefined) {
+    let token: string;
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim();
+    } catch (error) {
+      throw new SchedulerError('invalid_request', `--token-file: cannot read ${tokenFile}: ${(error as Error).message}`);
+    }
+    if (token.length === 0) throw new SchedulerError('invalid_request', `--token-file: ${tokenFile} is empty`);
+    return token;
+  }
+  return env.SCHEDULER_TOKEN || undefined;
+}
+
+/** Refuses settings that would expose the daemon. */
+export function checkExposure(config: Pick<DaemonConfig, 'host' | 'token'>): void {
+  if (!isLoopback(config.host) && config.token === undefined) {
+    throw new SchedulerError(
+      'invalid_request',
+      `refusing to listen on ${config.host} without a token: anyone who reaches the port could run commands here. ` +
+        'Set SCHEDULER_TOKEN or pass --token-file FILE (clients send the same token), or listen on 127.0.0.1.',
+    );
+  }
+}

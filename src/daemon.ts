@@ -1,0 +1,102 @@
+/**
+ * The one place that wires real things together: the real clock, the SQLite store in the
+ * data directory, the process runner, the engine, the HTTP server and the signals that end
+ * the daemon cleanly.
+ */
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { lockDataDir } from './data-dir-lock.js';
+import { checkExposure, type DaemonConfig } from './daemon-config.js';
+import { ChangeFeed } from './engine/change-feed.js';
+import { Engine } from './engine/engine.js';
+import { systemClock } from './engine/system-clock.js';
+import { ProcessRunner } from './runner/process-runner.js';
+import { buildApp } from './server/app.js';
+import { SqliteTaskStore } from './store/sqlite/sqlite-store.js';
+import { programVersion } from './version.js';
+
+/** A running daemon. */
+export interface Daemon {
+  app: FastifyInstance;
+  /** The address it listens on, e.g. http://127.0.0.1:8865. */
+  url: string;
+  /** Stops serving, ends runs in progress (recorded as interrupted) and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Starts a daemon with `config`, printing its routes and address to `print`. */
+export async function startDaemon(config: DaemonConfig, print: (line: string) => void): Promise<Daemon> {
+  checkExposure(config);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(config.dataDir);
+  const log = pino({ level: config.logLevel }, pino.destination(2));
+  const store = new SqliteTaskStore({ path: join(config.dataDir, 'scheduler.db'), durability: config.durability });
+  const feed = new ChangeFeed(systemClock);
+  const runner = new ProcessRunner({
+    spoolDir: join(config.dataDir, 'spool'),
+    outputCap: config.outputCap,
+    killGraceMs: config.killGraceMs,
+    cwd: homedir(),
+    env: scriptEnvironment(process.env),
+    now: systemClock.now,
+  });
+  const engine = new Engine({
+    store,
+    runner,
+    clock: systemClock,
+    feed,
+    log,
+    keepRuns: config.keepRuns,
+    outputCap: config.outputCap,
+    limits: { maxScriptBytes: config.maxScriptBytes },
+  });
+  const app = await buildApp({
+    engine,
+    feed,
+    store,
+    token: config.token,
+    // A script at its limit, JSON-escaped, fits with room to spare.
+    bodyLimit: config.maxScriptBytes * 2 + 64 * 1024,
+    // Requests are not logged one by one (that would cost more than serving them); errors are.
+    logger: log.child({}, { level: 'warn' }),
+    version: programVersion(),
+  });
+
+  try {
+    await engine.start();
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app.close();
+    await store.close();
+    unlock();
+    throw error;
+  }
+
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  print(`scheduler ${programVersion()} listening on ${url}`);
+  print(`data directory: ${config.dataDir}${config.token ? ' (bearer token required)' : ''}`);
+  print('routes:');
+  for (const route of app.routeTable) print(`  ${route.method.padEnd(6)} ${route.path}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close();
+      await engine.shutdown();
+      await store.close();
+      unlock();
+    })());
+  return { app, url, close };
+}
+
+/** The environment scripts run with: the daemon's own, less its secrets. */
+function scriptEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { SCHEDULER_TOKEN: _token, ...rest } = env;
+  return rest;
+}

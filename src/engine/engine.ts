@@ -1,0 +1,329 @@
+/**
+ * The scheduler. It keeps one timer, armed for the earliest time at which any task needs
+ * it (read from the store's due index, so pending tasks cost no memory here), claims due
+ * tasks when it fires, and hands their runs to the runner. Every change to a task goes
+ * through the pure `transition` and a compare-and-set write, under a per-task mutex; then
+ * watchers are told. The engine holds only what scheduling needs: the armed due time and
+ * the handles of runs in progress.
+ */
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { SchedulerError } from '../core/errors.js';
+import { firstFireAt } from '../core/schedule.js';
+import { parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
+import { dueAt, type Run, type Task, type TaskStatus } from '../core/task.js';
+import {
+  IllegalTransition,
+  transition,
+  type Effect,
+  type RunResult,
+  type TaskEvent,
+  type Transition,
+} from '../core/transition.js';
+import type { RunningProcess } from '../runner/process-runner.js';
+import type { RunLauncher } from '../runner/run-launcher.js';
+import type { RunChange, TaskPage, TaskStore } from '../store/task-store.js';
+import type { ChangeFeed } from './change-feed.js';
+import { KeyedMutex } from './keyed-mutex.js';
+
+/** What the engine logs through; pino's logger fits. */
+export interface EngineLog {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+/** The engine's collaborators and settings. */
+export interface EngineOptions {
+  store: TaskStore;
+  runner: RunLauncher;
+  clock: Clock;
+  feed: ChangeFeed;
+  log: EngineLog;
+  /** Runs kept per task; older ones are pruned as new ones are recorded. */
+  keepRuns: number;
+  /** The per-stream output cap recorded on a run when it starts. */
+  outputCap: number;
+  limits: SubmissionLimits;
+}
+
+/** A task together with its retained runs, oldest first. */
+export interface TaskWithRuns {
+  task: Task;
+  runs: Run[];
+}
+
+/** Timers longer than this are cut, and the clock read again, so that a long sleep or a clock jump cannot leave a due task waiting. */
+const maxTimerMs = 60_000;
+/** Due tasks claimed per store query; the loop goes on until none is due. */
+const dueBatch = 500;
+/** Compare-and-set retries before a write is given up as contended. */
+const maxWriteAttempts = 5;
+
+/** The task scheduler. */
+export class Engine {
+  private readonly mutex = new KeyedMutex();
+  private readonly running = new Map<string, { run: number; process: RunningProcess }>();
+  private timer: { handle: TimerHandle; at: number } | undefined;
+  private firing = false;
+  private stopping = false;
+
+  constructor(private readonly options: EngineOptions) {}
+
+  /** Recovers from an unclean stop, then starts the timer. */
+  async start(): Promise<void> {
+    await this.recoverInterruptedRuns();
+    await this.arm();
+  }
+
+  /** Stops scheduling, ends the runs in progress (recorded as interrupted) and waits for them. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.disarm();
+    await Promise.all([...this.running.values()].map(({ process }) => process.kill()));
+    // Each run's end is recorded by its own finish handler; wait until all of them have.
+    while (this.running.size > 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Validates and stores a new task; it is committed when this resolves. */
+  async submit(input: Submission): Promise<Task> {
+    const definition = parseSubmission(input, this.options.limits);
+    const now = this.options.clock.now();
+    const task: Task = {
+      ...definition,
+      createdAt: now,
+      state: { status: 'ToBeExecuted', nextRunAt: firstFireAt(definition, now) },
+      lastStatusUpdated: now,
+      version: 1,
+      lastRun: 0,
+    };
+    await this.options.store.insertTask(task);
+    this.options.log.info({ task: task.id, type: task.type, time: task.time }, 'task submitted');
+    this.armFor(task);
+    return task;
+  }
+
+  /** Stops a task by the spec's rules; `warning` says when a run goes on. */
+  async stop(id: string): Promise<{ task: Task; warning: string | null }> {
+    const result = await this.apply(id, { kind: 'stop' });
+    return { task: result.task, warning: result.warning };
+  }
+
+  /** Stops a task, kills its run if one is in progress, and removes it with its runs. */
+  async delete(id: string): Promise<void> {
+    await this.mutex.run(id, async () => {
+      const task = await this.options.store.getTask(id);
+      if (!task) throw notFound(id);
+      const active = this.running.get(id);
+      if (active) await active.process.kill();
+      await this.options.store.deleteTask(id);
+      this.options.log.info({ task: id }, 'task deleted');
+      this.options.feed.publish(id, 'deleted');
+    });
+  }
+
+  /** A task and its runs; not_found when there is no such task. */
+  async get(id: string): Promise<TaskWithRuns> {
+    const task = await this.options.store.getTask(id);
+    if (!task) throw notFound(id);
+    return { task, runs: await this.options.store.listRuns(id) };
+  }
+
+  /** A page of tasks, in submission order. */
+  list(params: { limit: number; cursor?: string; status?: TaskStatus }): Promise<TaskPage> {
+    return this.options.store.listTasks(params);
+  }
+
+  /** How many runs are executing now. */
+  get runsInProgress(): number {
+    return this.running.size;
+  }
+
+  /**
+   * Applies one event to a task under its mutex: read, transition, compare-and-set write,
+   * then carry out the effect and tell watchers. A write that loses a race with another
+   * daemon is retried from a fresh read, so the event lands on whatever state won.
+   */
+  private apply(id: string, event: TaskEvent): Promise<Transition> {
+    return this.mutex.run(id, async () => {
+      for (let attempt = 1; ; attempt++) {
+        const task = await this.options.store.getTask(id);
+        if (!task) throw notFound(id);
+        const now = this.options.clock.now();
+        const result = transition(task, event, now);
+        if (!result.changed) return result;
+        try {
+          await this.options.store.saveTask({
+            task: result.task,
+            expectedVersion: task.version,
+            runChange: this.runChangeFor(result.effect),
+            keepRuns: this.options.keepRuns,
+          });
+        } catch (error) {
+          if (isVersionConflict(error) && attempt < maxWriteAttempts) continue;
+          throw error;
+        }
+        this.afterSave(result);
+        return result;
+      }
+    });
+  }
+
+  private runChangeFor(effect: Effect | null): RunChange | undefined {
+    if (!effect) return undefined;
+    const none = { text: '', totalBytes: 0, truncated: false };
+    const blank = { exitCode: null, signal: null, stdout: none, stderr: none, outputCap: this.options.outputCap };
+    switch (effect.kind) {
+      case 'startRun':
+        return {
+          kind: 'insert',
+          run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, startedAt: effect.startedAt, finishedAt: null, outcome: 'running', error: null },
+        };
+      case 'skipRun':
+        return {
+          kind: 'insert',
+          run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, startedAt: null, finishedAt: effect.at, outcome: 'skipped', error: effect.reason },
+        };
+      case 'finishRun':
+        return { kind: 'finish', run: effect.run, result: effect.result };
+    }
+  }
+
+  /** What follows a committed write: start the run it asked for, re-arm, tell watchers. */
+  private afterSave({ task, effect }: Transition): void {
+    if (effect?.kind === 'startRun') this.launch(task, effect.run);
+    if (effect?.kind === 'skipRun') {
+      this.options.log.warn({ task: task.id, run: effect.run }, `tick skipped: ${effect.reason}`);
+    }
+    this.armFor(task);
+    this.options.feed.publish(task.id, 'changed');
+  }
+
+  private launch(task: Task, run: number): void {
+    const process = this.options.runner.start({ taskId: task.id, run, script: task.script });
+    this.running.set(task.id, { run, process });
+    this.options.log.info({ task: task.id, run, pid: process.pid }, 'run started');
+    if (process.pid !== undefined) {
+      void this.options.store
+        .recordRunProcess({ taskId: task.id, run, pid: process.pid })
+        .catch((error) => this.options.log.warn({ task: task.id, run, error }, 'could not record the run\'s process id'));
+    }
+    void process.finished.then((result) => this.onRunFinished(task.id, run, result));
+  }
+
+  private async onRunFinished(id: string, run: number, result: RunResult): Promise<void> {
+    const recorded: RunResult = this.stopping
+      ? { ...result, outcome: 'interrupted', error: 'the daemon was shut down while the run was executing' }
+      : result;
+    try {
+      await this.apply(id, { kind: 'runFinished', run, result: recorded });
+      this.options.log.info({ task: id, run, outcome: recorded.outcome, exitCode: recorded.exitCode }, 'run finished');
+    } catch (error) {
+      // The task was deleted while its run went on: there is nothing left to record.
+      if (!(error instanceof SchedulerError && error.code === 'not_found')) {
+        this.options.log.error({ task: id, run, error }, 'could not record the end of a run');
+      }
+    } finally {
+      if (this.running.get(id)?.run === run) this.running.delete(id);
+    }
+  }
+
+  /**
+   * A run recorded as executing when the daemon starts was interrupted by the last stop:
+   * kill what is left of its processes, and record it with the output it had spooled.
+   */
+  private async recoverInterruptedRuns(): Promise<void> {
+    const { store, runner, clock, log } = this.options;
+    for (const task of await store.listExecutingTasks()) {
+      if (task.state.status !== 'Executing') continue;
+      const run = task.state.run;
+      const process = await store.getRunProcess(task.id, run);
+      if (process && runner.killOrphan(task.id, run, process.pid)) {
+        log.warn({ task: task.id, run, pid: process.pid }, 'killed the processes an interrupted run left behind');
+      }
+      const output = runner.recoverOutput(task.id, run);
+      await this.apply(task.id, {
+        kind: 'runFinished',
+        run,
+        result: {
+          outcome: 'interrupted',
+          startedAt: null,
+          finishedAt: clock.now(),
+          exitCode: null,
+          signal: null,
+          error: 'the daemon stopped while the run was executing',
+          outputCap: this.options.outputCap,
+          ...output,
+        },
+      });
+      runner.removeSpool(task.id, run);
+      log.warn({ task: task.id, run }, 'recorded an interrupted run');
+    }
+  }
+
+  /** Arms the timer for `task` if it is due before the timer now armed. */
+  private armFor(task: Task): void {
+    const at = dueAt(task.state);
+    // While firing, the loop re-arms from the store when it is done.
+    if (at === null || this.stopping || this.firing) return;
+    if (!this.timer || at < this.timer.at) this.setTimer(at);
+  }
+
+  /** Arms the timer for the earliest due task in the store. */
+  private async arm(): Promise<void> {
+    if (this.stopping) return;
+    const at = await this.options.store.earliestDueAt();
+    if (at === undefined) this.disarm();
+    else this.setTimer(at);
+  }
+
+  private setTimer(at: number): void {
+    this.disarm();
+    const delay = Math.min(Math.max(0, at - this.options.clock.now()), maxTimerMs);
+    const handle = this.options.clock.setTimer(() => void this.fireDue(), delay);
+    this.timer = { handle, at };
+  }
+
+  private disarm(): void {
+    if (this.timer) this.options.clock.clearTimer(this.timer.handle);
+    this.timer = undefined;
+  }
+
+  /** Fires every task that is due, then re-arms for the next one. */
+  private async fireDue(): Promise<void> {
+    this.timer = undefined;
+    if (this.firing || this.stopping) return;
+    this.firing = true;
+    try {
+      for (;;) {
+        const due = await this.options.store.listDueTasks({ now: this.options.clock.now(), limit: dueBatch });
+        for (const task of due) await this.fire(task.id);
+        if (due.length < dueBatch) break;
+      }
+    } catch (error) {
+      this.options.log.error({ error }, 'could not fire due tasks; retrying at the next tick');
+    } finally {
+      this.firing = false;
+    }
+    await this.arm().catch((error) => this.options.log.error({ error }, 'could not re-arm the timer'));
+  }
+
+  private async fire(id: string): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.apply(id, { kind: 'fire' });
+    } catch (error) {
+      // Stopped, deleted or fired by someone else since it was listed: nothing to do.
+      if (error instanceof IllegalTransition) return;
+      if (error instanceof SchedulerError && error.code === 'not_found') return;
+      throw error;
+    }
+  }
+}
+
+function notFound(id: string): SchedulerError {
+  return new SchedulerError('not_found', `no task with id "${id}"; "scheduler list" shows the tasks there are`);
+}
+
+function isVersionConflict(error: unknown): boolean {
+  return error instanceof SchedulerError && error.code === 'version_conflict';
+}

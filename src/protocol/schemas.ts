@@ -1,0 +1,120 @@
+/**
+ * The HTTP protocol: request and response schemas, shared by the server (validation,
+ * serialisation, the OpenAPI document) and the client (the types it returns). Times are
+ * ISO 8601 strings in UTC.
+ */
+import { Type, type Static } from 'typebox';
+import { taskIdPattern } from '../core/submission.js';
+import { runOutcomes, taskStatuses, taskTypes } from '../core/task.js';
+
+const IsoTime = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
+const NullableIsoTime = Type.Union([IsoTime, Type.Null()]);
+
+/** The id in a task's path. */
+export const TaskIdParams = Type.Object({
+  id: Type.String({ pattern: taskIdPattern, description: '1 to 128 of [A-Za-z0-9._-]' }),
+});
+
+/** The body of POST /api/tasks. */
+export const SubmitBody = Type.Object(
+  {
+    id: Type.String({ pattern: taskIdPattern, description: 'unique task id, 1 to 128 of [A-Za-z0-9._-]' }),
+    type: Type.String({ enum: [...taskTypes], description: 'delay: run once after `time`; cron: run every `time`' }),
+    time: Type.String({ minLength: 1, maxLength: 64, description: 'Go-style duration: 300ms, 10s, 1m, 1h30m, 1.5h' }),
+    script: Type.String({ minLength: 1, description: 'a bash script' }),
+  },
+  { additionalProperties: false },
+);
+export type SubmitBody = Static<typeof SubmitBody>;
+
+/** Output captured from one stream of a run. */
+const OutputFields = {
+  stdout: Type.String(),
+  stderr: Type.String(),
+  stdoutBytes: Type.Integer({ description: 'bytes written to stdout in all, kept or not' }),
+  stderrBytes: Type.Integer({ description: 'bytes written to stderr in all, kept or not' }),
+  stdoutTruncated: Type.Boolean(),
+  stderrTruncated: Type.Boolean(),
+  outputCap: Type.Integer({ description: 'bytes kept per stream for this run' }),
+};
+
+/** One run of a task, as it appears in the task's results. */
+export const RunJson = Type.Object({
+  run: Type.Integer({ description: 'run number, from 1' }),
+  scheduledAt: IsoTime,
+  startedAt: NullableIsoTime,
+  finishedAt: NullableIsoTime,
+  outcome: Type.String({ enum: [...runOutcomes] }),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  signal: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()], { description: 'why the run failed to start, was skipped or interrupted' }),
+  ...OutputFields,
+});
+export type RunJson = Static<typeof RunJson>;
+
+const TaskFields = {
+  id: Type.String(),
+  type: Type.String({ enum: [...taskTypes] }),
+  time: Type.String(),
+  script: Type.String(),
+  status: Type.String({ enum: [...taskStatuses] }),
+  lastStatusUpdated: IsoTime,
+  version: Type.Integer(),
+  nextRunAt: NullableIsoTime,
+  createdAt: IsoTime,
+  stopRequested: Type.Boolean({ description: 'a cron task stopped during a run: it ends Stopped when the run finishes' }),
+};
+
+/** A task as listed: without its results. */
+export const TaskSummaryJson = Type.Object(TaskFields);
+export type TaskSummaryJson = Static<typeof TaskSummaryJson>;
+
+/** A task with its retained results, oldest first. */
+export const TaskJson = Type.Object({ ...TaskFields, results: Type.Array(RunJson) });
+export type TaskJson = Static<typeof TaskJson>;
+
+/** The answer to a stop: the task, and a warning when its run goes on. */
+export const StopResponse = Type.Object({
+  ...TaskFields,
+  results: Type.Array(RunJson),
+  warning: Type.Optional(Type.String()),
+});
+export type StopResponse = Static<typeof StopResponse>;
+
+/** Query of GET /api/tasks. */
+export const ListQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    cursor: Type.Optional(Type.String({ maxLength: 32, description: 'nextCursor of the previous page' })),
+    status: Type.Optional(Type.String({ enum: [...taskStatuses] })),
+  },
+  { additionalProperties: false },
+);
+export type ListQuery = Static<typeof ListQuery>;
+
+/** A page of tasks. */
+export const TaskPageJson = Type.Object({
+  tasks: Type.Array(TaskSummaryJson),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as cursor for the next page; null on the last' }),
+});
+export type TaskPageJson = Static<typeof TaskPageJson>;
+
+/** Query of GET /api/tasks/{id}. */
+export const GetQuery = Type.Object(
+  {
+    watch: Type.Optional(Type.Boolean({ description: 'long poll: answer once the version differs from `version`' })),
+    version: Type.Optional(Type.Integer({ minimum: 0 })),
+    timeout: Type.Optional(Type.String({ maxLength: 32, description: 'how long a long poll waits at most (Go duration, default 30s, at most 5m)' })),
+  },
+  { additionalProperties: false },
+);
+export type GetQuery = Static<typeof GetQuery>;
+
+/** Every error the API answers with. */
+export const ErrorJson = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});
+export type ErrorJson = Static<typeof ErrorJson>;
+
+/** The answer of GET /healthz. */
+export const HealthJson = Type.Object({ status: Type.Literal('ok') });

@@ -1,0 +1,47 @@
+/** Turns domain tasks and runs into their JSON form (epoch milliseconds become ISO 8601). */
+import { dueAt, type Run, type Task } from '../core/task.js';
+import type { RunJson, TaskJson, TaskSummaryJson } from './schemas.js';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+/** A task without its results, as listed. */
+export function taskSummaryJson(task: Task): TaskSummaryJson {
+  return {
+    id: task.id,
+    type: task.type,
+    time: task.time,
+    script: task.script,
+    status: task.state.status,
+    lastStatusUpdated: iso(task.lastStatusUpdated),
+    version: task.version,
+    nextRunAt: isoOrNull(dueAt(task.state)),
+    createdAt: iso(task.createdAt),
+    stopRequested: task.state.status === 'Executing' && task.state.stopRequested,
+  };
+}
+
+/** A task with its results, oldest first. */
+export function taskJson(task: Task, runs: Run[]): TaskJson {
+  return { ...taskSummaryJson(task), results: runs.map(runJson) };
+}
+
+function runJson(run: Run): RunJson {
+  return {
+    run: run.run,
+    scheduledAt: iso(run.scheduledAt),
+    startedAt: isoOrNull(run.startedAt),
+    finishedAt: isoOrNull(run.finishedAt),
+    outcome: run.outcome,
+    exitCode: run.exitCode,
+    signal: run.signal,
+    error: run.error,
+    stdout: run.stdout.text,
+    stderr: run.stderr.text,
+    stdoutBytes: run.stdout.totalBytes,
+    stderrBytes: run.stderr.totalBytes,
+    stdoutTruncated: run.stdout.truncated,
+    stderrTruncated: run.stderr.truncated,
+    outputCap: run.outputCap,
+  };
+}

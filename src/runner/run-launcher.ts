@@ -1,0 +1,14 @@
+/** What the engine needs from a runner; ProcessRunner implements it, tests fake it. */
+import type { CapturedOutput } from '../core/task.js';
+import type { RunningProcess, RunSpec } from './process-runner.js';
+
+export interface RunLauncher {
+  /** Starts a run now. */
+  start(spec: RunSpec): RunningProcess;
+  /** The output a run had produced when the daemon stopped. */
+  recoverOutput(taskId: string, run: number): { stdout: CapturedOutput; stderr: CapturedOutput };
+  /** Forgets the spooled output of a run that has been recorded. */
+  removeSpool(taskId: string, run: number): void;
+  /** Kills what is left of a run that was executing when the daemon died; true if anything was. */
+  killOrphan(taskId: string, run: number, pid: number): boolean;
+}

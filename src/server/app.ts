@@ -1,0 +1,85 @@
+/**
+ * buildApp wires the HTTP layer around an engine, without listening: the daemon listens,
+ * tests use app.inject(). Routes validate requests and serialise answers with the protocol
+ * schemas, which are also published as an OpenAPI document at /api/openapi.json.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+import type { ChangeFeed } from '../engine/change-feed.js';
+import type { Engine } from '../engine/engine.js';
+import type { TaskStore } from '../store/task-store.js';
+import { SchedulerError } from '../core/errors.js';
+import { HealthJson } from '../protocol/schemas.js';
+import { requireBearerToken } from './auth.js';
+import { handleError, sendError } from './error-handler.js';
+import { taskRoutes } from './routes/tasks.js';
+
+/** What the HTTP layer needs. */
+export interface AppDeps {
+  engine: Engine;
+  feed: ChangeFeed;
+  store: TaskStore;
+  /** When set, every request but /healthz must carry it as a bearer token. */
+  token?: string;
+  /** Largest request body accepted, in bytes. */
+  bodyLimit: number;
+  logger?: Logger | false;
+  version: string;
+}
+
+/** One served route, as printed when the daemon starts. */
+export interface RouteLine {
+  method: string;
+  path: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route served, in registration order. */
+    routeTable: RouteLine[];
+  }
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger || undefined,
+    logger: deps.logger ? undefined : false,
+    bodyLimit: deps.bodyLimit,
+    // Unknown fields are an error, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  } as never) as unknown as FastifyInstance;
+
+  const routeTable: RouteLine[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    if (route.method === 'HEAD' || (route.schema as { hide?: boolean } | undefined)?.hide) return;
+    for (const method of [route.method].flat()) routeTable.push({ method, path: route.url });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'scheduler', description: 'A durable task scheduler: submit scripts to run after a delay or on an interval.', version: deps.version },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: deps.token ? [{ bearer: [] }] : [],
+    },
+  });
+
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; GET /api/openapi.json lists the routes`),
+  );
+  if (deps.token) app.addHook('onRequest', requireBearerToken(deps.token));
+
+  app.get('/healthz', {
+    schema: { summary: 'Answers when the store is usable', response: { 200: HealthJson } },
+  }, async () => {
+    await deps.store.ping().catch((error: Error) => {
+      throw new SchedulerError('store_unavailable', `the store is not usable: ${error.message}`);
+    });
+    return { status: 'ok' as const };
+  });
+  app.get('/api/openapi.json', { schema: { summary: 'This API as an OpenAPI document' } }, async () => app.swagger());
+  taskRoutes(app, deps);
+  return app;
+}

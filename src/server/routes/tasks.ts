@@ -1,0 +1,91 @@
+/** The task routes of the spec: list, submit, get (and watch), stop, delete. */
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { SchedulerError } from '../../core/errors.js';
+import { parseDuration } from '../../core/duration.js';
+import type { Engine } from '../../engine/engine.js';
+import type { ChangeFeed } from '../../engine/change-feed.js';
+import { taskJson, taskSummaryJson } from '../../protocol/task-json.js';
+import {
+  ErrorJson,
+  GetQuery,
+  ListQuery,
+  StopResponse,
+  SubmitBody,
+  TaskIdParams,
+  TaskJson,
+  TaskPageJson,
+} from '../../protocol/schemas.js';
+import { watchTask } from '../watch.js';
+
+/** What the task routes need. */
+export interface TaskRoutesDeps {
+  engine: Engine;
+  feed: ChangeFeed;
+}
+
+const errors = { 400: ErrorJson, 401: ErrorJson, 404: ErrorJson, 409: ErrorJson, 413: ErrorJson };
+const defaultWatchMs = 30_000;
+const maxWatchMs = 5 * 60_000;
+
+export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { engine } = deps;
+
+  api.get('/api/tasks', {
+    schema: { summary: 'List tasks, a page at a time', querystring: ListQuery, response: { 200: TaskPageJson, ...errors } },
+  }, async (request) => {
+    const { limit = 100, cursor, status } = request.query;
+    const page = await engine.list({ limit, cursor, status: status as never });
+    return { tasks: page.tasks.map(taskSummaryJson), nextCursor: page.nextCursor };
+  });
+
+  api.post('/api/tasks', {
+    schema: { summary: 'Submit a task', body: SubmitBody, response: { 201: TaskJson, ...errors } },
+  }, async (request, reply) => {
+    const task = await engine.submit(request.body);
+    reply.code(201).header('location', `/api/tasks/${encodeURIComponent(task.id)}`);
+    return taskJson(task, []);
+  });
+
+  api.get('/api/tasks/:id', {
+    schema: {
+      summary: 'Get a task with its results; with watch=true&version=N, wait until its version differs from N',
+      params: TaskIdParams,
+      querystring: GetQuery,
+      response: { 200: TaskJson, ...errors },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params;
+    const { watch, version, timeout } = request.query;
+    if (!watch) {
+      const { task, runs } = await engine.get(id);
+      return taskJson(task, runs);
+    }
+    if (version === undefined) {
+      throw new SchedulerError('invalid_request', 'version: is required with watch=true (pass the version you have; 0 answers at once)');
+    }
+    const waitMs = timeout === undefined ? defaultWatchMs : parseDuration(timeout, 'timeout');
+    if (waitMs > maxWatchMs) {
+      throw new SchedulerError('invalid_request', `timeout: at most 5m, got "${timeout}"`);
+    }
+    const { task, runs } = await watchTask({ engine, feed: deps.feed, id, version, waitMs, reply });
+    return taskJson(task, runs);
+  });
+
+  api.put('/api/tasks/:id', {
+    schema: { summary: 'Stop a task', params: TaskIdParams, response: { 200: StopResponse, ...errors } },
+  }, async (request) => {
+    const { id } = request.params;
+    const { warning } = await engine.stop(id);
+    const { task, runs } = await engine.get(id);
+    return warning === null ? taskJson(task, runs) : { ...taskJson(task, runs), warning };
+  });
+
+  api.delete('/api/tasks/:id', {
+    schema: { summary: 'Stop and delete a task with its results', params: TaskIdParams, response: { 204: { type: 'null', description: 'deleted' }, ...errors } },
+  }, async (request, reply) => {
+    await engine.delete(request.params.id);
+    return reply.code(204).send(null);
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * The long poll of GET /api/tasks/{id}?watch=true&version=N: answer at once when the task's
+ * version differs from N, otherwise as soon as it changes, or with the unchanged task when
+ * the wait times out (the client then asks again). Waiters woken by the same change share
+ * one read of the task, so a thousand watchers cost one query per change.
+ */
+import type { FastifyReply } from 'fastify';
+import { SchedulerError } from '../core/errors.js';
+import type { ChangeFeed } from '../engine/change-feed.js';
+import type { Engine, TaskWithRuns } from '../engine/engine.js';
+
+const readsInFlight = new Map<string, Promise<TaskWithRuns>>();
+
+/** Reads a task, sharing the read with every caller that asks for it meanwhile. */
+function readShared(engine: Engine, id: string): Promise<TaskWithRuns> {
+  let read = readsInFlight.get(id);
+  if (!read) {
+    read = engine.get(id).finally(() => readsInFlight.delete(id));
+    readsInFlight.set(id, read);
+  }
+  return read;
+}
+
+/** Waits as the long poll says, then returns the task. */
+export async function watchTask(params: {
+  engine: Engine;
+  feed: ChangeFeed;
+  id: string;
+  version: number;
+  waitMs: number;
+  reply: FastifyReply;
+}): Promise<TaskWithRuns> {
+  const { engine, feed, id, version, waitMs, reply } = params;
+  // Subscribe before reading, so a change between the read and the wait is not missed.
+  const subscription = feed.subscribe(id, waitMs);
+  const onClose = () => subscription.cancel();
+  reply.raw.once('close', onClose);
+  try {
+    const current = await engine.get(id);
+    if (current.task.version !== version) return current;
+    const notice = await subscription.next;
+    if (notice === 'deleted') throw new SchedulerError('not_found', `task "${id}" was deleted`);
+    return await readShared(engine, id);
+  } finally {
+    subscription.cancel();
+    reply.raw.off('close', onClose);
+  }
+}

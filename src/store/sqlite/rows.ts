@@ -1,0 +1,115 @@
+/** Conversions between SQLite rows and domain types. */
+import type { Run, RunOutcome, Task, TaskState, TaskStatus, TaskType } from '../../core/task.js';
+
+/** A row of the `tasks` table. */
+export interface TaskRow {
+  seq: number;
+  id: string;
+  type: string;
+  time: string;
+  interval_ms: number;
+  script: string;
+  created_at: number;
+  status: string;
+  current_run: number | null;
+  stop_requested: number;
+  next_run_at: number | null;
+  last_status_updated: number;
+  version: number;
+  last_run: number;
+}
+
+/** A row of the `runs` table. */
+export interface RunRow {
+  run: number;
+  scheduled_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  outcome: string;
+  exit_code: number | null;
+  signal: string | null;
+  error: string | null;
+  stdout: string;
+  stdout_bytes: number;
+  stdout_truncated: number;
+  stderr: string;
+  stderr_bytes: number;
+  stderr_truncated: number;
+  output_cap: number;
+}
+
+/** The columns that hold a task's state. */
+export interface StateColumns {
+  status: TaskStatus;
+  current_run: number | null;
+  stop_requested: number;
+  next_run_at: number | null;
+}
+
+export function stateToColumns(state: TaskState): StateColumns {
+  switch (state.status) {
+    case 'ToBeExecuted':
+    case 'WaitForNextExecution':
+      return { status: state.status, current_run: null, stop_requested: 0, next_run_at: state.nextRunAt };
+    case 'Executing':
+      return {
+        status: state.status,
+        current_run: state.run,
+        stop_requested: state.stopRequested ? 1 : 0,
+        next_run_at: state.nextRunAt,
+      };
+    case 'Executed':
+    case 'Stopped':
+      return { status: state.status, current_run: null, stop_requested: 0, next_run_at: null };
+  }
+}
+
+function columnsToState(row: TaskRow): TaskState {
+  const status = row.status as TaskStatus;
+  switch (status) {
+    case 'ToBeExecuted':
+    case 'WaitForNextExecution':
+      return { status, nextRunAt: row.next_run_at! };
+    case 'Executing':
+      return {
+        status,
+        run: row.current_run!,
+        nextRunAt: row.next_run_at,
+        stopRequested: row.stop_requested === 1,
+      };
+    case 'Executed':
+    case 'Stopped':
+      return { status };
+  }
+}
+
+export function rowToTask(row: TaskRow): Task {
+  return {
+    id: row.id,
+    type: row.type as TaskType,
+    time: row.time,
+    intervalMs: row.interval_ms,
+    script: row.script,
+    createdAt: row.created_at,
+    state: columnsToState(row),
+    lastStatusUpdated: row.last_status_updated,
+    version: row.version,
+    lastRun: row.last_run,
+  };
+}
+
+export function rowToRun(row: RunRow): Run {
+  return {
+    run: row.run,
+    scheduledAt: row.scheduled_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    outcome: row.outcome as RunOutcome,
+    exitCode: row.exit_code,
+    signal: row.signal,
+    error: row.error,
+    stdout: { text: row.stdout, totalBytes: row.stdout_bytes, truncated: row.stdout_truncated === 1 },
+    stderr: { text: row.stderr, totalBytes: row.stderr_bytes, truncated: row.stderr_truncated === 1 },
+    outputCap: row.output_cap,
+  };
+}

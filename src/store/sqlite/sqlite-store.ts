@@ -1,0 +1,272 @@
+/**
+ * The embedded default store: one SQLite database file in WAL mode. better-sqlite3 is
+ * synchronous, so each method is one short transaction that has committed when the promise
+ * resolves; with WAL and synchronous=NORMAL a commit survives a crash of the daemon
+ * (kill -9) and only the last commits can be lost to a power cut (synchronous=FULL, the
+ * `durability: 'full'` option, closes that window at the cost of an fsync per commit).
+ */
+import Database from 'better-sqlite3';
+import { SchedulerError } from '../../core/errors.js';
+import type { Run, Task } from '../../core/task.js';
+import type {
+  ListTasksParams,
+  RunProcess,
+  SaveTaskParams,
+  TaskPage,
+  TaskStore,
+} from '../task-store.js';
+import { migrations } from './migrations.js';
+import { rowToRun, rowToTask, stateToColumns, type RunRow, type TaskRow } from './rows.js';
+
+/** Options of the SQLite store. */
+export interface SqliteStoreOptions {
+  /** The database file; ':memory:' for a throwaway store. */
+  path: string;
+  /** 'normal' survives a daemon crash; 'full' also survives a power cut. */
+  durability?: 'normal' | 'full';
+}
+
+const taskColumns = `seq, id, type, time, interval_ms, script, created_at, status, current_run,
+  stop_requested, next_run_at, last_status_updated, version, last_run`;
+
+/** A TaskStore over a SQLite database file. */
+export class SqliteTaskStore implements TaskStore {
+  private readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(options: SqliteStoreOptions) {
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.statements = this.prepare();
+  }
+
+  private migrate(): void {
+    const applied = this.db.pragma('user_version', { simple: true }) as number;
+    if (applied > migrations.length) {
+      throw new SchedulerError(
+        'store_unavailable',
+        `the database was written by a newer version of scheduler (schema ${applied}, this one knows ${migrations.length}); upgrade scheduler`,
+      );
+    }
+    for (let index = applied; index < migrations.length; index++) {
+      this.db.transaction(() => {
+        this.db.exec(migrations[index]!);
+        this.db.pragma(`user_version = ${index + 1}`);
+      })();
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertTask: db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, created_at,
+          status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
+        VALUES (@id, @type, @time, @interval_ms, @script, @created_at, @status, @current_run,
+          @stop_requested, @next_run_at, @last_status_updated, @version, @last_run)
+        ON CONFLICT (id) DO NOTHING`),
+      updateTask: db.prepare(`UPDATE tasks SET status = @status, current_run = @current_run,
+          stop_requested = @stop_requested, next_run_at = @next_run_at,
+          last_status_updated = @last_status_updated, version = @version, last_run = @last_run
+        WHERE id = @id AND version = @expected_version`),
+      getTask: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE id = ?`),
+      listTasks: db.prepare(
+        `SELECT ${taskColumns} FROM tasks WHERE seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      listTasksByStatus: db.prepare(
+        `SELECT ${taskColumns} FROM tasks WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      deleteTask: db.prepare('DELETE FROM tasks WHERE id = ?'),
+      deleteRuns: db.prepare('DELETE FROM runs WHERE task_id = ?'),
+      earliestDue: db.prepare(
+        'SELECT MIN(next_run_at) AS due FROM tasks WHERE next_run_at IS NOT NULL',
+      ),
+      listDue: db.prepare(`SELECT ${taskColumns} FROM tasks
+        WHERE next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`),
+      listExecuting: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE status = 'Executing'`),
+      listRuns: db.prepare('SELECT * FROM runs WHERE task_id = ? ORDER BY run'),
+      insertRun: db.prepare(`INSERT OR REPLACE INTO runs (task_id, run, scheduled_at, started_at,
+          finished_at, outcome, exit_code, signal, error, stdout, stdout_bytes, stdout_truncated,
+          stderr, stderr_bytes, stderr_truncated, output_cap)
+        VALUES (@task_id, @run, @scheduled_at, @started_at, @finished_at, @outcome, @exit_code,
+          @signal, @error, @stdout, @stdout_bytes, @stdout_truncated, @stderr, @stderr_bytes,
+          @stderr_truncated, @output_cap)`),
+      finishRun: db.prepare(`UPDATE runs SET started_at = COALESCE(@started_at, started_at),
+          finished_at = @finished_at, outcome = @outcome, exit_code = @exit_code,
+          signal = @signal, error = @error, stdout = @stdout, stdout_bytes = @stdout_bytes,
+          stdout_truncated = @stdout_truncated, stderr = @stderr, stderr_bytes = @stderr_bytes,
+          stderr_truncated = @stderr_truncated, output_cap = @output_cap, pid = NULL
+        WHERE task_id = @task_id AND run = @run`),
+      pruneRuns: db.prepare(
+        `DELETE FROM runs WHERE task_id = ? AND run <= ? AND outcome != 'running'`,
+      ),
+      setRunPid: db.prepare('UPDATE runs SET pid = ? WHERE task_id = ? AND run = ?'),
+      getRunPid: db.prepare('SELECT pid FROM runs WHERE task_id = ? AND run = ?'),
+      ping: db.prepare('SELECT 1'),
+    };
+  }
+
+  async insertTask(task: Task): Promise<void> {
+    const result = this.statements.insertTask.run(taskParams(task));
+    if (result.changes === 0) {
+      throw new SchedulerError(
+        'already_exists',
+        `a task with id "${task.id}" already exists; choose another id, or delete that task first`,
+      );
+    }
+  }
+
+  async saveTask(params: SaveTaskParams): Promise<void> {
+    this.saveTransaction(params);
+  }
+
+  private readonly saveTransaction = (params: SaveTaskParams): void => {
+    this.db.transaction(() => {
+      const { task, expectedVersion, runChange, keepRuns } = params;
+      const updated = this.statements.updateTask.run({
+        ...taskParams(task),
+        expected_version: expectedVersion,
+      });
+      if (updated.changes === 0) {
+        throw new SchedulerError(
+          'version_conflict',
+          `task ${task.id} changed meanwhile (expected version ${expectedVersion}); retry`,
+        );
+      }
+      if (runChange?.kind === 'insert') {
+        this.statements.insertRun.run(runParams(task.id, runChange.run));
+        this.statements.pruneRuns.run(task.id, task.lastRun - keepRuns);
+      } else if (runChange?.kind === 'finish') {
+        const { result } = runChange;
+        this.statements.finishRun.run({
+          task_id: task.id,
+          run: runChange.run,
+          started_at: result.startedAt,
+          finished_at: result.finishedAt,
+          outcome: result.outcome,
+          exit_code: result.exitCode,
+          signal: result.signal,
+          error: result.error,
+          ...outputParams(result),
+        });
+        this.statements.pruneRuns.run(task.id, task.lastRun - keepRuns);
+      }
+    })();
+  };
+
+  async getTask(id: string): Promise<Task | undefined> {
+    const row = this.statements.getTask.get(id) as TaskRow | undefined;
+    return row && rowToTask(row);
+  }
+
+  async listRuns(taskId: string): Promise<Run[]> {
+    return (this.statements.listRuns.all(taskId) as RunRow[]).map(rowToRun);
+  }
+
+  async listTasks(params: ListTasksParams): Promise<TaskPage> {
+    const after = params.cursor === undefined ? 0 : decodeCursor(params.cursor);
+    // One row more than asked tells whether there is a next page.
+    const rows = (
+      params.status === undefined
+        ? this.statements.listTasks.all(after, params.limit + 1)
+        : this.statements.listTasksByStatus.all(params.status, after, params.limit + 1)
+    ) as TaskRow[];
+    const page = rows.slice(0, params.limit);
+    const last = page.at(-1);
+    return {
+      tasks: page.map(rowToTask),
+      nextCursor: rows.length > params.limit && last ? String(last.seq) : null,
+    };
+  }
+
+  async deleteTask(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.statements.deleteRuns.run(id);
+      return this.statements.deleteTask.run(id).changes > 0;
+    })();
+  }
+
+  async earliestDueAt(): Promise<number | undefined> {
+    const row = this.statements.earliestDue.get() as { due: number | null };
+    return row.due ?? undefined;
+  }
+
+  async listDueTasks(params: { now: number; limit: number }): Promise<Task[]> {
+    return (this.statements.listDue.all(params.now, params.limit) as TaskRow[]).map(rowToTask);
+  }
+
+  async listExecutingTasks(): Promise<Task[]> {
+    return (this.statements.listExecuting.all() as TaskRow[]).map(rowToTask);
+  }
+
+  async recordRunProcess(process: RunProcess): Promise<void> {
+    this.statements.setRunPid.run(process.pid, process.taskId, process.run);
+  }
+
+  async getRunProcess(taskId: string, run: number): Promise<RunProcess | undefined> {
+    const row = this.statements.getRunPid.get(taskId, run) as { pid: number | null } | undefined;
+    return row?.pid == null ? undefined : { taskId, run, pid: row.pid };
+  }
+
+  async ping(): Promise<void> {
+    this.statements.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function taskParams(task: Task) {
+  return {
+    id: task.id,
+    type: task.type,
+    time: task.time,
+    interval_ms: task.intervalMs,
+    script: task.script,
+    created_at: task.createdAt,
+    ...stateToColumns(task.state),
+    last_status_updated: task.lastStatusUpdated,
+    version: task.version,
+    last_run: task.lastRun,
+  };
+}
+
+function outputParams(run: Pick<Run, 'stdout' | 'stderr' | 'outputCap'>) {
+  return {
+    stdout: run.stdout.text,
+    stdout_bytes: run.stdout.totalBytes,
+    stdout_truncated: run.stdout.truncated ? 1 : 0,
+    stderr: run.stderr.text,
+    stderr_bytes: run.stderr.totalBytes,
+    stderr_truncated: run.stderr.truncated ? 1 : 0,
+    output_cap: run.outputCap,
+  };
+}
+
+function runParams(taskId: string, run: Run) {
+  return {
+    task_id: taskId,
+    run: run.run,
+    scheduled_at: run.scheduledAt,
+    started_at: run.startedAt,
+    finished_at: run.finishedAt,
+    outcome: run.outcome,
+    exit_code: run.exitCode,
+    signal: run.signal,
+    error: run.error,
+    ...outputParams(run),
+  };
+}
+
+function decodeCursor(cursor: string): number {
+  if (!/^\d{1,15}$/.test(cursor)) {
+    throw new SchedulerError(
+      'invalid_request',
+      `cursor: "${cursor}" is not a cursor this server gave out; pass back a nextCursor value unchanged`,
+    );
+  }
+  return Number(cursor);
+}

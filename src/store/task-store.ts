@@ -1,0 +1,75 @@
+/**
+ * The storage interface, cut around what the engine needs. Every backend (SQLite now,
+ * PostgreSQL later) implements it and passes the same conformance suite
+ * (test/store/conformance.ts). Writes of an existing task are compare-and-set on its
+ * version: a lost race is a version_conflict error, never a silent overwrite.
+ */
+import type { RunResult } from '../core/transition.js';
+import type { Run, Task, TaskStatus } from '../core/task.js';
+
+/** A change to a task's runs, written atomically with the task. */
+export type RunChange =
+  /** A new run record (started, or a skipped tick). */
+  | { kind: 'insert'; run: Run }
+  /** The end of a run recorded earlier as running. */
+  | { kind: 'finish'; run: number; result: RunResult };
+
+/** Parameters of TaskStore.saveTask. */
+export interface SaveTaskParams {
+  /** The task as it must be after the write. */
+  task: Task;
+  /** The version the task must still have in the store for the write to happen. */
+  expectedVersion: number;
+  runChange?: RunChange;
+  /** Keep at most this many runs of the task; older finished ones are pruned in the same write. */
+  keepRuns: number;
+}
+
+/** Parameters of TaskStore.listTasks. */
+export interface ListTasksParams {
+  limit: number;
+  /** An opaque cursor from a previous page's nextCursor. */
+  cursor?: string;
+  status?: TaskStatus;
+}
+
+/** One page of tasks, in submission order. */
+export interface TaskPage {
+  tasks: Task[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** The process of a running run, recorded so that a restarted daemon can clean up after it. */
+export interface RunProcess {
+  taskId: string;
+  run: number;
+  pid: number;
+}
+
+/** Durable storage of tasks and their runs. */
+export interface TaskStore {
+  /** Stores a new task; fails with already_exists when the id is taken. Committed on return. */
+  insertTask(task: Task): Promise<void>;
+  /** Writes a task's new state (and a run change) if its version is still `expectedVersion`. */
+  saveTask(params: SaveTaskParams): Promise<void>;
+  getTask(id: string): Promise<Task | undefined>;
+  /** The task's retained runs, oldest first. */
+  listRuns(taskId: string): Promise<Run[]>;
+  listTasks(params: ListTasksParams): Promise<TaskPage>;
+  /** Removes the task and its runs; false when there was no such task. */
+  deleteTask(id: string): Promise<boolean>;
+  /** The earliest time at which some task needs the engine, if any. */
+  earliestDueAt(): Promise<number | undefined>;
+  /** Tasks whose due time is at or before `now`, earliest first. */
+  listDueTasks(params: { now: number; limit: number }): Promise<Task[]>;
+  /** Tasks recorded as Executing: after a restart, their runs were interrupted. */
+  listExecutingTasks(): Promise<Task[]>;
+  /** Records the process of a running run. */
+  recordRunProcess(process: RunProcess): Promise<void>;
+  /** The process recorded for a run, if any. */
+  getRunProcess(taskId: string, run: number): Promise<RunProcess | undefined>;
+  /** Fails when the store cannot serve requests. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
