@@ -87,6 +87,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      feed.close(); // answer pending long polls now, or closing would wait for them
       await app.close();
       await engine.shutdown();
       await store.close();

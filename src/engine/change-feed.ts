@@ -14,6 +14,7 @@ type Waiter = (notice: ChangeNotice) => void;
 /** An in-process feed of task changes. */
 export class ChangeFeed {
   private readonly waiters = new Map<string, Set<Waiter>>();
+  private closed = false;
 
   constructor(private readonly clock: Clock) {}
 
@@ -31,6 +32,7 @@ export class ChangeFeed {
    * waiter early (the client went away).
    */
   subscribe(taskId: string, timeoutMs: number): { next: Promise<ChangeNotice>; cancel: () => void } {
+    if (this.closed) return { next: Promise.resolve('timeout'), cancel: () => undefined };
     let wake!: Waiter;
     const next = new Promise<ChangeNotice>((resolve) => {
       wake = resolve;
@@ -45,6 +47,14 @@ export class ChangeFeed {
     if (!set) this.waiters.set(taskId, (set = new Set()));
     set.add(finish);
     return { next, cancel: () => finish('timeout') };
+  }
+
+  /** Ends every wait now (as if it timed out), so a shutting-down server need not wait for long polls. */
+  close(): void {
+    this.closed = true;
+    const all = [...this.waiters.values()].flatMap((set) => [...set]);
+    this.waiters.clear();
+    for (const wake of all) wake('timeout');
   }
 
   /** How many watchers are waiting, for status and tests. */

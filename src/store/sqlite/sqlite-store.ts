@@ -33,6 +33,8 @@ const taskColumns = `seq, id, type, time, interval_ms, script, created_at, statu
 export class SqliteTaskStore implements TaskStore {
   private readonly db: Database.Database;
   private readonly statements;
+  private readonly saveInTransaction: (params: SaveTaskParams) => void;
+  private readonly deleteInTransaction: (id: string) => boolean;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -41,6 +43,11 @@ export class SqliteTaskStore implements TaskStore {
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     this.statements = this.prepare();
+    this.saveInTransaction = this.db.transaction((params: SaveTaskParams) => this.writeTask(params));
+    this.deleteInTransaction = this.db.transaction((id: string) => {
+      this.statements.deleteRuns.run(id);
+      return this.statements.deleteTask.run(id).changes > 0;
+    });
   }
 
   private migrate(): void {
@@ -119,42 +126,41 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async saveTask(params: SaveTaskParams): Promise<void> {
-    this.saveTransaction(params);
+    this.saveInTransaction(params);
   }
 
-  private readonly saveTransaction = (params: SaveTaskParams): void => {
-    this.db.transaction(() => {
-      const { task, expectedVersion, runChange, keepRuns } = params;
-      const updated = this.statements.updateTask.run({
-        ...taskParams(task),
-        expected_version: expectedVersion,
+  /** The body of saveTask, as one transaction. */
+  private writeTask(params: SaveTaskParams): void {
+    const { task, expectedVersion, runChange, keepRuns } = params;
+    const updated = this.statements.updateTask.run({
+      ...taskParams(task),
+      expected_version: expectedVersion,
+    });
+    if (updated.changes === 0) {
+      throw new SchedulerError(
+        'version_conflict',
+        `task ${task.id} changed meanwhile (expected version ${expectedVersion}); retry`,
+      );
+    }
+    if (!runChange) return;
+    if (runChange.kind === 'insert') {
+      this.statements.insertRun.run(runParams(task.id, runChange.run));
+    } else {
+      const { result } = runChange;
+      this.statements.finishRun.run({
+        task_id: task.id,
+        run: runChange.run,
+        started_at: result.startedAt,
+        finished_at: result.finishedAt,
+        outcome: result.outcome,
+        exit_code: result.exitCode,
+        signal: result.signal,
+        error: result.error,
+        ...outputParams(result),
       });
-      if (updated.changes === 0) {
-        throw new SchedulerError(
-          'version_conflict',
-          `task ${task.id} changed meanwhile (expected version ${expectedVersion}); retry`,
-        );
-      }
-      if (runChange?.kind === 'insert') {
-        this.statements.insertRun.run(runParams(task.id, runChange.run));
-        this.statements.pruneRuns.run(task.id, task.lastRun - keepRuns);
-      } else if (runChange?.kind === 'finish') {
-        const { result } = runChange;
-        this.statements.finishRun.run({
-          task_id: task.id,
-          run: runChange.run,
-          started_at: result.startedAt,
-          finished_at: result.finishedAt,
-          outcome: result.outcome,
-          exit_code: result.exitCode,
-          signal: result.signal,
-          error: result.error,
-          ...outputParams(result),
-        });
-        this.statements.pruneRuns.run(task.id, task.lastRun - keepRuns);
-      }
-    })();
-  };
+    }
+    this.statements.pruneRuns.run(task.id, task.lastRun - keepRuns);
+  }
 
   async getTask(id: string): Promise<Task | undefined> {
     const row = this.statements.getTask.get(id) as TaskRow | undefined;
@@ -182,10 +188,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async deleteTask(id: string): Promise<boolean> {
-    return this.db.transaction(() => {
-      this.statements.deleteRuns.run(id);
-      return this.statements.deleteTask.run(id).changes > 0;
-    })();
+    return this.deleteInTransaction(id);
   }
 
   async earliestDueAt(): Promise<number | undefined> {
