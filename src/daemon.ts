@@ -32,7 +32,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
   checkExposure(config);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(config.dataDir);
-  const log = pino({ level: config.logLevel }, pino.destination(2));
+  const log = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: false }));
   const store = new SqliteTaskStore({ path: join(config.dataDir, 'scheduler.db'), durability: config.durability });
   const feed = new ChangeFeed(systemClock);
   const runner = new ProcessRunner({

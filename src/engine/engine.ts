@@ -56,6 +56,8 @@ export interface TaskWithRuns {
 const maxTimerMs = 60_000;
 /** Due tasks claimed per store query; the loop goes on until none is due. */
 const dueBatch = 500;
+/** How long the engine waits before trying again when the store fails. */
+const retryAfterErrorMs = 1000;
 /** Compare-and-set retries before a write is given up as contended. */
 const maxWriteAttempts = 5;
 
@@ -272,8 +274,9 @@ export class Engine {
   private async arm(): Promise<void> {
     if (this.stopping) return;
     const at = await this.options.store.earliestDueAt();
-    if (at === undefined) this.disarm();
-    else this.setTimer(at);
+    // A timer armed meanwhile for an earlier time (a submit during the read) stays.
+    if (at === undefined || (this.timer && this.timer.at <= at)) return;
+    this.setTimer(at);
   }
 
   private setTimer(at: number): void {
@@ -300,11 +303,17 @@ export class Engine {
         if (due.length < dueBatch) break;
       }
     } catch (error) {
-      this.options.log.error({ error }, 'could not fire due tasks; retrying at the next tick');
-    } finally {
+      // A failing store must not turn the timer into a busy loop: try again a little later.
+      this.options.log.error({ error }, `could not fire due tasks; retrying in ${retryAfterErrorMs}ms`);
       this.firing = false;
+      if (!this.stopping) this.setTimer(this.options.clock.now() + retryAfterErrorMs);
+      return;
     }
-    await this.arm().catch((error) => this.options.log.error({ error }, 'could not re-arm the timer'));
+    this.firing = false;
+    await this.arm().catch((error) => {
+      this.options.log.error({ error }, `could not re-arm the timer; retrying in ${retryAfterErrorMs}ms`);
+      if (!this.stopping) this.setTimer(this.options.clock.now() + retryAfterErrorMs);
+    });
   }
 
   private async fire(id: string): Promise<void> {
