@@ -41,6 +41,8 @@ export function parseSubmission(input: Submission, limits: SubmissionLimits): Ta
     invalid('time', `a cron task's interval must be at least ${minCronIntervalMs}ms, got "${input.time}"`);
   }
   if (input.script.trim().length === 0) invalid('script', 'the script is empty');
+  // A NUL byte cannot be passed to a shell: the run could only fail to start.
+  if (input.script.includes('\0')) invalid('script', 'the script contains a NUL byte, which a shell script cannot hold');
   const scriptBytes = Buffer.byteLength(input.script);
   if (scriptBytes > limits.maxScriptBytes) {
     invalid('script', `the script is ${scriptBytes} bytes; the limit is ${limits.maxScriptBytes} bytes (daemon option --max-script-bytes)`);

@@ -104,10 +104,12 @@ export class Engine {
     return task;
   }
 
-  /** Stops a task by the spec's rules; `warning` says when a run goes on. */
-  async stop(id: string): Promise<{ task: Task; warning: string | null }> {
-    const result = await this.apply(id, { kind: 'stop' });
-    return { task: result.task, warning: result.warning };
+  /** Stops a task by the spec's rules, and returns it with its runs; `warning` says when a run goes on. */
+  stop(id: string): Promise<TaskWithRuns & { warning: string | null }> {
+    return this.mutex.run(id, async () => {
+      const { task, warning } = await this.applyLocked(id, { kind: 'stop' });
+      return { task, runs: await this.options.store.listRuns(id), warning };
+    });
   }
 
   /** Stops a task, kills its run if one is in progress, and removes it with its runs. */
@@ -146,28 +148,31 @@ export class Engine {
    * daemon is retried from a fresh read, so the event lands on whatever state won.
    */
   private apply(id: string, event: TaskEvent): Promise<Transition> {
-    return this.mutex.run(id, async () => {
-      for (let attempt = 1; ; attempt++) {
-        const task = await this.options.store.getTask(id);
-        if (!task) throw notFound(id);
-        const now = this.options.clock.now();
-        const result = transition(task, event, now);
-        if (!result.changed) return result;
-        try {
-          await this.options.store.saveTask({
-            task: result.task,
-            expectedVersion: task.version,
-            runChange: this.runChangeFor(result.effect),
-            keepRuns: this.options.keepRuns,
-          });
-        } catch (error) {
-          if (isVersionConflict(error) && attempt < maxWriteAttempts) continue;
-          throw error;
-        }
-        this.afterSave(result);
-        return result;
+    return this.mutex.run(id, () => this.applyLocked(id, event));
+  }
+
+  /** apply, for a caller that holds the task's mutex already. */
+  private async applyLocked(id: string, event: TaskEvent): Promise<Transition> {
+    for (let attempt = 1; ; attempt++) {
+      const task = await this.options.store.getTask(id);
+      if (!task) throw notFound(id);
+      const now = this.options.clock.now();
+      const result = transition(task, event, now);
+      if (!result.changed) return result;
+      try {
+        await this.options.store.saveTask({
+          task: result.task,
+          expectedVersion: task.version,
+          runChange: this.runChangeFor(result.effect),
+          keepRuns: this.options.keepRuns,
+        });
+      } catch (error) {
+        if (isVersionConflict(error) && attempt < maxWriteAttempts) continue;
+        throw error;
       }
-    });
+      this.afterSave(result);
+      return result;
+    }
   }
 
   private runChangeFor(effect: Effect | null): RunChange | undefined {
@@ -201,7 +206,7 @@ export class Engine {
   }
 
   private launch(task: Task, run: number): void {
-    const process = this.options.runner.start({ taskId: task.id, run, script: task.script });
+    const process = this.startProcess(task, run);
     this.running.set(task.id, { run, process });
     this.options.log.info({ task: task.id, run, pid: process.pid }, 'run started');
     if (process.pid !== undefined) {
@@ -210,6 +215,39 @@ export class Engine {
         .catch((error) => this.options.log.warn({ task: task.id, run, error }, 'could not record the run\'s process id'));
     }
     void process.finished.then((result) => this.onRunFinished(task.id, run, result));
+  }
+
+  /**
+   * Starts the run's process. The run is already recorded as started, so a runner that throws
+   * (spawn refuses the arguments, the spool cannot be written) must not escape: that would
+   * leave the task Executing a run that never ends. It becomes a run that failed to start.
+   * A run whose start was committed while the daemon began shutting down is not started at
+   * all; onRunFinished records it as interrupted.
+   */
+  private startProcess(task: Task, run: number): RunningProcess {
+    if (this.stopping) return this.runThatNeverStarted('the daemon was shutting down');
+    try {
+      return this.options.runner.start({ taskId: task.id, run, script: task.script });
+    } catch (error) {
+      this.options.log.error({ task: task.id, run, error }, 'could not start a run');
+      return this.runThatNeverStarted(`the script could not be started: ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+
+  private runThatNeverStarted(reason: string): RunningProcess {
+    const none = { text: '', totalBytes: 0, truncated: false };
+    const finished = Promise.resolve<RunResult>({
+      outcome: 'failed',
+      startedAt: null,
+      finishedAt: this.options.clock.now(),
+      exitCode: null,
+      signal: null,
+      error: reason,
+      stdout: none,
+      stderr: none,
+      outputCap: this.options.outputCap,
+    });
+    return { pid: undefined, finished, kill: () => finished };
   }
 
   private async onRunFinished(id: string, run: number, result: RunResult): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import type { ChangeFeed } from '../engine/change-feed.js';
 import type { Engine } from '../engine/engine.js';
@@ -28,6 +29,15 @@ export interface AppDeps {
   version: string;
 }
 
+/**
+ * Query strings and path parameters arrive as text, so their validator converts types
+ * ("?limit=5"). A JSON body has real types: `{"id": 42}` is an error, not the string "42".
+ * Neither drops unknown fields silently: they are refused.
+ */
+const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
+const bodyAjv = new Ajv({ ...ajvOptions, coerceTypes: false });
+const coercingAjv = new Ajv({ ...ajvOptions, coerceTypes: 'array' });
+
 /** One served route, as printed when the daemon starts. */
 export interface RouteLine {
   method: string;
@@ -46,8 +56,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger || undefined,
     logger: deps.logger ? undefined : false,
     bodyLimit: deps.bodyLimit,
-    // Unknown fields are an error, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false } },
+    // Task ids are up to 128 characters; the router's default cap (100) would answer longer
+    // valid ids with a 414 of Fastify's own shape. Longer ones reach the schema and get a 400.
+    routerOptions: { maxParamLength: 1024 },
+    // Errors the router raises before a route is found (a bad URL) leave in our shape too.
+    frameworkErrors: handleError,
   } as never) as unknown as FastifyInstance;
 
   const routeTable: RouteLine[] = [];
@@ -65,6 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : coercingAjv).compile(schema));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; GET /api/openapi.json lists the routes`),

@@ -9,40 +9,41 @@ import { SchedulerError } from '../core/errors.js';
 import type { ChangeFeed } from '../engine/change-feed.js';
 import type { Engine, TaskWithRuns } from '../engine/engine.js';
 
-const readsInFlight = new Map<string, Promise<TaskWithRuns>>();
+/** Long polls over one engine's tasks. */
+export class TaskWatcher {
+  private readonly readsInFlight = new Map<string, Promise<TaskWithRuns>>();
 
-/** Reads a task, sharing the read with every caller that asks for it meanwhile. */
-function readShared(engine: Engine, id: string): Promise<TaskWithRuns> {
-  let read = readsInFlight.get(id);
-  if (!read) {
-    read = engine.get(id).finally(() => readsInFlight.delete(id));
-    readsInFlight.set(id, read);
+  constructor(
+    private readonly engine: Engine,
+    private readonly feed: ChangeFeed,
+  ) {}
+
+  /** Waits as the long poll says, then returns the task. */
+  async watch(params: { id: string; version: number; waitMs: number; reply: FastifyReply }): Promise<TaskWithRuns> {
+    const { id, version, waitMs, reply } = params;
+    // Subscribe before reading, so a change between the read and the wait is not missed.
+    const subscription = this.feed.subscribe(id, waitMs);
+    const onClose = () => subscription.cancel();
+    reply.raw.once('close', onClose);
+    try {
+      const current = await this.engine.get(id);
+      if (current.task.version !== version) return current;
+      const notice = await subscription.next;
+      if (notice === 'deleted') throw new SchedulerError('not_found', `task "${id}" was deleted`);
+      return await this.readShared(id);
+    } finally {
+      subscription.cancel();
+      reply.raw.off('close', onClose);
+    }
   }
-  return read;
-}
 
-/** Waits as the long poll says, then returns the task. */
-export async function watchTask(params: {
-  engine: Engine;
-  feed: ChangeFeed;
-  id: string;
-  version: number;
-  waitMs: number;
-  reply: FastifyReply;
-}): Promise<TaskWithRuns> {
-  const { engine, feed, id, version, waitMs, reply } = params;
-  // Subscribe before reading, so a change between the read and the wait is not missed.
-  const subscription = feed.subscribe(id, waitMs);
-  const onClose = () => subscription.cancel();
-  reply.raw.once('close', onClose);
-  try {
-    const current = await engine.get(id);
-    if (current.task.version !== version) return current;
-    const notice = await subscription.next;
-    if (notice === 'deleted') throw new SchedulerError('not_found', `task "${id}" was deleted`);
-    return await readShared(engine, id);
-  } finally {
-    subscription.cancel();
-    reply.raw.off('close', onClose);
+  /** Reads a task, sharing the read with every watcher woken by the same change. */
+  private readShared(id: string): Promise<TaskWithRuns> {
+    let read = this.readsInFlight.get(id);
+    if (!read) {
+      read = this.engine.get(id).finally(() => this.readsInFlight.delete(id));
+      this.readsInFlight.set(id, read);
+    }
+    return read;
   }
 }

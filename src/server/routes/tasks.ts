@@ -16,7 +16,7 @@ import {
   TaskJson,
   TaskPageJson,
 } from '../../protocol/schemas.js';
-import { watchTask } from '../watch.js';
+import { TaskWatcher } from '../watch.js';
 
 /** What the task routes need. */
 export interface TaskRoutesDeps {
@@ -31,6 +31,7 @@ const maxWatchMs = 5 * 60_000;
 export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const { engine } = deps;
+  const watcher = new TaskWatcher(engine, deps.feed);
 
   api.get('/api/tasks', {
     schema: { summary: 'List tasks, a page at a time', querystring: ListQuery, response: { 200: TaskPageJson, ...errors } },
@@ -69,7 +70,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     if (waitMs > maxWatchMs) {
       throw new SchedulerError('invalid_request', `timeout: at most 5m, got "${timeout}"`);
     }
-    const { task, runs } = await watchTask({ engine, feed: deps.feed, id, version, waitMs, reply });
+    const { task, runs } = await watcher.watch({ id, version, waitMs, reply });
     return taskJson(task, runs);
   });
 
@@ -77,8 +78,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     schema: { summary: 'Stop a task', params: TaskIdParams, response: { 200: StopResponse, ...errors } },
   }, async (request) => {
     const { id } = request.params;
-    const { warning } = await engine.stop(id);
-    const { task, runs } = await engine.get(id);
+    const { task, runs, warning } = await engine.stop(id);
     return warning === null ? taskJson(task, runs) : { ...taskJson(task, runs), warning };
   });
 
@@ -89,3 +89,4 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     return reply.code(204).send(null);
   });
 }
+

@@ -1,0 +1,512 @@
+/**
+ * The pure state machine, as a table: every status x every event, for each task type where
+ * that status can occur, then a few sequences that only show up over several events (the
+ * cron grid, skipped ticks, a stop during a run).
+ */
+import { describe, expect, it } from 'vitest';
+import { SchedulerError } from '../../src/core/errors.js';
+import { taskStatuses, type Task, type TaskState, type TaskStatus, type TaskType } from '../../src/core/task.js';
+import {
+  IllegalTransition,
+  transition,
+  type Effect,
+  type RunResult,
+  type TaskEvent,
+  type Transition,
+} from '../../src/core/transition.js';
+
+const T0 = Date.parse('2026-11-25T10:00:00.000Z');
+const SEC = 1000;
+/** The interval of every task below: delay 10s, or a cron tick every 10s. */
+const I = 10 * SEC;
+/** Status last changed here, before any event of the tests. */
+const UPDATED = T0 + 1;
+
+function makeTask(type: TaskType, state: TaskState, extra: Partial<Task> = {}): Task {
+  return {
+    id: `t-${type}`,
+    type,
+    time: '10s',
+    intervalMs: I,
+    script: 'echo hi',
+    createdAt: T0,
+    state,
+    lastStatusUpdated: UPDATED,
+    version: 7,
+    lastRun: 0,
+    ...extra,
+  };
+}
+
+function result(overrides: Partial<RunResult> = {}): RunResult {
+  return {
+    outcome: 'succeeded',
+    startedAt: T0 + I,
+    finishedAt: T0 + I + 500,
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stdout: { text: '3\n', totalBytes: 2, truncated: false },
+    stderr: { text: '', totalBytes: 0, truncated: false },
+    outputCap: 1024,
+    ...overrides,
+  };
+}
+
+const fire: TaskEvent = { kind: 'fire' };
+const stop: TaskEvent = { kind: 'stop' };
+const finished = (run: number, res: RunResult = result()): TaskEvent => ({ kind: 'runFinished', run, result: res });
+
+/** Freezes an object graph, so that a transition that mutated its input would throw. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+type Expected =
+  | {
+      /** A change: the new state, and what goes with it. */
+      state: TaskState;
+      effect: Effect | null;
+      warning?: RegExp | null;
+      lastRun?: number;
+      /** Whether lastStatusUpdated moves to `now` (it does when the status changes). */
+      statusChanged: boolean;
+    }
+  | { noop: true; warning: RegExp | null }
+  | { illegal: true }
+  | { refused: RegExp };
+
+interface Case {
+  name: string;
+  status: TaskStatus;
+  event: TaskEvent['kind'];
+  task: Task;
+  input: TaskEvent;
+  now: number;
+  expected: Expected;
+}
+
+const res = result();
+
+const cases: Case[] = [
+  // ---------------------------------------------------------------- ToBeExecuted
+  {
+    name: 'delay ToBeExecuted + fire when due: starts run 1, no next tick',
+    status: 'ToBeExecuted', event: 'fire',
+    task: makeTask('delay', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
+    input: fire, now: T0 + I,
+    expected: {
+      state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false },
+      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I },
+      lastRun: 1, statusChanged: true,
+    },
+  },
+  {
+    name: 'delay ToBeExecuted + fire late: the run records when it was due and when it started',
+    status: 'ToBeExecuted', event: 'fire',
+    task: makeTask('delay', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
+    input: fire, now: T0 + I + 4321,
+    expected: {
+      state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false },
+      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I + 4321 },
+      lastRun: 1, statusChanged: true,
+    },
+  },
+  {
+    name: 'delay ToBeExecuted + fire 1ms before due: illegal',
+    status: 'ToBeExecuted', event: 'fire',
+    task: makeTask('delay', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
+    input: fire, now: T0 + I - 1,
+    expected: { illegal: true },
+  },
+  {
+    name: 'cron ToBeExecuted + fire when due: starts run 1, next tick one interval on',
+    status: 'ToBeExecuted', event: 'fire',
+    task: makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
+    input: fire, now: T0 + I,
+    expected: {
+      state: { status: 'Executing', run: 1, nextRunAt: T0 + 2 * I, stopRequested: false },
+      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I },
+      lastRun: 1, statusChanged: true,
+    },
+  },
+  {
+    name: 'cron ToBeExecuted + fire 2.5 intervals late: next tick is the next grid point, not now + interval',
+    status: 'ToBeExecuted', event: 'fire',
+    task: makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
+    input: fire, now: T0 + 3.5 * I,
+    expected: {
+      state: { status: 'Executing', run: 1, nextRunAt: T0 + 4 * I, stopRequested: false },
+      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + 3.5 * I },
+      lastRun: 1, statusChanged: true,
+    },
+  },
+  {
+    name: 'cron ToBeExecuted + fire before due: illegal',
+    status: 'ToBeExecuted', event: 'fire',
+    task: makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
+    input: fire, now: T0 + 1,
+    expected: { illegal: true },
+  },
+  ...(['delay', 'cron'] as const).flatMap((type): Case[] => [
+    {
+      name: `${type} ToBeExecuted + runFinished: illegal (nothing is running)`,
+      status: 'ToBeExecuted', event: 'runFinished',
+      task: makeTask(type, { status: 'ToBeExecuted', nextRunAt: T0 + I }),
+      input: finished(1), now: T0 + I,
+      expected: { illegal: true },
+    },
+    {
+      name: `${type} ToBeExecuted + stop: Stopped, it never runs`,
+      status: 'ToBeExecuted', event: 'stop',
+      task: makeTask(type, { status: 'ToBeExecuted', nextRunAt: T0 + I }),
+      input: stop, now: T0 + 5 * SEC,
+      expected: { state: { status: 'Stopped' }, effect: null, warning: null, statusChanged: true },
+    },
+  ]),
+
+  // ---------------------------------------------------------------- WaitForNextExecution (cron only)
+  {
+    name: 'cron WaitForNextExecution + fire when due: starts the next run number',
+    status: 'WaitForNextExecution', event: 'fire',
+    task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
+    input: fire, now: T0 + 3 * I + 7,
+    expected: {
+      state: { status: 'Executing', run: 3, nextRunAt: T0 + 4 * I, stopRequested: false },
+      effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 3 * I, startedAt: T0 + 3 * I + 7 },
+      lastRun: 3, statusChanged: true,
+    },
+  },
+  {
+    name: 'cron WaitForNextExecution + fire before due: illegal',
+    status: 'WaitForNextExecution', event: 'fire',
+    task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
+    input: fire, now: T0 + 3 * I - 1,
+    expected: { illegal: true },
+  },
+  {
+    name: 'cron WaitForNextExecution + runFinished: illegal',
+    status: 'WaitForNextExecution', event: 'runFinished',
+    task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
+    input: finished(2), now: T0 + 2 * I + 5,
+    expected: { illegal: true },
+  },
+  {
+    name: 'cron WaitForNextExecution + stop: Stopped, the next run is skipped',
+    status: 'WaitForNextExecution', event: 'stop',
+    task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
+    input: stop, now: T0 + 2 * I + 5,
+    expected: { state: { status: 'Stopped' }, effect: null, warning: null, lastRun: 2, statusChanged: true },
+  },
+
+  // ---------------------------------------------------------------- Executing
+  {
+    name: 'delay Executing + fire: illegal (a delay task has no next tick)',
+    status: 'Executing', event: 'fire',
+    task: makeTask('delay', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
+    input: fire, now: T0 + 100 * I,
+    expected: { illegal: true },
+  },
+  {
+    name: 'cron Executing + fire at the tick: the tick is skipped with a reason, the run goes on',
+    status: 'Executing', event: 'fire',
+    task: makeTask('cron', { status: 'Executing', run: 1, nextRunAt: T0 + 2 * I, stopRequested: false }, { lastRun: 1 }),
+    input: fire, now: T0 + 2 * I + 3,
+    expected: {
+      state: { status: 'Executing', run: 1, nextRunAt: T0 + 3 * I, stopRequested: false },
+      effect: { kind: 'skipRun', run: 2, scheduledAt: T0 + 2 * I, at: T0 + 2 * I + 3, reason: 'run 1 was still executing' },
+      lastRun: 2, statusChanged: false,
+    },
+  },
+  {
+    name: 'cron Executing + fire before the tick: illegal',
+    status: 'Executing', event: 'fire',
+    task: makeTask('cron', { status: 'Executing', run: 1, nextRunAt: T0 + 2 * I, stopRequested: false }, { lastRun: 1 }),
+    input: fire, now: T0 + 2 * I - 1,
+    expected: { illegal: true },
+  },
+  {
+    name: 'cron Executing with a stop requested + fire: illegal (no tick is pending)',
+    status: 'Executing', event: 'fire',
+    task: makeTask('cron', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: true }, { lastRun: 1 }),
+    input: fire, now: T0 + 50 * I,
+    expected: { illegal: true },
+  },
+  {
+    name: 'delay Executing + runFinished: Executed, the result is recorded',
+    status: 'Executing', event: 'runFinished',
+    task: makeTask('delay', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
+    input: finished(1, res), now: T0 + I + 500,
+    expected: { state: { status: 'Executed' }, effect: { kind: 'finishRun', run: 1, result: res }, lastRun: 1, statusChanged: true },
+  },
+  {
+    name: 'delay Executing + runFinished with a failed run: still Executed',
+    status: 'Executing', event: 'runFinished',
+    task: makeTask('delay', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
+    input: finished(1, result({ outcome: 'failed', exitCode: 2 })), now: T0 + I + 500,
+    expected: {
+      state: { status: 'Executed' },
+      effect: { kind: 'finishRun', run: 1, result: result({ outcome: 'failed', exitCode: 2 }) },
+      statusChanged: true,
+    },
+  },
+  {
+    name: 'cron Executing + runFinished: waits for the tick chosen when the run started',
+    status: 'Executing', event: 'runFinished',
+    task: makeTask('cron', { status: 'Executing', run: 4, nextRunAt: T0 + 5 * I, stopRequested: false }, { lastRun: 4 }),
+    input: finished(4, res), now: T0 + 4 * I + 9 * SEC,
+    expected: {
+      state: { status: 'WaitForNextExecution', nextRunAt: T0 + 5 * I },
+      effect: { kind: 'finishRun', run: 4, result: res },
+      lastRun: 4, statusChanged: true,
+    },
+  },
+  {
+    name: 'cron Executing with a stop requested + runFinished: Stopped, the result is kept',
+    status: 'Executing', event: 'runFinished',
+    task: makeTask('cron', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: true }, { lastRun: 1 }),
+    input: finished(1, res), now: T0 + I + 500,
+    expected: { state: { status: 'Stopped' }, effect: { kind: 'finishRun', run: 1, result: res }, statusChanged: true },
+  },
+  ...(['delay', 'cron'] as const).flatMap((type): Case[] => [
+    {
+      name: `${type} Executing + runFinished for another run number: illegal`,
+      status: 'Executing', event: 'runFinished',
+      task: makeTask(type, { status: 'Executing', run: 2, nextRunAt: type === 'cron' ? T0 + 3 * I : null, stopRequested: false }, { lastRun: 2 }),
+      input: finished(1), now: T0 + 2 * I + 1,
+      expected: { illegal: true },
+    },
+    {
+      name: `${type} Executing + runFinished for a run number not given out yet: illegal`,
+      status: 'Executing', event: 'runFinished',
+      task: makeTask(type, { status: 'Executing', run: 2, nextRunAt: type === 'cron' ? T0 + 3 * I : null, stopRequested: false }, { lastRun: 2 }),
+      input: finished(3), now: T0 + 2 * I + 1,
+      expected: { illegal: true },
+    },
+  ]),
+  {
+    name: 'delay Executing + stop: refused, the run goes on',
+    status: 'Executing', event: 'stop',
+    task: makeTask('delay', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
+    input: stop, now: T0 + I + 1,
+    expected: { refused: /already started/ },
+  },
+  {
+    name: 'cron Executing + stop: stop requested, no next tick, a warning that the run goes on',
+    status: 'Executing', event: 'stop',
+    task: makeTask('cron', { status: 'Executing', run: 3, nextRunAt: T0 + 4 * I, stopRequested: false }, { lastRun: 3 }),
+    input: stop, now: T0 + 3 * I + 2,
+    expected: {
+      state: { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true },
+      effect: null,
+      warning: /run 3 is still executing/,
+      lastRun: 3, statusChanged: false,
+    },
+  },
+  {
+    name: 'cron Executing with a stop requested + stop: a no-op with the same warning',
+    status: 'Executing', event: 'stop',
+    task: makeTask('cron', { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true }, { lastRun: 3 }),
+    input: stop, now: T0 + 3 * I + 4,
+    expected: { noop: true, warning: /run 3 is still executing/ },
+  },
+
+  // ---------------------------------------------------------------- Executed (delay only)
+  {
+    name: 'delay Executed + fire: illegal',
+    status: 'Executed', event: 'fire',
+    task: makeTask('delay', { status: 'Executed' }, { lastRun: 1 }),
+    input: fire, now: T0 + 100 * I,
+    expected: { illegal: true },
+  },
+  {
+    name: 'delay Executed + runFinished: illegal',
+    status: 'Executed', event: 'runFinished',
+    task: makeTask('delay', { status: 'Executed' }, { lastRun: 1 }),
+    input: finished(1), now: T0 + 100 * I,
+    expected: { illegal: true },
+  },
+  {
+    name: 'delay Executed + stop: refused',
+    status: 'Executed', event: 'stop',
+    task: makeTask('delay', { status: 'Executed' }, { lastRun: 1 }),
+    input: stop, now: T0 + 100 * I,
+    expected: { refused: /already executed/ },
+  },
+
+  // ---------------------------------------------------------------- Stopped
+  ...(['delay', 'cron'] as const).flatMap((type): Case[] => [
+    {
+      name: `${type} Stopped + fire: illegal`,
+      status: 'Stopped', event: 'fire',
+      task: makeTask(type, { status: 'Stopped' }),
+      input: fire, now: T0 + 100 * I,
+      expected: { illegal: true },
+    },
+    {
+      name: `${type} Stopped + runFinished: illegal`,
+      status: 'Stopped', event: 'runFinished',
+      task: makeTask(type, { status: 'Stopped' }, { lastRun: 1 }),
+      input: finished(1), now: T0 + 100 * I,
+      expected: { illegal: true },
+    },
+    {
+      name: `${type} Stopped + stop: a no-op without a warning`,
+      status: 'Stopped', event: 'stop',
+      task: makeTask(type, { status: 'Stopped' }),
+      input: stop, now: T0 + 100 * I,
+      expected: { noop: true, warning: null },
+    },
+  ]),
+];
+
+describe('transition: status x event table', () => {
+  it('covers every status with every event', () => {
+    const events: TaskEvent['kind'][] = ['fire', 'runFinished', 'stop'];
+    for (const status of taskStatuses) {
+      for (const event of events) {
+        const covered = cases.some((c) => c.status === status && c.event === event && c.task.state.status === status && c.input.kind === event);
+        expect(covered, `${status} x ${event}`).toBe(true);
+      }
+    }
+  });
+
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const input = deepFreeze(structuredClone(c.task));
+    const before = structuredClone(c.task);
+    const expected = c.expected;
+
+    if ('illegal' in expected) {
+      let thrown: unknown;
+      try {
+        transition(input, c.input, c.now);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(IllegalTransition);
+      expect(thrown).toMatchObject({ status: c.status, event: c.event });
+      expect((thrown as Error).message).toContain(c.task.id);
+    } else if ('refused' in expected) {
+      let thrown: unknown;
+      try {
+        transition(input, c.input, c.now);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(SchedulerError);
+      expect((thrown as SchedulerError).code).toBe('stop_refused');
+      expect((thrown as SchedulerError).message).toMatch(expected.refused);
+    } else if ('noop' in expected) {
+      const out = transition(input, c.input, c.now);
+      expect(out.changed).toBe(false);
+      expect(out.effect).toBeNull();
+      expect(out.task).toEqual(before);
+      if (expected.warning === null) expect(out.warning).toBeNull();
+      else expect(out.warning).toMatch(expected.warning);
+    } else {
+      const out: Transition = transition(input, c.input, c.now);
+      expect(out.changed).toBe(true);
+      expect(out.task.state).toEqual(expected.state);
+      expect(out.effect).toEqual(expected.effect);
+      if (expected.warning === undefined || expected.warning === null) expect(out.warning).toBeNull();
+      else expect(out.warning).toMatch(expected.warning);
+      expect(out.task.version).toBe(before.version + 1);
+      expect(out.task.lastRun).toBe(expected.lastRun ?? before.lastRun);
+      expect(out.task.lastStatusUpdated).toBe(expected.statusChanged ? c.now : UPDATED);
+      // The definition never changes.
+      const { state: _s, version: _v, lastRun: _l, lastStatusUpdated: _u, ...definition } = out.task;
+      const { state: _s2, version: _v2, lastRun: _l2, lastStatusUpdated: _u2, ...definitionBefore } = before;
+      expect(definition).toEqual(definitionBefore);
+    }
+    // Whatever happened, the input task is untouched (it is deep-frozen, and still equal).
+    expect(input).toEqual(before);
+  });
+});
+
+describe('transition: sequences', () => {
+  /** Applies events in order, each at its time, and returns every transition. */
+  function play(task: Task, steps: Array<[TaskEvent, number]>): Transition[] {
+    const out: Transition[] = [];
+    let current = task;
+    for (const [event, now] of steps) {
+      const step = transition(current, event, now);
+      out.push(step);
+      current = step.task;
+    }
+    return out;
+  }
+
+  it('a cron task stays on the grid anchored at createdAt, however late runs finish or start', () => {
+    const start = makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }, { version: 1, lastStatusUpdated: T0 });
+    const steps = play(start, [
+      [fire, T0 + I], // run 1 on time
+      [finished(1), T0 + I + 9_999], // finishes just before the next tick
+      [fire, T0 + 2 * I + 750], // run 2 starts 750ms late
+      [finished(2), T0 + 2 * I + 9_000], // and finishes 9s after its tick
+      [fire, T0 + 3 * I], // run 3 is still on the grid: not 2*I + 750 + I
+    ]);
+    const starts = steps.map((s) => s.effect).filter((e): e is Extract<Effect, { kind: 'startRun' }> => e?.kind === 'startRun');
+    expect(starts.map((e) => e.scheduledAt - T0)).toEqual([I, 2 * I, 3 * I]);
+    expect(starts.map((e) => e.run)).toEqual([1, 2, 3]);
+    expect(steps[1]!.task.state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I });
+    expect(steps[3]!.task.state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I });
+    expect(steps.at(-1)!.task.state).toEqual({ status: 'Executing', run: 3, nextRunAt: T0 + 4 * I, stopRequested: false });
+    // One version per change, from the submitted version 1.
+    expect(steps.map((s) => s.task.version)).toEqual([2, 3, 4, 5, 6]);
+  });
+
+  it('ticks during a long run are skipped one by one, numbered, and the grid goes on', () => {
+    const start = makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + I }, { lastRun: 0 });
+    const steps = play(start, [
+      [fire, T0 + I], // run 1 starts
+      [fire, T0 + 2 * I], // tick 2 while run 1 goes on
+      [fire, T0 + 3 * I + 1], // tick 3 too
+      [finished(1), T0 + 3 * I + 5 * SEC],
+      [fire, T0 + 4 * I], // run 4 on the grid
+    ]);
+    expect(steps.map((s) => s.effect?.kind)).toEqual(['startRun', 'skipRun', 'skipRun', 'finishRun', 'startRun']);
+    expect(steps[1]!.effect).toEqual({ kind: 'skipRun', run: 2, scheduledAt: T0 + 2 * I, at: T0 + 2 * I, reason: 'run 1 was still executing' });
+    expect(steps[2]!.effect).toEqual({ kind: 'skipRun', run: 3, scheduledAt: T0 + 3 * I, at: T0 + 3 * I + 1, reason: 'run 1 was still executing' });
+    // Run 1 is still the one executing while ticks are skipped.
+    expect(steps[2]!.task.state).toEqual({ status: 'Executing', run: 1, nextRunAt: T0 + 4 * I, stopRequested: false });
+    expect(steps[4]!.effect).toEqual({ kind: 'startRun', run: 4, scheduledAt: T0 + 4 * I, startedAt: T0 + 4 * I });
+    // A finish report naming a skipped tick's number is refused.
+    expect(() => transition(steps[2]!.task, finished(2), T0 + 3 * I + 2)).toThrow(IllegalTransition);
+  });
+
+  it('a stop during a cron run: warning, the repeated stop is a no-op, the end of the run stops the task', () => {
+    const running = makeTask('cron', { status: 'Executing', run: 1, nextRunAt: T0 + 2 * I, stopRequested: false }, { lastRun: 1, version: 2, lastStatusUpdated: T0 + I });
+    const first = transition(running, stop, T0 + I + 100);
+    const second = transition(first.task, stop, T0 + I + 200);
+    expect(first.changed).toBe(true);
+    expect(first.warning).toMatch(/still executing/);
+    expect(second.changed).toBe(false);
+    expect(second.warning).toBe(first.warning);
+    expect(second.task).toBe(first.task);
+    // The tick that was pending is gone: firing at it is illegal.
+    expect(() => transition(first.task, fire, T0 + 2 * I)).toThrow(IllegalTransition);
+    const end = transition(second.task, finished(1), T0 + 2 * I + 5);
+    expect(end.task.state).toEqual({ status: 'Stopped' });
+    expect(end.task.lastStatusUpdated).toBe(T0 + 2 * I + 5);
+    expect(end.task.version).toBe(4);
+    expect(end.effect).toMatchObject({ kind: 'finishRun', run: 1 });
+    // And a Stopped task stays stopped.
+    expect(transition(end.task, stop, T0 + 3 * I)).toMatchObject({ changed: false, warning: null });
+  });
+
+  it('a delay task: runs once, then every stop is refused and nothing fires again', () => {
+    const start = makeTask('delay', { status: 'ToBeExecuted', nextRunAt: T0 + I }, { lastRun: 0, version: 1 });
+    const [started, done] = play(start, [
+      [fire, T0 + I],
+      [finished(1), T0 + I + 10 * SEC],
+    ]);
+    expect(() => transition(started!.task, stop, T0 + I + 1)).toThrow(expect.objectContaining({ code: 'stop_refused' }));
+    expect(done!.task.state).toEqual({ status: 'Executed' });
+    expect(() => transition(done!.task, stop, T0 + 2 * I)).toThrow(expect.objectContaining({ code: 'stop_refused' }));
+    expect(() => transition(done!.task, fire, T0 + 100 * I)).toThrow(IllegalTransition);
+  });
+});

@@ -1,0 +1,895 @@
+/**
+ * The engine, driven by a fake clock and a fake runner over a real SQLite store. Nothing
+ * here sleeps: time moves only when a test advances the clock, every run ends only when a
+ * test ends it, and after each step the test waits (with a deadline) for a condition that
+ * proves the engine has done its work.
+ *
+ * The engine's timer callback is async, so `clock.advance()` only starts a firing pass. The
+ * store is wrapped in a probe that logs every call; a pass begins with listDueTasks and ends
+ * when the engine has re-read earliestDueAt, so "the pass after this advance is over" is
+ * a positive condition the tests can wait for.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SchedulerError } from '../../src/core/errors.js';
+import type { Run, Task } from '../../src/core/task.js';
+import type { RunResult } from '../../src/core/transition.js';
+import { ChangeFeed } from '../../src/engine/change-feed.js';
+import { Engine, type EngineLog } from '../../src/engine/engine.js';
+import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { TaskStore } from '../../src/store/task-store.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { FakeRunner, output, type FakeRun } from '../support/fake-runner.js';
+
+const T0 = Date.parse('2026-11-25T10:00:00.000Z');
+const SEC = 1000;
+const MIN = 60 * SEC;
+
+// ------------------------------------------------------------------ harness
+
+/** A log that keeps what it is told, so tests can assert that nothing went wrong. */
+class RecordingLog implements EngineLog {
+  readonly entries: Array<{ level: 'info' | 'warn' | 'error'; details: object; message: string }> = [];
+  info(details: object, message: string): void {
+    this.entries.push({ level: 'info', details, message });
+  }
+  warn(details: object, message: string): void {
+    this.entries.push({ level: 'warn', details, message });
+  }
+  error(details: object, message: string): void {
+    this.entries.push({ level: 'error', details, message });
+  }
+  get errors() {
+    return this.entries.filter((entry) => entry.level === 'error');
+  }
+}
+
+/** A store wrapped so that every call is logged: `name` when called, `name:done` when settled. */
+interface Probe {
+  store: TaskStore;
+  calls: string[];
+}
+
+function probe(inner: TaskStore): Probe {
+  const calls: string[] = [];
+  const store = new Proxy(inner, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function' || typeof key !== 'string') return value;
+      return (...args: unknown[]) => {
+        calls.push(key);
+        const out = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (out instanceof Promise) {
+          return out.finally(() => calls.push(`${key}:done`));
+        }
+        calls.push(`${key}:done`);
+        return out;
+      };
+    },
+  });
+  return { store, calls };
+}
+
+interface Harness {
+  clock: FakeClock;
+  inner: SqliteTaskStore;
+  store: TaskStore;
+  calls: string[];
+  runner: FakeRunner;
+  feed: ChangeFeed;
+  log: RecordingLog;
+  engine: Engine;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+/** Harnesses whose logs must hold no error when the test ends. */
+const checkedLogs: RecordingLog[] = [];
+
+afterEach(async () => {
+  const logs = checkedLogs.splice(0);
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  for (const log of logs) expect(log.errors).toEqual([]);
+});
+
+function tempDbPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'scheduler-engine-test-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'scheduler.db');
+}
+
+async function harness(
+  options: { path?: string; keepRuns?: number; clock?: FakeClock; runner?: FakeRunner; shutdownAtEnd?: boolean } = {},
+): Promise<Harness> {
+  const clock = options.clock ?? new FakeClock(T0);
+  const inner = new SqliteTaskStore({ path: options.path ?? ':memory:' });
+  const { store, calls } = probe(inner);
+  const runner = options.runner ?? new FakeRunner({ now: () => clock.now() });
+  const feed = new ChangeFeed(clock);
+  const log = new RecordingLog();
+  const engine = new Engine({
+    store,
+    runner,
+    clock,
+    feed,
+    log,
+    keepRuns: options.keepRuns ?? 100,
+    outputCap: 1024,
+    limits: { maxScriptBytes: 64 * 1024 },
+  });
+  cleanups.push(() => inner.close());
+  if (options.shutdownAtEnd !== false) cleanups.push(() => engine.shutdown());
+  checkedLogs.push(log);
+  await engine.start();
+  return { clock, inner, store, calls, runner, feed, log, engine };
+}
+
+/** Waits, with a deadline, until `check` passes (it may throw or return false meanwhile). */
+async function until(check: () => unknown | Promise<unknown>, what = 'condition'): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const ok = await check();
+      if (ok === false) throw new Error(`still waiting for: ${what}`);
+    },
+    { timeout: 5_000, interval: 1 },
+  );
+}
+
+/** True once a firing pass begun at or after call index `mark` has re-armed. */
+function passOverSince(h: Harness, mark: number): boolean {
+  const begun = h.calls.indexOf('listDueTasks', mark);
+  return begun >= 0 && h.calls.indexOf('earliestDueAt:done', begun) >= 0;
+}
+
+/**
+ * Moves the clock on by `ms`; if that fired the engine's timer, waits until the firing pass
+ * is over. Returns whether a pass happened.
+ */
+async function step(h: Harness, ms: number): Promise<boolean> {
+  const mark = h.calls.length;
+  h.clock.advance(ms);
+  // The timer callback starts the pass synchronously: it reads the due tasks first thing.
+  if (h.calls.indexOf('listDueTasks', mark) < 0) return false;
+  await until(() => passOverSince(h, mark), 'the firing pass to end');
+  return true;
+}
+
+/** Moves the clock to `at` exactly, as `step` does. */
+function stepTo(h: Harness, at: number): Promise<boolean> {
+  expect(at).toBeGreaterThanOrEqual(h.clock.now());
+  return step(h, at - h.clock.now());
+}
+
+/** Moves the clock to `at`, expecting a firing pass there. */
+async function fireAt(h: Harness, at: number): Promise<void> {
+  expect(await stepTo(h, at), `a firing pass at +${at - T0}ms`).toBe(true);
+}
+
+async function taskOf(h: Harness, id: string): Promise<Task> {
+  const task = await h.inner.getTask(id);
+  if (!task) throw new Error(`no task ${id} in the store`);
+  return task;
+}
+
+function runsOf(h: Harness, id: string): Promise<Run[]> {
+  return h.inner.listRuns(id);
+}
+
+/** Ends `run` the way the test says and waits until the engine has recorded it. */
+async function finish(h: Harness, run: FakeRun, overrides: Partial<RunResult> = {}): Promise<void> {
+  run.finish(overrides);
+  await until(async () => {
+    const record = (await runsOf(h, run.taskId)).find((r) => r.run === run.run);
+    const task = await h.inner.getTask(run.taskId);
+    return (
+      record !== undefined &&
+      record.outcome !== 'running' &&
+      !(task?.state.status === 'Executing' && task.state.run === run.run)
+    );
+  }, `the end of ${run.taskId}#${run.run} to be recorded`);
+}
+
+/** The run the runner started most recently for `id`, which must exist. */
+function lastRunOf(h: Harness, id: string): FakeRun {
+  const run = h.runner.runsOf(id).at(-1);
+  if (!run) throw new Error(`no run of ${id} was started`);
+  return run;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+/** Resolves with `promise`, or rejects when `ms` of real time pass first (a deadline, not a wait). */
+function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+// ------------------------------------------------------------------ tests
+
+describe('Engine: a delay task', () => {
+  it('runs once at its time and ends Executed with its result', async () => {
+    const h = await harness();
+    const submitted = await h.engine.submit({ id: 'calc', type: 'delay', time: '1m', script: 'sleep 10s;echo $((1+2))' });
+    expect(submitted).toMatchObject({
+      createdAt: T0,
+      state: { status: 'ToBeExecuted', nextRunAt: T0 + MIN },
+      version: 1,
+      lastRun: 0,
+      lastStatusUpdated: T0,
+    });
+    expect(await taskOf(h, 'calc')).toEqual(submitted);
+
+    // 1ms before its time nothing has run.
+    await step(h, MIN - 1);
+    expect(h.runner.runs).toHaveLength(0);
+    expect((await taskOf(h, 'calc')).state.status).toBe('ToBeExecuted');
+
+    await fireAt(h, T0 + MIN);
+    expect(h.runner.runs.map((r) => r.spec)).toEqual([{ taskId: 'calc', run: 1, script: 'sleep 10s;echo $((1+2))' }]);
+    expect(await taskOf(h, 'calc')).toMatchObject({
+      state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false },
+      version: 2,
+      lastRun: 1,
+      lastStatusUpdated: T0 + MIN,
+    });
+    expect(await runsOf(h, 'calc')).toMatchObject([
+      { run: 1, outcome: 'running', scheduledAt: T0 + MIN, startedAt: T0 + MIN, finishedAt: null },
+    ]);
+    const run = lastRunOf(h, 'calc');
+    await until(async () => (await h.inner.getRunProcess('calc', 1))?.pid === run.pid, 'the pid to be recorded');
+    expect(h.engine.runsInProgress).toBe(1);
+
+    h.clock.advance(10 * SEC);
+    await finish(h, run, { stdout: output('3\n') });
+    expect(await taskOf(h, 'calc')).toMatchObject({
+      state: { status: 'Executed' },
+      version: 3,
+      lastStatusUpdated: T0 + MIN + 10 * SEC,
+    });
+    expect(await runsOf(h, 'calc')).toMatchObject([
+      {
+        run: 1,
+        outcome: 'succeeded',
+        exitCode: 0,
+        signal: null,
+        scheduledAt: T0 + MIN,
+        startedAt: T0 + MIN,
+        finishedAt: T0 + MIN + 10 * SEC,
+        stdout: { text: '3\n', totalBytes: 2, truncated: false },
+      },
+    ]);
+    expect(await h.inner.getRunProcess('calc', 1)).toBeUndefined();
+    await until(() => h.engine.runsInProgress === 0, 'the run to leave the engine');
+
+    // Nothing is armed any more, and a long time later it still ran only once.
+    expect(h.clock.pendingTimers).toBe(0);
+    await step(h, 24 * 60 * MIN);
+    expect(h.runner.runs).toHaveLength(1);
+    expect((await h.engine.get('calc')).runs).toHaveLength(1);
+  });
+
+  it('records a failed run and still ends Executed', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'bad', type: 'delay', time: '5s', script: 'exit 3' });
+    await fireAt(h, T0 + 5 * SEC);
+    await finish(h, lastRunOf(h, 'bad'), { outcome: 'failed', exitCode: 3, stderr: output('oops\n') });
+    expect((await taskOf(h, 'bad')).state.status).toBe('Executed');
+    expect(await runsOf(h, 'bad')).toMatchObject([{ run: 1, outcome: 'failed', exitCode: 3, stderr: { text: 'oops\n' } }]);
+  });
+
+  it('several tasks due at once each run once, and a later one waits for its own time', async () => {
+    const h = await harness();
+    for (const id of ['a', 'b', 'c']) await h.engine.submit({ id, type: 'delay', time: '10s', script: `echo ${id}` });
+    await h.engine.submit({ id: 'later', type: 'delay', time: '30s', script: 'echo later' });
+    await fireAt(h, T0 + 10 * SEC);
+    expect(h.runner.runs.map((r) => r.taskId).sort()).toEqual(['a', 'b', 'c']);
+    await fireAt(h, T0 + 30 * SEC);
+    expect(h.runner.runs.map((r) => r.taskId).sort()).toEqual(['a', 'b', 'c', 'later']);
+  });
+});
+
+describe('Engine: submit', () => {
+  it('refuses an invalid task or a taken id, and stores nothing for it', async () => {
+    const h = await harness();
+    expect(await rejection(h.engine.submit({ id: 'x', type: 'cron', time: '50ms', script: 'ls' }))).toMatchObject({ code: 'invalid_request' });
+    expect(await rejection(h.engine.submit({ id: 'bad id', type: 'delay', time: '1s', script: 'ls' }))).toMatchObject({ code: 'invalid_request' });
+    expect(await h.inner.getTask('x')).toBeUndefined();
+
+    await h.engine.submit({ id: 'x', type: 'delay', time: '1s', script: 'echo first' });
+    expect(await rejection(h.engine.submit({ id: 'x', type: 'cron', time: '1s', script: 'echo second' }))).toMatchObject({ code: 'already_exists' });
+    expect(await taskOf(h, 'x')).toMatchObject({ type: 'delay', script: 'echo first' });
+    await fireAt(h, T0 + SEC);
+    expect(h.runner.runs.map((r) => r.spec.script)).toEqual(['echo first']);
+    expect((await h.engine.list({ limit: 10 })).tasks.map((t) => t.id)).toEqual(['x']);
+  });
+
+  it('a delay of 0 runs at once', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'now', type: 'delay', time: '0', script: 'echo' });
+    await fireAt(h, T0);
+    expect(h.runner.runs.map((r) => [r.taskId, r.startedAt])).toEqual([['now', T0]]);
+  });
+});
+
+describe('Engine: a cron task', () => {
+  it('fires on its grid, anchored at submission, however long each run takes', async () => {
+    const h = await harness();
+    h.clock.advance(250); // so that the grid is not aligned with round seconds
+    const created = h.clock.now();
+    await h.engine.submit({ id: 'tick', type: 'cron', time: '10s', script: 'ls' });
+
+    for (let k = 1; k <= 4; k++) {
+      await fireAt(h, created + k * 10 * SEC);
+      const run = lastRunOf(h, 'tick');
+      expect(run.run).toBe(k);
+      expect(run.startedAt).toBe(created + k * 10 * SEC);
+      expect(await taskOf(h, 'tick')).toMatchObject({
+        state: { status: 'Executing', run: k, nextRunAt: created + (k + 1) * 10 * SEC, stopRequested: false },
+      });
+      h.clock.advance(2 * SEC + k * 1_700); // runs of different lengths, the last one 8.8s
+      await finish(h, run, { stdout: output(`run ${k}\n`) });
+      expect((await taskOf(h, 'tick')).state).toEqual({
+        status: 'WaitForNextExecution',
+        nextRunAt: created + (k + 1) * 10 * SEC,
+      });
+    }
+
+    const runs = await runsOf(h, 'tick');
+    expect(runs.map((r) => [r.run, r.outcome, r.scheduledAt - created, r.startedAt! - created, r.stdout.text])).toEqual([
+      [1, 'succeeded', 10 * SEC, 10 * SEC, 'run 1\n'],
+      [2, 'succeeded', 20 * SEC, 20 * SEC, 'run 2\n'],
+      [3, 'succeeded', 30 * SEC, 30 * SEC, 'run 3\n'],
+      [4, 'succeeded', 40 * SEC, 40 * SEC, 'run 4\n'],
+    ]);
+    // Two changes per run: start and finish.
+    expect((await taskOf(h, 'tick')).version).toBe(1 + 2 * 4);
+  });
+
+  it('records a tick that comes during a long run as skipped, and the grid goes on', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'slow', type: 'cron', time: '10s', script: 'sleep 25' });
+    await fireAt(h, T0 + 10 * SEC);
+    const first = lastRunOf(h, 'slow');
+
+    const watch = h.feed.subscribe('slow', 10 * MIN);
+    await fireAt(h, T0 + 20 * SEC);
+    expect(await withDeadline(watch.next)).toBe('changed');
+    // No second process: the tick was skipped, run 1 goes on.
+    expect(h.runner.runsOf('slow')).toHaveLength(1);
+    expect(first.settled).toBe(false);
+    expect(await taskOf(h, 'slow')).toMatchObject({
+      state: { status: 'Executing', run: 1, nextRunAt: T0 + 30 * SEC, stopRequested: false },
+      lastRun: 2,
+      version: 3,
+      lastStatusUpdated: T0 + 10 * SEC, // still Executing since run 1 started
+    });
+    expect(await runsOf(h, 'slow')).toMatchObject([
+      { run: 1, outcome: 'running' },
+      { run: 2, outcome: 'skipped', scheduledAt: T0 + 20 * SEC, startedAt: null, finishedAt: T0 + 20 * SEC, error: 'run 1 was still executing' },
+    ]);
+    expect(h.log.entries.some((e) => e.level === 'warn' && /tick skipped/.test(e.message))).toBe(true);
+
+    await stepTo(h, T0 + 25 * SEC);
+    await finish(h, first);
+    expect((await taskOf(h, 'slow')).state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 30 * SEC });
+
+    await fireAt(h, T0 + 30 * SEC);
+    const third = lastRunOf(h, 'slow');
+    expect(third.run).toBe(3);
+    // It finishes 7s late for nothing: the next run is still at 40s, not 30s + 7s + 10s.
+    await stepTo(h, T0 + 37 * SEC);
+    await finish(h, third);
+    await fireAt(h, T0 + 40 * SEC);
+    expect(lastRunOf(h, 'slow').run).toBe(4);
+    expect((await runsOf(h, 'slow')).map((r) => [r.run, r.outcome, r.scheduledAt - T0, r.startedAt === null ? null : r.startedAt - T0])).toEqual([
+      [1, 'succeeded', 10 * SEC, 10 * SEC],
+      [2, 'skipped', 20 * SEC, null],
+      [3, 'succeeded', 30 * SEC, 30 * SEC],
+      [4, 'running', 40 * SEC, 40 * SEC],
+    ]);
+  });
+
+  it('keeps only the newest keepRuns runs', async () => {
+    const h = await harness({ keepRuns: 3 });
+    await h.engine.submit({ id: 'often', type: 'cron', time: '1s', script: 'date' });
+    for (let k = 1; k <= 5; k++) {
+      await fireAt(h, T0 + k * SEC);
+      h.clock.advance(100);
+      await finish(h, lastRunOf(h, 'often'), { stdout: output(`${k}\n`) });
+    }
+    expect(h.runner.runsOf('often')).toHaveLength(5);
+    const runs = await runsOf(h, 'often');
+    expect(runs.map((r) => r.run)).toEqual([3, 4, 5]);
+    expect(runs.map((r) => r.stdout.text)).toEqual(['3\n', '4\n', '5\n']);
+    expect((await h.engine.get('often')).runs.map((r) => r.run)).toEqual([3, 4, 5]);
+  });
+});
+
+describe('Engine: a run that cannot be started', () => {
+  it('is recorded as failed, and the task moves on instead of staying Executing', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'echo' });
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'echo' });
+    h.runner.failNextStart = Object.assign(new Error('spawn failed: ENOSPC'), { code: 'ENOSPC' });
+    await fireAt(h, T0 + 10 * SEC);
+    // One of the two could not start; whichever it was, it ends like a failed run.
+    const started = h.runner.runs.map((r) => r.taskId);
+    expect(started).toHaveLength(1);
+    const failedId = started[0] === 'd' ? 'c' : 'd';
+    await until(async () => (await runsOf(h, failedId))[0]?.outcome === 'failed', 'the failed start to be recorded');
+    expect(await runsOf(h, failedId)).toMatchObject([
+      { run: 1, outcome: 'failed', exitCode: null, error: expect.stringMatching(/could not be started.*ENOSPC/) },
+    ]);
+    await until(() => h.engine.runsInProgress === 1, 'the failed run to leave the engine');
+    expect((await taskOf(h, failedId)).state).toEqual(
+      failedId === 'd' ? { status: 'Executed' } : { status: 'WaitForNextExecution', nextRunAt: T0 + 20 * SEC },
+    );
+    if (failedId === 'c') {
+      await fireAt(h, T0 + 20 * SEC);
+      expect(h.runner.runsOf('c').map((r) => r.run)).toEqual([2]);
+    }
+    // The error is logged once, as what it is (the firing pass itself did not fail).
+    expect(h.log.errors.map((e) => e.message)).toEqual(['could not start a run']);
+    checkedLogs.splice(checkedLogs.indexOf(h.log), 1);
+  });
+});
+
+describe('Engine: stop', () => {
+  it('a delay task stopped before it starts never runs and ends Stopped', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'd', type: 'delay', time: '1m', script: 'echo' });
+    h.clock.advance(30 * SEC);
+    const { task, warning } = await h.engine.stop('d');
+    expect(warning).toBeNull();
+    expect(task).toMatchObject({ state: { status: 'Stopped' }, version: 2, lastStatusUpdated: T0 + 30 * SEC });
+    expect(await taskOf(h, 'd')).toEqual(task);
+
+    await step(h, 10 * MIN);
+    expect(h.runner.runs).toHaveLength(0);
+    expect(await runsOf(h, 'd')).toEqual([]);
+    expect((await taskOf(h, 'd')).state.status).toBe('Stopped');
+  });
+
+  it('a delay task that has started refuses the stop, runs to the end and ends Executed; stopping it then is refused too', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'd', type: 'delay', time: '1m', script: 'echo' });
+    await fireAt(h, T0 + MIN);
+    const before = await taskOf(h, 'd');
+
+    const refused = await rejection(h.engine.stop('d'));
+    expect(refused).toBeInstanceOf(SchedulerError);
+    expect(refused).toMatchObject({ code: 'stop_refused' });
+    expect(await taskOf(h, 'd')).toEqual(before); // nothing was written
+    const run = lastRunOf(h, 'd');
+    expect(run.killCalls).toBe(0);
+
+    await finish(h, run, { stdout: output('done\n') });
+    expect((await taskOf(h, 'd')).state.status).toBe('Executed');
+    expect(await rejection(h.engine.stop('d'))).toMatchObject({ code: 'stop_refused' });
+    expect((await taskOf(h, 'd')).state.status).toBe('Executed');
+    expect(await runsOf(h, 'd')).toMatchObject([{ run: 1, outcome: 'succeeded', stdout: { text: 'done\n' } }]);
+  });
+
+  it('a cron task stopped before its first run never runs', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'ls' });
+    h.clock.advance(9 * SEC);
+    expect(await h.engine.stop('c')).toMatchObject({ task: { state: { status: 'Stopped' } }, warning: null });
+    for (let k = 1; k <= 3; k++) await stepTo(h, T0 + k * 10 * SEC);
+    expect(h.runner.runs).toHaveLength(0);
+    expect(await runsOf(h, 'c')).toEqual([]);
+  });
+
+  it('a cron task stopped during a run: the run goes on and is kept, no later run, then Stopped', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'ls' });
+    await fireAt(h, T0 + 10 * SEC);
+    const run = lastRunOf(h, 'c');
+    h.clock.advance(2 * SEC);
+
+    const first = await h.engine.stop('c');
+    expect(first.warning).toMatch(/still executing/);
+    expect(first.task).toMatchObject({ state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: true } });
+    // A second stop is a no-op with the same warning.
+    const again = await h.engine.stop('c');
+    expect(again.warning).toBe(first.warning);
+    expect(again.task.version).toBe(first.task.version);
+
+    // Ticks pass while the run goes on: nothing new starts, nothing is even recorded as skipped.
+    await stepTo(h, T0 + 20 * SEC);
+    await stepTo(h, T0 + 30 * SEC);
+    expect(run.killCalls).toBe(0);
+    expect(h.runner.runs).toHaveLength(1);
+    expect((await runsOf(h, 'c')).map((r) => r.run)).toEqual([1]);
+
+    await finish(h, run, { stdout: output('kept\n') });
+    expect(await taskOf(h, 'c')).toMatchObject({ state: { status: 'Stopped' }, lastStatusUpdated: T0 + 30 * SEC });
+    expect(await runsOf(h, 'c')).toMatchObject([{ run: 1, outcome: 'succeeded', stdout: { text: 'kept\n' } }]);
+    for (let k = 4; k <= 6; k++) await stepTo(h, T0 + k * 10 * SEC);
+    expect(h.runner.runs).toHaveLength(1);
+    // Stopping a Stopped task is a quiet no-op.
+    expect(await h.engine.stop('c')).toMatchObject({ task: { state: { status: 'Stopped' } }, warning: null });
+  });
+
+  it('a cron task stopped between two runs skips the next run and ends Stopped', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'ls' });
+    await fireAt(h, T0 + 10 * SEC);
+    await finish(h, lastRunOf(h, 'c'));
+    h.clock.advance(5 * SEC);
+    expect(await h.engine.stop('c')).toMatchObject({ task: { state: { status: 'Stopped' } }, warning: null });
+    for (let k = 2; k <= 5; k++) await stepTo(h, T0 + k * 10 * SEC);
+    expect(h.runner.runs).toHaveLength(1);
+    expect((await runsOf(h, 'c')).map((r) => r.run)).toEqual([1]);
+  });
+
+  it('an unknown task: not_found', async () => {
+    const h = await harness();
+    expect(await rejection(h.engine.stop('nope'))).toMatchObject({ code: 'not_found' });
+  });
+});
+
+describe('Engine: a stop racing with the start of a run', () => {
+  /**
+   * How the stop is placed against the timer that makes the task due: before it in the same
+   * turn, right after it in the same turn, after some microtasks, or in the next macrotask.
+   * Which side wins depends on the placement; the outcome must always be a whole one.
+   */
+  const placements: Array<{ name: string; before?: true; microtasks?: number; macrotask?: true }> = [
+    { name: 'stop, then the timer, in the same turn', before: true },
+    { name: 'the timer, then stop, in the same turn', microtasks: 0 },
+    ...[1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 30].map((n) => ({ name: `stop ${n} microtasks after the timer`, microtasks: n })),
+    { name: 'stop in the next macrotask', macrotask: true },
+  ];
+
+  type Settled = { ok: true; value: { task: Task; warning: string | null } } | { ok: false; error: unknown };
+
+  /** Submits `type`, races a stop with its first fire as `placement` says, and returns the stop's outcome. */
+  async function race(type: 'delay' | 'cron', placement: (typeof placements)[number]) {
+    const h = await harness();
+    await h.engine.submit({ id: 'r', type, time: '10s', script: 'echo' });
+    const mark = h.calls.length;
+    let stopped: Promise<Settled> | undefined;
+    const issueStop = () => {
+      stopped = h.engine.stop('r').then(
+        (value): Settled => ({ ok: true, value }),
+        (error: unknown): Settled => ({ ok: false, error }),
+      );
+    };
+    if (placement.before) issueStop();
+    h.clock.advance(10 * SEC);
+    if (!placement.before) {
+      if (placement.macrotask) await new Promise((resolve) => setImmediate(resolve));
+      for (let i = 0; i < (placement.microtasks ?? 0); i++) await Promise.resolve();
+      issueStop();
+    }
+    const settled = await stopped!;
+    // The pass the timer started has run to its end, whatever it found.
+    await until(() => passOverSince(h, mark), 'the firing pass to end');
+    return { h, settled };
+  }
+
+  it('a delay task: either it never runs and ends Stopped, or the stop is refused and it runs once', async () => {
+    const seen = new Set<string>();
+    for (const placement of placements) {
+      const { h, settled } = await race('delay', placement);
+      const where = `${placement.name}: `;
+      if (settled.ok) {
+        seen.add('stopped');
+        expect(settled.value.warning, where).toBeNull();
+        expect(settled.value.task.state.status, where).toBe('Stopped');
+        expect(h.runner.runs, where).toHaveLength(0);
+        // Later still, no run starts after the successful stop.
+        await step(h, MIN);
+        expect(h.runner.runs, where).toHaveLength(0);
+        expect(await runsOf(h, 'r'), where).toEqual([]);
+        expect((await taskOf(h, 'r')).state.status, where).toBe('Stopped');
+      } else {
+        seen.add('refused');
+        expect(settled.error, where).toBeInstanceOf(SchedulerError);
+        expect((settled.error as SchedulerError).code, where).toBe('stop_refused');
+        expect(h.runner.runs, where).toHaveLength(1);
+        expect((await taskOf(h, 'r')).state, where).toMatchObject({ status: 'Executing', run: 1 });
+        await finish(h, lastRunOf(h, 'r'));
+        expect((await taskOf(h, 'r')).state.status, where).toBe('Executed');
+        await step(h, MIN);
+        expect(h.runner.runs, where).toHaveLength(1);
+      }
+    }
+    // The placements cover both sides of the race, so both outcomes were checked.
+    expect([...seen].sort()).toEqual(['refused', 'stopped']);
+  });
+
+  it('a cron task: either it never runs and ends Stopped, or its one run goes on with a warning and then it ends Stopped', async () => {
+    const seen = new Set<string>();
+    for (const placement of placements) {
+      const { h, settled } = await race('cron', placement);
+      const where = `${placement.name}: `;
+      expect(settled.ok, `${where}a stop of a cron task never fails`).toBe(true);
+      if (!settled.ok) continue;
+      if (settled.value.warning === null) {
+        seen.add('stopped');
+        expect(settled.value.task.state.status, where).toBe('Stopped');
+        expect(h.runner.runs, where).toHaveLength(0);
+        for (let k = 2; k <= 4; k++) await stepTo(h, T0 + k * 10 * SEC);
+        expect(h.runner.runs, where).toHaveLength(0);
+        expect(await runsOf(h, 'r'), where).toEqual([]);
+      } else {
+        seen.add('stop requested');
+        expect(settled.value.warning, where).toMatch(/still executing/);
+        expect(settled.value.task.state, where).toEqual({ status: 'Executing', run: 1, nextRunAt: null, stopRequested: true });
+        expect(h.runner.runs, where).toHaveLength(1);
+        for (let k = 2; k <= 3; k++) await stepTo(h, T0 + k * 10 * SEC);
+        const run = lastRunOf(h, 'r');
+        expect(run.killCalls, where).toBe(0);
+        await finish(h, run);
+        expect((await taskOf(h, 'r')).state.status, where).toBe('Stopped');
+        await stepTo(h, T0 + 4 * 10 * SEC);
+        expect(h.runner.runs, where).toHaveLength(1);
+        expect((await runsOf(h, 'r')).map((r) => [r.run, r.outcome]), where).toEqual([[1, 'succeeded']]);
+      }
+    }
+    expect([...seen].sort()).toEqual(['stop requested', 'stopped']);
+  });
+});
+
+describe('Engine: delete', () => {
+  it('kills the running run, removes the task with its runs, and tells watchers', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'sleep 100' });
+    await fireAt(h, T0 + 10 * SEC);
+    const run = lastRunOf(h, 'c');
+    const watch = h.feed.subscribe('c', 10 * MIN);
+
+    await h.engine.delete('c');
+    expect(run.killCalls).toBe(1);
+    expect(run.result).toMatchObject({ signal: 'SIGTERM' });
+    expect(await withDeadline(watch.next)).toBe('deleted');
+    expect(await h.inner.getTask('c')).toBeUndefined();
+    expect(await runsOf(h, 'c')).toEqual([]);
+    expect(await rejection(h.engine.get('c'))).toMatchObject({ code: 'not_found' });
+    await until(() => h.engine.runsInProgress === 0, 'the killed run to leave the engine');
+    // The end of the killed run finds no task, and that is not an error.
+    expect(h.log.errors).toEqual([]);
+
+    for (let k = 2; k <= 4; k++) await stepTo(h, T0 + k * 10 * SEC);
+    expect(h.runner.runs).toHaveLength(1);
+    expect(await rejection(h.engine.delete('c'))).toMatchObject({ code: 'not_found' });
+  });
+
+  it('a waiting task is removed and never runs; its id can be used again', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'echo old' });
+    await h.engine.delete('d');
+    await stepTo(h, T0 + 20 * SEC);
+    expect(h.runner.runs).toHaveLength(0);
+
+    await h.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'echo new' });
+    await fireAt(h, T0 + 30 * SEC);
+    expect(h.runner.runs.map((r) => r.spec.script)).toEqual(['echo new']);
+  });
+});
+
+describe('Engine: the change feed', () => {
+  it('is told of every change, and not of a no-op', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'ls' });
+
+    let watch = h.feed.subscribe('c', 10 * MIN);
+    await fireAt(h, T0 + 10 * SEC);
+    expect(await withDeadline(watch.next)).toBe('changed');
+    expect((await taskOf(h, 'c')).version).toBe(2);
+
+    watch = h.feed.subscribe('c', 10 * MIN);
+    await finish(h, lastRunOf(h, 'c'));
+    expect(await withDeadline(watch.next)).toBe('changed');
+    expect((await taskOf(h, 'c')).version).toBe(3);
+
+    watch = h.feed.subscribe('c', 10 * MIN);
+    await h.engine.stop('c');
+    expect(await withDeadline(watch.next)).toBe('changed');
+    expect((await taskOf(h, 'c')).version).toBe(4);
+
+    // A stop of a Stopped task changes nothing, so no one is woken.
+    watch = h.feed.subscribe('c', 10 * MIN);
+    await h.engine.stop('c');
+    expect(h.feed.waiting).toBe(1);
+    expect((await taskOf(h, 'c')).version).toBe(4);
+
+    await h.engine.delete('c');
+    expect(await withDeadline(watch.next)).toBe('deleted');
+    expect(h.feed.waiting).toBe(0);
+  });
+
+  it('is not told when a stop is refused', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'echo' });
+    await fireAt(h, T0 + 10 * SEC);
+    const watch = h.feed.subscribe('d', 10 * MIN);
+    await rejection(h.engine.stop('d'));
+    expect(h.feed.waiting).toBe(1);
+    watch.cancel();
+    expect(await watch.next).toBe('timeout');
+  });
+});
+
+describe('Engine: shutdown', () => {
+  it('ends the runs in progress, records them as interrupted, and schedules nothing more', async () => {
+    const h = await harness({ shutdownAtEnd: false });
+    await h.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'sleep 100' });
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'sleep 100' });
+    await fireAt(h, T0 + 10 * SEC);
+    expect(h.engine.runsInProgress).toBe(2);
+    h.clock.advance(3 * SEC);
+
+    await h.engine.shutdown();
+    expect(h.engine.runsInProgress).toBe(0);
+    for (const run of h.runner.runs) expect(run.killCalls).toBe(1);
+    for (const id of ['d', 'c']) {
+      expect(await runsOf(h, id)).toMatchObject([
+        { run: 1, outcome: 'interrupted', finishedAt: T0 + 13 * SEC, startedAt: T0 + 10 * SEC, error: expect.stringMatching(/shut down/) },
+      ]);
+    }
+    expect((await taskOf(h, 'd')).state).toEqual({ status: 'Executed' });
+    expect((await taskOf(h, 'c')).state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 20 * SEC });
+
+    // No timer is left, so the cron task's next tick never comes in this engine.
+    expect(h.clock.pendingTimers).toBe(0);
+    h.clock.advance(5 * MIN);
+    expect(h.runner.runs).toHaveLength(2);
+  });
+});
+
+describe('Engine: restart after a crash', () => {
+  /** A first engine on a database file that dies (is abandoned, like kill -9) at `crashAt`. */
+  async function crashedDaemon() {
+    const path = tempDbPath();
+    const clock = new FakeClock(T0);
+    const first = await harness({ path, clock, shutdownAtEnd: false, runner: new FakeRunner({ now: () => clock.now(), firstPid: 1000 }) });
+    return { path, first };
+  }
+
+  /** A second engine on the same file, started at `at` with its own clock and runner. */
+  async function restart(path: string, at: number, prepare?: (runner: FakeRunner) => void) {
+    const clock = new FakeClock(at);
+    const runner = new FakeRunner({ now: () => clock.now(), firstPid: 2000 });
+    prepare?.(runner);
+    return harness({ path, clock, runner });
+  }
+
+  it('records the run that was executing as interrupted, with the output spooled before the crash', async () => {
+    const { path, first } = await crashedDaemon();
+    await first.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'echo partial; sleep 100' });
+    await fireAt(first, T0 + 10 * SEC);
+    const pid = lastRunOf(first, 'd').pid!;
+    await until(async () => (await first.inner.getRunProcess('d', 1))?.pid === pid, 'the pid to be recorded');
+    // kill -9: the first engine is abandoned as it is, its run still 'running'.
+
+    const second = await restart(path, T0 + 5 * MIN, (runner) => {
+      runner.spooled.set('d#1', { stdout: output('partial\n'), stderr: output('warn\n') });
+    });
+    expect(await runsOf(second, 'd')).toMatchObject([
+      {
+        run: 1,
+        outcome: 'interrupted',
+        scheduledAt: T0 + 10 * SEC,
+        startedAt: T0 + 10 * SEC,
+        finishedAt: T0 + 5 * MIN,
+        exitCode: null,
+        error: expect.stringMatching(/daemon stopped/),
+        stdout: { text: 'partial\n', totalBytes: 8, truncated: false },
+        stderr: { text: 'warn\n' },
+      },
+    ]);
+    expect(await taskOf(second, 'd')).toMatchObject({ state: { status: 'Executed' }, lastStatusUpdated: T0 + 5 * MIN });
+    // What the crashed run left behind was killed by its recorded pid, and its spool dropped.
+    expect(second.runner.calls).toEqual([
+      { kind: 'killOrphan', taskId: 'd', run: 1, pid },
+      { kind: 'recoverOutput', taskId: 'd', run: 1 },
+      { kind: 'removeSpool', taskId: 'd', run: 1 },
+    ]);
+    // A delay task does not run again.
+    await step(second, 0);
+    await step(second, 10 * MIN);
+    expect(second.runner.runs).toHaveLength(0);
+  });
+
+  it('runs a delay task that came due while the daemon was down, once, at start', async () => {
+    const { path, first } = await crashedDaemon();
+    await first.engine.submit({ id: 'late', type: 'delay', time: '1m', script: 'echo late' });
+    await first.engine.submit({ id: 'future', type: 'delay', time: '1h', script: 'echo future' });
+
+    const second = await restart(path, T0 + 10 * MIN);
+    await fireAt(second, T0 + 10 * MIN); // the timer armed at start is due at once
+    expect(second.runner.runs.map((r) => r.spec.taskId)).toEqual(['late']);
+    expect(await runsOf(second, 'late')).toMatchObject([{ run: 1, outcome: 'running', scheduledAt: T0 + MIN, startedAt: T0 + 10 * MIN }]);
+    await finish(second, lastRunOf(second, 'late'));
+    expect((await taskOf(second, 'late')).state.status).toBe('Executed');
+    // The other one keeps its own time.
+    await stepTo(second, T0 + 59 * MIN);
+    expect(second.runner.runs).toHaveLength(1);
+    await fireAt(second, T0 + 60 * MIN);
+    expect(second.runner.runs.map((r) => r.spec.taskId)).toEqual(['late', 'future']);
+  });
+
+  it('a cron task that missed ticks while down runs once, then continues on its original grid', async () => {
+    const { path, first } = await crashedDaemon();
+    first.clock.advance(3_217);
+    const created = first.clock.now();
+    await first.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'ls' });
+    await fireAt(first, created + 10 * SEC);
+    first.clock.advance(SEC);
+    await finish(first, lastRunOf(first, 'c'));
+    await fireAt(first, created + 20 * SEC);
+    // kill -9 during run 2.
+
+    const downUntil = created + 10 * MIN + 4_500; // 58 ticks missed
+    const second = await restart(path, downUntil);
+    expect((await taskOf(second, 'c')).state).toEqual({ status: 'WaitForNextExecution', nextRunAt: created + 30 * SEC });
+    await fireAt(second, downUntil);
+    // One catch-up run now, for the earliest missed tick; the missed ones are not replayed.
+    expect(second.runner.runs.map((r) => r.run)).toEqual([3]);
+    expect(await taskOf(second, 'c')).toMatchObject({
+      state: { status: 'Executing', run: 3, nextRunAt: created + 10 * MIN + 10 * SEC },
+    });
+    second.clock.advance(SEC);
+    await finish(second, lastRunOf(second, 'c'));
+
+    for (const k of [61, 62, 63]) {
+      await fireAt(second, created + k * 10 * SEC);
+      const run = lastRunOf(second, 'c');
+      expect(run.startedAt).toBe(created + k * 10 * SEC);
+      await finish(second, run);
+    }
+    const runs = await runsOf(second, 'c');
+    expect(runs.map((r) => [r.run, r.outcome, r.scheduledAt - created])).toEqual([
+      [1, 'succeeded', 10 * SEC],
+      [2, 'interrupted', 20 * SEC],
+      [3, 'succeeded', 30 * SEC],
+      [4, 'succeeded', 610 * SEC],
+      [5, 'succeeded', 620 * SEC],
+      [6, 'succeeded', 630 * SEC],
+    ]);
+    expect(second.runner.runs).toHaveLength(4);
+  });
+
+  it('a cron task stopped during the run that the crash interrupted ends Stopped and never runs again', async () => {
+    const { path, first } = await crashedDaemon();
+    await first.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'ls' });
+    await fireAt(first, T0 + 10 * SEC);
+    expect((await first.engine.stop('c')).warning).toMatch(/still executing/);
+    // kill -9 with the stop requested and run 1 going on.
+
+    const second = await restart(path, T0 + 2 * MIN);
+    expect(await taskOf(second, 'c')).toMatchObject({ state: { status: 'Stopped' } });
+    expect((await runsOf(second, 'c')).map((r) => [r.run, r.outcome])).toEqual([[1, 'interrupted']]);
+    await step(second, 0);
+    await step(second, 5 * MIN);
+    expect(second.runner.runs).toHaveLength(0);
+  });
+
+  it('a restart after a clean shutdown has nothing to recover', async () => {
+    const path = tempDbPath();
+    const first = await harness({ path, shutdownAtEnd: false });
+    await first.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'ls' });
+    await fireAt(first, T0 + 10 * SEC);
+    await first.engine.shutdown();
+
+    const second = await restart(path, T0 + 15 * SEC);
+    expect(second.runner.calls).toEqual([]);
+    expect((await runsOf(second, 'c')).map((r) => r.outcome)).toEqual(['interrupted']);
+    await fireAt(second, T0 + 20 * SEC);
+    expect(second.runner.runs.map((r) => r.run)).toEqual([2]);
+  });
+});

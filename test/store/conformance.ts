@@ -1,0 +1,676 @@
+/**
+ * The TaskStore conformance suite: what every storage backend must do, written against the
+ * TaskStore interface only (src/store/task-store.ts). A backend's test file calls
+ * describeTaskStoreConformance with a factory that hands out a fresh, empty store and a
+ * cleanup that closes it and removes whatever it created.
+ *
+ *   describeTaskStoreConformance('SqliteTaskStore', async () => { ... return { store, cleanup } });
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SchedulerError, type ErrorCode } from '../../src/core/errors.js';
+import type { Run, Task, TaskState } from '../../src/core/task.js';
+import type { RunResult } from '../../src/core/transition.js';
+import type { RunChange, TaskStore } from '../../src/store/task-store.js';
+
+/** A fresh, empty store, and how to get rid of it. */
+export interface StoreFixture {
+  store: TaskStore;
+  cleanup(): Promise<void>;
+}
+
+const t0 = Date.parse('2026-11-25T10:00:00.000Z');
+const minute = 60_000;
+
+/** A task as the engine would submit it, with `overrides` applied. */
+export function makeTask(id: string, overrides: Partial<Task> = {}): Task {
+  return {
+    id,
+    type: 'delay',
+    time: '1m',
+    intervalMs: minute,
+    script: 'echo hi',
+    createdAt: t0,
+    state: { status: 'ToBeExecuted', nextRunAt: t0 + minute },
+    lastStatusUpdated: t0,
+    version: 1,
+    lastRun: 0,
+    ...overrides,
+  };
+}
+
+const noOutput = { text: '', totalBytes: 0, truncated: false };
+
+/** A run record as the engine inserts it when a run starts. */
+function runningRun(run: number, scheduledAt: number, startedAt: number): Run {
+  return {
+    run,
+    scheduledAt,
+    startedAt,
+    finishedAt: null,
+    outcome: 'running',
+    exitCode: null,
+    signal: null,
+    error: null,
+    stdout: noOutput,
+    stderr: noOutput,
+    outputCap: 4096,
+  };
+}
+
+/** A run record as the engine inserts it for a tick that came while a run was executing. */
+function skippedRun(run: number, scheduledAt: number): Run {
+  return {
+    ...runningRun(run, scheduledAt, 0),
+    startedAt: null,
+    finishedAt: scheduledAt + 3,
+    outcome: 'skipped',
+    error: 'run 1 was still executing',
+  };
+}
+
+/** How a run ended, as the runner reports it. */
+function succeeded(finishedAt: number, overrides: Partial<RunResult> = {}): RunResult {
+  return {
+    outcome: 'succeeded',
+    startedAt: null,
+    finishedAt,
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stdout: { text: 'hi\n', totalBytes: 3, truncated: false },
+    stderr: noOutput,
+    outputCap: 4096,
+    ...overrides,
+  };
+}
+
+/** `task` one version later, in `state`, with `patch` applied. */
+function next(task: Task, state: TaskState, patch: Partial<Task> = {}): Task {
+  return { ...task, state, version: task.version + 1, ...patch };
+}
+
+/** Expects `promise` to reject with a SchedulerError of `code`. */
+async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error, `expected a SchedulerError "${code}"`).toBeInstanceOf(SchedulerError);
+  expect((error as SchedulerError).code).toBe(code);
+}
+
+/** Every state a task can be stored in. */
+const stateVariants: Array<[string, TaskState]> = [
+  ['ToBeExecuted', { status: 'ToBeExecuted', nextRunAt: t0 + minute }],
+  ['Executing, delay (no next tick)', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }],
+  ['Executing, cron with a next tick', { status: 'Executing', run: 7, nextRunAt: t0 + 8 * minute, stopRequested: false }],
+  ['Executing, cron with a stop requested', { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true }],
+  ['WaitForNextExecution', { status: 'WaitForNextExecution', nextRunAt: t0 + 5 * minute }],
+  ['Executed', { status: 'Executed' }],
+  ['Stopped', { status: 'Stopped' }],
+];
+
+export function describeTaskStoreConformance(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`TaskStore conformance: ${name}`, () => {
+    let fixture: StoreFixture;
+    let store: TaskStore;
+
+    beforeEach(async () => {
+      fixture = await makeStore();
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    /** Inserts `task` and returns it. */
+    async function insertIn(task: Task): Promise<Task> {
+      await store.insertTask(task);
+      return task;
+    }
+
+    /** Runs a task through `runs` complete runs (insert then finish), as the engine does. */
+    async function runTimes(task: Task, runs: number, keepRuns: number): Promise<Task> {
+      let current = task;
+      for (let i = 0; i < runs; i++) {
+        const run = current.lastRun + 1;
+        const scheduledAt = t0 + run * minute;
+        const executing = next(current, { status: 'Executing', run, nextRunAt: scheduledAt + minute, stopRequested: false }, { lastRun: run });
+        await store.saveTask({
+          task: executing,
+          expectedVersion: current.version,
+          runChange: { kind: 'insert', run: runningRun(run, scheduledAt, scheduledAt + 1) },
+          keepRuns,
+        });
+        const waiting = next(executing, { status: 'WaitForNextExecution', nextRunAt: scheduledAt + minute });
+        await store.saveTask({
+          task: waiting,
+          expectedVersion: executing.version,
+          runChange: { kind: 'finish', run, result: succeeded(scheduledAt + 2) },
+          keepRuns,
+        });
+        current = waiting;
+      }
+      return current;
+    }
+
+    describe('insertTask and getTask', () => {
+      it('round-trips every field of a task', async () => {
+        const task = makeTask('Every.field_1-x', {
+          type: 'cron',
+          time: '1h30m',
+          intervalMs: 5_400_000,
+          script: "set -e\necho \"quoted\" 'single' $((1+2)) \\ back\ttab\n# ünïcödé ✓ 日本語\n",
+          createdAt: t0 + 123,
+          state: { status: 'WaitForNextExecution', nextRunAt: t0 + 123 + 2 * 5_400_000 },
+          lastStatusUpdated: t0 + 5_400_456,
+          version: 17,
+          lastRun: 9,
+        });
+        await store.insertTask(task);
+        expect(await store.getTask(task.id)).toEqual(task);
+      });
+
+      it.each(stateVariants)('round-trips the state %s', async (_label, state) => {
+        const task = makeTask('variant', { type: 'cron', state, lastRun: 7, version: 4 });
+        await store.insertTask(task);
+        const read = await store.getTask('variant');
+        expect(read).toEqual(task);
+        // Exactly the fields of the variant: no stray nextRunAt on a final state, and so on.
+        expect(Object.keys(read!.state).sort()).toEqual(Object.keys(state).sort());
+      });
+
+      it.each(stateVariants)('round-trips the state %s when written by saveTask', async (_label, state) => {
+        const task = await insertIn(makeTask('saved', { type: 'cron' }));
+        const saved = next(task, state, { lastRun: 7, lastStatusUpdated: t0 + 999 });
+        await store.saveTask({ task: saved, expectedVersion: 1, keepRuns: 10 });
+        const read = await store.getTask('saved');
+        expect(read).toEqual(saved);
+        expect(Object.keys(read!.state).sort()).toEqual(Object.keys(state).sort());
+      });
+
+      it('returns undefined for an unknown id', async () => {
+        await store.insertTask(makeTask('known'));
+        expect(await store.getTask('unknown')).toBeUndefined();
+      });
+
+      it('treats ids as exact strings (case matters)', async () => {
+        await store.insertTask(makeTask('task', { script: 'lower' }));
+        await store.insertTask(makeTask('Task', { script: 'upper' }));
+        expect((await store.getTask('task'))?.script).toBe('lower');
+        expect((await store.getTask('Task'))?.script).toBe('upper');
+        expect(await store.getTask('TASK')).toBeUndefined();
+      });
+
+      it('refuses a second task with the same id (already_exists) and keeps the original', async () => {
+        const original = makeTask('dup', { script: 'echo original', version: 3, state: { status: 'Stopped' } });
+        await store.insertTask(original);
+        await expectCode(store.insertTask(makeTask('dup', { script: 'echo impostor', type: 'cron' })), 'already_exists');
+        expect(await store.getTask('dup')).toEqual(original);
+        const page = await store.listTasks({ limit: 10 });
+        expect(page.tasks).toEqual([original]);
+      });
+
+      it('starts a task with no runs', async () => {
+        await store.insertTask(makeTask('fresh'));
+        expect(await store.listRuns('fresh')).toEqual([]);
+      });
+    });
+
+    describe('saveTask (compare-and-set on the version)', () => {
+      it('writes the new state when the expected version matches', async () => {
+        const task = await insertIn(makeTask('cas'));
+        const stopped = next(task, { status: 'Stopped' }, { lastStatusUpdated: t0 + 5 });
+        await store.saveTask({ task: stopped, expectedVersion: 1, keepRuns: 10 });
+        expect(await store.getTask('cas')).toEqual(stopped);
+        // And again from the new version.
+        const again = { ...stopped, version: 3, lastStatusUpdated: t0 + 6 };
+        await store.saveTask({ task: again, expectedVersion: 2, keepRuns: 10 });
+        expect(await store.getTask('cas')).toEqual(again);
+      });
+
+      it.each([0, 2, 99])('refuses expectedVersion %i when the stored version is 1, writing nothing', async (expectedVersion) => {
+        const task = await insertIn(makeTask('cas'));
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        await expectCode(
+          store.saveTask({
+            task: executing,
+            expectedVersion,
+            runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute) },
+            keepRuns: 10,
+          }),
+          'version_conflict',
+        );
+        expect(await store.getTask('cas')).toEqual(task);
+        expect(await store.listRuns('cas')).toEqual([]);
+        expect(await store.listExecutingTasks()).toEqual([]);
+      });
+
+      it('refuses a finish with a stale version, leaving the run as it was', async () => {
+        const task = await insertIn(makeTask('cas'));
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        const started = runningRun(1, t0 + minute, t0 + minute + 1);
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: started }, keepRuns: 10 });
+        const executed = next(executing, { status: 'Executed' });
+        await expectCode(
+          store.saveTask({
+            task: executed,
+            expectedVersion: 1, // stale: the store has version 2
+            runChange: { kind: 'finish', run: 1, result: succeeded(t0 + 2 * minute) },
+            keepRuns: 10,
+          }),
+          'version_conflict',
+        );
+        expect(await store.getTask('cas')).toEqual(executing);
+        expect(await store.listRuns('cas')).toEqual([started]);
+      });
+
+      it('refuses to save a task that does not exist, and does not create it', async () => {
+        const ghost = makeTask('ghost', { version: 2, state: { status: 'Stopped' } });
+        await expectCode(store.saveTask({ task: ghost, expectedVersion: 1, keepRuns: 10 }), 'version_conflict');
+        expect(await store.getTask('ghost')).toBeUndefined();
+        expect((await store.listTasks({ limit: 10 })).tasks).toEqual([]);
+      });
+
+      it('lets exactly one of two racing writes from the same version win', async () => {
+        const task = await insertIn(makeTask('race'));
+        const stopped = next(task, { status: 'Stopped' }, { lastStatusUpdated: t0 + 1 });
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        const outcomes = await Promise.allSettled([
+          store.saveTask({ task: stopped, expectedVersion: 1, keepRuns: 10 }),
+          store.saveTask({
+            task: executing,
+            expectedVersion: 1,
+            runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute) },
+            keepRuns: 10,
+          }),
+        ]);
+        const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        const lost = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult;
+        expect((lost.reason as SchedulerError).code).toBe('version_conflict');
+        const stored = await store.getTask('race');
+        if (outcomes[0]!.status === 'fulfilled') {
+          expect(stored).toEqual(stopped);
+          expect(await store.listRuns('race')).toEqual([]);
+        } else {
+          expect(stored).toEqual(executing);
+          expect(await store.listRuns('race')).toHaveLength(1);
+        }
+      });
+    });
+
+    describe('runs', () => {
+      it('records a started run with the task, every field intact', async () => {
+        const task = await insertIn(makeTask('r'));
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        const started: Run = { ...runningRun(1, t0 + minute, t0 + minute + 7), outputCap: 1234 };
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: started }, keepRuns: 10 });
+        expect(await store.getTask('r')).toEqual(executing);
+        expect(await store.listRuns('r')).toEqual([started]);
+      });
+
+      it('round-trips a skipped run', async () => {
+        const task = await insertIn(makeTask('s', { type: 'cron', state: { status: 'Executing', run: 1, nextRunAt: t0 + 2 * minute, stopRequested: false }, lastRun: 1 }));
+        const skipped = skippedRun(2, t0 + 2 * minute);
+        const after = next(task, { status: 'Executing', run: 1, nextRunAt: t0 + 3 * minute, stopRequested: false }, { lastRun: 2 });
+        await store.saveTask({ task: after, expectedVersion: task.version, runChange: { kind: 'insert', run: skipped }, keepRuns: 10 });
+        expect(await store.listRuns('s')).toEqual([skipped]);
+      });
+
+      it('finishes a run: writes the result, keeps scheduledAt, and keeps the stored startedAt when the result has none', async () => {
+        const task = await insertIn(makeTask('f'));
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        const started = runningRun(1, t0 + minute, t0 + minute + 5);
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: started }, keepRuns: 10 });
+        const result = succeeded(t0 + 2 * minute, {
+          outcome: 'failed',
+          startedAt: null,
+          exitCode: null,
+          signal: 'SIGKILL',
+          error: 'killed by SIGKILL',
+          stdout: { text: 'partial out ✓', totalBytes: 999_999, truncated: true },
+          stderr: { text: 'oops\n', totalBytes: 5, truncated: false },
+          outputCap: 2048,
+        });
+        const executed = next(executing, { status: 'Executed' }, { lastStatusUpdated: t0 + 2 * minute });
+        await store.saveTask({ task: executed, expectedVersion: 2, runChange: { kind: 'finish', run: 1, result }, keepRuns: 10 });
+        expect(await store.getTask('f')).toEqual(executed);
+        expect(await store.listRuns('f')).toEqual([
+          {
+            run: 1,
+            scheduledAt: started.scheduledAt,
+            startedAt: started.startedAt,
+            finishedAt: result.finishedAt,
+            outcome: 'failed',
+            exitCode: null,
+            signal: 'SIGKILL',
+            error: 'killed by SIGKILL',
+            stdout: result.stdout,
+            stderr: result.stderr,
+            outputCap: 2048,
+          },
+        ]);
+      });
+
+      it('finishes a run with the startedAt the result carries', async () => {
+        const task = await insertIn(makeTask('f2'));
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute + 5) }, keepRuns: 10 });
+        const result = succeeded(t0 + 2 * minute, { startedAt: t0 + minute + 9, exitCode: 0 });
+        await store.saveTask({ task: next(executing, { status: 'Executed' }), expectedVersion: 2, runChange: { kind: 'finish', run: 1, result }, keepRuns: 10 });
+        const [run] = await store.listRuns('f2');
+        expect(run).toMatchObject({ run: 1, scheduledAt: t0 + minute, startedAt: t0 + minute + 9, finishedAt: t0 + 2 * minute, outcome: 'succeeded', exitCode: 0, stdout: { text: 'hi\n', totalBytes: 3, truncated: false } });
+      });
+
+      it('lists runs oldest first, and only the runs of the task asked for', async () => {
+        const a = await insertIn(makeTask('a', { type: 'cron' }));
+        const b = await insertIn(makeTask('b', { type: 'cron' }));
+        await runTimes(a, 2, 10);
+        await runTimes(b, 1, 10);
+        const aRuns = await store.listRuns('a');
+        expect(aRuns.map((run) => run.run)).toEqual([1, 2]);
+        expect(aRuns.map((run) => run.scheduledAt)).toEqual([t0 + minute, t0 + 2 * minute]);
+        expect((await store.listRuns('b')).map((run) => run.run)).toEqual([1]);
+        expect(await store.listRuns('nobody')).toEqual([]);
+      });
+
+      it('keeps at most keepRuns runs, pruning the oldest in the same write', async () => {
+        const task = await insertIn(makeTask('p', { type: 'cron' }));
+        const after = await runTimes(task, 6, 3);
+        const runs = await store.listRuns('p');
+        expect(runs.map((run) => run.run)).toEqual([4, 5, 6]);
+        expect(runs.every((run) => run.outcome === 'succeeded')).toBe(true);
+        expect(await store.getTask('p')).toEqual(after);
+      });
+
+      it('keeps only the newest run with keepRuns 1', async () => {
+        const task = await insertIn(makeTask('one', { type: 'cron' }));
+        await runTimes(task, 3, 1);
+        expect((await store.listRuns('one')).map((run) => run.run)).toEqual([3]);
+      });
+
+      it('never prunes a running run', async () => {
+        // A cron task executing run 1 while six ticks are skipped, with keepRuns 3.
+        const task = await insertIn(makeTask('long', { type: 'cron' }));
+        let current = next(task, { status: 'Executing', run: 1, nextRunAt: t0 + 2 * minute, stopRequested: false }, { lastRun: 1 });
+        const started = runningRun(1, t0 + minute, t0 + minute);
+        await store.saveTask({ task: current, expectedVersion: 1, runChange: { kind: 'insert', run: started }, keepRuns: 3 });
+        for (let run = 2; run <= 7; run++) {
+          const skipped = next(current, { status: 'Executing', run: 1, nextRunAt: t0 + (run + 1) * minute, stopRequested: false }, { lastRun: run });
+          await store.saveTask({ task: skipped, expectedVersion: current.version, runChange: { kind: 'insert', run: skippedRun(run, t0 + run * minute) }, keepRuns: 3 });
+          current = skipped;
+        }
+        const during = await store.listRuns('long');
+        expect(during[0]).toEqual(started);
+        const finished = during.slice(1);
+        expect(finished.length).toBeGreaterThan(0);
+        expect(finished.length).toBeLessThanOrEqual(3);
+        // What is kept besides the running run is the newest runs, oldest first.
+        expect(finished.map((run) => run.run)).toEqual(range(8 - finished.length, 7));
+
+        // Once run 1 finishes it is the oldest finished run, and goes.
+        const waiting = next(current, { status: 'WaitForNextExecution', nextRunAt: t0 + 8 * minute });
+        await store.saveTask({ task: waiting, expectedVersion: current.version, runChange: { kind: 'finish', run: 1, result: succeeded(t0 + 7 * minute + 30_000) }, keepRuns: 3 });
+        expect((await store.listRuns('long')).map((run) => run.run)).toEqual([5, 6, 7]);
+      });
+    });
+
+    describe('listTasks', () => {
+      const submissionOrder = ['m', 'c', 'x', 'a', 'q'];
+
+      async function insertAll(): Promise<Task[]> {
+        const tasks: Task[] = [];
+        for (const [index, id] of submissionOrder.entries()) {
+          tasks.push(await insertIn(makeTask(id, { createdAt: t0 + index, script: `echo ${id}` })));
+        }
+        return tasks;
+      }
+
+      it('answers an empty page with no cursor on an empty store', async () => {
+        expect(await store.listTasks({ limit: 10 })).toEqual({ tasks: [], nextCursor: null });
+      });
+
+      it('pages through the tasks in submission order, with no cursor on the last page', async () => {
+        const tasks = await insertAll();
+        const first = await store.listTasks({ limit: 2 });
+        expect(first.tasks).toEqual(tasks.slice(0, 2));
+        expect(first.nextCursor).toEqual(expect.any(String));
+        const second = await store.listTasks({ limit: 2, cursor: first.nextCursor! });
+        expect(second.tasks).toEqual(tasks.slice(2, 4));
+        expect(second.nextCursor).toEqual(expect.any(String));
+        const third = await store.listTasks({ limit: 2, cursor: second.nextCursor! });
+        expect(third).toEqual({ tasks: tasks.slice(4), nextCursor: null });
+      });
+
+      it('gives no cursor when the last page is exactly full', async () => {
+        const tasks = await insertAll();
+        expect(await store.listTasks({ limit: 5 })).toEqual({ tasks, nextCursor: null });
+        expect(await store.listTasks({ limit: 1000 })).toEqual({ tasks, nextCursor: null });
+        const first = await store.listTasks({ limit: 4 });
+        expect(first.tasks).toHaveLength(4);
+        const last = await store.listTasks({ limit: 1, cursor: first.nextCursor! });
+        expect(last).toEqual({ tasks: tasks.slice(4), nextCursor: null });
+      });
+
+      it('keeps a task at its submission place when it changes', async () => {
+        const tasks = await insertAll();
+        const stopped = next(tasks[0]!, { status: 'Stopped' });
+        await store.saveTask({ task: stopped, expectedVersion: 1, keepRuns: 10 });
+        const page = await store.listTasks({ limit: 10 });
+        expect(page.tasks.map((task) => task.id)).toEqual(submissionOrder);
+        expect(page.tasks[0]).toEqual(stopped);
+      });
+
+      it('filters by status, paging within the filter', async () => {
+        const tasks = await insertAll();
+        for (const index of [1, 3, 4]) {
+          await store.saveTask({ task: next(tasks[index]!, { status: 'Stopped' }), expectedVersion: 1, keepRuns: 10 });
+        }
+        const first = await store.listTasks({ limit: 2, status: 'Stopped' });
+        expect(first.tasks.map((task) => task.id)).toEqual(['c', 'a']);
+        expect(first.tasks.every((task) => task.state.status === 'Stopped')).toBe(true);
+        const second = await store.listTasks({ limit: 2, status: 'Stopped', cursor: first.nextCursor! });
+        expect(second.tasks.map((task) => task.id)).toEqual(['q']);
+        expect(second.nextCursor).toBeNull();
+
+        const pending = await store.listTasks({ limit: 10, status: 'ToBeExecuted' });
+        expect(pending).toEqual({ tasks: [tasks[0], tasks[2]], nextCursor: null });
+        expect(await store.listTasks({ limit: 10, status: 'Executing' })).toEqual({ tasks: [], nextCursor: null });
+      });
+
+      it('continues after the task a cursor points at was deleted', async () => {
+        const tasks = await insertAll();
+        const first = await store.listTasks({ limit: 2 });
+        expect(await store.deleteTask('c')).toBe(true);
+        const rest = await store.listTasks({ limit: 10, cursor: first.nextCursor! });
+        expect(rest).toEqual({ tasks: tasks.slice(2), nextCursor: null });
+      });
+
+      it.each(['not a cursor', 'abc', '12abc', '-1'])('refuses the cursor %j (invalid_request)', async (cursor) => {
+        await insertAll();
+        await expectCode(store.listTasks({ limit: 2, cursor }), 'invalid_request');
+      });
+    });
+
+    describe('deleteTask', () => {
+      it('removes the task and its runs, and leaves the others alone', async () => {
+        const doomed = await insertIn(makeTask('doomed', { type: 'cron' }));
+        const other = await insertIn(makeTask('other', { type: 'cron' }));
+        await runTimes(doomed, 2, 10);
+        const otherAfter = await runTimes(other, 1, 10);
+        expect(await store.deleteTask('doomed')).toBe(true);
+        expect(await store.getTask('doomed')).toBeUndefined();
+        expect(await store.listRuns('doomed')).toEqual([]);
+        expect((await store.listTasks({ limit: 10 })).tasks).toEqual([otherAfter]);
+        expect(await store.listRuns('other')).toHaveLength(1);
+      });
+
+      it('lets the id be used again, with no runs left over', async () => {
+        const task = await insertIn(makeTask('again', { type: 'cron' }));
+        await runTimes(task, 2, 10);
+        await store.deleteTask('again');
+        const reborn = makeTask('again', { script: 'echo reborn' });
+        await store.insertTask(reborn);
+        expect(await store.getTask('again')).toEqual(reborn);
+        expect(await store.listRuns('again')).toEqual([]);
+      });
+
+      it('answers false for an unknown id, and for a second delete', async () => {
+        await insertIn(makeTask('once'));
+        expect(await store.deleteTask('never')).toBe(false);
+        expect(await store.deleteTask('once')).toBe(true);
+        expect(await store.deleteTask('once')).toBe(false);
+      });
+
+      it('makes a deleted task no longer due', async () => {
+        await insertIn(makeTask('due', { state: { status: 'ToBeExecuted', nextRunAt: t0 } }));
+        await store.deleteTask('due');
+        expect(await store.earliestDueAt()).toBeUndefined();
+        expect(await store.listDueTasks({ now: t0 + 10 * minute, limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe('due tasks', () => {
+      /** One task of every kind, due at different times. */
+      async function insertMixed(): Promise<Record<string, Task>> {
+        const tasks = {
+          pending3: makeTask('pending3', { state: { status: 'ToBeExecuted', nextRunAt: t0 + 3 * minute } }),
+          executed: makeTask('executed', { state: { status: 'Executed' } }),
+          waiting1: makeTask('waiting1', { type: 'cron', state: { status: 'WaitForNextExecution', nextRunAt: t0 + minute } }),
+          stopped: makeTask('stopped', { state: { status: 'Stopped' } }),
+          executingCron2: makeTask('executingCron2', { type: 'cron', lastRun: 1, state: { status: 'Executing', run: 1, nextRunAt: t0 + 2 * minute, stopRequested: false } }),
+          executingDelay: makeTask('executingDelay', { lastRun: 1, state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false } }),
+          pending5: makeTask('pending5', { state: { status: 'ToBeExecuted', nextRunAt: t0 + 5 * minute } }),
+        };
+        for (const task of Object.values(tasks)) await store.insertTask(task);
+        return tasks;
+      }
+
+      it('has no earliest due time on an empty store, or one with only final tasks', async () => {
+        expect(await store.earliestDueAt()).toBeUndefined();
+        await store.insertTask(makeTask('done', { state: { status: 'Executed' } }));
+        await store.insertTask(makeTask('stopped', { state: { status: 'Stopped' } }));
+        await store.insertTask(makeTask('running', { lastRun: 1, state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false } }));
+        expect(await store.earliestDueAt()).toBeUndefined();
+        expect(await store.listDueTasks({ now: Number.MAX_SAFE_INTEGER, limit: 100 })).toEqual([]);
+      });
+
+      it('gives the earliest due time over every waiting task', async () => {
+        await insertMixed();
+        expect(await store.earliestDueAt()).toBe(t0 + minute);
+      });
+
+      it('lists only tasks due at or before now, earliest first', async () => {
+        const tasks = await insertMixed();
+        expect(await store.listDueTasks({ now: t0 + minute - 1, limit: 10 })).toEqual([]);
+        expect(await store.listDueTasks({ now: t0 + minute, limit: 10 })).toEqual([tasks.waiting1]);
+        expect(await store.listDueTasks({ now: t0 + 3 * minute, limit: 10 })).toEqual([
+          tasks.waiting1,
+          tasks.executingCron2,
+          tasks.pending3,
+        ]);
+        const all = await store.listDueTasks({ now: Number.MAX_SAFE_INTEGER, limit: 10 });
+        expect(all.map((task) => task.id)).toEqual(['waiting1', 'executingCron2', 'pending3', 'pending5']);
+      });
+
+      it('respects the limit, keeping the earliest', async () => {
+        await insertMixed();
+        const due = await store.listDueTasks({ now: Number.MAX_SAFE_INTEGER, limit: 2 });
+        expect(due.map((task) => task.id)).toEqual(['waiting1', 'executingCron2']);
+      });
+
+      it('follows saves: a task that ends is no longer due, and one that waits again is due at its new time', async () => {
+        const tasks = await insertMixed();
+        await store.saveTask({ task: next(tasks.waiting1!, { status: 'Stopped' }), expectedVersion: 1, keepRuns: 10 });
+        expect(await store.earliestDueAt()).toBe(t0 + 2 * minute);
+        const rescheduled = next(tasks.executingCron2!, { status: 'WaitForNextExecution', nextRunAt: t0 + 4 * minute });
+        await store.saveTask({ task: rescheduled, expectedVersion: 1, keepRuns: 10 });
+        expect(await store.earliestDueAt()).toBe(t0 + 3 * minute);
+        const due = await store.listDueTasks({ now: t0 + 4 * minute, limit: 10 });
+        expect(due).toEqual([tasks.pending3, rescheduled]);
+      });
+    });
+
+    describe('listExecutingTasks', () => {
+      it('lists exactly the tasks recorded as Executing', async () => {
+        expect(await store.listExecutingTasks()).toEqual([]);
+        const delay = makeTask('delay', { lastRun: 1, state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false } });
+        const cron = makeTask('cron', { type: 'cron', lastRun: 4, state: { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true } });
+        for (const task of [
+          makeTask('pending'),
+          delay,
+          makeTask('waiting', { type: 'cron', state: { status: 'WaitForNextExecution', nextRunAt: t0 } }),
+          cron,
+          makeTask('executed', { state: { status: 'Executed' } }),
+          makeTask('stopped', { state: { status: 'Stopped' } }),
+        ]) {
+          await store.insertTask(task);
+        }
+        const executing = await store.listExecutingTasks();
+        expect([...executing].sort((a, b) => a.id.localeCompare(b.id))).toEqual([cron, delay]);
+      });
+
+      it('drops a task once its run is recorded as finished', async () => {
+        const task = await insertIn(makeTask('t'));
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute) }, keepRuns: 10 });
+        expect(await store.listExecutingTasks()).toEqual([executing]);
+        await store.saveTask({ task: next(executing, { status: 'Executed' }), expectedVersion: 2, runChange: { kind: 'finish', run: 1, result: succeeded(t0 + 2 * minute) }, keepRuns: 10 });
+        expect(await store.listExecutingTasks()).toEqual([]);
+      });
+    });
+
+    describe('run processes', () => {
+      async function startRun(id: string, run: number): Promise<void> {
+        const task = await insertIn(makeTask(id, { lastRun: run - 1 }));
+        const change: RunChange = { kind: 'insert', run: runningRun(run, t0 + minute, t0 + minute) };
+        await store.saveTask({
+          task: next(task, { status: 'Executing', run, nextRunAt: null, stopRequested: false }, { lastRun: run }),
+          expectedVersion: task.version,
+          runChange: change,
+          keepRuns: 10,
+        });
+      }
+
+      it('records the process of a running run and reads it back', async () => {
+        await startRun('p', 1);
+        await startRun('q', 3);
+        await store.recordRunProcess({ taskId: 'p', run: 1, pid: 4242 });
+        await store.recordRunProcess({ taskId: 'q', run: 3, pid: 777 });
+        expect(await store.getRunProcess('p', 1)).toEqual({ taskId: 'p', run: 1, pid: 4242 });
+        expect(await store.getRunProcess('q', 3)).toEqual({ taskId: 'q', run: 3, pid: 777 });
+      });
+
+      it('has no process for a run none was recorded for', async () => {
+        await startRun('p', 1);
+        expect(await store.getRunProcess('p', 1)).toBeUndefined();
+        expect(await store.getRunProcess('p', 2)).toBeUndefined();
+        expect(await store.getRunProcess('nobody', 1)).toBeUndefined();
+      });
+
+      it('keeps the latest process recorded for a run', async () => {
+        await startRun('p', 1);
+        await store.recordRunProcess({ taskId: 'p', run: 1, pid: 100 });
+        await store.recordRunProcess({ taskId: 'p', run: 1, pid: 200 });
+        expect(await store.getRunProcess('p', 1)).toEqual({ taskId: 'p', run: 1, pid: 200 });
+      });
+
+      it('forgets the process when the task is deleted', async () => {
+        await startRun('p', 1);
+        await store.recordRunProcess({ taskId: 'p', run: 1, pid: 100 });
+        await store.deleteTask('p');
+        expect(await store.getRunProcess('p', 1)).toBeUndefined();
+      });
+    });
+
+    it('answers ping while open', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, index) => from + index);
+}

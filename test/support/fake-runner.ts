@@ -1,0 +1,152 @@
+/**
+ * A RunLauncher for engine tests: it starts nothing. Each run it is asked to start is
+ * recorded, and stays in progress until the test finishes it with the RunResult it chooses
+ * (or kills it, which settles it as ended by a signal), so the test decides when and how
+ * every run ends.
+ */
+import type { CapturedOutput } from '../../src/core/task.js';
+import type { RunResult } from '../../src/core/transition.js';
+import type { RunningProcess, RunSpec } from '../../src/runner/process-runner.js';
+import type { RunLauncher } from '../../src/runner/run-launcher.js';
+
+const noOutput = (): CapturedOutput => ({ text: '', totalBytes: 0, truncated: false });
+
+/** Captured output of `text`, as the real runner would report it uncapped. */
+export function output(text: string): CapturedOutput {
+  return { text, totalBytes: Buffer.byteLength(text), truncated: false };
+}
+
+/** One run the engine started, under the test's control. */
+export class FakeRun implements RunningProcess {
+  readonly finished: Promise<RunResult>;
+  /** When the engine started it, by the runner's clock. */
+  readonly startedAt: number;
+  /** Times the engine asked for it to be killed. */
+  killCalls = 0;
+  private settle!: (result: RunResult) => void;
+  private settledWith: RunResult | undefined;
+
+  constructor(
+    readonly spec: RunSpec,
+    readonly pid: number | undefined,
+    private readonly now: () => number,
+    private readonly outputCap: number,
+  ) {
+    this.startedAt = now();
+    this.finished = new Promise<RunResult>((resolve) => {
+      this.settle = resolve;
+    });
+  }
+
+  get taskId(): string {
+    return this.spec.taskId;
+  }
+
+  get run(): number {
+    return this.spec.run;
+  }
+
+  /** How the run ended, once it has. */
+  get result(): RunResult | undefined {
+    return this.settledWith;
+  }
+
+  get settled(): boolean {
+    return this.settledWith !== undefined;
+  }
+
+  /** Ends the run: by default it succeeded with no output, now. */
+  finish(overrides: Partial<RunResult> = {}): RunResult {
+    if (this.settledWith) throw new Error(`run ${this.spec.taskId}#${this.spec.run} has already ended`);
+    const result: RunResult = {
+      outcome: 'succeeded',
+      startedAt: this.startedAt,
+      finishedAt: this.now(),
+      exitCode: 0,
+      signal: null,
+      error: null,
+      stdout: noOutput(),
+      stderr: noOutput(),
+      outputCap: this.outputCap,
+      ...overrides,
+    };
+    this.settledWith = result;
+    this.settle(result);
+    return result;
+  }
+
+  /** As the real runner: the run ends killed by a signal (unless it had already ended). */
+  kill(): Promise<RunResult> {
+    this.killCalls++;
+    if (!this.settledWith) {
+      this.finish({ outcome: 'failed', exitCode: null, signal: 'SIGTERM', error: 'killed by SIGTERM (the run was ended on request)' });
+    }
+    return this.finished;
+  }
+}
+
+export interface FakeRunnerOptions {
+  /** The clock runs are timed by. */
+  now: () => number;
+  /** Process ids are given out from here up. */
+  firstPid?: number;
+  outputCap?: number;
+}
+
+/** A RunLauncher that records runs and lets the test end them. */
+export class FakeRunner implements RunLauncher {
+  /** Every run started, in order. */
+  readonly runs: FakeRun[] = [];
+  /** What recoverOutput answers, by "taskId#run"; nothing spooled otherwise. */
+  readonly spooled = new Map<string, { stdout: CapturedOutput; stderr: CapturedOutput }>();
+  /** Every call of recoverOutput, removeSpool and killOrphan, in order. */
+  readonly calls: Array<
+    | { kind: 'recoverOutput'; taskId: string; run: number }
+    | { kind: 'removeSpool'; taskId: string; run: number }
+    | { kind: 'killOrphan'; taskId: string; run: number; pid: number }
+  > = [];
+  /** What killOrphan answers. */
+  orphansFound = true;
+  /** When set, the next start throws it (as spawn does for a script with a NUL byte) and it is cleared. */
+  failNextStart: Error | undefined;
+  private nextPid: number;
+
+  constructor(private readonly options: FakeRunnerOptions) {
+    this.nextPid = options.firstPid ?? 4000;
+  }
+
+  start(spec: RunSpec): FakeRun {
+    const failure = this.failNextStart;
+    if (failure) {
+      this.failNextStart = undefined;
+      throw failure;
+    }
+    const run = new FakeRun({ ...spec }, this.nextPid++, this.options.now, this.options.outputCap ?? 1024);
+    this.runs.push(run);
+    return run;
+  }
+
+  recoverOutput(taskId: string, run: number): { stdout: CapturedOutput; stderr: CapturedOutput } {
+    this.calls.push({ kind: 'recoverOutput', taskId, run });
+    return this.spooled.get(`${taskId}#${run}`) ?? { stdout: noOutput(), stderr: noOutput() };
+  }
+
+  removeSpool(taskId: string, run: number): void {
+    this.calls.push({ kind: 'removeSpool', taskId, run });
+  }
+
+  killOrphan(taskId: string, run: number, pid: number): boolean {
+    this.calls.push({ kind: 'killOrphan', taskId, run, pid });
+    return this.orphansFound;
+  }
+
+  /** The runs started for one task, in order. */
+  runsOf(taskId: string): FakeRun[] {
+    return this.runs.filter((run) => run.taskId === taskId);
+  }
+
+  /** The run in progress of a task, if any. */
+  active(taskId: string): FakeRun | undefined {
+    return this.runs.find((run) => run.taskId === taskId && !run.settled);
+  }
+}
