@@ -15,20 +15,16 @@
  */
 import { SchedulerError } from './errors.js';
 import { nextTickAfter } from './schedule.js';
-import type { CapturedOutput, RunOutcome, Task, TaskState, TaskStatus } from './task.js';
+import type { Run, RunOutcome, Task, TaskState, TaskStatus } from './task.js';
 
-/** How a run ended, as the runner (or the daemon's recovery) reports it. */
-export interface RunResult {
+/**
+ * How a run ended, as the runner (or the daemon's recovery) reports it: the fields of its
+ * run record that only its end can tell. A null startedAt keeps the one recorded at start.
+ */
+export interface RunResult
+  extends Pick<Run, 'startedAt' | 'exitCode' | 'signal' | 'error' | 'stdout' | 'stderr' | 'outputCap'> {
   outcome: Exclude<RunOutcome, 'running' | 'skipped'>;
-  startedAt: number | null;
   finishedAt: number;
-  exitCode: number | null;
-  signal: string | null;
-  error: string | null;
-  stdout: CapturedOutput;
-  stderr: CapturedOutput;
-  /** The per-stream byte cap that applied. */
-  outputCap: number;
 }
 
 /** Something that happens to a task. */
