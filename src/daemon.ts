@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { lockDataDir } from './data-dir-lock.js';
+import { dataDirId, lockDataDir } from './data-dir.js';
 import { checkExposure, type DaemonConfig } from './daemon-config.js';
 import { ChangeFeed } from './engine/change-feed.js';
 import { Engine } from './engine/engine.js';
@@ -42,6 +42,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     cwd: homedir(),
     env: scriptEnvironment(process.env),
     now: systemClock.now,
+    daemonId: dataDirId(config.dataDir),
   });
   const engine = new Engine({
     store,

@@ -27,6 +27,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 
 /** What the engine logs through; pino's logger fits. */
 export interface EngineLog {
+  debug(details: object, message: string): void;
   info(details: object, message: string): void;
   warn(details: object, message: string): void;
   error(details: object, message: string): void;
@@ -99,7 +100,7 @@ export class Engine {
       lastRun: 0,
     };
     await this.options.store.insertTask(task);
-    this.options.log.info({ task: task.id, type: task.type, time: task.time }, 'task submitted');
+    this.options.log.debug({ task: task.id, type: task.type, time: task.time }, 'task submitted');
     this.armFor(task);
     return task;
   }
@@ -209,11 +210,6 @@ export class Engine {
     const process = this.startProcess(task, run);
     this.running.set(task.id, { run, process });
     this.options.log.info({ task: task.id, run, pid: process.pid }, 'run started');
-    if (process.pid !== undefined) {
-      void this.options.store
-        .recordRunProcess({ taskId: task.id, run, pid: process.pid })
-        .catch((error) => this.options.log.warn({ task: task.id, run, error }, 'could not record the run\'s process id'));
-    }
     void process.finished.then((result) => this.onRunFinished(task.id, run, result));
   }
 
@@ -269,17 +265,18 @@ export class Engine {
 
   /**
    * A run recorded as executing when the daemon starts was interrupted by the last stop:
-   * kill what is left of its processes, and record it with the output it had spooled.
+   * kill what is left of the processes of such runs, and record each with the output it had
+   * spooled.
    */
   private async recoverInterruptedRuns(): Promise<void> {
     const { store, runner, clock, log } = this.options;
-    for (const task of await store.listExecutingTasks()) {
+    const interrupted = await store.listExecutingTasks();
+    if (interrupted.length === 0) return; // the last stop was clean
+    const orphans = runner.killOrphans();
+    if (orphans > 0) log.warn({ processGroups: orphans }, 'killed the processes that interrupted runs left behind');
+    for (const task of interrupted) {
       if (task.state.status !== 'Executing') continue;
       const run = task.state.run;
-      const process = await store.getRunProcess(task.id, run);
-      if (process && runner.killOrphan(task.id, run, process.pid)) {
-        log.warn({ task: task.id, run, pid: process.pid }, 'killed the processes an interrupted run left behind');
-      }
       const output = runner.recoverOutput(task.id, run);
       await this.apply(task.id, {
         kind: 'runFinished',

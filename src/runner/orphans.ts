@@ -1,26 +1,33 @@
 /**
- * Finds the processes of a run that outlived a daemon killed with -9. A run's process group
- * id is its main process id, recorded at start; pids are reused, so a process counts as the
- * run's only if its environment carries the run's markers (SCHEDULER_TASK_ID, SCHEDULER_RUN).
+ * Finds the processes of runs that outlived a daemon killed with -9. Every run's processes
+ * carry SCHEDULER_DAEMON_ID in their environment (inherited by everything they start), so
+ * at start-up, before it has started anything itself, a daemon recognises what an earlier
+ * daemon on the same data directory left running, without trusting recorded pids, which
+ * the kernel reuses.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Kills the process group `pgid` if it still holds processes of the given run. */
-export function killOrphanedRun(taskId: string, run: number, pgid: number): boolean {
-  const markers = [`SCHEDULER_TASK_ID=${taskId}`, `SCHEDULER_RUN=${run}`];
+/** Kills the process group of every process marked with `daemonId`; returns how many groups. */
+export function killOrphanedRuns(daemonId: string): number {
+  const marker = `SCHEDULER_DAEMON_ID=${daemonId}`;
+  const groups = new Set<number>();
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (processGroupOf(entry) !== pgid) continue;
       const environment = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-      if (!markers.every((marker) => environment.includes(marker))) continue;
-      process.kill(-pgid, 'SIGKILL');
-      return true;
+      if (environment.includes(marker)) groups.add(processGroupOf(entry));
     } catch {
-      // The process ended while we looked, or is not ours to read: not the run's.
+      // The process ended while we looked, or is not ours to read: not a run of ours.
     }
   }
-  return false;
+  for (const group of groups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return groups.size;
 }
 
 /** The process group of a process, from /proc/PID/stat (field 5, after the command name). */

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CapturedOutput } from '../core/task.js';
 import type { RunResult } from '../core/transition.js';
-import { killOrphanedRun } from './orphans.js';
+import { killOrphanedRuns } from './orphans.js';
 import { OutputCapture } from './output-capture.js';
 import type { RunLauncher } from './run-launcher.js';
 
@@ -28,6 +28,8 @@ export interface ProcessRunnerOptions {
   env: NodeJS.ProcessEnv;
   /** The clock the run's start and end times are read from. */
   now: () => number;
+  /** Marks every run's processes (SCHEDULER_DAEMON_ID), so a later daemon on the same data directory can find them. */
+  daemonId: string;
 }
 
 /** What to run. */
@@ -67,7 +69,12 @@ export class ProcessRunner implements RunLauncher {
 
     const child = spawn('/bin/bash', args, {
       cwd: options.cwd,
-      env: { ...options.env, SCHEDULER_TASK_ID: spec.taskId, SCHEDULER_RUN: String(spec.run) },
+      env: {
+        ...options.env,
+        SCHEDULER_TASK_ID: spec.taskId,
+        SCHEDULER_RUN: String(spec.run),
+        SCHEDULER_DAEMON_ID: options.daemonId,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own session and process group
     });
@@ -158,8 +165,8 @@ export class ProcessRunner implements RunLauncher {
     return { stdout: read(`${base}.stdout`), stderr: read(`${base}.stderr`) };
   }
 
-  killOrphan(taskId: string, run: number, pid: number): boolean {
-    return killOrphanedRun(taskId, run, pid);
+  killOrphans(): number {
+    return killOrphanedRuns(this.options.daemonId);
   }
 
   /** Deletes the spool files of a run once its output is recorded. */

@@ -9,6 +9,6 @@ export interface RunLauncher {
   recoverOutput(taskId: string, run: number): { stdout: CapturedOutput; stderr: CapturedOutput };
   /** Forgets the spooled output of a run that has been recorded. */
   removeSpool(taskId: string, run: number): void;
-  /** Kills what is left of a run that was executing when the daemon died; true if anything was. */
-  killOrphan(taskId: string, run: number, pid: number): boolean;
+  /** Kills whatever runs of an earlier daemon on this data directory left running; returns how many process groups. */
+  killOrphans(): number;
 }

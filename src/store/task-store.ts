@@ -40,13 +40,6 @@ export interface TaskPage {
   nextCursor: string | null;
 }
 
-/** The process of a running run, recorded so that a restarted daemon can clean up after it. */
-export interface RunProcess {
-  taskId: string;
-  run: number;
-  pid: number;
-}
-
 /** Durable storage of tasks and their runs. */
 export interface TaskStore {
   /** Stores a new task; fails with already_exists when the id is taken. Committed on return. */
@@ -65,10 +58,6 @@ export interface TaskStore {
   listDueTasks(params: { now: number; limit: number }): Promise<Task[]>;
   /** Tasks recorded as Executing: after a restart, their runs were interrupted. */
   listExecutingTasks(): Promise<Task[]>;
-  /** Records the process of a running run. */
-  recordRunProcess(process: RunProcess): Promise<void>;
-  /** The process recorded for a run, if any. */
-  getRunProcess(taskId: string, run: number): Promise<RunProcess | undefined>;
   /** Fails when the store cannot serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -40,7 +40,7 @@ export interface HarnessOptions {
   wrapStore?: (store: TaskStore) => TaskStore;
 }
 
-const quietLog = { info() {}, warn() {}, error() {} };
+const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'scheduler-server-'));
@@ -56,6 +56,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       cwd: dir,
       env: process.env,
       now: systemClock.now,
+      daemonId: `server-test-${process.pid}`,
     });
   const engine = new Engine({
     store: seen,

@@ -61,7 +61,7 @@ export class ManualLauncher implements RunLauncher {
 
   removeSpool(): void {}
 
-  killOrphan(): boolean {
-    return false;
+  killOrphans(): number {
+    return 0;
   }
 }

@@ -622,49 +622,6 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
       });
     });
 
-    describe('run processes', () => {
-      async function startRun(id: string, run: number): Promise<void> {
-        const task = await insertIn(makeTask(id, { lastRun: run - 1 }));
-        const change: RunChange = { kind: 'insert', run: runningRun(run, t0 + minute, t0 + minute) };
-        await store.saveTask({
-          task: next(task, { status: 'Executing', run, nextRunAt: null, stopRequested: false }, { lastRun: run }),
-          expectedVersion: task.version,
-          runChange: change,
-          keepRuns: 10,
-        });
-      }
-
-      it('records the process of a running run and reads it back', async () => {
-        await startRun('p', 1);
-        await startRun('q', 3);
-        await store.recordRunProcess({ taskId: 'p', run: 1, pid: 4242 });
-        await store.recordRunProcess({ taskId: 'q', run: 3, pid: 777 });
-        expect(await store.getRunProcess('p', 1)).toEqual({ taskId: 'p', run: 1, pid: 4242 });
-        expect(await store.getRunProcess('q', 3)).toEqual({ taskId: 'q', run: 3, pid: 777 });
-      });
-
-      it('has no process for a run none was recorded for', async () => {
-        await startRun('p', 1);
-        expect(await store.getRunProcess('p', 1)).toBeUndefined();
-        expect(await store.getRunProcess('p', 2)).toBeUndefined();
-        expect(await store.getRunProcess('nobody', 1)).toBeUndefined();
-      });
-
-      it('keeps the latest process recorded for a run', async () => {
-        await startRun('p', 1);
-        await store.recordRunProcess({ taskId: 'p', run: 1, pid: 100 });
-        await store.recordRunProcess({ taskId: 'p', run: 1, pid: 200 });
-        expect(await store.getRunProcess('p', 1)).toEqual({ taskId: 'p', run: 1, pid: 200 });
-      });
-
-      it('forgets the process when the task is deleted', async () => {
-        await startRun('p', 1);
-        await store.recordRunProcess({ taskId: 'p', run: 1, pid: 100 });
-        await store.deleteTask('p');
-        expect(await store.getRunProcess('p', 1)).toBeUndefined();
-      });
-    });
-
     it('answers ping while open', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

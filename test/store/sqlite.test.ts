@@ -41,7 +41,7 @@ describe('SqliteTaskStore on a file', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('keeps tasks, runs, run processes and the cursor order across close and reopen', async () => {
+  it('keeps tasks, runs and the cursor order across close and reopen', async () => {
     const first = openStore({ durability: 'full' });
     const a = makeTask('a', { type: 'cron' });
     await first.insertTask(a);
@@ -61,7 +61,6 @@ describe('SqliteTaskStore on a file', () => {
       outputCap: 1024,
     };
     await first.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run }, keepRuns: 5 });
-    await first.recordRunProcess({ taskId: 'a', run: 1, pid: 31337 });
     const page = await first.listTasks({ limit: 1 });
     await first.close();
 
@@ -69,7 +68,6 @@ describe('SqliteTaskStore on a file', () => {
     expect(await second.getTask('a')).toEqual(executing);
     expect(await second.getTask('b')).toEqual(makeTask('b'));
     expect(await second.listRuns('a')).toEqual([run]);
-    expect(await second.getRunProcess('a', 1)).toEqual({ taskId: 'a', run: 1, pid: 31337 });
     expect(await second.listExecutingTasks()).toEqual([executing]);
     expect(await second.earliestDueAt()).toBe(a.createdAt + 60_000);
     // A cursor given out before the restart still works after it.

@@ -99,14 +99,14 @@ export class FakeRunner implements RunLauncher {
   readonly runs: FakeRun[] = [];
   /** What recoverOutput answers, by "taskId#run"; nothing spooled otherwise. */
   readonly spooled = new Map<string, { stdout: CapturedOutput; stderr: CapturedOutput }>();
-  /** Every call of recoverOutput, removeSpool and killOrphan, in order. */
+  /** Every call of killOrphans, recoverOutput and removeSpool, in order. */
   readonly calls: Array<
     | { kind: 'recoverOutput'; taskId: string; run: number }
     | { kind: 'removeSpool'; taskId: string; run: number }
-    | { kind: 'killOrphan'; taskId: string; run: number; pid: number }
+    | { kind: 'killOrphans' }
   > = [];
-  /** What killOrphan answers. */
-  orphansFound = true;
+  /** What killOrphans answers: how many process groups it found. */
+  orphansFound = 1;
   /** When set, the next start throws it (as spawn does for a script with a NUL byte) and it is cleared. */
   failNextStart: Error | undefined;
   private nextPid: number;
@@ -135,8 +135,8 @@ export class FakeRunner implements RunLauncher {
     this.calls.push({ kind: 'removeSpool', taskId, run });
   }
 
-  killOrphan(taskId: string, run: number, pid: number): boolean {
-    this.calls.push({ kind: 'killOrphan', taskId, run, pid });
+  killOrphans(): number {
+    this.calls.push({ kind: 'killOrphans' });
     return this.orphansFound;
   }
 

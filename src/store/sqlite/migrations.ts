@@ -6,7 +6,8 @@
 export const migrations: readonly string[] = [
   `
   CREATE TABLE tasks (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- submission order, for listing; a plain rowid alias (AUTOINCREMENT would cost a write per insert)
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     type TEXT NOT NULL,
     time TEXT NOT NULL,
@@ -43,7 +44,6 @@ export const migrations: readonly string[] = [
     stderr_bytes INTEGER NOT NULL DEFAULT 0,
     stderr_truncated INTEGER NOT NULL DEFAULT 0,
     output_cap INTEGER NOT NULL DEFAULT 0,
-    pid INTEGER,
     PRIMARY KEY (task_id, run)
   ) WITHOUT ROWID;
   `,

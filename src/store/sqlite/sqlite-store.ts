@@ -10,7 +10,6 @@ import { SchedulerError } from '../../core/errors.js';
 import type { Run, Task } from '../../core/task.js';
 import type {
   ListTasksParams,
-  RunProcess,
   SaveTaskParams,
   TaskPage,
   TaskStore,
@@ -104,13 +103,11 @@ export class SqliteTaskStore implements TaskStore {
           finished_at = @finished_at, outcome = @outcome, exit_code = @exit_code,
           signal = @signal, error = @error, stdout = @stdout, stdout_bytes = @stdout_bytes,
           stdout_truncated = @stdout_truncated, stderr = @stderr, stderr_bytes = @stderr_bytes,
-          stderr_truncated = @stderr_truncated, output_cap = @output_cap, pid = NULL
+          stderr_truncated = @stderr_truncated, output_cap = @output_cap
         WHERE task_id = @task_id AND run = @run`),
       pruneRuns: db.prepare(
         `DELETE FROM runs WHERE task_id = ? AND run <= ? AND outcome != 'running'`,
       ),
-      setRunPid: db.prepare('UPDATE runs SET pid = ? WHERE task_id = ? AND run = ?'),
-      getRunPid: db.prepare('SELECT pid FROM runs WHERE task_id = ? AND run = ?'),
       ping: db.prepare('SELECT 1'),
     };
   }
@@ -202,15 +199,6 @@ export class SqliteTaskStore implements TaskStore {
 
   async listExecutingTasks(): Promise<Task[]> {
     return (this.statements.listExecuting.all() as TaskRow[]).map(rowToTask);
-  }
-
-  async recordRunProcess(process: RunProcess): Promise<void> {
-    this.statements.setRunPid.run(process.pid, process.taskId, process.run);
-  }
-
-  async getRunProcess(taskId: string, run: number): Promise<RunProcess | undefined> {
-    const row = this.statements.getRunPid.get(taskId, run) as { pid: number | null } | undefined;
-    return row?.pid == null ? undefined : { taskId, run, pid: row.pid };
   }
 
   async ping(): Promise<void> {

@@ -1,9 +1,13 @@
 /**
+ * What a daemon owns in its data directory besides the database: the lock that makes it the
+ * only daemon there, and the directory's identity that marks the processes of its runs.
+ *
  * One daemon per data directory. Two daemons on one SQLite file would each take the other's
  * runs for interrupted ones on restart, so the second is refused. The lock is a file holding
  * the owner's pid; a lock whose owner is gone (the daemon was killed) is taken over.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SchedulerError } from './core/errors.js';
 
@@ -38,4 +42,15 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The identity of a data directory, made on first use and kept in it. Runs carry it in
+ * their environment, so that a daemon restarted after a crash recognises the processes its
+ * predecessor left running, and never those of a daemon on another data directory.
+ */
+export function dataDirId(dataDir: string): string {
+  const path = join(dataDir, 'daemon-id');
+  if (!existsSync(path)) writeFileSync(path, `${randomUUID()}\n`, { mode: 0o600, flag: 'wx' });
+  return readFileSync(path, 'utf8').trim();
 }

@@ -1,0 +1,91 @@
+/**
+ * The few calls of the scheduler's HTTP API the benchmark makes itself (the load itself
+ * comes from autocannon). Every request is bounded by a timeout and goes to loopback only.
+ */
+
+/** A run as the API returns it (the fields the benchmark reads). */
+export interface RunJson {
+  run: number;
+  scheduledAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  outcome: string;
+  stdout: string;
+}
+
+/** A task as the API returns it (the fields the benchmark reads). */
+export interface TaskJson {
+  id: string;
+  status: string;
+  version: number;
+  results: RunJson[];
+}
+
+export interface Submission {
+  id: string;
+  type: 'delay' | 'cron';
+  time: string;
+  script: string;
+}
+
+const requestTimeoutMs = 30_000;
+
+/** Refuses any address but 127.0.0.1: the benchmark sends traffic nowhere else. */
+export function assertLoopback(url: string): void {
+  if (new URL(url).hostname !== '127.0.0.1') throw new Error(`refusing to send benchmark traffic to ${url}`);
+}
+
+export class Api {
+  constructor(private readonly base: string) {
+    assertLoopback(base);
+  }
+
+  async submit(task: Submission): Promise<TaskJson> {
+    return this.call('POST', '/api/tasks', task, 201);
+  }
+
+  async get(id: string): Promise<TaskJson> {
+    return this.call('GET', `/api/tasks/${encodeURIComponent(id)}`, undefined, 200);
+  }
+
+  /** Long poll: answers when the task's version differs from `version`, or after `timeoutMs`. */
+  async watch(id: string, version: number, timeoutMs: number): Promise<TaskJson> {
+    const query = `watch=true&version=${version}&timeout=${timeoutMs}ms`;
+    return this.call('GET', `/api/tasks/${encodeURIComponent(id)}?${query}`, undefined, 200);
+  }
+
+  /** How many tasks have `status`, counting at most `limit`. */
+  async countWithStatus(status: string, limit: number): Promise<number> {
+    const page = await this.call<{ tasks: unknown[] }>('GET', `/api/tasks?status=${status}&limit=${limit}`, undefined, 200);
+    return page.tasks.length;
+  }
+
+  private async call<T>(method: string, path: string, body: unknown, expected: number): Promise<T> {
+    const response = await fetch(`${this.base}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(requestTimeoutMs),
+    });
+    const text = await response.text();
+    if (response.status !== expected) throw new Error(`${method} ${path}: HTTP ${response.status}: ${text.slice(0, 300)}`);
+    return JSON.parse(text) as T;
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` in flight; results in input order. */
+export async function mapLimit<I, O>(items: readonly I[], limit: number, work: (item: I, index: number) => Promise<O>): Promise<O[]> {
+  const results = new Array<O>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

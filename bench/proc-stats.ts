@@ -1,0 +1,48 @@
+/** Reads a process's memory and CPU time from /proc (Linux only). */
+import { readFileSync } from 'node:fs';
+
+/** VmRSS, VmHWM (peak RSS) and the anonymous (heap) part of RSS of a process, in MB (10^6 bytes; /proc counts KiB). */
+export function readMemoryMB(pid: number): { rss: number; hwm: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+    if (!match) throw new Error(`/proc/${pid}/status has no ${name}`);
+    return (Number(match[1]) * 1024) / 1e6;
+  };
+  return { rss: field('VmRSS'), hwm: field('VmHWM'), anon: field('RssAnon'), file: field('RssFile') + field('RssShmem') };
+}
+
+/** User plus system CPU seconds a process has used so far (all its threads). */
+export function readCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** CPU used by a process between start() and the call of the returned function, in cores. */
+export function cpuMeter(pid: number): () => number {
+  const cpu0 = readCpuSeconds(pid);
+  const t0 = performance.now();
+  return () => (readCpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000);
+}
+
+/** Busy CPU of the whole machine (all processes, kernel included) in cores, from /proc/stat. */
+export function machineCpuMeter(): () => number {
+  const read = () => {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0); // idle + iowait
+    // guest time is already counted in user: the first 8 fields are the total
+    const total = ticks.slice(0, 8).reduce((sum, value) => sum + value, 0);
+    return { busy: total - idle, total };
+  };
+  const start = read();
+  const t0 = performance.now();
+  return () => {
+    const now = read();
+    return (now.busy - start.busy) / 100 / ((performance.now() - t0) / 1000);
+  };
+}
