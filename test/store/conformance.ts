@@ -212,6 +212,21 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect(page.tasks).toEqual([original]);
       });
 
+      it('refuses only the duplicate among inserts issued together, and stores the rest', async () => {
+        const first = makeTask('same', { script: 'echo first' });
+        const results = await Promise.allSettled([
+          store.insertTask(makeTask('one')),
+          store.insertTask(first),
+          store.insertTask(makeTask('same', { script: 'echo second' })),
+          store.insertTask(makeTask('two')),
+        ]);
+        expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+        const refusal = (results[2] as PromiseRejectedResult).reason;
+        expect(refusal).toMatchObject({ code: 'already_exists' });
+        expect(await store.getTask('same')).toEqual(first);
+        expect((await store.listTasks({ limit: 10 })).tasks.map((task) => task.id)).toEqual(['one', 'same', 'two']);
+      });
+
       it('starts a task with no runs', async () => {
         await store.insertTask(makeTask('fresh'));
         expect(await store.listRuns('fresh')).toEqual([]);

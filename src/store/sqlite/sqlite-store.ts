@@ -1,7 +1,7 @@
 /**
  * The embedded default store: one SQLite database file in WAL mode. better-sqlite3 is
  * synchronous, so each method is one short transaction that has committed when the promise
- * resolves; with WAL and synchronous=NORMAL a commit survives a crash of the daemon
+ * resolves (new tasks are committed in groups, see GroupCommit); with WAL and synchronous=NORMAL a commit survives a crash of the daemon
  * (kill -9) and only the last commits can be lost to a power cut (synchronous=FULL, the
  * `durability: 'full'` option, closes that window at the cost of an fsync per commit).
  */
@@ -14,6 +14,7 @@ import type {
   TaskPage,
   TaskStore,
 } from '../task-store.js';
+import { GroupCommit } from './group-commit.js';
 import { migrations } from './migrations.js';
 import { rowToRun, rowToTask, stateToColumns, type RunRow, type TaskRow } from './rows.js';
 
@@ -34,6 +35,8 @@ export class SqliteTaskStore implements TaskStore {
   private readonly statements;
   private readonly saveInTransaction: (params: SaveTaskParams) => void;
   private readonly deleteInTransaction: (id: string) => boolean;
+  /** Submits arriving together are committed together (see GroupCommit). */
+  private readonly inserts: GroupCommit<Task>;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -42,6 +45,7 @@ export class SqliteTaskStore implements TaskStore {
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     this.statements = this.prepare();
+    this.inserts = new GroupCommit(this.db.transaction((tasks: Task[]) => this.insertBatch(tasks)));
     this.saveInTransaction = this.db.transaction((params: SaveTaskParams) => this.writeTask(params));
     this.deleteInTransaction = this.db.transaction((id: string) => {
       this.statements.deleteRuns.run(id);
@@ -112,14 +116,19 @@ export class SqliteTaskStore implements TaskStore {
     };
   }
 
-  async insertTask(task: Task): Promise<void> {
-    const result = this.statements.insertTask.run(taskParams(task));
-    if (result.changes === 0) {
-      throw new SchedulerError(
+  insertTask(task: Task): Promise<void> {
+    return this.inserts.write(task);
+  }
+
+  /** Inserts a batch of new tasks in one transaction; a taken id refuses that task alone. */
+  private insertBatch(tasks: Task[]): Array<Error | undefined> {
+    return tasks.map((task) => {
+      if (this.statements.insertTask.run(taskParams(task)).changes > 0) return undefined;
+      return new SchedulerError(
         'already_exists',
         `a task with id "${task.id}" already exists; choose another id, or delete that task first`,
       );
-    }
+    });
   }
 
   async saveTask(params: SaveTaskParams): Promise<void> {
@@ -206,7 +215,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.inserts.flush();
+    this.db.close();
   }
 }
 
