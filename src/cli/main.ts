@@ -67,6 +67,13 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
   }
 }
 
+// A reader that went away (`scheduler list | head -1`) is not an error worth a crash.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 const io: CliIo = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
