@@ -4,7 +4,7 @@
  * and removes the directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,8 @@ const startTimeoutMs = 15_000;
 const stopTimeoutMs = 10_000;
 /** dist/bench/daemon-process.js -> dist/src/cli/main.js */
 const mainScript = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+/** The node flags of the program's shebang (`#!/usr/bin/env -S node FLAGS`), so the daemon runs as installed. */
+const programNodeFlags = (readFileSync(mainScript, 'utf8').split('\n')[0] ?? '').split(/\s+/).filter((word) => word.startsWith('--'));
 
 /** Starts a daemon; `nodeArgs` go to node itself (e.g. --cpu-prof). */
 export async function startBenchDaemon(options: { label: string; nodeArgs?: string[]; extraArgs?: string[] }): Promise<BenchDaemon> {
@@ -35,7 +37,7 @@ export async function startBenchDaemon(options: { label: string; nodeArgs?: stri
   try {
     child = spawn(
       process.execPath,
-      [...(options.nodeArgs ?? []), mainScript, 'daemon', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(options.extraArgs ?? [])],
+      [...programNodeFlags, ...(options.nodeArgs ?? []), mainScript, 'daemon', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(options.extraArgs ?? [])],
       { cwd: root, stdio: ['ignore', 'pipe', logFd] },
     );
   } finally {

@@ -61,8 +61,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     token: config.token,
     // A script at its limit, JSON-escaped, fits with room to spare.
     bodyLimit: config.maxScriptBytes * 2 + 64 * 1024,
-    // Requests are not logged one by one (that would cost more than serving them); errors are.
-    logger: log.child({}, { level: 'warn' }),
+    log,
     version: programVersion(),
   });
 

@@ -6,14 +6,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
-import type { Logger } from 'pino';
 import type { ChangeFeed } from '../engine/change-feed.js';
 import type { Engine } from '../engine/engine.js';
 import type { TaskStore } from '../store/task-store.js';
 import { SchedulerError } from '../core/errors.js';
 import { HealthJson } from '../protocol/schemas.js';
 import { requireBearerToken } from './auth.js';
-import { handleError, sendError } from './error-handler.js';
+import { errorHandler, sendError, type RequestLog } from './error-handler.js';
 import { taskRoutes } from './routes/tasks.js';
 
 /** What the HTTP layer needs. */
@@ -25,7 +24,8 @@ export interface AppDeps {
   token?: string;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
-  logger?: Logger | false;
+  /** Where failures of requests are logged. */
+  log: RequestLog;
   version: string;
 }
 
@@ -53,14 +53,15 @@ declare module 'fastify' {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger || undefined,
-    logger: deps.logger ? undefined : false,
+    // Fastify's own logger would build a child logger for every request, which costs more
+    // than serving a GET; the daemon logs what matters (errors, runs) itself.
+    logger: false,
     bodyLimit: deps.bodyLimit,
     // Task ids are up to 128 characters; the router's default cap (100) would answer longer
     // valid ids with a 414 of Fastify's own shape. Longer ones reach the schema and get a 400.
     routerOptions: { maxParamLength: 1024 },
     // Errors the router raises before a route is found (a bad URL) leave in our shape too.
-    frameworkErrors: handleError,
+    frameworkErrors: errorHandler(deps.log),
   } as never) as unknown as FastifyInstance;
 
   const routeTable: RouteLine[] = [];
@@ -79,7 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : coercingAjv).compile(schema));
-  app.setErrorHandler(handleError);
+  app.setErrorHandler(errorHandler(deps.log));
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; GET /api/openapi.json lists the routes`),
   );

@@ -10,8 +10,18 @@ export function sendError(reply: FastifyReply, status: number, code: ErrorCode |
   return reply.code(status).type('application/json').send({ error: { code, message } });
 }
 
-/** Fastify's setErrorHandler callback. */
-export function handleError(error: FastifyError | SchedulerError | Error, request: FastifyRequest, reply: FastifyReply) {
+/** Where the server logs requests that failed on its side. */
+export interface RequestLog {
+  error(details: object, message: string): void;
+}
+
+/** Fastify's setErrorHandler callback, logging unexpected failures to `log`. */
+export function errorHandler(log: RequestLog) {
+  return (error: FastifyError | SchedulerError | Error, request: FastifyRequest, reply: FastifyReply) =>
+    handleError(error, request, reply, log);
+}
+
+function handleError(error: FastifyError | SchedulerError | Error, request: FastifyRequest, reply: FastifyReply, log: RequestLog) {
   if (error instanceof SchedulerError) return sendError(reply, error.httpStatus, error.code, error.message);
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
@@ -24,7 +34,7 @@ export function handleError(error: FastifyError | SchedulerError | Error, reques
   if (status !== undefined && status >= 400 && status < 500) {
     return sendError(reply, status, 'invalid_request', fastifyError.message);
   }
-  request.log.error({ err: error }, 'request failed');
+  log.error({ err: error, method: request.method, url: request.url }, 'request failed');
   return sendError(reply, 500, 'internal', 'the daemon failed to handle the request; its log has the details');
 }
 
