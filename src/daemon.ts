@@ -53,6 +53,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     keepRuns: config.keepRuns,
     outputCap: config.outputCap,
     limits: { maxScriptBytes: config.maxScriptBytes },
+    warmupMs: 50,
   });
   const app = await buildApp({
     engine,

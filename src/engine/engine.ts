@@ -45,6 +45,11 @@ export interface EngineOptions {
   /** The per-stream output cap recorded on a run when it starts. */
   outputCap: number;
   limits: SubmissionLimits;
+  /**
+   * How long before a run is due its process is spawned, held, so that it starts on time
+   * (spawning takes milliseconds; releasing a held process does not). 0: no warm-up.
+   */
+  warmupMs?: number;
 }
 
 /** A task together with its retained runs, oldest first. */
@@ -57,6 +62,8 @@ export interface TaskWithRuns {
 const maxTimerMs = 60_000;
 /** Due tasks claimed per store query; the loop goes on until none is due. */
 const dueBatch = 500;
+/** At most this many runs are warmed up per wake-up: a burst must not delay the runs already due. */
+const warmupsPerWake = 4;
 /** How long the engine waits before trying again when the store fails. */
 const retryAfterErrorMs = 1000;
 /** Compare-and-set retries before a write is given up as contended. */
@@ -82,6 +89,7 @@ export class Engine {
   async shutdown(): Promise<void> {
     this.stopping = true;
     this.disarm();
+    this.options.runner.discardPrepared();
     await Promise.all([...this.running.values()].map(({ process }) => process.kill()));
     // Each run's end is recorded by its own finish handler; wait until all of them have.
     while (this.running.size > 0) await new Promise((resolve) => setImmediate(resolve));
@@ -314,9 +322,13 @@ export class Engine {
     this.setTimer(at);
   }
 
+  /** Arms the timer for a task due at `at`: it wakes once to warm the run up, then on time. */
   private setTimer(at: number): void {
     this.disarm();
-    const delay = Math.min(Math.max(0, at - this.options.clock.now()), maxTimerMs);
+    const now = this.options.clock.now();
+    const warmupMs = this.options.warmupMs ?? 0;
+    const wakeAt = at - now > warmupMs ? at - warmupMs : at;
+    const delay = Math.min(Math.max(0, wakeAt - now), maxTimerMs);
     const handle = this.options.clock.setTimer(() => void this.fireDue(), delay);
     this.timer = { handle, at };
   }
@@ -345,10 +357,23 @@ export class Engine {
       return;
     }
     this.firing = false;
+    await this.warmUpSoonDue().catch((error) => this.options.log.warn({ error }, 'could not warm up the next runs'));
     await this.arm().catch((error) => {
       this.options.log.error({ error }, `could not re-arm the timer; retrying in ${retryAfterErrorMs}ms`);
       if (!this.stopping) this.setTimer(this.options.clock.now() + retryAfterErrorMs);
     });
+  }
+
+  /** Spawns, held, the processes of the next runs due within the warm-up time. */
+  private async warmUpSoonDue(): Promise<void> {
+    const warmupMs = this.options.warmupMs ?? 0;
+    if (warmupMs <= 0 || this.stopping) return;
+    const horizon = this.options.clock.now() + warmupMs;
+    for (const task of await this.options.store.listDueTasks({ now: horizon, limit: warmupsPerWake })) {
+      // An executing task's next tick is skipped, not run: nothing to warm up.
+      if (task.state.status === 'Executing') continue;
+      this.options.runner.prepare({ taskId: task.id, run: task.lastRun + 1, script: task.script });
+    }
   }
 
   private async fire(id: string): Promise<void> {

@@ -68,7 +68,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     outputCap: 4096,
     limits: { maxScriptBytes },
   });
-  const app = await buildApp({ engine, feed, store: seen, token: options.token, bodyLimit, logger: false, version: appVersion });
+  const app = await buildApp({ engine, feed, store: seen, token: options.token, bodyLimit, log: quietLog, version: appVersion });
   await engine.start();
   return {
     app,

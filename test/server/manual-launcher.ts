@@ -61,6 +61,10 @@ export class ManualLauncher implements RunLauncher {
 
   removeSpool(): void {}
 
+  prepare(): void {}
+
+  discardPrepared(): void {}
+
   killOrphans(): number {
     return 0;
   }

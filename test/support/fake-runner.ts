@@ -135,6 +135,17 @@ export class FakeRunner implements RunLauncher {
     this.calls.push({ kind: 'removeSpool', taskId, run });
   }
 
+  /** Every run prepared ahead of its time, in order. */
+  readonly prepared: RunSpec[] = [];
+
+  prepare(spec: RunSpec): void {
+    this.prepared.push({ ...spec });
+  }
+
+  discardPrepared(): void {
+    this.prepared.length = 0;
+  }
+
   killOrphans(): number {
     this.calls.push({ kind: 'killOrphans' });
     return this.orphansFound;

@@ -1,0 +1,179 @@
+/**
+ * The process of one run, spawned held: bash starts, then waits on a gate pipe (fd 3) before
+ * it evaluates the script. Releasing the gate costs a fraction of a millisecond, while
+ * spawning costs several (fork copies the daemon's page tables), so a run can be spawned a
+ * little ahead of its time and still start on the dot. A held process whose gate is closed
+ * without release exits without running anything.
+ *
+ * The process is a shell in its own session and process group, so the whole tree it forks
+ * can be signalled at once. The run ends when the script's main process exits; whatever it
+ * left behind in its group is then sent TERM, and KILL after the grace period, as systemd
+ * does for a unit.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { RunResult } from '../core/transition.js';
+import { OutputCapture } from './output-capture.js';
+
+/** What a held process needs to know. */
+export interface HeldProcessOptions {
+  script: string;
+  /** Spool files of the run are `${spoolBase}.stdout`, `.stderr` (and `.sh` for a long script). */
+  spoolBase: string;
+  outputCap: number;
+  killGraceMs: number;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  now: () => number;
+}
+
+/** A run whose process has been started. */
+export interface RunningProcess {
+  /** The process id, which is also the process group id; undefined if it could not start. */
+  readonly pid: number | undefined;
+  /** Settles with how the run ended; never rejects. */
+  readonly finished: Promise<RunResult>;
+  /** Ends the run's whole process group: TERM, then KILL after the grace period. */
+  kill(): Promise<RunResult>;
+}
+
+/**
+ * The gate: wait for "go" on fd 3, close it, then evaluate the script, which is $1 (or the
+ * content of the file $1 names, for scripts too long for one argument). The helper variables
+ * are unset inside the eval, before the script's first command, so the script sees a shell
+ * as `bash -c` would give it, with no positional parameters.
+ */
+const gateInline = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; __s=$1; shift; eval "unset __go __s; $__s"';
+const gateFromFile = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; __s=$(<"$1"); shift; eval "unset __go __s; $__s"';
+
+/** Linux allows at most 128 KiB in one argument; longer scripts go through a file. */
+const maxInlineScriptBytes = 100 * 1024;
+
+/** A spawned run, waiting to be released. */
+export class HeldProcess {
+  private readonly child: ChildProcess;
+  private readonly gate: Writable;
+  private readonly stdout: OutputCapture;
+  private readonly stderr: OutputCapture;
+  private startedAt: number | null = null;
+  private killRequested = false;
+  private released = false;
+  /** Settles with how the run ended (or that it never started); never rejects. */
+  readonly finished: Promise<RunResult>;
+
+  constructor(private readonly options: HeldProcessOptions) {
+    this.stdout = new OutputCapture(options.outputCap, `${options.spoolBase}.stdout`);
+    this.stderr = new OutputCapture(options.outputCap, `${options.spoolBase}.stderr`);
+    this.child = spawn('/bin/bash', this.shellArguments(), {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      detached: true, // its own session and process group
+    });
+    this.gate = this.child.stdio[3] as Writable;
+    this.gate.on('error', () => undefined); // the shell went away: its exit says why
+    this.finished = this.supervise();
+  }
+
+  /** The process id, which is also its process group id; undefined if it could not start. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Lets the script run now. */
+  release(): RunningProcess {
+    this.released = true;
+    this.startedAt = this.options.now();
+    this.gate.end('go\n');
+    return {
+      pid: this.pid,
+      finished: this.finished,
+      kill: () => {
+        this.killRequested = true;
+        this.endGroup();
+        return this.finished;
+      },
+    };
+  }
+
+  /** Makes a process that will not be released exit without running the script. */
+  discard(): void {
+    if (this.released) return;
+    this.gate.end();
+    this.endGroup();
+  }
+
+  private shellArguments(): string[] {
+    const { script, spoolBase } = this.options;
+    if (Buffer.byteLength(script) <= maxInlineScriptBytes) return ['-c', gateInline, 'bash', script];
+    writeFileSync(`${spoolBase}.sh`, script, { mode: 0o600 });
+    return ['-c', gateFromFile, 'bash', `${spoolBase}.sh`];
+  }
+
+  private supervise(): Promise<RunResult> {
+    const { child, stdout, stderr, options } = this;
+    return new Promise<RunResult>((resolve) => {
+      let spawnError: Error | undefined;
+      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let settled = false;
+
+      const settle = async () => {
+        if (settled) return;
+        settled = true;
+        await Promise.all([stdout.close(), stderr.close()]);
+        const output = { stdout: stdout.result(), stderr: stderr.result(), outputCap: options.outputCap };
+        const common = { startedAt: this.startedAt, finishedAt: options.now(), ...output };
+        if (spawnError || !exit) {
+          const why = spawnError?.message ?? 'unknown error';
+          resolve({ ...common, outcome: 'failed', exitCode: null, signal: null, error: `the script could not be started: ${why}` });
+          return;
+        }
+        const ended = this.killRequested ? ' (the run was ended on request)' : '';
+        resolve({
+          ...common,
+          outcome: exit.code === 0 ? 'succeeded' : 'failed',
+          exitCode: exit.code,
+          signal: exit.signal,
+          error: exit.signal !== null ? `killed by ${exit.signal}${ended}` : null,
+        });
+      };
+
+      child.stdout!.on('data', (chunk: Buffer) => stdout.write(chunk));
+      child.stderr!.on('data', (chunk: Buffer) => stderr.write(chunk));
+      child.on('error', (error) => {
+        spawnError = error;
+        if (child.pid === undefined) void settle();
+      });
+      child.on('exit', (code, signal) => {
+        exit = { code, signal };
+        // The run is over when its main process exits: end what it left in its group.
+        this.endGroup();
+        // A process that escaped the group may hold the pipes open: do not wait for it forever.
+        setTimeout(() => {
+          child.stdout!.destroy();
+          child.stderr!.destroy();
+          void settle();
+        }, options.killGraceMs + 1000).unref();
+      });
+      child.on('close', () => void settle());
+    });
+  }
+
+  /** TERM to the whole group now, KILL after the grace period if anything is left. */
+  private endGroup(): void {
+    const pgid = this.child.pid;
+    if (pgid === undefined || !signalGroup(pgid, 'SIGTERM')) return;
+    setTimeout(() => signalGroup(pgid, 'SIGKILL'), this.options.killGraceMs).unref();
+  }
+}
+
+/** Sends a signal to a process group; false when the group no longer exists. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
