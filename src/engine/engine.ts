@@ -6,7 +6,7 @@
  * watchers are told. The engine holds only what scheduling needs: the armed due time and
  * the handles of runs in progress.
  */
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import { SchedulerError } from '../core/errors.js';
 import { firstFireAt } from '../core/schedule.js';
 import { parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
@@ -24,6 +24,7 @@ import type { RunLauncher } from '../runner/run-launcher.js';
 import type { RunChange, TaskPage, TaskStore } from '../store/task-store.js';
 import type { ChangeFeed } from './change-feed.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { WakeTimer } from './wake-timer.js';
 
 /** What the engine logs through; pino's logger fits. */
 export interface EngineLog {
@@ -58,8 +59,6 @@ export interface TaskWithRuns {
   runs: Run[];
 }
 
-/** Timers longer than this are cut, and the clock read again, so that a long sleep or a clock jump cannot leave a due task waiting. */
-const maxTimerMs = 60_000;
 /** Due tasks claimed per store query; the loop goes on until none is due. */
 const dueBatch = 500;
 /** At most this many runs are warmed up per wake-up: a burst must not delay the runs already due. */
@@ -73,11 +72,13 @@ const maxWriteAttempts = 5;
 export class Engine {
   private readonly mutex = new KeyedMutex();
   private readonly running = new Map<string, { run: number; process: RunningProcess }>();
-  private timer: { handle: TimerHandle; at: number } | undefined;
+  private readonly timer: WakeTimer;
   private firing = false;
   private stopping = false;
 
-  constructor(private readonly options: EngineOptions) {}
+  constructor(private readonly options: EngineOptions) {
+    this.timer = new WakeTimer(options.clock, options.warmupMs ?? 0, () => void this.fireDue());
+  }
 
   /** Recovers from an unclean stop, then starts the timer. */
   async start(): Promise<void> {
@@ -88,7 +89,7 @@ export class Engine {
   /** Stops scheduling, ends the runs in progress (recorded as interrupted) and waits for them. */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    this.disarm();
+    this.timer.clear();
     this.options.runner.discardPrepared();
     await Promise.all([...this.running.values()].map(({ process }) => process.kill()));
     // Each run's end is recorded by its own finish handler; wait until all of them have.
@@ -310,7 +311,7 @@ export class Engine {
     const at = dueAt(task.state);
     // While firing, the loop re-arms from the store when it is done.
     if (at === null || this.stopping || this.firing) return;
-    if (!this.timer || at < this.timer.at) this.setTimer(at);
+    this.timer.armIfEarlier(at);
   }
 
   /** Arms the timer for the earliest due task in the store. */
@@ -318,29 +319,11 @@ export class Engine {
     if (this.stopping) return;
     const at = await this.options.store.earliestDueAt();
     // A timer armed meanwhile for an earlier time (a submit during the read) stays.
-    if (at === undefined || (this.timer && this.timer.at <= at)) return;
-    this.setTimer(at);
-  }
-
-  /** Arms the timer for a task due at `at`: it wakes once to warm the run up, then on time. */
-  private setTimer(at: number): void {
-    this.disarm();
-    const now = this.options.clock.now();
-    const warmupMs = this.options.warmupMs ?? 0;
-    const wakeAt = at - now > warmupMs ? at - warmupMs : at;
-    const delay = Math.min(Math.max(0, wakeAt - now), maxTimerMs);
-    const handle = this.options.clock.setTimer(() => void this.fireDue(), delay);
-    this.timer = { handle, at };
-  }
-
-  private disarm(): void {
-    if (this.timer) this.options.clock.clearTimer(this.timer.handle);
-    this.timer = undefined;
+    if (at !== undefined) this.timer.armIfEarlier(at);
   }
 
   /** Fires every task that is due, then re-arms for the next one. */
   private async fireDue(): Promise<void> {
-    this.timer = undefined;
     if (this.firing || this.stopping) return;
     this.firing = true;
     try {
@@ -353,14 +336,14 @@ export class Engine {
       // A failing store must not turn the timer into a busy loop: try again a little later.
       this.options.log.error({ error }, `could not fire due tasks; retrying in ${retryAfterErrorMs}ms`);
       this.firing = false;
-      if (!this.stopping) this.setTimer(this.options.clock.now() + retryAfterErrorMs);
+      if (!this.stopping) this.timer.arm(this.options.clock.now() + retryAfterErrorMs);
       return;
     }
     this.firing = false;
     await this.warmUpSoonDue().catch((error) => this.options.log.warn({ error }, 'could not warm up the next runs'));
     await this.arm().catch((error) => {
       this.options.log.error({ error }, `could not re-arm the timer; retrying in ${retryAfterErrorMs}ms`);
-      if (!this.stopping) this.setTimer(this.options.clock.now() + retryAfterErrorMs);
+      if (!this.stopping) this.timer.arm(this.options.clock.now() + retryAfterErrorMs);
     });
   }
 
