@@ -81,6 +81,9 @@ export interface CapturedOutput {
   truncated: boolean;
 }
 
+/** A stream that printed nothing. */
+export const noOutput: CapturedOutput = Object.freeze({ text: '', totalBytes: 0, truncated: false });
+
 /** One execution of a task (or a tick that was skipped), kept in the task's results. */
 export interface Run {
   run: number;

@@ -10,7 +10,7 @@ import type { Clock } from '../core/clock.js';
 import { SchedulerError } from '../core/errors.js';
 import { firstFireAt } from '../core/schedule.js';
 import { parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
-import { dueAt, type Run, type Task, type TaskStatus } from '../core/task.js';
+import { dueAt, noOutput, type Run, type Task, type TaskStatus } from '../core/task.js';
 import {
   IllegalTransition,
   transition,
@@ -187,8 +187,7 @@ export class Engine {
 
   private runChangeFor(effect: Effect | null): RunChange | undefined {
     if (!effect) return undefined;
-    const none = { text: '', totalBytes: 0, truncated: false };
-    const blank = { exitCode: null, signal: null, stdout: none, stderr: none, outputCap: this.options.outputCap };
+    const blank = { exitCode: null, signal: null, stdout: noOutput, stderr: noOutput, outputCap: this.options.outputCap };
     switch (effect.kind) {
       case 'startRun':
         return {
@@ -240,7 +239,6 @@ export class Engine {
   }
 
   private runThatNeverStarted(reason: string): RunningProcess {
-    const none = { text: '', totalBytes: 0, truncated: false };
     const finished = Promise.resolve<RunResult>({
       outcome: 'failed',
       startedAt: null,
@@ -248,8 +246,8 @@ export class Engine {
       exitCode: null,
       signal: null,
       error: reason,
-      stdout: none,
-      stderr: none,
+      stdout: noOutput,
+      stderr: noOutput,
       outputCap: this.options.outputCap,
     });
     return { pid: undefined, finished, kill: () => finished };
@@ -268,6 +266,8 @@ export class Engine {
         this.options.log.error({ task: id, run, error }, 'could not record the end of a run');
       }
     } finally {
+      // Recorded (or the task is gone): the spool, kept in case the daemon died first, is done.
+      this.options.runner.removeSpool(id, run);
       if (this.running.get(id)?.run === run) this.running.delete(id);
     }
   }

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CapturedOutput } from '../core/task.js';
+import { noOutput, type CapturedOutput } from '../core/task.js';
 import { HeldProcess, type RunningProcess } from './held-process.js';
 import { killOrphanedRuns } from './orphans.js';
 import type { RunLauncher } from './run-launcher.js';
@@ -83,7 +83,7 @@ export class ProcessRunner implements RunLauncher {
         const kept = bytes.subarray(0, this.options.outputCap);
         return { text: kept.toString('utf8'), totalBytes: bytes.length, truncated: bytes.length > kept.length };
       } catch {
-        return { text: '', totalBytes: 0, truncated: false };
+        return noOutput;
       }
     };
     return { stdout: read(`${base}.stdout`), stderr: read(`${base}.stderr`) };

@@ -1,5 +1,5 @@
 /** GET /api/tasks, GET /api/tasks/{id}, PUT (stop) and DELETE, over a real engine and runner. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StopResponse, TaskPageJson } from '../../src/protocol/schemas.js';
@@ -133,6 +133,13 @@ describe('GET /api/tasks/{id}', () => {
     await submit(harness.app, { id: 'fails', type: 'delay', time: '10ms', script: 'echo oops >&2; exit 3' });
     const task = await waitForStatus(harness.app, 'fails', 'Executed');
     expect(task.results).toEqual([expect.objectContaining({ outcome: 'failed', exitCode: 3, stdout: '', stderr: 'oops\n' })]);
+  });
+
+  it('drops the spooled output of a run once its result is recorded', async () => {
+    await submit(harness.app, { id: 'spooled', type: 'delay', time: '10ms', script: 'echo out; echo err >&2' });
+    await waitForStatus(harness.app, 'spooled', 'Executed');
+    const spoolDir = join(harness.dir, 'spool');
+    await vi.waitFor(() => expect(readdirSync(spoolDir).filter((name) => name.startsWith('spooled.'))).toEqual([]), { timeout: 5000 });
   });
 
   it('answers 404 not_found for an unknown id', async () => {
