@@ -11,6 +11,7 @@ import { describe, test } from 'vitest';
 import {
   isProcessAlive,
   ms,
+  ok,
   parseJson,
   useE2e,
   waitFor,
@@ -20,11 +21,6 @@ import {
 } from './harness.js';
 
 const e2e = useE2e();
-
-function ok(result: CliResult, what: string): CliResult {
-  if (result.code !== 0) throw new Error(`${what} exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  return result;
-}
 
 async function submit(daemon: DaemonProcess, id: string, flags: string[]): Promise<TaskView> {
   return parseJson<TaskView>(ok(await daemon.cli(['submit', id, ...flags, '--json']), `submit ${id}`));

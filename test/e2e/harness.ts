@@ -472,6 +472,12 @@ export function useE2e(): E2e {
   return e2e;
 }
 
+/** Returns `result` if the command exited 0; otherwise fails with its output. */
+export function ok(result: CliResult, what: string): CliResult {
+  if (result.code !== 0) throw new Error(`${what} exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  return result;
+}
+
 /** Parses the JSON a `--json` command printed, with the output in the failure message. */
 export function parseJson<T = unknown>(result: CliResult): T {
   try {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import {
   gate,
+  ok,
   isProcessAlive,
   ms,
   parseJson,
@@ -26,11 +27,6 @@ beforeAll(async () => {
   daemon = await e2e.startDaemon();
   scratch = e2e.tempDir();
 });
-
-function ok(result: CliResult, what: string): CliResult {
-  if (result.code !== 0) throw new Error(`${what} exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  return result;
-}
 
 const longScript = `echo ${'x'.repeat(300)}`;
 
