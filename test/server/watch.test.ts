@@ -43,6 +43,24 @@ describe('GET /api/tasks/{id}?watch=true', () => {
     expect(harness.feed.waiting).toBe(0);
   });
 
+  it('wakes a thousand watchers of one task with one change, sharing one read, and forgets them all', async () => {
+    await submit(harness.app, { id: 'crowd' });
+    const polls = Array.from({ length: 1000 }, () => startPoll('/api/tasks/crowd?watch=true&version=1&timeout=60s'));
+    await waitForWatchers(1000);
+    const reads = vi.spyOn(harness.engine, 'get');
+    const stop = await harness.app.inject({ method: 'PUT', url: '/api/tasks/crowd' });
+    expect(stop.statusCode).toBe(200);
+    const responses = await Promise.all(polls.map((poll) => poll.response));
+    for (const response of responses) {
+      expect(response.statusCode).toBe(200);
+      expect(response.json<TaskJson>()).toMatchObject({ id: 'crowd', status: 'Stopped', version: 2 });
+    }
+    // The stop reads the store directly; the thousand woken watchers share a single read.
+    expect(reads).toHaveBeenCalledTimes(1);
+    reads.mockRestore();
+    expect(harness.feed.waiting).toBe(0);
+  });
+
   it('waits while the version is current, and answers right after a change (a stop)', async () => {
     await submit(harness.app, { id: 'waits' });
     const poll = startPoll('/api/tasks/waits?watch=true&version=1&timeout=60s');
