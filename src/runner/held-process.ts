@@ -11,7 +11,8 @@
  * does for a unit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { RunResult } from '../core/transition.js';
 import { OutputCapture } from './output-capture.js';
@@ -19,7 +20,7 @@ import { OutputCapture } from './output-capture.js';
 /** What a held process needs to know. */
 export interface HeldProcessOptions {
   script: string;
-  /** Spool files of the run are `${spoolBase}.stdout`, `.stderr` (and `.sh` for a long script). */
+  /** Spool files of the run are `${spoolBase}.stdout` and `.stderr`; a long script is written beside them. */
   spoolBase: string;
   outputCap: number;
   killGraceMs: number;
@@ -42,10 +43,11 @@ export interface RunningProcess {
  * The gate: wait for "go" on fd 3, close it, then evaluate the script, which is $1 (or the
  * content of the file $1 names, for scripts too long for one argument). The helper variables
  * are unset inside the eval, before the script's first command, so the script sees a shell
- * as `bash -c` would give it, with no positional parameters.
+ * as `bash -c` would give it, with no positional parameters. A script file that cannot be
+ * read fails the run (126, bash says why on stderr) rather than running an empty script.
  */
 const gateInline = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; __s=$1; shift; eval "unset __go __s; $__s"';
-const gateFromFile = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; __s=$(<"$1"); shift; eval "unset __go __s; $__s"';
+const gateFromFile = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; __s=$(<"$1") || exit 126; shift; eval "unset __go __s; $__s"';
 
 /** Linux allows at most 128 KiB in one argument; longer scripts go through a file. */
 const maxInlineScriptBytes = 100 * 1024;
@@ -59,6 +61,7 @@ export class HeldProcess {
   private startedAt: number | null = null;
   private killRequested = false;
   private released = false;
+  private scriptFile: string | undefined;
   /** Settles with how the run ended (or that it never started); never rejects. */
   readonly finished: Promise<RunResult>;
 
@@ -107,8 +110,11 @@ export class HeldProcess {
   private shellArguments(): string[] {
     const { script, spoolBase } = this.options;
     if (Buffer.byteLength(script) <= maxInlineScriptBytes) return ['-c', gateInline, 'bash', script];
-    writeFileSync(`${spoolBase}.sh`, script, { mode: 0o600 });
-    return ['-c', gateFromFile, 'bash', `${spoolBase}.sh`];
+    // Named for this process alone: a discarded process and a fresh one for the same run
+    // must not share (or delete) each other's file. It is removed when the process ends.
+    this.scriptFile = `${spoolBase}.${randomBytes(4).toString('hex')}.sh`;
+    writeFileSync(this.scriptFile, script, { mode: 0o600 });
+    return ['-c', gateFromFile, 'bash', this.scriptFile];
   }
 
   private supervise(): Promise<RunResult> {
@@ -122,11 +128,11 @@ export class HeldProcess {
         if (settled) return;
         settled = true;
         await Promise.all([stdout.close(), stderr.close()]);
+        if (this.scriptFile) rmSync(this.scriptFile, { force: true });
         const output = { stdout: stdout.result(), stderr: stderr.result(), outputCap: options.outputCap };
         const common = { startedAt: this.startedAt, finishedAt: options.now(), ...output };
         if (spawnError || !exit) {
-          const why = spawnError?.message ?? 'unknown error';
-          resolve({ ...common, outcome: 'failed', exitCode: null, signal: null, error: `the script could not be started: ${why}` });
+          resolve({ ...common, startedAt: null, outcome: 'failed', exitCode: null, signal: null, error: `the script could not be started: ${this.describeSpawnError(spawnError)}` });
           return;
         }
         const ended = this.killRequested ? ' (the run was ended on request)' : '';
@@ -158,6 +164,15 @@ export class HeldProcess {
       });
       child.on('close', () => void settle());
     });
+  }
+
+  /** Node reports a missing working directory as "spawn /bin/bash ENOENT": say which is missing. */
+  private describeSpawnError(error: Error | undefined): string {
+    if (!error) return 'unknown error';
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(this.options.cwd)) {
+      return `the working directory ${this.options.cwd} does not exist`;
+    }
+    return error.message;
   }
 
   /** TERM to the whole group now, KILL after the grace period if anything is left. */

@@ -13,6 +13,8 @@ export class OutputCapture {
   private keptBytes = 0;
   private totalBytes = 0;
   private spool: WriteStream | undefined;
+  /** Set when the spool file could not be opened or written: the capture goes on in memory. */
+  private spoolFailed = false;
 
   constructor(
     private readonly cap: number,
@@ -28,8 +30,16 @@ export class OutputCapture {
     this.chunks.push(kept);
     this.keptBytes += kept.length;
     // Opened on the first byte: most runs print little, and many print nothing.
-    this.spool ??= createWriteStream(this.spoolPath, { flags: 'a' });
-    this.spool.write(kept);
+    if (!this.spool) {
+      this.spool = createWriteStream(this.spoolPath, { flags: 'a' });
+      // The spool only guards against a crash of the daemon. That it cannot be written (the
+      // disk is full, no file descriptor is left, the directory is gone) must neither stop
+      // the run nor, as an unhandled 'error' event would, bring the daemon down.
+      this.spool.on('error', () => {
+        this.spoolFailed = true;
+      });
+    }
+    if (!this.spoolFailed) this.spool.write(kept);
   }
 
   /** What was captured, as the run's result. */
@@ -44,7 +54,11 @@ export class OutputCapture {
   /** Closes the spool file; its content is no longer needed once the run is recorded. */
   async close(): Promise<void> {
     const spool = this.spool;
-    if (!spool) return;
-    await new Promise<void>((resolve) => spool.end(resolve));
+    if (!spool || spool.destroyed) return;
+    // 'close' follows the end of the file, and a failure too, so this settles either way.
+    await new Promise<void>((resolve) => {
+      spool.once('close', () => resolve());
+      spool.end();
+    });
   }
 }

@@ -5,7 +5,7 @@
  * storage.
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { noOutput, type CapturedOutput } from '../core/task.js';
 import { HeldProcess, type RunningProcess } from './held-process.js';
 import { killOrphanedRuns } from './orphans.js';
@@ -46,9 +46,12 @@ const preparedLifetimeMs = 5000;
 /** Starts scripts as supervised process groups. */
 export class ProcessRunner implements RunLauncher {
   private readonly prepared = new Map<string, { spec: RunSpec; process: HeldProcess; expiry: NodeJS.Timeout }>();
+  /** Absolute: a long script's file is read by bash, which runs in the scripts' cwd, not the daemon's. */
+  private readonly spoolDir: string;
 
   constructor(private readonly options: ProcessRunnerOptions) {
-    mkdirSync(options.spoolDir, { recursive: true, mode: 0o700 });
+    this.spoolDir = resolve(options.spoolDir);
+    mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
   }
 
   prepare(spec: RunSpec): void {
@@ -95,7 +98,7 @@ export class ProcessRunner implements RunLauncher {
 
   removeSpool(taskId: string, run: number): void {
     const base = this.spoolBase(taskId, run);
-    for (const suffix of ['.stdout', '.stderr', '.sh']) rmSync(`${base}${suffix}`, { force: true });
+    for (const suffix of ['.stdout', '.stderr']) rmSync(`${base}${suffix}`, { force: true });
   }
 
   private spawnHeld(spec: RunSpec): HeldProcess {
@@ -122,14 +125,13 @@ export class ProcessRunner implements RunLauncher {
     if (!entry) return;
     clearTimeout(entry.expiry);
     this.prepared.delete(key);
+    // It never ran its script, so it wrote nothing to the run's spool.
     entry.process.discard();
-    // A discarded process never ran: it leaves no output worth keeping.
-    void entry.process.finished.then(() => this.removeSpool(entry.spec.taskId, entry.spec.run));
   }
 
   private spoolBase(taskId: string, run: number): string {
     // Task ids are limited to [A-Za-z0-9._-], so they are safe in a file name.
-    return join(this.options.spoolDir, `${taskId}.${run}`);
+    return join(this.spoolDir, `${taskId}.${run}`);
   }
 }
 

@@ -1,4 +1,5 @@
 /** scheduler daemon: runs the server in the foreground until SIGINT or SIGTERM. */
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseByteSize } from '../../core/byte-size.js';
 import { parseDuration } from '../../core/duration.js';
@@ -40,7 +41,7 @@ export function daemonCommand(io: CliIo): Command {
       const { startDaemon } = await import('../../daemon.js');
       const daemon = await startDaemon(
         {
-          dataDir: options.dataDir,
+          dataDir: resolve(options.dataDir),
           host,
           port,
           token: loadToken(options.tokenFile),

@@ -1,0 +1,361 @@
+/**
+ * The engine's warm-up: with `warmupMs`, the timer wakes that long before a run is due and
+ * asks the runner to prepare (spawn, held) the run's process; the run is started on time.
+ * Driven, as engine.test.ts, by a fake clock and a fake runner over a real SQLite store,
+ * with no sleeping: after each step of the clock the test waits (with a deadline) until the
+ * firing pass the step began is over.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Task } from '../../src/core/task.js';
+import type { RunResult } from '../../src/core/transition.js';
+import { ChangeFeed } from '../../src/engine/change-feed.js';
+import { Engine, type EngineLog } from '../../src/engine/engine.js';
+import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { TaskStore } from '../../src/store/task-store.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { FakeRunner, type FakeRun } from '../support/fake-runner.js';
+
+const T0 = Date.parse('2026-11-25T10:00:00.000Z');
+const SEC = 1000;
+const MIN = 60 * SEC;
+const WARMUP = 50;
+
+// ------------------------------------------------------------------ harness (as in engine.test.ts)
+
+/** A log that keeps what it is told, so tests can assert that nothing went wrong. */
+class RecordingLog implements EngineLog {
+  readonly entries: Array<{ level: 'debug' | 'info' | 'warn' | 'error'; details: object; message: string }> = [];
+  debug(details: object, message: string): void {
+    this.entries.push({ level: 'debug', details, message });
+  }
+  info(details: object, message: string): void {
+    this.entries.push({ level: 'info', details, message });
+  }
+  warn(details: object, message: string): void {
+    this.entries.push({ level: 'warn', details, message });
+  }
+  error(details: object, message: string): void {
+    this.entries.push({ level: 'error', details, message });
+  }
+  /** Warnings other than skipped ticks (a failed warm-up is logged as a warning) and errors. */
+  get problems() {
+    return this.entries.filter(
+      (entry) => entry.level === 'error' || (entry.level === 'warn' && !entry.message.startsWith('tick skipped')),
+    );
+  }
+}
+
+/** A store wrapped so that every call is logged: `name` when called, `name:done` when settled. */
+function probe(inner: TaskStore): { store: TaskStore; calls: string[] } {
+  const calls: string[] = [];
+  const store = new Proxy(inner, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function' || typeof key !== 'string') return value;
+      return (...args: unknown[]) => {
+        calls.push(key);
+        const out = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (out instanceof Promise) return out.finally(() => calls.push(`${key}:done`));
+        calls.push(`${key}:done`);
+        return out;
+      };
+    },
+  });
+  return { store, calls };
+}
+
+interface Harness {
+  clock: FakeClock;
+  inner: SqliteTaskStore;
+  calls: string[];
+  runner: FakeRunner;
+  log: RecordingLog;
+  engine: Engine;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+const checkedLogs: RecordingLog[] = [];
+
+afterEach(async () => {
+  const logs = checkedLogs.splice(0);
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  for (const log of logs) expect(log.problems).toEqual([]);
+});
+
+async function harness(options: { warmupMs?: number; shutdownAtEnd?: boolean } = {}): Promise<Harness> {
+  const clock = new FakeClock(T0);
+  const inner = new SqliteTaskStore({ path: ':memory:' });
+  const { store, calls } = probe(inner);
+  const runner = new FakeRunner({ now: () => clock.now() });
+  const log = new RecordingLog();
+  const engine = new Engine({
+    store,
+    runner,
+    clock,
+    feed: new ChangeFeed(clock),
+    log,
+    keepRuns: 100,
+    outputCap: 1024,
+    limits: { maxScriptBytes: 64 * 1024 },
+    warmupMs: 'warmupMs' in options ? options.warmupMs : WARMUP,
+  });
+  cleanups.push(() => inner.close());
+  if (options.shutdownAtEnd !== false) cleanups.push(() => engine.shutdown());
+  checkedLogs.push(log);
+  await engine.start();
+  return { clock, inner, calls, runner, log, engine };
+}
+
+/** Waits, with a deadline, until `check` passes (it may throw or return false meanwhile). */
+async function until(check: () => unknown | Promise<unknown>, what = 'condition'): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const ok = await check();
+      if (ok === false) throw new Error(`still waiting for: ${what}`);
+    },
+    { timeout: 5_000, interval: 1 },
+  );
+}
+
+/** True once a firing pass begun at or after call index `mark` has re-armed. */
+function passOverSince(h: Harness, mark: number): boolean {
+  const begun = h.calls.indexOf('listDueTasks', mark);
+  return begun >= 0 && h.calls.indexOf('earliestDueAt:done', begun) >= 0;
+}
+
+/** Moves the clock on by `ms`; if that fired the engine's timer, waits until the pass is over. */
+async function step(h: Harness, ms: number): Promise<boolean> {
+  const mark = h.calls.length;
+  h.clock.advance(ms);
+  // The timer callback starts the pass synchronously: it reads the due tasks first thing.
+  if (h.calls.indexOf('listDueTasks', mark) < 0) return false;
+  await until(() => passOverSince(h, mark), 'the firing pass to end');
+  return true;
+}
+
+/** Moves the clock to `at` exactly, as `step` does; returns whether the engine woke. */
+function stepTo(h: Harness, at: number): Promise<boolean> {
+  expect(at).toBeGreaterThanOrEqual(h.clock.now());
+  return step(h, at - h.clock.now());
+}
+
+/** Moves the clock to `at`, expecting the engine to wake there. */
+async function wakeAt(h: Harness, at: number): Promise<void> {
+  expect(await stepTo(h, at), `the engine to wake at +${at - T0}ms`).toBe(true);
+}
+
+/** Moves the clock to `at`, expecting the engine not to wake on the way. */
+async function quietUntil(h: Harness, at: number): Promise<void> {
+  expect(await stepTo(h, at), `the engine to stay asleep until +${at - T0}ms`).toBe(false);
+}
+
+async function taskOf(h: Harness, id: string): Promise<Task> {
+  const task = await h.inner.getTask(id);
+  if (!task) throw new Error(`no task ${id} in the store`);
+  return task;
+}
+
+/** Ends `run` and waits until the engine has recorded it. */
+async function finish(h: Harness, run: FakeRun, overrides: Partial<RunResult> = {}): Promise<void> {
+  run.finish(overrides);
+  await until(async () => {
+    const record = (await h.inner.listRuns(run.taskId)).find((r) => r.run === run.run);
+    const task = await h.inner.getTask(run.taskId);
+    return record !== undefined && record.outcome !== 'running' && !(task?.state.status === 'Executing' && task.state.run === run.run);
+  }, `the end of ${run.taskId}#${run.run} to be recorded`);
+}
+
+function lastRunOf(h: Harness, id: string): FakeRun {
+  const run = h.runner.runsOf(id).at(-1);
+  if (!run) throw new Error(`no run of ${id} was started`);
+  return run;
+}
+
+// ------------------------------------------------------------------ tests
+
+describe('Engine warm-up: a delay task', () => {
+  it(`is prepared ${WARMUP}ms before its time and started on time, not before`, async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'echo warm' });
+    const due = T0 + 10 * SEC;
+
+    await quietUntil(h, due - WARMUP - 1);
+    expect(h.runner.prepared).toEqual([]);
+
+    await wakeAt(h, due - WARMUP);
+    expect(h.runner.prepared).toEqual([{ taskId: 'd', run: 1, script: 'echo warm' }]);
+    expect(h.runner.runs).toEqual([]);
+    expect((await taskOf(h, 'd')).state).toEqual({ status: 'ToBeExecuted', nextRunAt: due });
+
+    await quietUntil(h, due - 1);
+    expect(h.runner.runs).toEqual([]);
+
+    await wakeAt(h, due);
+    expect(h.runner.runs.map((run) => [run.spec, run.startedAt])).toEqual([[{ taskId: 'd', run: 1, script: 'echo warm' }, due]]);
+    // The run started is the one that was prepared, and it is prepared once.
+    expect(h.runner.prepared).toEqual([h.runner.runs[0]!.spec]);
+    expect(await taskOf(h, 'd')).toMatchObject({ state: { status: 'Executing', run: 1 }, lastRun: 1 });
+
+    await finish(h, lastRunOf(h, 'd'));
+    await step(h, 10 * MIN);
+    expect(h.runner.prepared).toHaveLength(1);
+    expect(h.runner.runs).toHaveLength(1);
+  });
+
+  it('a task due sooner than the warm-up is not woken early: it just starts on time', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'soon', type: 'delay', time: '30ms', script: 'echo soon' });
+    await quietUntil(h, T0 + 29);
+    await wakeAt(h, T0 + 30);
+    expect(h.runner.runs.map((run) => [run.taskId, run.startedAt])).toEqual([['soon', T0 + 30]]);
+    expect(h.runner.prepared).toEqual([]);
+  });
+
+  it('a task far off is not prepared by the timer waking on its way there', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'far', type: 'delay', time: '5m', script: 'echo far' });
+    const due = T0 + 5 * MIN;
+    // The timer's delays are capped, so it wakes now and then before; none of those prepares.
+    for (let at = T0 + MIN; at < due - WARMUP; at += MIN) {
+      await stepTo(h, at);
+      expect(h.runner.prepared).toEqual([]);
+    }
+    await stepTo(h, due - WARMUP - 1);
+    expect(h.runner.prepared).toEqual([]);
+    await wakeAt(h, due - WARMUP);
+    expect(h.runner.prepared).toEqual([{ taskId: 'far', run: 1, script: 'echo far' }]);
+    await wakeAt(h, due);
+    expect(h.runner.runs.map((run) => run.startedAt)).toEqual([due]);
+  });
+
+  it(`a run is prepared no more than ${WARMUP}ms ahead, even when the engine wakes for an earlier one`, async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'first', type: 'delay', time: '1s', script: 'echo first' });
+    await h.engine.submit({ id: 'second', type: 'delay', time: '1040ms', script: 'echo second' });
+    const due = T0 + SEC;
+
+    await wakeAt(h, due - WARMUP);
+    expect(h.runner.prepared.map((spec) => spec.taskId)).toEqual(['first']);
+    // Woken to start the first one, the engine warms up the second, 40ms ahead of it.
+    await wakeAt(h, due);
+    expect(h.runner.runs.map((run) => run.taskId)).toEqual(['first']);
+    expect(h.runner.prepared.map((spec) => spec.taskId)).toEqual(['first', 'second']);
+    await quietUntil(h, due + 39);
+    await wakeAt(h, due + 40);
+    expect(h.runner.runs.map((run) => [run.taskId, run.startedAt])).toEqual([
+      ['first', due],
+      ['second', due + 40],
+    ]);
+  });
+
+  it('a task stopped after it was prepared is not started', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'stopped', type: 'delay', time: '1s', script: 'echo never' });
+    await wakeAt(h, T0 + SEC - WARMUP);
+    expect(h.runner.prepared.map((spec) => spec.taskId)).toEqual(['stopped']);
+    await h.engine.stop('stopped');
+    await step(h, 10 * SEC);
+    expect(h.runner.runs).toEqual([]);
+    expect((await taskOf(h, 'stopped')).state.status).toBe('Stopped');
+  });
+
+  it('without warmupMs nothing is prepared, and the timer wakes only on time', async () => {
+    const h = await harness({ warmupMs: undefined });
+    await h.engine.submit({ id: 'cold', type: 'delay', time: '1s', script: 'echo cold' });
+    await quietUntil(h, T0 + SEC - 1);
+    await wakeAt(h, T0 + SEC);
+    expect(h.runner.runs.map((run) => run.startedAt)).toEqual([T0 + SEC]);
+    expect(h.runner.prepared).toEqual([]);
+  });
+});
+
+describe('Engine warm-up: a cron task', () => {
+  it(`each run is prepared ${WARMUP}ms before its tick and started on the tick`, async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'c', type: 'cron', time: '1s', script: 'date' });
+    for (const k of [1, 2, 3]) {
+      const tick = T0 + k * SEC;
+      await quietUntil(h, tick - WARMUP - 1);
+      expect(h.runner.prepared).toHaveLength(k - 1);
+
+      await wakeAt(h, tick - WARMUP);
+      expect(h.runner.prepared.at(-1)).toEqual({ taskId: 'c', run: k, script: 'date' });
+      expect(h.runner.prepared).toHaveLength(k);
+      expect(h.runner.runs).toHaveLength(k - 1);
+
+      await quietUntil(h, tick - 1);
+      await wakeAt(h, tick);
+      const run = lastRunOf(h, 'c');
+      expect([run.spec, run.startedAt]).toEqual([{ taskId: 'c', run: k, script: 'date' }, tick]);
+
+      h.clock.advance(100);
+      await finish(h, run);
+    }
+  });
+
+  it('the next tick of a task still executing is not prepared (it will be skipped), and the one after it is, with the right run number', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'slow', type: 'cron', time: '1s', script: 'sleep 2' });
+    await wakeAt(h, T0 + SEC - WARMUP);
+    await wakeAt(h, T0 + SEC);
+    const first = lastRunOf(h, 'slow');
+    expect(h.runner.prepared).toEqual([{ taskId: 'slow', run: 1, script: 'sleep 2' }]);
+
+    // Run 1 goes on past the next tick: the engine wakes before it, but prepares nothing.
+    await wakeAt(h, T0 + 2 * SEC - WARMUP);
+    expect(h.runner.prepared).toHaveLength(1);
+    await wakeAt(h, T0 + 2 * SEC);
+    expect(h.runner.runs).toHaveLength(1);
+    expect((await h.inner.listRuns('slow')).map((r) => [r.run, r.outcome])).toEqual([
+      [1, 'running'],
+      [2, 'skipped'],
+    ]);
+    await wakeAt(h, T0 + 3 * SEC - WARMUP);
+    expect(h.runner.prepared).toHaveLength(1);
+
+    // Run 1 ends; the tick after is prepared as run 4 (3 was skipped too) and started as such.
+    await wakeAt(h, T0 + 3 * SEC);
+    h.clock.advance(100);
+    await finish(h, first);
+    await wakeAt(h, T0 + 4 * SEC - WARMUP);
+    expect(h.runner.prepared.at(-1)).toEqual({ taskId: 'slow', run: 4, script: 'sleep 2' });
+    await wakeAt(h, T0 + 4 * SEC);
+    expect(lastRunOf(h, 'slow').spec).toEqual({ taskId: 'slow', run: 4, script: 'sleep 2' });
+    expect(h.runner.prepared).toHaveLength(2);
+  });
+});
+
+describe('Engine warm-up: limits and shutdown', () => {
+  it('prepares at most 4 runs per wake-up when many are due together, and starts them all on time', async () => {
+    const h = await harness();
+    const ids = Array.from({ length: 10 }, (_, i) => `burst-${i}`);
+    for (const id of ids) await h.engine.submit({ id, type: 'delay', time: '1s', script: `echo ${id}` });
+
+    await wakeAt(h, T0 + SEC - WARMUP);
+    expect(h.runner.prepared).toHaveLength(4);
+    expect(new Set(h.runner.prepared.map((spec) => spec.taskId)).size).toBe(4);
+    for (const spec of h.runner.prepared) expect(spec).toEqual({ taskId: spec.taskId, run: 1, script: `echo ${spec.taskId}` });
+    expect(h.runner.runs).toEqual([]);
+
+    await wakeAt(h, T0 + SEC);
+    expect(h.runner.runs.map((run) => run.taskId).sort()).toEqual([...ids].sort());
+    expect(new Set(h.runner.runs.map((run) => run.startedAt))).toEqual(new Set([T0 + SEC]));
+    expect(h.runner.prepared).toHaveLength(4);
+  });
+
+  it('shutdown() discards the prepared runs, and nothing starts afterwards', async () => {
+    const h = await harness({ shutdownAtEnd: false });
+    await h.engine.submit({ id: 'pending', type: 'delay', time: '1s', script: 'echo never' });
+    await wakeAt(h, T0 + SEC - WARMUP);
+    expect(h.runner.prepared).toHaveLength(1);
+
+    const discard = vi.spyOn(h.runner, 'discardPrepared');
+    await h.engine.shutdown();
+    expect(discard).toHaveBeenCalledTimes(1);
+    expect(h.runner.prepared).toEqual([]);
+
+    await step(h, 10 * SEC);
+    expect(h.runner.runs).toEqual([]);
+    expect(h.runner.prepared).toEqual([]);
+  });
+});

@@ -1,0 +1,562 @@
+/**
+ * The ProcessRunner with real processes: real bash, a real spool directory, real process
+ * groups. Nothing here sleeps to synchronise: every wait polls a condition (a file appears,
+ * a process is gone, a held process sits at its gate) with a deadline.
+ *
+ * Processes are found through /proc: every run carries SCHEDULER_DAEMON_ID and
+ * SCHEDULER_TASK_ID in its environment, and this file's daemon id is unique, so the
+ * processes of a task id used once in this file are the processes of that one run.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ProcessRunner, type ProcessRunnerOptions } from '../../src/runner/process-runner.js';
+
+const daemonId = `runner-test-${randomUUID()}`;
+const killGraceMs = 200;
+const outputCap = 64 * 1024;
+
+let root: string;
+let spoolDir: string;
+let cwd: string;
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'scheduler-runner-test-'));
+  spoolDir = join(root, 'spool');
+  cwd = join(root, 'cwd');
+  mkdirSync(cwd);
+});
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Processes the test started itself, killed (by their own pid) when the test ends. */
+const ownChildren: ChildProcess[] = [];
+/** Runners whose prepared processes are discarded when the test ends. */
+const runners: ProcessRunner[] = [];
+
+afterEach(() => {
+  for (const runner of runners.splice(0)) runner.discardPrepared();
+  // Each was started in its own process group: end the group (gone already if the test passed).
+  for (const child of ownChildren.splice(0)) {
+    if (child.pid === undefined) continue;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** A clock the test sets by hand. */
+interface ManualClock {
+  t: number;
+}
+
+function makeRunner(overrides: Partial<ProcessRunnerOptions> = {}): { runner: ProcessRunner; clock: ManualClock } {
+  const clock: ManualClock = { t: 1_000 };
+  const runner = new ProcessRunner({
+    spoolDir,
+    outputCap,
+    killGraceMs,
+    cwd,
+    env: process.env,
+    now: () => clock.t,
+    daemonId,
+    ...overrides,
+  });
+  runners.push(runner);
+  return { runner, clock };
+}
+
+/** Waits, with a deadline, until `check` passes (it may throw or return false meanwhile). */
+async function until(check: () => unknown, what: string, timeout = 5_000): Promise<void> {
+  await vi.waitFor(
+    () => {
+      if (check() === false) throw new Error(`still waiting for: ${what}`);
+    },
+    { timeout, interval: 5 },
+  );
+}
+
+/** Resolves with `promise`, or rejects when `ms` of real time pass first (a deadline, not a wait). */
+function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+// ------------------------------------------------------------------ /proc helpers
+
+interface ProcStat {
+  pid: number;
+  state: string;
+  ppid: number;
+  pgid: number;
+}
+
+function procStat(pid: number): ProcStat | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { pid, state: fields[0]!, ppid: Number(fields[1]), pgid: Number(fields[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+function allPids(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+}
+
+/** True while `pid` is a live process (a zombie awaiting its reaper counts as gone). */
+function alive(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/** Live processes in process group `pgid`. */
+function groupMembers(pgid: number): number[] {
+  return allPids().filter((pid) => {
+    const stat = procStat(pid);
+    return stat !== undefined && stat.pgid === pgid && alive(pid);
+  });
+}
+
+function environmentOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+/** Live processes of this file's runs of task `taskId`. */
+function processesOfTask(taskId: string): number[] {
+  return allPids().filter((pid) => {
+    if (pid === process.pid || !alive(pid)) return false;
+    const environment = environmentOf(pid);
+    return environment.includes(`SCHEDULER_DAEMON_ID=${daemonId}`) && environment.includes(`SCHEDULER_TASK_ID=${taskId}`);
+  });
+}
+
+/**
+ * A held process sits at its gate: it is bash, asleep, has no child (it has not started a
+ * command of the script) and still has the gate pipe open on fd 3.
+ */
+function isHeldAtGate(pid: number): boolean {
+  const stat = procStat(pid);
+  if (!stat || stat.state !== 'S') return false;
+  if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'bash') return false;
+  if (!existsSync(`/proc/${pid}/fd/3`)) return false;
+  return !allPids().some((other) => procStat(other)?.ppid === pid);
+}
+
+/** Waits until task `taskId` has exactly one process, held at its gate; returns its pid. */
+async function heldProcessOf(taskId: string): Promise<number> {
+  let pid: number | undefined;
+  await until(() => {
+    const pids = processesOfTask(taskId);
+    if (pids.length !== 1 || !isHeldAtGate(pids[0]!)) return false;
+    pid = pids[0];
+    return true;
+  }, `the held process of ${taskId}`);
+  return pid!;
+}
+
+/** Waits until none of `pids` is alive. */
+async function allGone(pids: number[], what: string): Promise<void> {
+  await until(() => pids.every((pid) => !alive(pid)), what);
+}
+
+/** What `bash -c script` does with the same environment, working directory and no stdin. */
+function bashC(script: string): { stdout: string; stderr: string; exitCode: number | null } {
+  const result = spawnSync('/bin/bash', ['-c', script], { argv0: 'bash', cwd, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  return { stdout: result.stdout, stderr: result.stderr, exitCode: result.status };
+}
+
+// ------------------------------------------------------------------ tests
+
+
+/** The script files a run's long scripts were written to (one per process). */
+function scriptFilesOf(taskId: string, run: number): string[] {
+  return readdirSync(spoolDir).filter((name) => name.startsWith(`${taskId}.${run}.`) && name.endsWith('.sh'));
+}
+
+describe('ProcessRunner: how a run ends', () => {
+  it('a script that exits 0 succeeded, with stdout and stderr captured separately', async () => {
+    const { runner } = makeRunner();
+    const result = await withDeadline(runner.start({ taskId: 'ok', run: 1, script: 'echo out-1; echo err-1 >&2; echo out-2' }).finished);
+    expect(result).toMatchObject({
+      outcome: 'succeeded',
+      exitCode: 0,
+      signal: null,
+      error: null,
+      outputCap,
+      stdout: { text: 'out-1\nout-2\n', totalBytes: 12, truncated: false },
+      stderr: { text: 'err-1\n', totalBytes: 6, truncated: false },
+    });
+  });
+
+  it('a script that exits non-zero failed, with its exit code', async () => {
+    const { runner } = makeRunner();
+    const result = await withDeadline(runner.start({ taskId: 'fails', run: 1, script: 'echo nope >&2; exit 3' }).finished);
+    expect(result).toMatchObject({ outcome: 'failed', exitCode: 3, signal: null, error: null, stderr: { text: 'nope\n' } });
+  });
+
+  it('a script killed by a signal failed, with the signal and an error saying so', async () => {
+    const { runner } = makeRunner();
+    const result = await withDeadline(runner.start({ taskId: 'killed', run: 1, script: 'echo before; kill -KILL $$; echo after' }).finished);
+    expect(result).toMatchObject({ outcome: 'failed', exitCode: null, signal: 'SIGKILL', stdout: { text: 'before\n' } });
+    expect(result.error).toMatch(/killed by SIGKILL/);
+    expect(result.error).not.toMatch(/on request/);
+  });
+
+  it('startedAt and finishedAt are read from the injected clock, at release and at the end', async () => {
+    const { runner, clock } = makeRunner();
+    clock.t = 111_000;
+    const running = runner.start({ taskId: 'timed', run: 1, script: 'echo hi' });
+    clock.t = 222_000;
+    const result = await withDeadline(running.finished);
+    expect(result.startedAt).toBe(111_000);
+    expect(result.finishedAt).toBe(222_000);
+  });
+
+  it('a script that cannot be spawned (its cwd does not exist) failed, saying it could not be started', async () => {
+    const { runner } = makeRunner({ cwd: join(root, 'no-such-dir') });
+    const result = await withDeadline(runner.start({ taskId: 'nospawn', run: 1, script: 'echo hi' }).finished);
+    expect(result).toMatchObject({ outcome: 'failed', startedAt: null, exitCode: null, signal: null, stdout: { text: '', totalBytes: 0 } });
+    expect(result.error).toMatch(/could not be started: the working directory .*no-such-dir does not exist/);
+  });
+});
+
+describe('ProcessRunner: what the script sees', () => {
+  it('the run is identified in its environment', async () => {
+    const { runner } = makeRunner();
+    const result = await withDeadline(
+      runner.start({ taskId: 'env.task-1', run: 7, script: 'echo "$SCHEDULER_TASK_ID|$SCHEDULER_RUN|$SCHEDULER_DAEMON_ID"' }).finished,
+    );
+    expect(result.stdout.text).toBe(`env.task-1|7|${daemonId}\n`);
+  });
+
+  it('no helper variable of the gate is left and there are no positional parameters', async () => {
+    const { runner } = makeRunner();
+    const script = 'echo "go=${__go-UNSET} s=${__s-UNSET} argc=$# args=[$*] zero=$0"; set | grep -c "^__" || true';
+    const result = await withDeadline(runner.start({ taskId: 'clean', run: 1, script }).finished);
+    expect(result.stdout.text).toBe('go=UNSET s=UNSET argc=0 args=[] zero=bash\n0\n');
+    // ... exactly what bash -c shows.
+    expect(result.stdout.text).toBe(bashC(script).stdout);
+  });
+
+  const scripts: Array<[string, string]> = [
+    ['quotes', `echo "double \\"quoted\\" \${HOME:+set}" 'single $HOME "x"' $'ansi\\tC' "it's"`],
+    ['arithmetic', 'echo $((1+2)) $(( 6 * 7 ))'],
+    ['heredocs', 'cat <<EOF\nexpanded $((2*3)) ${#HOME}\nEOF\ncat <<\'RAW\'\nliteral $HOME $((1+1))\nRAW\ncat <<-TABS\n\tstripped\n\tTABS\necho after'],
+    ['multi-line', 'total=0\nfor i in 1 2 3; do\n  total=$((total + i))\ndone\nif [ "$total" -eq 6 ]; then\n  echo "total $total"\nelse\n  echo wrong\nfi\ncase x in x) echo case;; esac'],
+    ['set -e', 'set -e\necho before\nfalse\necho after'],
+    ['functions', 'f() { echo "f:$1:$#"; return 3; }\nf a b || echo "rc=$?"\ng() { local v=inner; echo "$v"; }\ng; echo "${v-unset}"'],
+    ['exit N', 'echo out; echo err >&2; exit 42; echo unreachable'],
+    ['exit in a function', 'die() { echo "dying: $*" >&2; exit 9; }\necho start\ndie now\necho unreachable'],
+    ['EXIT trap', "trap 'echo bye' EXIT\necho hi\nexit 4"],
+    ['stdin is empty', 'cat; echo "read rc=$(read -r line; echo $?)"'],
+    ['pipeline and subshell', 'set -o pipefail\n(echo sub; exit 5) | cat\necho "status ${PIPESTATUS[*]}"'],
+    ['no trailing newline, comment', 'echo a # a comment ; echo b'],
+    ['syntax error after a command', 'echo start\nif then fi'],
+  ];
+
+  it.each(scripts)('%s: same stdout, exit code (and stderr) as bash -c', async (name, script) => {
+    const { runner } = makeRunner();
+    const result = await withDeadline(runner.start({ taskId: `same-${name.replace(/[^A-Za-z0-9]/g, '_')}`, run: 1, script }).finished);
+    const expected = bashC(script);
+    expect(result.stdout.text).toBe(expected.stdout);
+    expect(result.exitCode).toBe(expected.exitCode);
+    expect(result.outcome).toBe(expected.exitCode === 0 ? 'succeeded' : 'failed');
+    // A syntax error is reported by "eval" rather than "-c"; any other stderr is identical.
+    if (name.startsWith('syntax')) expect(result.stderr.text).toMatch(/syntax error/);
+    else expect(result.stderr.text).toBe(expected.stderr);
+  });
+
+  it('the expected outputs of the bash -c comparison are what the scripts mean', () => {
+    // Guards the comparison above against both sides being wrong the same way.
+    expect(bashC('echo $((1+2))').stdout).toBe('3\n');
+    expect(bashC('set -e\necho before\nfalse\necho after')).toMatchObject({ stdout: 'before\n', exitCode: 1 });
+    expect(bashC('echo out; echo err >&2; exit 42')).toMatchObject({ stdout: 'out\n', stderr: 'err\n', exitCode: 42 });
+  });
+
+  it('a script longer than 100 KiB runs, through a file', async () => {
+    const { runner } = makeRunner();
+    const padding = ': padding line to make the script long\n';
+    const script = padding.repeat(Math.ceil((150 * 1024) / padding.length)) + 'echo "long script ran: $#"\n';
+    expect(Buffer.byteLength(script)).toBeGreaterThan(150 * 1024);
+    const running = runner.start({ taskId: 'long', run: 1, script });
+    // Too long for one argument: it was written to the spool for bash to read.
+    const [file] = scriptFilesOf('long', 1);
+    expect(readFileSync(join(spoolDir, file!), 'utf8')).toBe(script);
+    const result = await withDeadline(running.finished);
+    expect(result).toMatchObject({ outcome: 'succeeded', exitCode: 0, stdout: { text: 'long script ran: 0\n' }, stderr: { text: '' } });
+    // The file goes with the process.
+    expect(scriptFilesOf('long', 1)).toEqual([]);
+  });
+
+  it('a long script whose file is gone by the time it is released fails; it does not run as an empty script', async () => {
+    const { runner } = makeRunner();
+    const spec = { taskId: 'long-gone', run: 1, script: ': padding\n'.repeat(12_000) + 'echo ran\n' };
+    runner.prepare(spec);
+    await heldProcessOf('long-gone');
+    const [file] = scriptFilesOf('long-gone', 1);
+    rmSync(join(spoolDir, file!));
+    const result = await withDeadline(runner.start(spec).finished);
+    expect(result).toMatchObject({ outcome: 'failed', exitCode: 126, stdout: { text: '' } });
+    expect(result.stderr.text).toMatch(/long-gone\.1\.[0-9a-f]+\.sh: No such file or directory/);
+  });
+
+  it('a long script runs when the spool directory is given relative to the daemon, whose scripts run elsewhere', async () => {
+    // `scheduler daemon --data-dir ./data` gives a spool path relative to the daemon's cwd;
+    // bash, started in the scripts' cwd, must still find the script file.
+    const relativeSpool = relative(process.cwd(), join(root, 'relative-spool'));
+    expect(isAbsolute(relativeSpool)).toBe(false);
+    const { runner } = makeRunner({ spoolDir: relativeSpool });
+    const script = ': padding\n'.repeat(12_000) + 'echo "ran from $PWD"\n';
+    const result = await withDeadline(runner.start({ taskId: 'long-relative', run: 1, script }).finished);
+    expect(result).toMatchObject({ outcome: 'succeeded', stdout: { text: `ran from ${cwd}\n` }, stderr: { text: '' } });
+  });
+});
+
+describe('ProcessRunner: output cap', () => {
+  it('keeps exactly `cap` bytes per stream, counts them all, and spools at most the cap', async () => {
+    const cap = 1000;
+    const { runner } = makeRunner({ outputCap: cap });
+    const script = "head -c 5000 /dev/zero | tr '\\0' o; head -c 3000 /dev/zero | tr '\\0' e >&2; echo; echo small-tail";
+    const result = await withDeadline(runner.start({ taskId: 'capped', run: 1, script }).finished);
+    expect(result.outcome).toBe('succeeded');
+    expect(result.outputCap).toBe(cap);
+    expect(result.stdout).toEqual({ text: 'o'.repeat(cap), totalBytes: 5000 + 1 + 'small-tail\n'.length, truncated: true });
+    expect(result.stderr).toEqual({ text: 'e'.repeat(cap), totalBytes: 3000, truncated: true });
+    for (const stream of ['stdout', 'stderr']) {
+      const spooled = readFileSync(join(spoolDir, `capped.1.${stream}`), 'utf8');
+      expect(spooled.length).toBeLessThanOrEqual(cap);
+      expect(spooled).toBe(stream === 'stdout' ? 'o'.repeat(cap) : 'e'.repeat(cap));
+    }
+  });
+
+  it('output under the cap is kept whole and not marked truncated', async () => {
+    const { runner } = makeRunner({ outputCap: 10 });
+    const result = await withDeadline(runner.start({ taskId: 'exact-cap', run: 1, script: 'printf 0123456789' }).finished);
+    expect(result.stdout).toEqual({ text: '0123456789', totalBytes: 10, truncated: false });
+  });
+});
+
+describe('ProcessRunner: process groups', () => {
+  it('a script that leaves a background process ends promptly, and the background process is ended', async () => {
+    // A long grace period: ending the group with TERM must not wait for it, and the fallback
+    // that stops waiting for pipes held open comes only after grace + 1s.
+    const { runner } = makeRunner({ killGraceMs: 3_000 });
+    const began = Date.now();
+    const result = await withDeadline(runner.start({ taskId: 'bg', run: 1, script: 'sleep 30 & echo $!' }).finished);
+    const took = Date.now() - began;
+    expect(result).toMatchObject({ outcome: 'succeeded', exitCode: 0 });
+    const backgroundPid = Number(result.stdout.text.trim());
+    expect(backgroundPid).toBeGreaterThan(1);
+    await allGone([backgroundPid], 'the background sleep to be ended');
+    // The run ended when the group was sent TERM, not by KILL nor by the fallback.
+    expect(took).toBeLessThan(2_500);
+  });
+
+  it('kill() ends a running run and everything it started, and resolves with the result', async () => {
+    const { runner } = makeRunner();
+    const pidFile = join(cwd, 'kill.pids');
+    const running = runner.start({ taskId: 'tokill', run: 1, script: `sleep 30 & echo "$$ $!" > "${pidFile}.tmp"; mv "${pidFile}.tmp" "${pidFile}"; sleep 30` });
+    await until(() => existsSync(pidFile), 'the script to write its pids');
+    const [mainPid, backgroundPid] = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
+    expect(mainPid).toBe(running.pid);
+    const group = running.pid!;
+    // The shell, the background sleep and the foreground sleep, all in the run's group.
+    await until(() => groupMembers(group).length >= 2 && groupMembers(group).includes(backgroundPid!), 'the run to have its processes');
+
+    const result = await withDeadline(running.kill());
+    expect(result).toMatchObject({ outcome: 'failed', exitCode: null, signal: 'SIGTERM' });
+    expect(result.error).toMatch(/killed by SIGTERM.*on request/);
+    expect(await running.finished).toBe(result);
+    await until(() => groupMembers(group).length === 0, 'every process of the run to be gone');
+    expect(alive(backgroundPid!)).toBe(false);
+  });
+
+  it('kill() escalates to KILL after the grace period for a process that ignores TERM', async () => {
+    const { runner } = makeRunner();
+    const ready = join(cwd, 'stubborn.ready');
+    const running = runner.start({ taskId: 'stubborn', run: 1, script: `trap '' TERM; touch "${ready}"; while :; do sleep 0.05; done` });
+    await until(() => existsSync(ready), 'the script to ignore TERM');
+    const group = running.pid!;
+    const result = await withDeadline(running.kill());
+    expect(result).toMatchObject({ outcome: 'failed', signal: 'SIGKILL' });
+    expect(result.error).toMatch(/on request/);
+    await until(() => groupMembers(group).length === 0, 'every process of the run to be gone');
+  });
+});
+
+describe('ProcessRunner: prepared (held) runs', () => {
+  it('a prepared run does not run before start(); start() releases it, and startedAt is the release time', async () => {
+    const { runner, clock } = makeRunner();
+    const marker = join(cwd, 'prepared.ran');
+    const spec = { taskId: 'prep', run: 1, script: `touch "${marker}"; echo "released $SCHEDULER_RUN"` };
+    clock.t = 5_000;
+    runner.prepare(spec);
+    const heldPid = await heldProcessOf('prep');
+    // Spawned, sitting at its gate: the script has not run.
+    expect(existsSync(marker)).toBe(false);
+
+    clock.t = 9_000;
+    const running = runner.start(spec);
+    expect(running.pid).toBe(heldPid); // the held process was released, not a new one spawned
+    const result = await withDeadline(running.finished);
+    expect(result).toMatchObject({ outcome: 'succeeded', startedAt: 9_000, stdout: { text: 'released 1\n' } });
+    expect(existsSync(marker)).toBe(true);
+    await allGone([heldPid], 'the run to end');
+  });
+
+  it('preparing the same run twice holds one process', async () => {
+    const { runner } = makeRunner();
+    const spec = { taskId: 'prep-twice', run: 1, script: 'echo once' };
+    runner.prepare(spec);
+    const heldPid = await heldProcessOf('prep-twice');
+    runner.prepare(spec);
+    expect(processesOfTask('prep-twice')).toEqual([heldPid]);
+    const result = await withDeadline(runner.start(spec).finished);
+    expect(result.stdout.text).toBe('once\n');
+  });
+
+  it('start() with a script other than the prepared one spawns afresh, and the stale process never runs', async () => {
+    const { runner } = makeRunner();
+    const stale = join(cwd, 'stale.ran');
+    const fresh = join(cwd, 'fresh.ran');
+    runner.prepare({ taskId: 'changed', run: 1, script: `touch "${stale}"` });
+    const stalePid = await heldProcessOf('changed');
+
+    const running = runner.start({ taskId: 'changed', run: 1, script: `touch "${fresh}"; echo fresh` });
+    expect(running.pid).not.toBe(stalePid);
+    const result = await withDeadline(running.finished);
+    expect(result).toMatchObject({ outcome: 'succeeded', stdout: { text: 'fresh\n' } });
+    expect(existsSync(fresh)).toBe(true);
+    await allGone([stalePid], 'the stale held process to exit');
+    expect(existsSync(stale)).toBe(false);
+  });
+
+  it('discardPrepared() makes held processes exit without running their scripts', async () => {
+    const { runner } = makeRunner();
+    const markers = [join(cwd, 'discard-a.ran'), join(cwd, 'discard-b.ran')];
+    runner.prepare({ taskId: 'discard-a', run: 1, script: `touch "${markers[0]}"` });
+    // A long script is held behind a file in the spool: discarding removes it.
+    const longScript = ': pad\n'.repeat(25_000) + `touch "${markers[1]}"\n`;
+    runner.prepare({ taskId: 'discard-b', run: 1, script: longScript });
+    const pids = [await heldProcessOf('discard-a'), await heldProcessOf('discard-b')];
+    expect(scriptFilesOf('discard-b', 1)).toHaveLength(1);
+
+    runner.discardPrepared();
+    await allGone(pids, 'the held processes to exit');
+    expect(markers.map((marker) => existsSync(marker))).toEqual([false, false]);
+    await until(() => scriptFilesOf('discard-b', 1).length === 0, 'the spooled script to be removed');
+    expect(readdirSync(spoolDir).filter((name) => name.startsWith('discard-'))).toEqual([]);
+  });
+
+  it('a run started after discardPrepared() is spawned afresh and runs', async () => {
+    const { runner } = makeRunner();
+    const spec = { taskId: 'after-discard', run: 1, script: 'echo ran' };
+    runner.prepare(spec);
+    const heldPid = await heldProcessOf('after-discard');
+    runner.discardPrepared();
+    await allGone([heldPid], 'the held process to exit');
+    const running = runner.start(spec);
+    expect(running.pid).not.toBe(heldPid);
+    expect(await withDeadline(running.finished)).toMatchObject({ outcome: 'succeeded', stdout: { text: 'ran\n' } });
+  });
+});
+
+describe('ProcessRunner: spool', () => {
+  it('recoverOutput reads what a run spooled, capped; removeSpool deletes it', () => {
+    const cap = 100;
+    const { runner } = makeRunner({ outputCap: cap });
+    const stdoutPath = join(spoolDir, 'recover-me.3.stdout');
+    const stderrPath = join(spoolDir, 'recover-me.3.stderr');
+    writeFileSync(stdoutPath, 'x'.repeat(cap + 50));
+    writeFileSync(stderrPath, 'partial error\n');
+
+    expect(runner.recoverOutput('recover-me', 3)).toEqual({
+      stdout: { text: 'x'.repeat(cap), totalBytes: cap + 50, truncated: true },
+      stderr: { text: 'partial error\n', totalBytes: 14, truncated: false },
+    });
+    // Another run of the task, or a run that spooled nothing: empty output.
+    expect(runner.recoverOutput('recover-me', 4)).toEqual({
+      stdout: { text: '', totalBytes: 0, truncated: false },
+      stderr: { text: '', totalBytes: 0, truncated: false },
+    });
+
+    runner.removeSpool('recover-me', 3);
+    expect([stdoutPath, stderrPath].map((path) => existsSync(path))).toEqual([false, false]);
+    // Removing what is not there is not an error.
+    runner.removeSpool('recover-me', 3);
+  });
+
+  it('the output a run spools while it runs is what recoverOutput gives back', async () => {
+    const { runner } = makeRunner();
+    const result = await withDeadline(runner.start({ taskId: 'spooled', run: 2, script: 'echo to-out; echo to-err >&2' }).finished);
+    expect(runner.recoverOutput('spooled', 2)).toEqual({ stdout: result.stdout, stderr: result.stderr });
+    expect(statSync(join(spoolDir, 'spooled.2.stdout')).size).toBe(7);
+  });
+});
+
+describe('ProcessRunner: a spool that cannot be written', () => {
+  it('does not stop the run or its capture, and raises no unhandled error', async () => {
+    // An 'error' event nobody listens to would be an uncaught exception here, which vitest
+    // reports as a failure of the run (and which would bring a daemon down).
+    const lostSpool = join(root, 'lost-spool');
+    const { runner } = makeRunner({ spoolDir: lostSpool });
+    rmSync(lostSpool, { recursive: true }); // the directory is gone: every spool open fails
+    const result = await withDeadline(runner.start({ taskId: 'nospool', run: 1, script: 'echo out; echo err >&2; echo more' }).finished);
+    expect(result).toMatchObject({
+      outcome: 'succeeded',
+      stdout: { text: 'out\nmore\n', totalBytes: 9, truncated: false },
+      stderr: { text: 'err\n', totalBytes: 4, truncated: false },
+    });
+    // Nothing spooled: nothing to recover.
+    expect(runner.recoverOutput('nospool', 1).stdout.totalBytes).toBe(0);
+  });
+});
+
+describe('ProcessRunner: orphans', () => {
+  it('killOrphans() kills process groups marked with its daemon id, and only those', async () => {
+    const { runner } = makeRunner();
+    const spawnMarked = (id: string): ChildProcess => {
+      const child = spawn('/bin/bash', ['-c', 'sleep 30 & sleep 30'], {
+        env: { ...process.env, SCHEDULER_DAEMON_ID: id },
+        stdio: 'ignore',
+        detached: true, // its own process group, as a run's
+      });
+      child.on('error', () => undefined);
+      ownChildren.push(child);
+      return child;
+    };
+    const orphan = spawnMarked(daemonId);
+    const other = spawnMarked(`${daemonId}-other`);
+    const orphanGroup = orphan.pid!;
+    const otherGroup = other.pid!;
+    await until(() => groupMembers(orphanGroup).length === 3 && groupMembers(otherGroup).length === 3, 'both groups to be running');
+    const orphanMembers = groupMembers(orphanGroup);
+
+    expect(runner.killOrphans()).toBeGreaterThanOrEqual(1);
+    await allGone(orphanMembers, 'the orphaned group to be killed');
+    // The other daemon's processes were left alone.
+    expect(groupMembers(otherGroup)).toHaveLength(3);
+    expect(alive(otherGroup)).toBe(true);
+
+    process.kill(-otherGroup, 'SIGKILL');
+    await until(() => groupMembers(otherGroup).length === 0, 'the other group to be cleaned up');
+  });
+});
