@@ -3,6 +3,8 @@
  * the scheduler. Errors come back as the same SchedulerError the server raised; a daemon
  * that does not answer is a daemon_unreachable error that says how to start one.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { SchedulerError, isErrorCode } from '../core/errors.js';
 import type {
   ListQuery,
@@ -82,26 +84,43 @@ export class SchedulerClient {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-    let response: Response;
+    let response: { status: number; text: string };
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      response = await exchange(`${this.baseUrl}${path}`, method, headers, body === undefined ? undefined : JSON.stringify(body));
     } catch (error) {
       throw unreachable(this.baseUrl, error);
     }
     if (response.status === 204) return undefined as T;
-    const text = await response.text();
-    const payload = parseJson(text);
-    if (response.ok) return payload as T;
+    const payload = parseJson(response.text);
+    if (response.status >= 200 && response.status < 300) return payload as T;
     const problem = (payload as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     if (problem && isErrorCode(problem.code) && typeof problem.message === 'string') {
       throw new SchedulerError(problem.code, problem.message);
     }
-    throw new SchedulerError('internal', `the daemon answered ${response.status} ${response.statusText}: ${text.slice(0, 200)}`);
+    throw new SchedulerError('internal', `the daemon answered ${response.status}: ${response.text.slice(0, 200)}`);
   }
+}
+
+/**
+ * One HTTP exchange. node:http rather than fetch: loading fetch (undici) costs a CLI call
+ * about as much CPU as the rest of it, and each command makes only a request or two.
+ * Rejects when no answer arrives whole (refused, reset, cut off).
+ */
+function exchange(url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; text: string }> {
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const request = send(url, { method, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        if (!response.complete) reject(new Error('the connection closed before the whole answer arrived'));
+        else resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 function taskPath(id: string): string {
@@ -118,8 +137,7 @@ function parseJson(text: string): unknown {
 }
 
 function unreachable(baseUrl: string, error: unknown): SchedulerError {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  const why = cause?.code ?? cause?.message ?? (error as Error).message;
+  const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
   return new SchedulerError(
     'daemon_unreachable',
     `no scheduler daemon answers at ${baseUrl} (${why}). Start one with "scheduler daemon" ` +

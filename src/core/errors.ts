@@ -14,6 +14,7 @@ export const errorCodes = {
   version_conflict: { httpStatus: 409, exitCode: 6 },
   payload_too_large: { httpStatus: 413, exitCode: 2 },
   store_unavailable: { httpStatus: 503, exitCode: 7 },
+  shutting_down: { httpStatus: 503, exitCode: 7 },
   internal: { httpStatus: 500, exitCode: 1 },
   /** Client side only: no daemon answered at the address. */
   daemon_unreachable: { httpStatus: 503, exitCode: 7 },

@@ -56,6 +56,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Fastify's own logger would build a child logger for every request, which costs more
     // than serving a GET; the daemon logs what matters (errors, runs) itself.
     logger: false,
+    // Requests that arrive while the daemon closes get our error shape (see preClose below).
+    return503OnClosing: false,
     bodyLimit: deps.bodyLimit,
     // Task ids are up to 128 characters; the router's default cap (100) would answer longer
     // valid ids with a 414 of Fastify's own shape. Longer ones reach the schema and get a 400.
@@ -84,6 +86,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; GET /api/openapi.json lists the routes`),
   );
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new SchedulerError('shutting_down', 'the daemon is shutting down; start it again with "scheduler daemon"');
+  });
   if (deps.token) app.addHook('onRequest', requireBearerToken(deps.token));
 
   app.get('/healthz', {
