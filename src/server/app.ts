@@ -64,7 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 1024 },
     // Errors the router raises before a route is found (a bad URL) leave in our shape too.
     frameworkErrors: errorHandler(deps.log),
-  } as never) as unknown as FastifyInstance;
+  });
 
   const routeTable: RouteLine[] = [];
   app.decorate('routeTable', routeTable);
