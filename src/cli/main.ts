@@ -80,6 +80,7 @@ for (const stream of [process.stdout, process.stderr]) {
 const io: CliIo = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
-  columns: process.stdout.columns ?? 120,
+  // A terminal's width; through a pipe, $COLUMNS if set, else a wide default.
+  columns: process.stdout.columns ?? (Number(process.env.COLUMNS) || 120),
 };
 process.exitCode = await runCli(process.argv.slice(2), io);

@@ -52,16 +52,17 @@ function runSummary(run: RunJson): string {
 /** What changed between two versions of a task, as lines for a watcher. */
 export function describeChange(before: TaskJson, after: TaskJson): string[] {
   const stamp = localTime(new Date().toISOString());
-  const lines: string[] = [];
+  const known = new Map(before.results.map((run) => [run.run, run]));
+  const changedRuns = after.results.filter((run) => known.get(run.run)?.outcome !== run.outcome);
+  // In the order things happened: a run ends, the status moves on, the next run starts.
+  const ended = changedRuns
+    .filter((run) => run.outcome !== 'running')
+    .flatMap((run) => describeRun(run).map((line, index) => (index === 0 ? `${stamp}  ${line.trim()}` : line)));
+  const started = changedRuns.filter((run) => run.outcome === 'running').map((run) => `${stamp}  run ${run.run} started`);
+  const lines = [...ended];
   if (before.status !== after.status) lines.push(`${stamp}  status ${before.status} -> ${after.status}`);
   if (!before.stopRequested && after.stopRequested) lines.push(`${stamp}  stop requested: the current run goes on, no later run`);
-  const known = new Map(before.results.map((run) => [run.run, run]));
-  for (const run of after.results) {
-    const old = known.get(run.run);
-    if (old && old.outcome === run.outcome) continue;
-    if (run.outcome === 'running') lines.push(`${stamp}  run ${run.run} started`);
-    else lines.push(...describeRun(run).map((line, index) => (index === 0 ? `${stamp}  ${line.trim()}` : line)));
-  }
+  lines.push(...started);
   if (before.nextRunAt !== after.nextRunAt && after.nextRunAt !== null) lines.push(`${stamp}  next run at ${localTime(after.nextRunAt)}`);
   return lines;
 }

@@ -58,9 +58,10 @@ describe.concurrent('scheduler get ID -watch=true, following a task', () => {
       /^results: +none yet$/m,
       new RegExp(`^${time} {2}status ToBeExecuted -> Executing$`, 'm'),
       new RegExp(`^${time} {2}run 1 started$`, 'm'),
-      new RegExp(`^${time} {2}status Executing -> Executed$`, 'm'),
+      // The run's end, then the status it leads to.
       new RegExp(`^${time} {2}run 1: succeeded, exit 0, scheduled ${time}, started ${time}, took `, 'm'),
       /^ {4}stdout:\n {6}hello\n {6}bye$/m,
+      new RegExp(`^${time} {2}status Executing -> Executed$`, 'm'),
       /^task watch-delay is Executed; nothing more will happen\n$/m,
     ]);
     // Each change is printed once.
