@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { dataDirId, lockDataDir } from './data-dir.js';
+import { SchedulerError } from './core/errors.js';
 import { checkExposure, type DaemonConfig } from './daemon-config.js';
 import { ChangeFeed } from './engine/change-feed.js';
 import { Engine } from './engine/engine.js';
@@ -71,9 +72,10 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await app.close();
+    await engine.shutdown();
     await store.close();
     unlock();
-    throw error;
+    throw describeListenError(error, config);
   }
 
   const address = app.server.address();
@@ -95,6 +97,19 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
       unlock();
     })());
   return { app, url, close };
+}
+
+/** A listen failure the user can act on, said so; anything else as it is. */
+function describeListenError(error: unknown, config: DaemonConfig): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${config.host}:${config.port}`;
+  if (code === 'EADDRINUSE') {
+    return new SchedulerError('invalid_request', `${where} is already in use (another scheduler daemon?); stop it, or choose another address with --listen`);
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+    return new SchedulerError('invalid_request', `cannot listen on ${where} (${code}); choose another address with --listen`);
+  }
+  return error;
 }
 
 /** The environment scripts run with: the daemon's own, less its secrets. */

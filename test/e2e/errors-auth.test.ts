@@ -133,6 +133,16 @@ describe.concurrent('errors', () => {
       expect((await daemon.cli(['list'])).code).toBe(0);
     });
 
+    test('a daemon on an address already in use says so, and exits non-zero', async ({ expect }) => {
+      const address = new URL(daemon.url).host;
+      const dataDir = join(e2e.tempDir(), 'data');
+      const result = await runCli(['daemon', '--listen', address, '--data-dir', dataDir], { timeoutMs: 10_000 });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`${address} is already in use`);
+      expect(result.stderr).toMatch(/--listen/);
+      expect((await daemon.cli(['list'])).code).toBe(0);
+    });
+
     test('on startup it prints every route it serves and its address', async ({ expect }) => {
       await daemon.waitForStdout(/^ {2}DELETE \/api\/tasks\/:id$/m);
       expect(daemon.stdout).toMatch(/^scheduler \d+\.\d+\.\d+ listening on http:\/\/127\.0\.0\.1:\d+$/m);
