@@ -137,9 +137,9 @@ export class Engine {
 
   /** A task and its runs; not_found when there is no such task. */
   async get(id: string): Promise<TaskWithRuns> {
-    const task = await this.options.store.getTask(id);
-    if (!task) throw notFound(id);
-    return { task, runs: await this.options.store.listRuns(id) };
+    const found = await this.options.store.getTaskWithRuns(id);
+    if (!found) throw notFound(id);
+    return found;
   }
 
   /** A page of tasks, in submission order. */

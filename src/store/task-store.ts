@@ -49,6 +49,8 @@ export interface TaskStore {
   getTask(id: string): Promise<Task | undefined>;
   /** The task's retained runs, oldest first. */
   listRuns(taskId: string): Promise<Run[]>;
+  /** A task and its retained runs (oldest first), read as one consistent snapshot. */
+  getTaskWithRuns(id: string): Promise<{ task: Task; runs: Run[] } | undefined>;
   listTasks(params: ListTasksParams): Promise<TaskPage>;
   /** Removes the task and its runs; false when there was no such task. */
   deleteTask(id: string): Promise<boolean>;

@@ -326,6 +326,16 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect(await store.listRuns('r')).toEqual([started]);
       });
 
+      it('reads a task with its runs in one call, and nothing for an unknown id', async () => {
+        const task = await insertIn(makeTask('both'));
+        expect(await store.getTaskWithRuns('both')).toEqual({ task, runs: [] });
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        const started = runningRun(1, t0 + minute, t0 + minute + 3);
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: started }, keepRuns: 10 });
+        expect(await store.getTaskWithRuns('both')).toEqual({ task: executing, runs: [started] });
+        expect(await store.getTaskWithRuns('nobody')).toBeUndefined();
+      });
+
       it('round-trips a skipped run', async () => {
         const task = await insertIn(makeTask('s', { type: 'cron', state: { status: 'Executing', run: 1, nextRunAt: t0 + 2 * minute, stopRequested: false }, lastRun: 1 }));
         const skipped = skippedRun(2, t0 + 2 * minute);

@@ -35,6 +35,7 @@ export class SqliteTaskStore implements TaskStore {
   private readonly statements;
   private readonly saveInTransaction: (params: SaveTaskParams) => void;
   private readonly deleteInTransaction: (id: string) => boolean;
+  private readonly readTaskWithRuns: (id: string) => { task: Task; runs: Run[] } | undefined;
   /** Submits arriving together are committed together (see GroupCommit). */
   private readonly inserts: GroupCommit<Task>;
 
@@ -47,6 +48,12 @@ export class SqliteTaskStore implements TaskStore {
     this.statements = this.prepare();
     this.inserts = new GroupCommit(this.db.transaction((tasks: Task[]) => this.insertBatch(tasks)));
     this.saveInTransaction = this.db.transaction((params: SaveTaskParams) => this.writeTask(params));
+    // One read transaction, so that the runs belong to the version of the task read.
+    this.readTaskWithRuns = this.db.transaction((id: string) => {
+      const row = this.statements.getTask.get(id) as TaskRow | undefined;
+      if (!row) return undefined;
+      return { task: rowToTask(row), runs: (this.statements.listRuns.all(id) as RunRow[]).map(rowToRun) };
+    });
     this.deleteInTransaction = this.db.transaction((id: string) => {
       this.statements.deleteRuns.run(id);
       return this.statements.deleteTask.run(id).changes > 0;
@@ -171,6 +178,10 @@ export class SqliteTaskStore implements TaskStore {
   async getTask(id: string): Promise<Task | undefined> {
     const row = this.statements.getTask.get(id) as TaskRow | undefined;
     return row && rowToTask(row);
+  }
+
+  async getTaskWithRuns(id: string): Promise<{ task: Task; runs: Run[] } | undefined> {
+    return this.readTaskWithRuns(id);
   }
 
   async listRuns(taskId: string): Promise<Run[]> {
