@@ -352,9 +352,11 @@ export class Engine {
     const warmupMs = this.options.warmupMs ?? 0;
     if (warmupMs <= 0 || this.stopping) return;
     const horizon = this.options.clock.now() + warmupMs;
-    for (const task of await this.options.store.listDueTasks({ now: horizon, limit: warmupsPerWake })) {
-      // An executing task's next tick is skipped, not run: nothing to warm up.
-      if (task.state.status === 'Executing') continue;
+    // An executing task's next tick is skipped, not run: nothing to warm up. Look a little
+    // further than needed, so that such tasks do not crowd out the ones that will run.
+    const soon = await this.options.store.listDueTasks({ now: horizon, limit: warmupsPerWake * 4 });
+    const willRun = soon.filter((task) => task.state.status !== 'Executing').slice(0, warmupsPerWake);
+    for (const task of willRun) {
       this.options.runner.prepare({ taskId: task.id, run: task.lastRun + 1, script: task.script });
     }
   }

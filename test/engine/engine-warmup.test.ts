@@ -325,6 +325,23 @@ describe('Engine warm-up: a cron task', () => {
   });
 });
 
+describe('Engine warm-up: executing tasks do not crowd out the next run', () => {
+  it('a run due next is prepared even when more executing tasks than the per-wake limit are due first', async () => {
+    const h = await harness();
+    // Five cron tasks whose runs go on past their next tick (due at T0 + 2s, before the delay task).
+    for (let i = 0; i < 5; i++) await h.engine.submit({ id: `busy-${i}`, type: 'cron', time: '1s', script: 'sleep 9' });
+    await wakeAt(h, T0 + SEC - WARMUP);
+    await wakeAt(h, T0 + SEC);
+    expect(h.runner.runs).toHaveLength(5);
+    await quietUntil(h, T0 + SEC + SEC / 2);
+    // Due at the same instant as the busy tasks' next tick, and listed after them.
+    await h.engine.submit({ id: 'next', type: 'delay', time: `${SEC / 2}ms`, script: 'echo next' });
+
+    await wakeAt(h, T0 + 2 * SEC - WARMUP);
+    expect(h.runner.prepared.filter((spec) => spec.taskId === 'next')).toEqual([{ taskId: 'next', run: 1, script: 'echo next' }]);
+  });
+});
+
 describe('Engine warm-up: limits and shutdown', () => {
   it('prepares at most 4 runs per wake-up when many are due together, and starts them all on time', async () => {
     const h = await harness();
