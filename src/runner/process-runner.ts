@@ -4,7 +4,7 @@
  * their output. The runner does I/O only: it returns how each run ended and never touches
  * storage.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { noOutput, type CapturedOutput } from '../core/task.js';
 import { HeldProcess, type RunningProcess } from './held-process.js';
@@ -52,6 +52,11 @@ export class ProcessRunner implements RunLauncher {
   constructor(private readonly options: ProcessRunnerOptions) {
     this.spoolDir = resolve(options.spoolDir);
     mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
+    // Script files belong to processes, which remove them; one left here is from a daemon
+    // that died (its output files stay: they are recovered with the interrupted runs).
+    for (const name of readdirSync(this.spoolDir)) {
+      if (name.endsWith('.sh')) rmSync(join(this.spoolDir, name), { force: true });
+    }
   }
 
   prepare(spec: RunSpec): void {

@@ -480,6 +480,17 @@ describe('ProcessRunner: prepared (held) runs', () => {
 });
 
 describe('ProcessRunner: spool', () => {
+  it('a new runner drops script files a dead daemon left in the spool, and keeps spooled output', () => {
+    makeRunner(); // the spool exists
+    const leftScript = join(spoolDir, 'crashed.7.0badc0de.sh');
+    const leftOutput = join(spoolDir, 'crashed.7.stdout');
+    writeFileSync(leftScript, 'echo long\n');
+    writeFileSync(leftOutput, 'partial\n');
+    const { runner } = makeRunner();
+    expect(existsSync(leftScript)).toBe(false);
+    expect(runner.recoverOutput('crashed', 7).stdout.text).toBe('partial\n');
+  });
+
   it('recoverOutput reads what a run spooled, capped; removeSpool deletes it', () => {
     const cap = 100;
     const { runner } = makeRunner({ outputCap: cap });
