@@ -101,11 +101,6 @@ export interface Run {
   outputCap: number;
 }
 
-/** True once the task will never run again and no run of it is in progress. */
-export function isFinal(state: TaskState): boolean {
-  return state.status === 'Executed' || state.status === 'Stopped';
-}
-
 /** The time the engine must next act on the task, if any. */
 export function dueAt(state: TaskState): number | null {
   return 'nextRunAt' in state ? state.nextRunAt : null;
