@@ -1,204 +1,30 @@
 /**
- * The engine, driven by a fake clock and a fake runner over a real SQLite store. Nothing
- * here sleeps: time moves only when a test advances the clock, every run ends only when a
- * test ends it, and after each step the test waits (with a deadline) for a condition that
- * proves the engine has done its work.
- *
- * The engine's timer callback is async, so `clock.advance()` only starts a firing pass. The
- * store is wrapped in a probe that logs every call; a pass begins with listDueTasks and ends
- * when the engine has re-read earliestDueAt, so "the pass after this advance is over" is
- * a positive condition the tests can wait for.
+ * The engine, driven by a fake clock and a fake runner over a real SQLite store (see
+ * engine-harness.ts for how tests wait for the engine without sleeping).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
-import type { Run, Task } from '../../src/core/task.js';
-import type { RunResult } from '../../src/core/transition.js';
-import { ChangeFeed } from '../../src/engine/change-feed.js';
-import { Engine, type EngineLog } from '../../src/engine/engine.js';
-import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { TaskStore } from '../../src/store/task-store.js';
+import type { Task } from '../../src/core/task.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { FakeRunner, output, type FakeRun } from '../support/fake-runner.js';
+import { FakeRunner, output } from '../support/fake-runner.js';
+import {
+  MIN,
+  SEC,
+  T0,
+  finish,
+  lastRunOf,
+  passOverSince,
+  runsOf,
+  step,
+  stepTo,
+  taskOf,
+  until,
+  useEngineHarness,
+  wakeAt as fireAt,
+  type Harness,
+} from './engine-harness.js';
 
-const T0 = Date.parse('2026-11-25T10:00:00.000Z');
-const SEC = 1000;
-const MIN = 60 * SEC;
-
-// ------------------------------------------------------------------ harness
-
-/** A log that keeps what it is told, so tests can assert that nothing went wrong. */
-class RecordingLog implements EngineLog {
-  readonly entries: Array<{ level: 'debug' | 'info' | 'warn' | 'error'; details: object; message: string }> = [];
-  debug(details: object, message: string): void {
-    this.entries.push({ level: 'debug', details, message });
-  }
-  info(details: object, message: string): void {
-    this.entries.push({ level: 'info', details, message });
-  }
-  warn(details: object, message: string): void {
-    this.entries.push({ level: 'warn', details, message });
-  }
-  error(details: object, message: string): void {
-    this.entries.push({ level: 'error', details, message });
-  }
-  get errors() {
-    return this.entries.filter((entry) => entry.level === 'error');
-  }
-}
-
-/** A store wrapped so that every call is logged: `name` when called, `name:done` when settled. */
-interface Probe {
-  store: TaskStore;
-  calls: string[];
-}
-
-function probe(inner: TaskStore): Probe {
-  const calls: string[] = [];
-  const store = new Proxy(inner, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver) as unknown;
-      if (typeof value !== 'function' || typeof key !== 'string') return value;
-      return (...args: unknown[]) => {
-        calls.push(key);
-        const out = (value as (...a: unknown[]) => unknown).apply(target, args);
-        if (out instanceof Promise) {
-          return out.finally(() => calls.push(`${key}:done`));
-        }
-        calls.push(`${key}:done`);
-        return out;
-      };
-    },
-  });
-  return { store, calls };
-}
-
-interface Harness {
-  clock: FakeClock;
-  inner: SqliteTaskStore;
-  store: TaskStore;
-  calls: string[];
-  runner: FakeRunner;
-  feed: ChangeFeed;
-  log: RecordingLog;
-  engine: Engine;
-}
-
-const cleanups: Array<() => Promise<void> | void> = [];
-/** Harnesses whose logs must hold no error when the test ends. */
-const checkedLogs: RecordingLog[] = [];
-
-afterEach(async () => {
-  const logs = checkedLogs.splice(0);
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  for (const log of logs) expect(log.errors).toEqual([]);
-});
-
-function tempDbPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'scheduler-engine-test-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, 'scheduler.db');
-}
-
-async function harness(
-  options: { path?: string; keepRuns?: number; clock?: FakeClock; runner?: FakeRunner; shutdownAtEnd?: boolean } = {},
-): Promise<Harness> {
-  const clock = options.clock ?? new FakeClock(T0);
-  const inner = new SqliteTaskStore({ path: options.path ?? ':memory:' });
-  const { store, calls } = probe(inner);
-  const runner = options.runner ?? new FakeRunner({ now: () => clock.now() });
-  const feed = new ChangeFeed(clock);
-  const log = new RecordingLog();
-  const engine = new Engine({
-    store,
-    runner,
-    clock,
-    feed,
-    log,
-    keepRuns: options.keepRuns ?? 100,
-    outputCap: 1024,
-    limits: { maxScriptBytes: 64 * 1024 },
-  });
-  cleanups.push(() => inner.close());
-  if (options.shutdownAtEnd !== false) cleanups.push(() => engine.shutdown());
-  checkedLogs.push(log);
-  await engine.start();
-  return { clock, inner, store, calls, runner, feed, log, engine };
-}
-
-/** Waits, with a deadline, until `check` passes (it may throw or return false meanwhile). */
-async function until(check: () => unknown | Promise<unknown>, what = 'condition'): Promise<void> {
-  await vi.waitFor(
-    async () => {
-      const ok = await check();
-      if (ok === false) throw new Error(`still waiting for: ${what}`);
-    },
-    { timeout: 5_000, interval: 1 },
-  );
-}
-
-/** True once a firing pass begun at or after call index `mark` has re-armed. */
-function passOverSince(h: Harness, mark: number): boolean {
-  const begun = h.calls.indexOf('listDueTasks', mark);
-  return begun >= 0 && h.calls.indexOf('earliestDueAt:done', begun) >= 0;
-}
-
-/**
- * Moves the clock on by `ms`; if that fired the engine's timer, waits until the firing pass
- * is over. Returns whether a pass happened.
- */
-async function step(h: Harness, ms: number): Promise<boolean> {
-  const mark = h.calls.length;
-  h.clock.advance(ms);
-  // The timer callback starts the pass synchronously: it reads the due tasks first thing.
-  if (h.calls.indexOf('listDueTasks', mark) < 0) return false;
-  await until(() => passOverSince(h, mark), 'the firing pass to end');
-  return true;
-}
-
-/** Moves the clock to `at` exactly, as `step` does. */
-function stepTo(h: Harness, at: number): Promise<boolean> {
-  expect(at).toBeGreaterThanOrEqual(h.clock.now());
-  return step(h, at - h.clock.now());
-}
-
-/** Moves the clock to `at`, expecting a firing pass there. */
-async function fireAt(h: Harness, at: number): Promise<void> {
-  expect(await stepTo(h, at), `a firing pass at +${at - T0}ms`).toBe(true);
-}
-
-async function taskOf(h: Harness, id: string): Promise<Task> {
-  const task = await h.inner.getTask(id);
-  if (!task) throw new Error(`no task ${id} in the store`);
-  return task;
-}
-
-function runsOf(h: Harness, id: string): Promise<Run[]> {
-  return h.inner.listRuns(id);
-}
-
-/** Ends `run` the way the test says and waits until the engine has recorded it. */
-async function finish(h: Harness, run: FakeRun, overrides: Partial<RunResult> = {}): Promise<void> {
-  run.finish(overrides);
-  await until(async () => {
-    const record = (await runsOf(h, run.taskId)).find((r) => r.run === run.run);
-    const task = await h.inner.getTask(run.taskId);
-    return (
-      record !== undefined &&
-      record.outcome !== 'running' &&
-      !(task?.state.status === 'Executing' && task.state.run === run.run)
-    );
-  }, `the end of ${run.taskId}#${run.run} to be recorded`);
-}
-
-/** The run the runner started most recently for `id`, which must exist. */
-function lastRunOf(h: Harness, id: string): FakeRun {
-  const run = h.runner.runsOf(id).at(-1);
-  if (!run) throw new Error(`no run of ${id} was started`);
-  return run;
-}
+const { harness, tempDbPath, uncheckLog } = useEngineHarness('errors');
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -442,7 +268,7 @@ describe('Engine: a run that cannot be started', () => {
     }
     // The error is logged once, as what it is (the firing pass itself did not fail).
     expect(h.log.errors.map((e) => e.message)).toEqual(['could not start a run']);
-    checkedLogs.splice(checkedLogs.indexOf(h.log), 1);
+    uncheckLog(h.log);
   });
 });
 
