@@ -8,6 +8,9 @@ import { request as httpsRequest } from 'node:https';
 import { SchedulerError, isErrorCode } from '../core/errors.js';
 import type {
   ListQuery,
+  RunJson,
+  RunPageJson,
+  RunsQuery,
   StopResponse,
   SubmitBody,
   TaskJson,
@@ -39,10 +42,7 @@ export class SchedulerClient {
 
   /** One page of tasks. */
   listPage(query: ListQuery = {}): Promise<TaskPageJson> {
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
-    const search = params.size > 0 ? `?${params}` : '';
-    return this.request('GET', `/api/tasks${search}`);
+    return this.request('GET', `/api/tasks${queryString(query)}`);
   }
 
   /** Every task, page after page. */
@@ -58,6 +58,16 @@ export class SchedulerClient {
   /** A task with its results. */
   get(id: string): Promise<TaskJson> {
     return this.request('GET', taskPath(id));
+  }
+
+  /** One page of a task's runs, newest first. */
+  listRunsPage(id: string, query: RunsQuery = {}): Promise<RunPageJson> {
+    return this.request('GET', `${taskPath(id)}/runs${queryString(query)}`);
+  }
+
+  /** One run of a task, with its output. */
+  getRun(id: string, run: number): Promise<RunJson> {
+    return this.request('GET', `${taskPath(id)}/runs/${run}`);
   }
 
   /** Waits until the task's version differs from `version` (or the wait times out) and returns it. */
@@ -121,6 +131,13 @@ function exchange(url: string, method: string, headers: Record<string, string>, 
     request.on('error', reject);
     request.end(body);
   });
+}
+
+/** "?a=1&b=2" from the defined values of `query`, or "" when there are none. */
+function queryString(query: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+  return params.size > 0 ? `?${params}` : '';
 }
 
 function taskPath(id: string): string {

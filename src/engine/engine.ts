@@ -10,7 +10,7 @@ import type { Clock } from '../core/clock.js';
 import { SchedulerError } from '../core/errors.js';
 import { firstFireAt } from '../core/schedule.js';
 import { parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
-import { dueAt, noOutput, type Run, type Task, type TaskStatus } from '../core/task.js';
+import { dueAt, noOutput, type Run, type RunOutcome, type Task, type TaskStatus } from '../core/task.js';
 import {
   IllegalTransition,
   transition,
@@ -21,7 +21,7 @@ import {
 } from '../core/transition.js';
 import type { RunningProcess } from '../runner/process-runner.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
-import type { RunChange, TaskPage, TaskStore } from '../store/task-store.js';
+import type { RunChange, RunPage, TaskPage, TaskStore } from '../store/task-store.js';
 import type { ChangeFeed } from './change-feed.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { WakeTimer } from './wake-timer.js';
@@ -140,6 +140,24 @@ export class Engine {
     const found = await this.options.store.getTaskWithRuns(id);
     if (!found) throw notFound(id);
     return found;
+  }
+
+  /** A page of a task's runs, newest first; not_found when there is no such task. */
+  async listRuns(params: { id: string; limit: number; cursor?: string; outcome?: RunOutcome }): Promise<RunPage> {
+    const page = await this.options.store.listRunsPage({ taskId: params.id, limit: params.limit, cursor: params.cursor, outcome: params.outcome });
+    // An empty page may mean no such task: say so rather than answer an empty list.
+    if (page.runs.length === 0 && !(await this.options.store.getTask(params.id))) throw notFound(params.id);
+    return page;
+  }
+
+  /** One run of a task; not_found when there is no such task or run (pruned, or not yet). */
+  async getRun(id: string, run: number): Promise<Run> {
+    const found = await this.options.store.getRun(id, run);
+    if (found) return found;
+    const task = await this.options.store.getTask(id);
+    if (!task) throw notFound(id);
+    const why = run > task.lastRun ? `it has had ${task.lastRun} so far` : `it was pruned (the daemon keeps the last ${this.options.keepRuns})`;
+    throw new SchedulerError('not_found', `task "${id}" has no run ${run}: ${why}`);
   }
 
   /** A page of tasks, in submission order. */

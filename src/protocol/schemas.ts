@@ -118,6 +118,30 @@ export const GetQuery = Type.Object(
 );
 export type GetQuery = Static<typeof GetQuery>;
 
+/** The path of one run. */
+export const RunParams = Type.Object({
+  id: Type.String({ pattern: taskIdPattern }),
+  run: Type.Integer({ minimum: 1, description: 'run number, from 1' }),
+});
+
+/** Query of GET /api/tasks/{id}/runs. */
+export const RunsQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 32, description: 'nextCursor of the previous page' })),
+    outcome: Type.Optional(Type.String({ enum: [...runOutcomes] })),
+  },
+  { additionalProperties: false },
+);
+export type RunsQuery = Static<typeof RunsQuery>;
+
+/** A page of runs, newest first. */
+export const RunPageJson = Type.Object({
+  runs: Type.Array(RunJson),
+  nextCursor: Nullable<string>('string', { description: 'pass as cursor for the next (older) page; null on the last' }),
+});
+export type RunPageJson = Static<typeof RunPageJson>;
+
 /** Every error the API answers with. */
 export const ErrorJson = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),

@@ -26,7 +26,8 @@ export function taskJson(task: Task, runs: Run[]): TaskJson {
   return { ...taskSummaryJson(task), results: runs.map(runJson) };
 }
 
-function runJson(run: Run): RunJson {
+/** One run. */
+export function runJson(run: Run): RunJson {
   return {
     run: run.run,
     scheduledAt: iso(run.scheduledAt),

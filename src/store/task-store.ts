@@ -5,7 +5,7 @@
  * version: a lost race is a version_conflict error, never a silent overwrite.
  */
 import type { RunResult } from '../core/transition.js';
-import type { Run, Task, TaskStatus } from '../core/task.js';
+import type { Run, RunOutcome, Task, TaskStatus } from '../core/task.js';
 
 /** A change to a task's runs, written atomically with the task. */
 export type RunChange =
@@ -40,6 +40,22 @@ export interface TaskPage {
   nextCursor: string | null;
 }
 
+/** Parameters of TaskStore.listRunsPage. */
+export interface ListRunsParams {
+  taskId: string;
+  limit: number;
+  /** An opaque cursor from a previous page's nextCursor. */
+  cursor?: string;
+  outcome?: RunOutcome;
+}
+
+/** One page of runs, newest first. */
+export interface RunPage {
+  runs: Run[];
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
 /** Durable storage of tasks and their runs. */
 export interface TaskStore {
   /** Stores a new task; fails with already_exists when the id is taken. Committed on return. */
@@ -49,6 +65,10 @@ export interface TaskStore {
   getTask(id: string): Promise<Task | undefined>;
   /** The task's retained runs, oldest first. */
   listRuns(taskId: string): Promise<Run[]>;
+  /** A page of a task's retained runs, newest first, optionally of one outcome only. */
+  listRunsPage(params: ListRunsParams): Promise<RunPage>;
+  /** One retained run of a task. */
+  getRun(taskId: string, run: number): Promise<Run | undefined>;
   /** A task and its retained runs (oldest first), read as one consistent snapshot. */
   getTaskWithRuns(id: string): Promise<{ task: Task; runs: Run[] } | undefined>;
   listTasks(params: ListTasksParams): Promise<TaskPage>;

@@ -126,6 +126,34 @@ describe('scheduler list', () => {
   });
 });
 
+describe('scheduler runs', () => {
+  test("lists a task's runs newest first as a table, filters by outcome, limits, and --json", async ({ expect }) => {
+    ok(await daemon.cli(['submit', 'history', '-type=cron', '-time=200ms', '-script=[ $((SCHEDULER_RUN % 2)) = 1 ] || exit 3']), 'submit');
+    await daemon.waitForTask('history', '4 finished runs', (task) => task.results.filter((run) => run.finishedAt !== null).length >= 4);
+    ok(await daemon.cli(['stop', 'history']), 'stop');
+    const task = await daemon.waitForStatus('history', 'Stopped');
+    const newestFirst = task.results.map((run) => run.run).reverse();
+
+    const table = ok(await daemon.cli(['runs', 'history']), 'runs');
+    const [header, ...rows] = table.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^RUN +SCHEDULED +STARTED +DURATION +OUTCOME +EXIT$/);
+    expect(rows.map((row) => Number(row.split(/ +/)[0]))).toEqual(newestFirst);
+    for (const row of rows) expect(row).toMatch(/ (succeeded +0|failed +3)$/);
+
+    const failed = ok(await daemon.cli(['runs', 'history', '--outcome', 'failed']), 'runs --outcome');
+    const failedRows = failed.stdout.trimEnd().split('\n').slice(1);
+    expect(failedRows.length).toBeGreaterThan(0);
+    for (const row of failedRows) expect(row).toMatch(/ failed +3$/);
+
+    const one = ok(await daemon.cli(['runs', 'history', '--limit', '1', '--json']), 'runs --json');
+    expect(parseJson<Array<{ run: number }>>(one).map((run) => run.run)).toEqual([newestFirst[0]]);
+
+    const unknown = await daemon.cli(['runs', 'nobody-here']);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toMatch(/no task with id "nobody-here"/);
+  });
+});
+
 describe.concurrent('get and delete', () => {
   describe('scheduler get', () => {
     test('prints id, type, time, script, status, last change and results', async ({ expect }) => {

@@ -2,8 +2,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { StopResponse, TaskPageJson } from '../../src/protocol/schemas.js';
-import { expectError, getTask, isoTime, listAll, startHarness, submit, waitForStatus, type Harness } from './harness.js';
+import type { RunJson, RunPageJson, StopResponse, TaskPageJson } from '../../src/protocol/schemas.js';
+import { expectError, getTask, isoTime, listAll, startHarness, submit, waitForStatus, waitForTask, type Harness } from './harness.js';
 import { ManualLauncher } from './manual-launcher.js';
 
 let harness: Harness;
@@ -169,6 +169,64 @@ describe('GET /api/tasks/{id}', () => {
   it('refuses an unknown query parameter (400)', async () => {
     await submit(harness.app, { id: 'q' });
     expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/q?verbose=1' }), 400, 'invalid_request');
+  });
+});
+
+describe('GET /api/tasks/{id}/runs and /runs/{run}', () => {
+  beforeEach(async () => {
+    harness = await startHarness();
+  });
+
+  /** A cron task whose even runs fail, stopped once it has had at least `count` finished runs. */
+  async function history(count: number): Promise<RunJson[]> {
+    await submit(harness.app, { id: 'hist', type: 'cron', time: '100ms', script: 'echo "run $SCHEDULER_RUN"; [ $((SCHEDULER_RUN % 2)) = 1 ]' });
+    await waitForTask(harness.app, 'hist', (task) => task.results.filter((run) => run.finishedAt !== null).length >= count);
+    expect((await harness.app.inject({ method: 'PUT', url: '/api/tasks/hist' })).statusCode).toBe(200);
+    const task = await waitForStatus(harness.app, 'hist', 'Stopped');
+    return task.results;
+  }
+
+  it('pages through the history newest first, and filters by outcome', async () => {
+    const all = await history(4);
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const url: string = `/api/tasks/hist/runs?limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const response = await harness.app.inject({ method: 'GET', url });
+      expect(response.statusCode, response.body).toBe(200);
+      const page: RunPageJson = response.json<RunPageJson>();
+      expect(page.runs.length).toBeLessThanOrEqual(2);
+      seen.push(...page.runs.map((run) => run.run));
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    expect(seen).toEqual(all.map((run) => run.run).reverse());
+
+    const failed = (await harness.app.inject({ method: 'GET', url: '/api/tasks/hist/runs?outcome=failed' })).json<RunPageJson>();
+    expect(failed.runs.length).toBeGreaterThan(0);
+    for (const run of failed.runs) expect(run).toMatchObject({ outcome: 'failed', exitCode: 1 });
+    expect(failed.runs.map((run) => run.run)).toEqual(all.filter((run) => run.outcome === 'failed').map((run) => run.run).reverse());
+  });
+
+  it('answers one run with its output', async () => {
+    const all = await history(2);
+    const first = all[0]!;
+    const response = await harness.app.inject({ method: 'GET', url: `/api/tasks/hist/runs/${first.run}` });
+    expect(response.statusCode).toBe(200);
+    expect(response.json<RunJson>()).toEqual(first);
+    expect(first.stdout).toBe(`run ${first.run}\n`);
+  });
+
+  it('answers 404 for an unknown task or run, and 400 for impossible parameters', async () => {
+    await history(1);
+    expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/nobody/runs' }), 404, 'not_found');
+    expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/nobody/runs/1' }), 404, 'not_found');
+    const message = expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/hist/runs/9999' }), 404, 'not_found');
+    expect(message).toMatch(/no run 9999/);
+    expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/hist/runs/zero' }), 400, 'invalid_request');
+    expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/hist/runs/0' }), 400, 'invalid_request');
+    expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/hist/runs?outcome=great' }), 400, 'invalid_request');
+    expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/hist/runs?limit=0' }), 400, 'invalid_request');
+    expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/hist/runs?cursor=x' }), 400, 'invalid_request');
   });
 });
 

@@ -336,6 +336,36 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect(await store.getTaskWithRuns('nobody')).toBeUndefined();
       });
 
+      it('pages through runs newest first, filters by outcome, and reads one run', async () => {
+        // Runs 1..5 of a cron task: 2 and 4 skipped, the others recorded as they started.
+        let task = await insertIn(makeTask('hist', { type: 'cron', state: { status: 'Executing', run: 1, nextRunAt: t0 + 2 * minute, stopRequested: false } }));
+        const records: Run[] = [];
+        for (let run = 1; run <= 5; run++) {
+          const record = run % 2 === 0 ? skippedRun(run, t0 + run * minute) : runningRun(run, t0 + run * minute, t0 + run * minute + 1);
+          const after = next(task, task.state, { lastRun: run });
+          await store.saveTask({ task: after, expectedVersion: task.version, runChange: { kind: 'insert', run: record }, keepRuns: 10 });
+          task = after;
+          records.push(record);
+        }
+        const first = await store.listRunsPage({ taskId: 'hist', limit: 2 });
+        expect(first.runs.map((r) => r.run)).toEqual([5, 4]);
+        expect(first.nextCursor).not.toBeNull();
+        const second = await store.listRunsPage({ taskId: 'hist', limit: 2, cursor: first.nextCursor! });
+        expect(second.runs.map((r) => r.run)).toEqual([3, 2]);
+        const last = await store.listRunsPage({ taskId: 'hist', limit: 2, cursor: second.nextCursor! });
+        expect(last).toEqual({ runs: [records[0]], nextCursor: null });
+
+        const skipped = await store.listRunsPage({ taskId: 'hist', limit: 10, outcome: 'skipped' });
+        expect(skipped).toEqual({ runs: [records[3], records[1]], nextCursor: null });
+        expect(await store.listRunsPage({ taskId: 'hist', limit: 10, outcome: 'failed' })).toEqual({ runs: [], nextCursor: null });
+        expect(await store.listRunsPage({ taskId: 'nobody', limit: 10 })).toEqual({ runs: [], nextCursor: null });
+        await expectCode(store.listRunsPage({ taskId: 'hist', limit: 2, cursor: 'not-a-cursor' }), 'invalid_request');
+
+        expect(await store.getRun('hist', 3)).toEqual(records[2]);
+        expect(await store.getRun('hist', 6)).toBeUndefined();
+        expect(await store.getRun('nobody', 1)).toBeUndefined();
+      });
+
       it('round-trips a skipped run', async () => {
         const task = await insertIn(makeTask('s', { type: 'cron', state: { status: 'Executing', run: 1, nextRunAt: t0 + 2 * minute, stopRequested: false }, lastRun: 1 }));
         const skipped = skippedRun(2, t0 + 2 * minute);

@@ -5,12 +5,16 @@ import { SchedulerError } from '../../core/errors.js';
 import { parseDuration } from '../../core/duration.js';
 import type { Engine } from '../../engine/engine.js';
 import type { ChangeFeed } from '../../engine/change-feed.js';
-import type { TaskStatus } from '../../core/task.js';
-import { taskJson, taskSummaryJson } from '../../protocol/task-json.js';
+import type { RunOutcome, TaskStatus } from '../../core/task.js';
+import { runJson, taskJson, taskSummaryJson } from '../../protocol/task-json.js';
 import {
   ErrorJson,
   GetQuery,
   ListQuery,
+  RunJson,
+  RunPageJson,
+  RunParams,
+  RunsQuery,
   StopResponse,
   SubmitBody,
   TaskIdParams,
@@ -75,6 +79,19 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     const { task, runs } = await watcher.watch({ id, version, waitMs, reply });
     return taskJson(task, runs);
   });
+
+  api.get('/api/tasks/:id/runs', {
+    schema: { summary: "A task's run history, newest first, a page at a time", params: TaskIdParams, querystring: RunsQuery, response: { 200: RunPageJson, ...errors } },
+  }, async (request) => {
+    const { limit = 50, cursor, outcome } = request.query;
+    // The schema allows only the outcome names.
+    const page = await engine.listRuns({ id: request.params.id, limit, cursor, outcome: outcome as RunOutcome | undefined });
+    return { runs: page.runs.map(runJson), nextCursor: page.nextCursor };
+  });
+
+  api.get('/api/tasks/:id/runs/:run', {
+    schema: { summary: 'One run of a task, with its output', params: RunParams, response: { 200: RunJson, ...errors } },
+  }, async (request) => runJson(await engine.getRun(request.params.id, request.params.run)));
 
   api.put('/api/tasks/:id', {
     schema: { summary: 'Stop a task', params: TaskIdParams, response: { 200: StopResponse, ...errors } },

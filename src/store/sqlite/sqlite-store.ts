@@ -9,7 +9,9 @@ import Database from 'better-sqlite3';
 import { SchedulerError } from '../../core/errors.js';
 import type { Run, Task } from '../../core/task.js';
 import type {
+  ListRunsParams,
   ListTasksParams,
+  RunPage,
   SaveTaskParams,
   TaskPage,
   TaskStore,
@@ -104,6 +106,11 @@ export class SqliteTaskStore implements TaskStore {
         WHERE next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`),
       listExecuting: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE status = 'Executing'`),
       listRuns: db.prepare('SELECT * FROM runs WHERE task_id = ? ORDER BY run'),
+      listRunsBefore: db.prepare('SELECT * FROM runs WHERE task_id = ? AND run < ? ORDER BY run DESC LIMIT ?'),
+      listRunsBeforeByOutcome: db.prepare(
+        'SELECT * FROM runs WHERE task_id = ? AND run < ? AND outcome = ? ORDER BY run DESC LIMIT ?',
+      ),
+      getRun: db.prepare('SELECT * FROM runs WHERE task_id = ? AND run = ?'),
       insertRun: db.prepare(`INSERT OR REPLACE INTO runs (task_id, run, scheduled_at, started_at,
           finished_at, outcome, exit_code, signal, error, stdout, stdout_bytes, stdout_truncated,
           stderr, stderr_bytes, stderr_truncated, output_cap)
@@ -186,6 +193,24 @@ export class SqliteTaskStore implements TaskStore {
 
   async listRuns(taskId: string): Promise<Run[]> {
     return (this.statements.listRuns.all(taskId) as RunRow[]).map(rowToRun);
+  }
+
+  async listRunsPage(params: ListRunsParams): Promise<RunPage> {
+    const before = params.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(params.cursor);
+    // One row more than asked tells whether there is a next page.
+    const rows = (
+      params.outcome === undefined
+        ? this.statements.listRunsBefore.all(params.taskId, before, params.limit + 1)
+        : this.statements.listRunsBeforeByOutcome.all(params.taskId, before, params.outcome, params.limit + 1)
+    ) as RunRow[];
+    const page = rows.slice(0, params.limit);
+    const last = page.at(-1);
+    return { runs: page.map(rowToRun), nextCursor: rows.length > params.limit && last ? String(last.run) : null };
+  }
+
+  async getRun(taskId: string, run: number): Promise<Run | undefined> {
+    const row = this.statements.getRun.get(taskId, run) as RunRow | undefined;
+    return row && rowToRun(row);
   }
 
   async listTasks(params: ListTasksParams): Promise<TaskPage> {
