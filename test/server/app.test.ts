@@ -64,7 +64,7 @@ describe('unknown routes and bad URLs', () => {
     ['GET', '/api'],
     ['POST', '/api/tasks/x'],
     ['PATCH', '/api/tasks/x'],
-    ['GET', '/api/tasks/x/runs'],
+    ['GET', '/api/tasks/x/runs/1/output'],
   ] as const)('%s %s answers 404 not_found in the JSON error shape', async (method, url) => {
     harness = await startHarness();
     const message = expectError(await harness.app.inject({ method, url }), 404, 'not_found');
