@@ -12,6 +12,7 @@ import { programVersion } from '../version.js';
 import { daemonCommand } from './commands/daemon.js';
 import { deleteCommand } from './commands/delete.js';
 import { getCommand } from './commands/get.js';
+import { killCommand } from './commands/kill.js';
 import { listCommand } from './commands/list.js';
 import { runsCommand } from './commands/runs.js';
 import { stopCommand } from './commands/stop.js';
@@ -29,7 +30,7 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride();
-  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, runsCommand, stopCommand, deleteCommand]) {
+  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, runsCommand, killCommand, stopCommand, deleteCommand]) {
     program.addCommand(make(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   return program;

@@ -80,6 +80,11 @@ export class SchedulerClient {
     return this.request('PUT', taskPath(id));
   }
 
+  /** Ends the task's run in progress; resolves once it is recorded as killed. */
+  kill(id: string): Promise<TaskJson> {
+    return this.request('POST', `${taskPath(id)}/kill`);
+  }
+
   /** Stops and deletes a task. */
   async delete(id: string): Promise<void> {
     await this.request('DELETE', taskPath(id));

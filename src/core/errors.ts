@@ -11,6 +11,7 @@ export const errorCodes = {
   not_found: { httpStatus: 404, exitCode: 4 },
   already_exists: { httpStatus: 409, exitCode: 5 },
   stop_refused: { httpStatus: 409, exitCode: 6 },
+  not_running: { httpStatus: 409, exitCode: 6 },
   version_conflict: { httpStatus: 409, exitCode: 6 },
   payload_too_large: { httpStatus: 413, exitCode: 2 },
   store_unavailable: { httpStatus: 503, exitCode: 7 },

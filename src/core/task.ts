@@ -70,6 +70,8 @@ export const runOutcomes = [
   'interrupted',
   /** the tick came while the previous run was still executing, so it did not run */
   'skipped',
+  /** a user ended the run (`scheduler kill`): its process group got TERM, then KILL */
+  'killed',
 ] as const;
 export type RunOutcome = (typeof runOutcomes)[number];
 

@@ -72,6 +72,8 @@ const maxWriteAttempts = 5;
 export class Engine {
   private readonly mutex = new KeyedMutex();
   private readonly running = new Map<string, { run: number; process: RunningProcess }>();
+  /** Runs a user asked to kill, by runKey: their end is recorded as killed. */
+  private readonly killRequested = new Set<string>();
   private readonly timer: WakeTimer;
   private firing = false;
   private stopping = false;
@@ -120,6 +122,26 @@ export class Engine {
       const { task, warning } = await this.applyLocked(id, { kind: 'stop' });
       return { task, runs: await this.options.store.listRuns(id), warning };
     });
+  }
+
+  /**
+   * Ends the run in progress of a task (its whole process group: TERM, then KILL after the
+   * grace period) and returns the task once the run is recorded as killed. The schedule goes
+   * on: a cron task waits for its next tick. not_running when no run is executing.
+   */
+  async kill(id: string): Promise<TaskWithRuns> {
+    const active = this.running.get(id);
+    if (!active) {
+      const task = await this.options.store.getTask(id);
+      if (!task) throw notFound(id);
+      throw new SchedulerError('not_running', `task "${id}" has no run executing (status ${task.state.status}); nothing to kill`);
+    }
+    this.killRequested.add(runKey(id, active.run));
+    await active.process.kill();
+    // The end of the run is recorded by its finish handler, under the task's mutex: queue behind it.
+    await this.mutex.run(id, async () => undefined);
+    this.killRequested.delete(runKey(id, active.run)); // in case the run ended by itself first
+    return this.get(id);
   }
 
   /** Stops a task, kills its run if one is in progress, and removes it with its runs. */
@@ -272,9 +294,10 @@ export class Engine {
   }
 
   private async onRunFinished(id: string, run: number, result: RunResult): Promise<void> {
-    const recorded: RunResult = this.stopping
-      ? { ...result, outcome: 'interrupted', error: 'the daemon was shut down while the run was executing' }
-      : result;
+    const killed = this.killRequested.delete(runKey(id, run));
+    let recorded = result;
+    if (this.stopping) recorded = { ...result, outcome: 'interrupted', error: 'the daemon was shut down while the run was executing' };
+    else if (killed) recorded = { ...result, outcome: 'killed', error: `killed on request${result.signal ? ` (${result.signal})` : ''}` };
     try {
       await this.apply(id, { kind: 'runFinished', run, result: recorded });
       this.options.log.info({ task: id, run, outcome: recorded.outcome, exitCode: recorded.exitCode }, 'run finished');
@@ -390,6 +413,10 @@ export class Engine {
       throw error;
     }
   }
+}
+
+function runKey(id: string, run: number): string {
+  return `${id}\n${run}`;
 }
 
 function notFound(id: string): SchedulerError {

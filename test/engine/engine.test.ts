@@ -471,6 +471,45 @@ describe('Engine: a stop racing with the start of a run', () => {
   });
 });
 
+describe('Engine: kill', () => {
+  it('ends the run in progress, records it as killed, and the cron schedule goes on', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'sleep 100' });
+    await fireAt(h, T0 + 10 * SEC);
+    const run = lastRunOf(h, 'c');
+    h.clock.advance(2 * SEC);
+
+    const { task, runs } = await withDeadline(h.engine.kill('c'));
+    expect(run.killCalls).toBe(1);
+    expect(task.state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 20 * SEC });
+    expect(runs).toMatchObject([{ run: 1, outcome: 'killed', signal: 'SIGTERM', error: 'killed on request (SIGTERM)', finishedAt: T0 + 12 * SEC }]);
+    await until(() => h.engine.runsInProgress === 0, 'the killed run to leave the engine');
+
+    await fireAt(h, T0 + 20 * SEC);
+    expect(h.runner.runsOf('c').map((r) => r.run)).toEqual([1, 2]);
+    // A run that ends by itself is not taken for a killed one.
+    await finish(h, lastRunOf(h, 'c'));
+    expect((await runsOf(h, 'c')).map((r) => r.outcome)).toEqual(['killed', 'succeeded']);
+  });
+
+  it('a killed delay task ends Executed', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'd', type: 'delay', time: '1s', script: 'sleep 100' });
+    await fireAt(h, T0 + SEC);
+    const { task, runs } = await withDeadline(h.engine.kill('d'));
+    expect(task.state).toEqual({ status: 'Executed' });
+    expect(runs.map((r) => r.outcome)).toEqual(['killed']);
+  });
+
+  it('refuses a task with no run executing (not_running) and an unknown one (not_found)', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'idle', type: 'delay', time: '1h', script: 'true' });
+    expect(await rejection(h.engine.kill('idle'))).toMatchObject({ code: 'not_running' });
+    expect(await rejection(h.engine.kill('nobody'))).toMatchObject({ code: 'not_found' });
+    expect((await taskOf(h, 'idle')).version).toBe(1);
+  });
+});
+
 describe('Engine: delete', () => {
   it('kills the running run, removes the task with its runs, and tells watchers', async () => {
     const h = await harness();

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { RunJson, RunPageJson, StopResponse, TaskPageJson } from '../../src/protocol/schemas.js';
+import type { RunJson, RunPageJson, StopResponse, TaskJson, TaskPageJson } from '../../src/protocol/schemas.js';
 import { expectError, getTask, isoTime, listAll, startHarness, submit, waitForStatus, waitForTask, type Harness } from './harness.js';
 import { ManualLauncher } from './manual-launcher.js';
 
@@ -227,6 +227,29 @@ describe('GET /api/tasks/{id}/runs and /runs/{run}', () => {
     expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/hist/runs?outcome=great' }), 400, 'invalid_request');
     expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/hist/runs?limit=0' }), 400, 'invalid_request');
     expectError(await harness.app.inject({ method: 'GET', url: '/api/tasks/hist/runs?cursor=x' }), 400, 'invalid_request');
+  });
+});
+
+describe('POST /api/tasks/{id}/kill', () => {
+  beforeEach(async () => {
+    harness = await startHarness();
+  });
+
+  it('ends the run in progress: 200 with the run recorded as killed', async () => {
+    await submit(harness.app, { id: 'long', type: 'delay', time: '10ms', script: 'echo begun; sleep 30' });
+    await waitForTask(harness.app, 'long', (task) => task.status === 'Executing');
+    const response = await harness.app.inject({ method: 'POST', url: '/api/tasks/long/kill' });
+    expect(response.statusCode, response.body).toBe(200);
+    const task = response.json<TaskJson>();
+    expect(task.status).toBe('Executed');
+    expect(task.results).toMatchObject([{ run: 1, outcome: 'killed', signal: 'SIGTERM', exitCode: null }]);
+  });
+
+  it('answers 409 not_running for a task with no run executing, 404 for an unknown one', async () => {
+    await submit(harness.app, { id: 'idle' });
+    expectError(await harness.app.inject({ method: 'POST', url: '/api/tasks/idle/kill' }), 409, 'not_running');
+    expectError(await harness.app.inject({ method: 'POST', url: '/api/tasks/nobody/kill' }), 404, 'not_found');
+    expect((await getTask(harness.app, 'idle')).version).toBe(1);
   });
 });
 

@@ -93,6 +93,17 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     schema: { summary: 'One run of a task, with its output', params: RunParams, response: { 200: RunJson, ...errors } },
   }, async (request) => runJson(await engine.getRun(request.params.id, request.params.run)));
 
+  api.post('/api/tasks/:id/kill', {
+    schema: {
+      summary: "End the task's run in progress (its whole process group); the schedule goes on",
+      params: TaskIdParams,
+      response: { 200: TaskJson, ...errors },
+    },
+  }, async (request) => {
+    const { task, runs } = await engine.kill(request.params.id);
+    return taskJson(task, runs);
+  });
+
   api.put('/api/tasks/:id', {
     schema: { summary: 'Stop a task', params: TaskIdParams, response: { 200: StopResponse, ...errors } },
   }, async (request) => {
