@@ -10,6 +10,7 @@ export function describeTask(task: TaskJson): string {
     `type:         ${task.type}`,
     `time:         ${task.time}`,
     `script:       ${indentAfterFirst(task.script, 14)}`,
+    ...(task.timeout === null ? [] : [`timeout:      ${task.timeout} per run`]),
     `status:       ${task.status}${task.stopRequested ? ' (stop requested: no run after the current one)' : ''}`,
     `last change:  ${localTime(task.lastStatusUpdated)}`,
     `next run:     ${localTime(task.nextRunAt)}`,

@@ -13,6 +13,8 @@ export interface Submission {
   type: string;
   time: string;
   script: string;
+  /** Optional bound on each run's wall time (Go-style duration). */
+  timeout?: string;
 }
 
 /** Limits on what may be submitted. */
@@ -47,7 +49,13 @@ export function parseSubmission(input: Submission, limits: SubmissionLimits): Ta
   if (scriptBytes > limits.maxScriptBytes) {
     invalid('script', `the script is ${scriptBytes} bytes; the limit is ${limits.maxScriptBytes} bytes (daemon option --max-script-bytes)`);
   }
-  return { id: input.id, type, time: input.time, intervalMs, script: input.script };
+  const definition: TaskDefinition = { id: input.id, type, time: input.time, intervalMs, script: input.script };
+  if (input.timeout !== undefined) {
+    const ms = parseDuration(input.timeout, 'timeout');
+    if (ms <= 0) invalid('timeout', `"${input.timeout}" would end every run at once; give a positive duration, or none`);
+    definition.runTimeout = { text: input.timeout, ms };
+  }
+  return definition;
 }
 
 function invalid(field: string, message: string): never {

@@ -45,6 +45,8 @@ export interface TaskDefinition {
   /** `time` in milliseconds: the delay, or the interval between cron ticks. */
   intervalMs: number;
   script: string;
+  /** The longest each run may take, as written and in milliseconds; absent for no bound. */
+  runTimeout?: { text: string; ms: number };
 }
 
 /** A task with its current state. */
@@ -72,6 +74,8 @@ export const runOutcomes = [
   'skipped',
   /** a user ended the run (`scheduler kill`): its process group got TERM, then KILL */
   'killed',
+  /** the run took longer than the task's timeout, and was ended the same way */
+  'timed_out',
 ] as const;
 export type RunOutcome = (typeof runOutcomes)[number];
 

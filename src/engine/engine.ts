@@ -19,7 +19,7 @@ import {
   type TaskEvent,
   type Transition,
 } from '../core/transition.js';
-import type { RunningProcess } from '../runner/process-runner.js';
+import type { RunningProcess, RunSpec } from '../runner/process-runner.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
 import type { RunChange, RunPage, TaskPage, TaskStore } from '../store/task-store.js';
 import type { ChangeFeed } from './change-feed.js';
@@ -271,7 +271,7 @@ export class Engine {
   private startProcess(task: Task, run: number): RunningProcess {
     if (this.stopping) return this.runThatNeverStarted('the daemon was shutting down');
     try {
-      return this.options.runner.start({ taskId: task.id, run, script: task.script });
+      return this.options.runner.start(runSpec(task, run));
     } catch (error) {
       this.options.log.error({ task: task.id, run, error }, 'could not start a run');
       return this.runThatNeverStarted(`the script could not be started: ${(error as Error)?.message ?? String(error)}`);
@@ -398,7 +398,7 @@ export class Engine {
     const soon = await this.options.store.listDueTasks({ now: horizon, limit: warmupsPerWake * 4 });
     const willRun = soon.filter((task) => task.state.status !== 'Executing').slice(0, warmupsPerWake);
     for (const task of willRun) {
-      this.options.runner.prepare({ taskId: task.id, run: task.lastRun + 1, script: task.script });
+      this.options.runner.prepare(runSpec(task, task.lastRun + 1));
     }
   }
 
@@ -413,6 +413,13 @@ export class Engine {
       throw error;
     }
   }
+}
+
+/** What the runner needs to run `run` of `task`. */
+function runSpec(task: Task, run: number): RunSpec {
+  const spec: RunSpec = { taskId: task.id, run, script: task.script };
+  if (task.runTimeout) spec.timeoutMs = task.runTimeout.ms;
+  return spec;
 }
 
 function runKey(id: string, run: number): string {

@@ -30,6 +30,7 @@ export const SubmitBody = Type.Object(
     type: Type.String({ enum: [...taskTypes], description: 'delay: run once after `time`; cron: run every `time`' }),
     time: Type.String({ minLength: 1, maxLength: 64, description: 'Go-style duration: 300ms, 10s, 1m, 1h30m, 1.5h' }),
     script: Type.String({ minLength: 1, description: 'a bash script' }),
+    timeout: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'end each run that takes longer (Go-style duration); recorded as timed_out' })),
   },
   { additionalProperties: false },
 );
@@ -65,6 +66,7 @@ const TaskFields = {
   type: Type.String({ enum: [...taskTypes] }),
   time: Type.String(),
   script: Type.String(),
+  timeout: Nullable<string>('string', { description: 'the bound on each run, as submitted; null for none' }),
   status: Type.String({ enum: [...taskStatuses] }),
   lastStatusUpdated: IsoTime,
   version: Type.Integer(),

@@ -12,6 +12,7 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
     type: task.type,
     time: task.time,
     script: task.script,
+    timeout: task.runTimeout?.text ?? null,
     status: task.state.status,
     lastStatusUpdated: iso(task.lastStatusUpdated),
     version: task.version,

@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { formatDuration } from '../core/duration.js';
 import type { RunResult } from '../core/transition.js';
 import { OutputCapture } from './output-capture.js';
 
@@ -27,6 +28,8 @@ export interface HeldProcessOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
   now: () => number;
+  /** Ends the run (its whole group, as kill does) this long after it is released; none if absent. */
+  timeoutMs?: number;
 }
 
 /** A run whose process has been started. */
@@ -60,6 +63,8 @@ export class HeldProcess {
   private readonly stderr: OutputCapture;
   private startedAt: number | null = null;
   private killRequested = false;
+  private timedOut = false;
+  private timeoutTimer: NodeJS.Timeout | undefined;
   private released = false;
   private scriptFile: string | undefined;
   /** Settles with how the run ended (or that it never started); never rejects. */
@@ -89,6 +94,13 @@ export class HeldProcess {
     this.released = true;
     this.startedAt = this.options.now();
     this.gate.end('go\n');
+    const { timeoutMs } = this.options;
+    if (timeoutMs !== undefined) {
+      this.timeoutTimer = setTimeout(() => {
+        this.timedOut = true;
+        this.endGroup();
+      }, timeoutMs);
+    }
     return {
       pid: this.pid,
       finished: this.finished,
@@ -135,6 +147,11 @@ export class HeldProcess {
           resolve({ ...common, startedAt: null, outcome: 'failed', exitCode: null, signal: null, error: `the script could not be started: ${this.describeSpawnError(spawnError)}` });
           return;
         }
+        if (this.timedOut) {
+          const limit = formatDuration(options.timeoutMs ?? 0);
+          resolve({ ...common, outcome: 'timed_out', exitCode: exit.code, signal: exit.signal, error: `timed out after ${limit}` });
+          return;
+        }
         const ended = this.killRequested ? ' (the run was ended on request)' : '';
         resolve({
           ...common,
@@ -153,6 +170,7 @@ export class HeldProcess {
       });
       child.on('exit', (code, signal) => {
         exit = { code, signal };
+        clearTimeout(this.timeoutTimer);
         // The run is over when its main process exits: end what it left in its group.
         this.endGroup();
         // A process that escaped the group may hold the pipes open: do not wait for it forever.

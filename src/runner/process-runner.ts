@@ -36,6 +36,8 @@ export interface RunSpec {
   taskId: string;
   run: number;
   script: string;
+  /** Bound on the run's wall time, in milliseconds. */
+  timeoutMs?: number;
 }
 
 /** Processes prepared ahead of time are held at most this many at once... */
@@ -73,7 +75,7 @@ export class ProcessRunner implements RunLauncher {
     if (ready) {
       clearTimeout(ready.expiry);
       this.prepared.delete(key);
-      if (ready.spec.script === spec.script) return ready.process.release();
+      if (ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs) return ready.process.release();
       ready.process.discard();
     }
     return this.spawnHeld(spec).release();
@@ -122,6 +124,7 @@ export class ProcessRunner implements RunLauncher {
         SCHEDULER_DAEMON_ID: options.daemonId,
       },
       now: options.now,
+      timeoutMs: spec.timeoutMs,
     });
   }
 

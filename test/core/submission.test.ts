@@ -34,6 +34,17 @@ describe('parseSubmission', () => {
     });
   });
 
+  describe('timeout', () => {
+    it('is absent unless given, and parsed like time when given', () => {
+      expect(parseSubmission(valid, limits)).not.toHaveProperty('runTimeout');
+      expect(parseSubmission({ ...valid, timeout: '1m30s' }, limits).runTimeout).toEqual({ text: '1m30s', ms: 90_000 });
+    });
+
+    it.each(['0', '0s', 'soon', '-5s', ''])('refuses %j, naming the field', (timeout) => {
+      expect(refusal({ ...valid, timeout }).message).toMatch(/^timeout: /);
+    });
+  });
+
   describe('id', () => {
     it.each(['a', 'A-Z_a-z.0-9', 'x'.repeat(128), '...', '-leading-dash'])('accepts %j', (id) => {
       expect(parseSubmission({ ...valid, id }, limits).id).toBe(id);

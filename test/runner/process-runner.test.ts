@@ -402,6 +402,28 @@ describe('ProcessRunner: process groups', () => {
   });
 });
 
+describe('ProcessRunner: timeouts', () => {
+  it('a run longer than its timeout is ended with its whole group and recorded as timed_out', async () => {
+    const { runner } = makeRunner();
+    const pidFile = join(cwd, 'timeout.pids');
+    const running = runner.start({
+      taskId: 'slowpoke', run: 1, timeoutMs: 300,
+      script: `echo before; sleep 30 & echo "$!" > "${pidFile}"; wait; echo after`,
+    });
+    const result = await withDeadline(running.finished);
+    expect(result).toMatchObject({ outcome: 'timed_out', error: 'timed out after 300ms', signal: 'SIGTERM', stdout: { text: 'before\n' } });
+    const background = Number(readFileSync(pidFile, 'utf8'));
+    await until(() => !alive(background), 'the background sleep to be gone');
+    await until(() => groupMembers(running.pid!).length === 0, 'every process of the run to be gone');
+  });
+
+  it('a run that ends within its timeout is not touched', async () => {
+    const { runner } = makeRunner();
+    const result = await withDeadline(runner.start({ taskId: 'quick', run: 1, timeoutMs: 5000, script: 'echo done' }).finished);
+    expect(result).toMatchObject({ outcome: 'succeeded', exitCode: 0, error: null, stdout: { text: 'done\n' } });
+  });
+});
+
 describe('ProcessRunner: prepared (held) runs', () => {
   it('a prepared run does not run before start(); start() releases it, and startedAt is the release time', async () => {
     const { runner, clock } = makeRunner();

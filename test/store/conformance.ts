@@ -212,6 +212,14 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect(page.tasks).toEqual([original]);
       });
 
+      it('keeps a task timeout, and its absence', async () => {
+        const bounded = makeTask('bounded', { runTimeout: { text: '1m30s', ms: 90_000 } });
+        await store.insertTask(bounded);
+        expect(await store.getTask('bounded')).toEqual(bounded);
+        await store.insertTask(makeTask('unbounded'));
+        expect(await store.getTask('unbounded')).not.toHaveProperty('runTimeout');
+      });
+
       it('refuses only the duplicate among inserts issued together, and stores the rest', async () => {
         const first = makeTask('same', { script: 'echo first' });
         const results = await Promise.allSettled([

@@ -47,4 +47,9 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (task_id, run)
   ) WITHOUT ROWID;
   `,
+  // The optional bound on each run's wall time.
+  `
+  ALTER TABLE tasks ADD COLUMN timeout TEXT;
+  ALTER TABLE tasks ADD COLUMN timeout_ms INTEGER;
+  `,
 ];

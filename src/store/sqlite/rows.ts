@@ -9,6 +9,8 @@ export interface TaskRow {
   time: string;
   interval_ms: number;
   script: string;
+  timeout: string | null;
+  timeout_ms: number | null;
   created_at: number;
   status: string;
   current_run: number | null;
@@ -90,6 +92,7 @@ export function rowToTask(row: TaskRow): Task {
     time: row.time,
     intervalMs: row.interval_ms,
     script: row.script,
+    ...(row.timeout !== null && row.timeout_ms !== null ? { runTimeout: { text: row.timeout, ms: row.timeout_ms } } : {}),
     createdAt: row.created_at,
     state: columnsToState(row),
     lastStatusUpdated: row.last_status_updated,

@@ -28,7 +28,7 @@ export interface SqliteStoreOptions {
   durability?: 'normal' | 'full';
 }
 
-const taskColumns = `seq, id, type, time, interval_ms, script, created_at, status, current_run,
+const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, created_at, status, current_run,
   stop_requested, next_run_at, last_status_updated, version, last_run`;
 
 /** A TaskStore over a SQLite database file. */
@@ -81,9 +81,9 @@ export class SqliteTaskStore implements TaskStore {
   private prepare() {
     const db = this.db;
     return {
-      insertTask: db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, created_at,
+      insertTask: db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, timeout, timeout_ms, created_at,
           status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
-        VALUES (@id, @type, @time, @interval_ms, @script, @created_at, @status, @current_run,
+        VALUES (@id, @type, @time, @interval_ms, @script, @timeout, @timeout_ms, @created_at, @status, @current_run,
           @stop_requested, @next_run_at, @last_status_updated, @version, @last_run)
         ON CONFLICT (id) DO NOTHING`),
       updateTask: db.prepare(`UPDATE tasks SET status = @status, current_run = @current_run,
@@ -264,6 +264,8 @@ function taskParams(task: Task) {
     time: task.time,
     interval_ms: task.intervalMs,
     script: task.script,
+    timeout: task.runTimeout?.text ?? null,
+    timeout_ms: task.runTimeout?.ms ?? null,
     created_at: task.createdAt,
     ...stateToColumns(task.state),
     last_status_updated: task.lastStatusUpdated,
