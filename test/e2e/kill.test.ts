@@ -1,4 +1,7 @@
-/** scheduler kill ID: the run in progress ends with its whole process group; the task goes on. */
+/**
+ * scheduler kill ID, and submit --timeout: a run in progress ends with its whole process
+ * group, recorded as killed or timed_out; the task goes on.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, test } from 'vitest';
@@ -53,5 +56,29 @@ describe('scheduler kill', () => {
     expect(idle.stderr).toMatch(/no run executing .*nothing to kill/);
     const unknown = await daemon.cli(['kill', 'nobody']);
     expect(unknown.code).toBe(4);
+  });
+});
+
+describe('submit --timeout', () => {
+  test('a run longer than the timeout is ended and recorded as timed_out; get shows the bound', async ({ expect }) => {
+    const childPidFile = join(scratch, 'slow-child.pid');
+    ok(
+      await daemon.cli(['submit', 'slow', '-type=delay', '-time=100ms', '--timeout', '300ms', `-script=echo begun; sleep 30 & echo $! > ${childPidFile}; wait`]),
+      'submit',
+    );
+    const task = await daemon.waitForStatus('slow', 'Executed');
+    expect(task.results).toMatchObject([{ run: 1, outcome: 'timed_out', error: 'timed out after 300ms', stdout: 'begun\n' }]);
+    const child = Number(readFileSync(childPidFile, 'utf8'));
+    await waitFor(`the background sleep (pid ${child}) to be gone`, () => !isProcessAlive(child), { timeoutMs: 3000 });
+    const shown = ok(await daemon.cli(['get', 'slow']), 'get');
+    expect(shown.stdout).toMatch(/^timeout: +300ms per run$/m);
+    expect(shown.stdout).toMatch(/run 1: timed_out/);
+  });
+
+  test('a timeout that is not a positive duration is refused (exit 2), naming the field', async ({ expect }) => {
+    const refused = await daemon.cli(['submit', 'never-bounded', '-type=delay', '-time=1h', '-timeout=0s', '-script=true']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/timeout: /);
+    expect(await daemon.task('never-bounded')).toBeUndefined();
   });
 });
