@@ -12,7 +12,7 @@ afterEach(async () => {
   await harness?.close();
 });
 
-const summaryFields = ['createdAt', 'id', 'lastStatusUpdated', 'nextRunAt', 'script', 'status', 'stopRequested', 'time', 'type', 'version'];
+const summaryFields = ['createdAt', 'id', 'lastStatusUpdated', 'nextRunAt', 'script', 'status', 'stopRequested', 'time', 'timeout', 'type', 'version'];
 
 describe('GET /api/tasks', () => {
   beforeEach(async () => {
