@@ -19,20 +19,16 @@ import {
   type TaskEvent,
   type Transition,
 } from '../core/transition.js';
-import type { RunningProcess, RunSpec } from '../runner/process-runner.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
 import type { RunChange, RunPage, TaskPage, TaskStore } from '../store/task-store.js';
 import type { ChangeFeed } from './change-feed.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { RunSupervisor, runSpec } from './run-supervisor.js';
 import { WakeTimer } from './wake-timer.js';
 
-/** What the engine logs through; pino's logger fits. */
-export interface EngineLog {
-  debug(details: object, message: string): void;
-  info(details: object, message: string): void;
-  warn(details: object, message: string): void;
-  error(details: object, message: string): void;
-}
+import type { EngineLog } from './engine-log.js';
+
+export type { EngineLog };
 
 /** The engine's collaborators and settings. */
 export interface EngineOptions {
@@ -71,15 +67,20 @@ const maxWriteAttempts = 5;
 /** The task scheduler. */
 export class Engine {
   private readonly mutex = new KeyedMutex();
-  private readonly running = new Map<string, { run: number; process: RunningProcess }>();
-  /** Runs a user asked to kill, by runKey: their end is recorded as killed. */
-  private readonly killRequested = new Set<string>();
+  private readonly runs: RunSupervisor;
   private readonly timer: WakeTimer;
   private firing = false;
   private stopping = false;
 
   constructor(private readonly options: EngineOptions) {
     this.timer = new WakeTimer(options.clock, options.warmupMs ?? 0, () => void this.fireDue());
+    this.runs = new RunSupervisor({
+      runner: options.runner,
+      clock: options.clock,
+      log: options.log,
+      outputCap: options.outputCap,
+      onEnd: (id, run, result) => this.recordRunEnd(id, run, result),
+    });
   }
 
   /** Recovers from an unclean stop, then starts the timer. */
@@ -93,9 +94,7 @@ export class Engine {
     this.stopping = true;
     this.timer.clear();
     this.options.runner.discardPrepared();
-    await Promise.all([...this.running.values()].map(({ process }) => process.kill()));
-    // Each run's end is recorded by its own finish handler; wait until all of them have.
-    while (this.running.size > 0) await new Promise((resolve) => setImmediate(resolve));
+    await this.runs.shutdown();
   }
 
   /** Validates and stores a new task; it is committed when this resolves. */
@@ -130,17 +129,13 @@ export class Engine {
    * on: a cron task waits for its next tick. not_running when no run is executing.
    */
   async kill(id: string): Promise<TaskWithRuns> {
-    const active = this.running.get(id);
-    if (!active) {
+    if (!(await this.runs.kill(id))) {
       const task = await this.options.store.getTask(id);
       if (!task) throw notFound(id);
       throw new SchedulerError('not_running', `task "${id}" has no run executing (status ${task.state.status}); nothing to kill`);
     }
-    this.killRequested.add(runKey(id, active.run));
-    await active.process.kill();
-    // The end of the run is recorded by its finish handler, under the task's mutex: queue behind it.
+    // The end of the run is recorded under the task's mutex: queue behind it.
     await this.mutex.run(id, async () => undefined);
-    this.killRequested.delete(runKey(id, active.run)); // in case the run ended by itself first
     return this.get(id);
   }
 
@@ -149,8 +144,7 @@ export class Engine {
     await this.mutex.run(id, async () => {
       const task = await this.options.store.getTask(id);
       if (!task) throw notFound(id);
-      const active = this.running.get(id);
-      if (active) await active.process.kill();
+      await this.runs.end(id);
       await this.options.store.deleteTask(id);
       this.options.log.info({ task: id }, 'task deleted');
       this.options.feed.publish(id, 'deleted');
@@ -189,7 +183,7 @@ export class Engine {
 
   /** How many runs are executing now. */
   get runsInProgress(): number {
-    return this.running.size;
+    return this.runs.size;
   }
 
   /**
@@ -246,7 +240,7 @@ export class Engine {
 
   /** What follows a committed write: start the run it asked for, re-arm, tell watchers. */
   private afterSave({ task, effect }: Transition): void {
-    if (effect?.kind === 'startRun') this.launch(task, effect.run);
+    if (effect?.kind === 'startRun') this.runs.start(task, effect.run);
     if (effect?.kind === 'skipRun') {
       this.options.log.warn({ task: task.id, run: effect.run }, `tick skipped: ${effect.reason}`);
     }
@@ -254,53 +248,11 @@ export class Engine {
     this.options.feed.publish(task.id, 'changed');
   }
 
-  private launch(task: Task, run: number): void {
-    const process = this.startProcess(task, run);
-    this.running.set(task.id, { run, process });
-    this.options.log.info({ task: task.id, run, pid: process.pid }, 'run started');
-    void process.finished.then((result) => this.onRunFinished(task.id, run, result));
-  }
-
-  /**
-   * Starts the run's process. The run is already recorded as started, so a runner that throws
-   * (spawn refuses the arguments, the spool cannot be written) must not escape: that would
-   * leave the task Executing a run that never ends. It becomes a run that failed to start.
-   * A run whose start was committed while the daemon began shutting down is not started at
-   * all; onRunFinished records it as interrupted.
-   */
-  private startProcess(task: Task, run: number): RunningProcess {
-    if (this.stopping) return this.runThatNeverStarted('the daemon was shutting down');
+  /** Records how a run ended (the supervisor calls this once per run). */
+  private async recordRunEnd(id: string, run: number, result: RunResult): Promise<void> {
     try {
-      return this.options.runner.start(runSpec(task, run));
-    } catch (error) {
-      this.options.log.error({ task: task.id, run, error }, 'could not start a run');
-      return this.runThatNeverStarted(`the script could not be started: ${(error as Error)?.message ?? String(error)}`);
-    }
-  }
-
-  private runThatNeverStarted(reason: string): RunningProcess {
-    const finished = Promise.resolve<RunResult>({
-      outcome: 'failed',
-      startedAt: null,
-      finishedAt: this.options.clock.now(),
-      exitCode: null,
-      signal: null,
-      error: reason,
-      stdout: noOutput,
-      stderr: noOutput,
-      outputCap: this.options.outputCap,
-    });
-    return { pid: undefined, finished, kill: () => finished };
-  }
-
-  private async onRunFinished(id: string, run: number, result: RunResult): Promise<void> {
-    const killed = this.killRequested.delete(runKey(id, run));
-    let recorded = result;
-    if (this.stopping) recorded = { ...result, outcome: 'interrupted', error: 'the daemon was shut down while the run was executing' };
-    else if (killed) recorded = { ...result, outcome: 'killed', error: `killed on request${result.signal ? ` (${result.signal})` : ''}` };
-    try {
-      await this.apply(id, { kind: 'runFinished', run, result: recorded });
-      this.options.log.info({ task: id, run, outcome: recorded.outcome, exitCode: recorded.exitCode }, 'run finished');
+      await this.apply(id, { kind: 'runFinished', run, result });
+      this.options.log.info({ task: id, run, outcome: result.outcome, exitCode: result.exitCode }, 'run finished');
     } catch (error) {
       // The task was deleted while its run went on: there is nothing left to record.
       if (!(error instanceof SchedulerError && error.code === 'not_found')) {
@@ -309,7 +261,6 @@ export class Engine {
     } finally {
       // Recorded (or the task is gone): the spool, kept in case the daemon died first, is done.
       this.options.runner.removeSpool(id, run);
-      if (this.running.get(id)?.run === run) this.running.delete(id);
     }
   }
 
@@ -413,17 +364,6 @@ export class Engine {
       throw error;
     }
   }
-}
-
-/** What the runner needs to run `run` of `task`. */
-function runSpec(task: Task, run: number): RunSpec {
-  const spec: RunSpec = { taskId: task.id, run, script: task.script };
-  if (task.runTimeout) spec.timeoutMs = task.runTimeout.ms;
-  return spec;
-}
-
-function runKey(id: string, run: number): string {
-  return `${id}\n${run}`;
 }
 
 function notFound(id: string): SchedulerError {
