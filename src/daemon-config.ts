@@ -15,6 +15,10 @@ export interface DaemonConfig {
   token: string | undefined;
   keepRuns: number;
   outputCap: number;
+  /** Output kept by all runs together, in bytes. */
+  maxOutputBytes: number;
+  /** Between keep-alive comments on event streams. */
+  heartbeatMs: number;
   maxScriptBytes: number;
   killGraceMs: number;
   durability: 'normal' | 'full';

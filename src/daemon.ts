@@ -16,6 +16,7 @@ import { Engine } from './engine/engine.js';
 import { systemClock } from './engine/system-clock.js';
 import { ProcessRunner } from './runner/process-runner.js';
 import { buildApp } from './server/app.js';
+import { defaultEventHubOptions, EventHub } from './server/events/event-hub.js';
 import { SqliteTaskStore } from './store/sqlite/sqlite-store.js';
 import { programVersion } from './version.js';
 
@@ -36,6 +37,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
   const log = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: false }));
   const store = new SqliteTaskStore({ path: join(config.dataDir, 'scheduler.db'), durability: config.durability });
   const feed = new ChangeFeed(systemClock);
+  const events = new EventHub({ ...defaultEventHubOptions, heartbeatMs: config.heartbeatMs, log });
   const runner = new ProcessRunner({
     spoolDir: join(config.dataDir, 'spool'),
     outputCap: config.outputCap,
@@ -50,15 +52,18 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     runner,
     clock: systemClock,
     feed,
+    activity: events,
     log,
     keepRuns: config.keepRuns,
     outputCap: config.outputCap,
+    maxOutputBytes: config.maxOutputBytes,
     limits: { maxScriptBytes: config.maxScriptBytes },
     warmupMs: 50,
   });
   const app = await buildApp({
     engine,
     feed,
+    events,
     store,
     token: config.token,
     // A script at its limit, JSON-escaped, fits with room to spare.

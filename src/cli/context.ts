@@ -6,8 +6,16 @@ import { SchedulerError } from '../core/errors.js';
 
 /** The CLI's outputs. */
 export interface CliIo {
+  /** Prints a line on stdout. */
   out(text: string): void;
+  /** Prints a line on stderr. */
   err(text: string): void;
+  /** Writes text as it is (a script's output) on stdout... */
+  write(text: string): void;
+  /** ...and on stderr. */
+  writeErr(text: string): void;
+  /** Whether stderr is a terminal (a script's stderr is then shown in red). */
+  stderrIsTerminal: boolean;
   /** Terminal width for tables. */
   columns: number;
 }

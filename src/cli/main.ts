@@ -14,6 +14,7 @@ import { deleteCommand } from './commands/delete.js';
 import { getCommand } from './commands/get.js';
 import { killCommand } from './commands/kill.js';
 import { listCommand } from './commands/list.js';
+import { logsCommand } from './commands/logs.js';
 import { runsCommand } from './commands/runs.js';
 import { stopCommand } from './commands/stop.js';
 import { submitCommand } from './commands/submit.js';
@@ -30,7 +31,7 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride();
-  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, runsCommand, killCommand, stopCommand, deleteCommand]) {
+  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, runsCommand, logsCommand, killCommand, stopCommand, deleteCommand]) {
     program.addCommand(make(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   return program;
@@ -82,6 +83,9 @@ for (const stream of [process.stdout, process.stderr]) {
 const io: CliIo = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
+  write: (text) => process.stdout.write(text),
+  writeErr: (text) => process.stderr.write(text),
+  stderrIsTerminal: process.stderr.isTTY === true,
   // A terminal's width; through a pipe, $COLUMNS if set, else a wide default.
   columns: process.stdout.columns ?? (Number(process.env.COLUMNS) || 120),
 };

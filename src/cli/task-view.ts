@@ -1,6 +1,7 @@
 /** The human view of a task for `scheduler get`, and of what changed for `get -watch=true`. */
 import type { RunJson, TaskJson } from '../protocol/schemas.js';
 import { formatDuration } from '../core/duration.js';
+import type { NamedEvent } from '../protocol/events.js';
 import { localTime } from './render.js';
 
 /** The whole task: its fields, then every retained result. */
@@ -50,22 +51,40 @@ function runSummary(run: RunJson): string {
   return parts.join(', ');
 }
 
-/** What changed between two versions of a task, as lines for a watcher. */
-export function describeChange(before: TaskJson, after: TaskJson): string[] {
+/** One event of a task's live stream, as a line for a watcher (output is printed as it is, elsewhere). */
+export function describeEvent(event: Exclude<NamedEvent, { name: 'output' }>): string {
   const stamp = localTime(new Date().toISOString());
-  const known = new Map(before.results.map((run) => [run.run, run]));
-  const changedRuns = after.results.filter((run) => known.get(run.run)?.outcome !== run.outcome);
-  // In the order things happened: a run ends, the status moves on, the next run starts.
-  const ended = changedRuns
-    .filter((run) => run.outcome !== 'running')
-    .flatMap((run) => describeRun(run).map((line, index) => (index === 0 ? `${stamp}  ${line.trim()}` : line)));
-  const started = changedRuns.filter((run) => run.outcome === 'running').map((run) => `${stamp}  run ${run.run} started`);
-  const lines = [...ended];
-  if (before.status !== after.status) lines.push(`${stamp}  status ${before.status} -> ${after.status}`);
-  if (!before.stopRequested && after.stopRequested) lines.push(`${stamp}  stop requested: the current run goes on, no later run`);
-  lines.push(...started);
-  if (before.nextRunAt !== after.nextRunAt && after.nextRunAt !== null) lines.push(`${stamp}  next run at ${localTime(after.nextRunAt)}`);
-  return lines;
+  return `${stamp}  ${eventText(event)}`;
+}
+
+function eventText(event: Exclude<NamedEvent, { name: 'output' }>): string {
+  switch (event.name) {
+    case 'status': {
+      const { previousStatus, status, stopRequested, nextRunAt } = event.data;
+      const parts = previousStatus === status ? [`status ${status}`] : [`status ${previousStatus} -> ${status}`];
+      if (stopRequested) parts.push('stop requested: the current run goes on, no later run');
+      else if (nextRunAt !== null) parts.push(`next run at ${localTime(nextRunAt)}`);
+      return parts.join('; ');
+    }
+    case 'run-started':
+      return `run ${event.data.run} started`;
+    case 'run-skipped':
+      return `run ${event.data.run} skipped: ${event.data.reason}`;
+    case 'run-finished': {
+      const { run, outcome, exitCode, signal, error } = event.data;
+      const parts = [`run ${run} ${outcome}`];
+      if (exitCode !== null) parts.push(`exit ${exitCode}`);
+      if (signal !== null) parts.push(`signal ${signal}`);
+      if (error !== null && outcome !== 'succeeded') parts.push(error);
+      return parts.join(', ');
+    }
+    case 'pruned':
+      return `(resumed the stream, but some events were missed: ${event.data.reason})`;
+    case 'snapshot':
+      return `status ${event.data.task.status}`;
+    case 'deleted':
+      return `task ${event.data.id} was deleted`;
+  }
 }
 
 function indentAfterFirst(text: string, spaces: number): string {

@@ -6,8 +6,11 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { SchedulerError, isErrorCode } from '../core/errors.js';
+import { followEvents, type ReceivedEvent } from './event-stream.js';
 import type {
   ListQuery,
+  OutputJson,
+  OutputQuery,
   RunJson,
   RunPageJson,
   RunsQuery,
@@ -70,6 +73,16 @@ export class SchedulerClient {
     return this.request('GET', `${taskPath(id)}/runs/${run}`);
   }
 
+  /** A window of one stream of a run's output, from a byte offset. */
+  output(id: string, run: number, query: OutputQuery = {}): Promise<OutputJson> {
+    return this.request('GET', `${taskPath(id)}/runs/${run}/output${queryString(query)}`);
+  }
+
+  /** The task's live events, reconnecting as needed, until nothing more will happen to it. */
+  events(id: string): AsyncGenerator<ReceivedEvent> {
+    return followEvents({ baseUrl: this.baseUrl, path: `${taskPath(id)}/events`, token: this.options.token });
+  }
+
   /** Waits until the task's version differs from `version` (or the wait times out) and returns it. */
   watch(id: string, version: number, timeout = '30s'): Promise<TaskJson> {
     return this.request('GET', `${taskPath(id)}?watch=true&version=${version}&timeout=${timeout}`);
@@ -106,13 +119,8 @@ export class SchedulerClient {
       throw unreachable(this.baseUrl, error);
     }
     if (response.status === 204) return undefined as T;
-    const payload = parseJson(response.text);
-    if (response.status >= 200 && response.status < 300) return payload as T;
-    const problem = (payload as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    if (problem && isErrorCode(problem.code) && typeof problem.message === 'string') {
-      throw new SchedulerError(problem.code, problem.message);
-    }
-    throw new SchedulerError('internal', `the daemon answered ${response.status}: ${response.text.slice(0, 200)}`);
+    if (response.status >= 200 && response.status < 300) return parseJson(response.text) as T;
+    throw errorFromAnswer(response.status, response.text);
   }
 }
 
@@ -158,7 +166,17 @@ function parseJson(text: string): unknown {
   }
 }
 
-function unreachable(baseUrl: string, error: unknown): SchedulerError {
+/** The SchedulerError a failed answer carries, or an internal error describing an answer not of our shape. */
+export function errorFromAnswer(status: number, text: string): SchedulerError {
+  const problem = (parseJson(text) as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  if (problem && isErrorCode(problem.code) && typeof problem.message === 'string') {
+    return new SchedulerError(problem.code, problem.message);
+  }
+  return new SchedulerError('internal', `the daemon answered ${status}: ${text.slice(0, 200)}`);
+}
+
+/** The error for a daemon that does not answer at `baseUrl`, saying how to start one. */
+export function unreachable(baseUrl: string, error: unknown): SchedulerError {
   const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
   return new SchedulerError(
     'daemon_unreachable',

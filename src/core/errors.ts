@@ -19,6 +19,8 @@ export const errorCodes = {
   internal: { httpStatus: 500, exitCode: 1 },
   /** Client side only: no daemon answered at the address. */
   daemon_unreachable: { httpStatus: 503, exitCode: 7 },
+  /** Client side only: the run a command followed (get --watch, logs --follow) did not succeed. */
+  run_not_succeeded: { httpStatus: 500, exitCode: 8 },
 } as const;
 
 /** A code from the registry. */

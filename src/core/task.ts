@@ -79,16 +79,31 @@ export const runOutcomes = [
 ] as const;
 export type RunOutcome = (typeof runOutcomes)[number];
 
-/** Captured output of one stream, capped at `cap` bytes. */
+/** The two output streams of a run, kept apart. */
+export type OutputStream = 'stdout' | 'stderr';
+
+/**
+ * Captured output of one stream. At most the run's output cap is kept: all of it when it
+ * fits, else its first and last bytes (half the cap each) with the middle dropped.
+ */
 export interface CapturedOutput {
+  /** The kept bytes, as UTF-8 text: the head, then the tail when bytes were dropped between them. */
   text: string;
   /** Bytes the script wrote in all, kept or not. */
   totalBytes: number;
-  truncated: boolean;
+  /** Bytes dropped from the middle of the stream; 0 when everything was kept. */
+  droppedBytes: number;
+  /** The stream offset at which the dropped bytes began (the kept head's length); 0 when none were. */
+  droppedAt: number;
 }
 
 /** A stream that printed nothing. */
-export const noOutput: CapturedOutput = Object.freeze({ text: '', totalBytes: 0, truncated: false });
+export const noOutput: CapturedOutput = Object.freeze({ text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 });
+
+/** Output of which `totalBytes` were written and nothing was kept (lost in a crash, or pruned to bound the disk). */
+export function droppedOutput(totalBytes: number): CapturedOutput {
+  return { text: '', totalBytes, droppedBytes: totalBytes, droppedAt: 0 };
+}
 
 /** One execution of a task (or a tick that was skipped), kept in the task's results. */
 export interface Run {

@@ -27,6 +27,7 @@ import { RunSupervisor, runSpec } from './run-supervisor.js';
 import { WakeTimer } from './wake-timer.js';
 
 import type { EngineLog } from './engine-log.js';
+import { ignoredActivity, type LiveOutput, type TaskActivity } from './task-activity.js';
 
 export type { EngineLog };
 
@@ -36,11 +37,15 @@ export interface EngineOptions {
   runner: RunLauncher;
   clock: Clock;
   feed: ChangeFeed;
+  /** Told of each change, output chunk and deletion as it happens (the live event stream); none if absent. */
+  activity?: TaskActivity;
   log: EngineLog;
   /** Runs kept per task; older ones are pruned as new ones are recorded. */
   keepRuns: number;
   /** The per-stream output cap recorded on a run when it starts. */
   outputCap: number;
+  /** The output kept by all runs together; the oldest runs' output is dropped beyond it. None if absent. */
+  maxOutputBytes?: number;
   limits: SubmissionLimits;
   /**
    * How long before a run is due its process is spawned, held, so that it starts on time
@@ -69,15 +74,18 @@ export class Engine {
   private readonly mutex = new KeyedMutex();
   private readonly runs: RunSupervisor;
   private readonly timer: WakeTimer;
+  private readonly activity: TaskActivity;
   private firing = false;
   private stopping = false;
 
   constructor(private readonly options: EngineOptions) {
     this.timer = new WakeTimer(options.clock, options.warmupMs ?? 0, () => void this.fireDue());
+    this.activity = options.activity ?? ignoredActivity;
     this.runs = new RunSupervisor({
       runner: options.runner,
       clock: options.clock,
       log: options.log,
+      activity: this.activity,
       outputCap: options.outputCap,
       onEnd: (id, run, result) => this.recordRunEnd(id, run, result),
     });
@@ -148,7 +156,20 @@ export class Engine {
       await this.options.store.deleteTask(id);
       this.options.log.info({ task: id }, 'task deleted');
       this.options.feed.publish(id, 'deleted');
+      this.activity.deleted(id);
     });
+  }
+
+  /** A task without its runs; not_found when there is no such task. */
+  async getTask(id: string): Promise<Task> {
+    const task = await this.options.store.getTask(id);
+    if (!task) throw notFound(id);
+    return task;
+  }
+
+  /** The output of the task's run in progress so far; undefined when no run is executing here. */
+  liveOutput(id: string): LiveOutput | undefined {
+    return this.runs.liveOutput(id);
   }
 
   /** A task and its runs; not_found when there is no such task. */
@@ -214,7 +235,7 @@ export class Engine {
         if (isVersionConflict(error) && attempt < maxWriteAttempts) continue;
         throw error;
       }
-      this.afterSave(result);
+      this.afterSave(result, task);
       return result;
     }
   }
@@ -239,13 +260,14 @@ export class Engine {
   }
 
   /** What follows a committed write: start the run it asked for, re-arm, tell watchers. */
-  private afterSave({ task, effect }: Transition): void {
+  private afterSave({ task, effect }: Transition, previous: Task): void {
     if (effect?.kind === 'startRun') this.runs.start(task, effect.run);
     if (effect?.kind === 'skipRun') {
       this.options.log.warn({ task: task.id, run: effect.run }, `tick skipped: ${effect.reason}`);
     }
     this.armFor(task);
     this.options.feed.publish(task.id, 'changed');
+    this.activity.changed(task, previous, effect);
   }
 
   /** Records how a run ended (the supervisor calls this once per run). */
@@ -253,6 +275,7 @@ export class Engine {
     try {
       await this.apply(id, { kind: 'runFinished', run, result });
       this.options.log.info({ task: id, run, outcome: result.outcome, exitCode: result.exitCode }, 'run finished');
+      await this.boundOutput().catch((error) => this.options.log.error({ error }, 'could not bound the output kept on disk'));
     } catch (error) {
       // The task was deleted while its run went on: there is nothing left to record.
       if (!(error instanceof SchedulerError && error.code === 'not_found')) {
@@ -262,6 +285,14 @@ export class Engine {
       // Recorded (or the task is gone): the spool, kept in case the daemon died first, is done.
       this.options.runner.removeSpool(id, run);
     }
+  }
+
+  /** Drops the output of the oldest runs while all kept output is over its bound. */
+  private async boundOutput(): Promise<void> {
+    const { maxOutputBytes, store, log } = this.options;
+    if (maxOutputBytes === undefined) return;
+    const runs = await store.boundOutput(maxOutputBytes);
+    if (runs > 0) log.info({ runs, maxOutputBytes }, 'dropped the output of the oldest runs to keep all output within its bound');
   }
 
   /**

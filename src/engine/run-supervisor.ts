@@ -10,12 +10,15 @@ import type { RunResult } from '../core/transition.js';
 import type { RunningProcess, RunSpec } from '../runner/process-runner.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
 import type { EngineLog } from './engine-log.js';
+import type { LiveOutput, TaskActivity } from './task-activity.js';
 
 /** What the supervisor needs. */
 export interface RunSupervisorOptions {
   runner: RunLauncher;
   clock: Clock;
   log: EngineLog;
+  /** Told of every chunk of output as it is written. */
+  activity: TaskActivity;
   /** The per-stream output cap recorded on a run that never started. */
   outputCap: number;
   /** Records how a run ended; the run leaves the supervisor once this settles. */
@@ -45,6 +48,12 @@ export class RunSupervisor {
     return this.active.get(taskId)?.run;
   }
 
+  /** The output the run of `taskId` in progress has written so far, if a run is in progress. */
+  liveOutput(taskId: string): LiveOutput | undefined {
+    const entry = this.active.get(taskId);
+    return entry && { run: entry.run, ...entry.process.outputSoFar() };
+  }
+
   /**
    * Starts run `run` of `task`, already recorded as started. A runner that throws (spawn
    * refuses the arguments, the spool cannot be written) must not escape: that would leave
@@ -55,6 +64,8 @@ export class RunSupervisor {
     const process = this.spawn(task, run);
     const entry: Active = { run, process, killRequested: false };
     this.active.set(task.id, entry);
+    const { activity, clock } = this.options;
+    process.listen((stream, offset, chunk) => activity.output(task.id, run, stream, offset, chunk, clock.now()));
     this.options.log.info({ task: task.id, run, pid: process.pid }, 'run started');
     void process.finished.then(async (result) => {
       try {
@@ -114,7 +125,8 @@ export class RunSupervisor {
       stderr: noOutput,
       outputCap: this.options.outputCap,
     });
-    return { pid: undefined, finished, kill: () => finished };
+    const none = { stdout: noOutput, stderr: noOutput };
+    return { pid: undefined, finished, kill: () => finished, listen: () => undefined, outputSoFar: () => none };
   }
 }
 

@@ -42,9 +42,13 @@ const OutputFields = {
   stderr: Type.String(),
   stdoutBytes: Type.Integer({ description: 'bytes written to stdout in all, kept or not' }),
   stderrBytes: Type.Integer({ description: 'bytes written to stderr in all, kept or not' }),
-  stdoutTruncated: Type.Boolean(),
-  stderrTruncated: Type.Boolean(),
-  outputCap: Type.Integer({ description: 'bytes kept per stream for this run' }),
+  stdoutTruncated: Type.Boolean({ description: 'true when bytes of stdout were dropped' }),
+  stderrTruncated: Type.Boolean({ description: 'true when bytes of stderr were dropped' }),
+  stdoutDroppedBytes: Type.Integer({ description: 'bytes dropped from the middle of stdout (its first and last bytes are kept)' }),
+  stderrDroppedBytes: Type.Integer({ description: 'bytes dropped from the middle of stderr' }),
+  stdoutDroppedAt: Type.Integer({ description: 'the stdout offset where the dropped bytes began: `stdout` is the bytes before it, then the bytes after the drop' }),
+  stderrDroppedAt: Type.Integer({ description: 'the stderr offset where the dropped bytes began' }),
+  outputCap: Type.Integer({ description: 'bytes kept per stream for this run: half from its start, half from its end' }),
 };
 
 /** One run of a task, as it appears in the task's results. */
@@ -152,3 +156,37 @@ export type ErrorJson = Static<typeof ErrorJson>;
 
 /** The answer of GET /healthz. */
 export const HealthJson = Type.Object({ status: Type.Literal('ok') });
+
+/** Query of GET /api/tasks/{id}/runs/{run}/output. */
+export const OutputQuery = Type.Object(
+  {
+    stream: Type.Optional(Type.String({ enum: ['stdout', 'stderr'], default: 'stdout' })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'byte offset in the stream to read from' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024, default: 1024 * 1024, description: 'bytes to read at most' })),
+  },
+  { additionalProperties: false },
+);
+export type OutputQuery = Static<typeof OutputQuery>;
+
+/** A window of one stream of a run's output. */
+export const OutputJson = Type.Object({
+  run: Type.Integer(),
+  stream: Type.String({ enum: ['stdout', 'stderr'] }),
+  offset: Type.Integer({ description: 'where `text` begins in the stream; past the offset asked for when that fell into dropped bytes' }),
+  nextOffset: Type.Integer({ description: 'the offset to ask for next; equal to `offset` when there is nothing more yet' }),
+  skippedBytes: Type.Integer({ description: 'dropped bytes skipped between the offset asked for and `offset`' }),
+  totalBytes: Type.Integer({ description: 'bytes the script has written to the stream so far' }),
+  droppedBytes: Type.Integer(),
+  droppedAt: Type.Integer(),
+  complete: Type.Boolean({ description: 'true once the run has ended: the stream will not grow' }),
+  text: Type.String(),
+});
+export type OutputJson = Static<typeof OutputJson>;
+
+/** Query of GET /api/tasks/{id}/events. */
+export const EventsQuery = Type.Object(
+  {
+    lastEventId: Type.Optional(Type.String({ maxLength: 64, description: 'resume after this event id, for clients that cannot send the Last-Event-ID header' })),
+  },
+  { additionalProperties: false },
+);

@@ -42,8 +42,12 @@ export function runJson(run: Run): RunJson {
     stderr: run.stderr.text,
     stdoutBytes: run.stdout.totalBytes,
     stderrBytes: run.stderr.totalBytes,
-    stdoutTruncated: run.stdout.truncated,
-    stderrTruncated: run.stderr.truncated,
+    stdoutTruncated: run.stdout.droppedBytes > 0,
+    stderrTruncated: run.stderr.droppedBytes > 0,
+    stdoutDroppedBytes: run.stdout.droppedBytes,
+    stderrDroppedBytes: run.stderr.droppedBytes,
+    stdoutDroppedAt: run.stdout.droppedAt,
+    stderrDroppedAt: run.stderr.droppedAt,
     outputCap: run.outputCap,
   };
 }

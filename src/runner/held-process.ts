@@ -16,7 +16,11 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { formatDuration } from '../core/duration.js';
 import type { RunResult } from '../core/transition.js';
+import type { CapturedOutput, OutputStream } from '../core/task.js';
 import { OutputCapture } from './output-capture.js';
+
+/** Receives a run's output as it is written: whole UTF-8 characters, at byte `offset` of `stream`. */
+export type RunOutputListener = (stream: OutputStream, offset: number, chunk: Buffer) => void;
 
 /** What a held process needs to know. */
 export interface HeldProcessOptions {
@@ -40,6 +44,10 @@ export interface RunningProcess {
   readonly finished: Promise<RunResult>;
   /** Ends the run's whole process group: TERM, then KILL after the grace period. */
   kill(): Promise<RunResult>;
+  /** Hands every later chunk of output to `listener`, as it is written. */
+  listen(listener: RunOutputListener): void;
+  /** The output written so far (up to the last chunk handed to the listener). */
+  outputSoFar(): { stdout: CapturedOutput; stderr: CapturedOutput };
 }
 
 /**
@@ -109,6 +117,11 @@ export class HeldProcess {
         this.endGroup();
         return this.finished;
       },
+      listen: (listener) => {
+        this.stdout.listener = (offset, chunk) => listener('stdout', offset, chunk);
+        this.stderr.listener = (offset, chunk) => listener('stderr', offset, chunk);
+      },
+      outputSoFar: () => ({ stdout: this.stdout.delivered(), stderr: this.stderr.delivered() }),
     };
   }
 

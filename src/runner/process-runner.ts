@@ -89,9 +89,9 @@ export class ProcessRunner implements RunLauncher {
     const base = this.spoolBase(taskId, run);
     const read = (path: string): CapturedOutput => {
       try {
+        // The spool holds the head of the stream: what came after it died with the daemon.
         const bytes = readFileSync(path);
-        const kept = bytes.subarray(0, this.options.outputCap);
-        return { text: kept.toString('utf8'), totalBytes: bytes.length, truncated: bytes.length > kept.length };
+        return { text: bytes.toString('utf8'), totalBytes: bytes.length, droppedBytes: 0, droppedAt: 0 };
       } catch {
         return noOutput;
       }

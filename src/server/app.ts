@@ -13,12 +13,17 @@ import { SchedulerError } from '../core/errors.js';
 import { HealthJson } from '../protocol/schemas.js';
 import { requireBearerToken } from './auth.js';
 import { errorHandler, sendError, type RequestLog } from './error-handler.js';
+import type { EventHub } from './events/event-hub.js';
+import { eventRoutes } from './routes/events.js';
+import { runRoutes } from './routes/runs.js';
 import { taskRoutes } from './routes/tasks.js';
 
 /** What the HTTP layer needs. */
 export interface AppDeps {
   engine: Engine;
   feed: ChangeFeed;
+  /** The live event streams; the engine must report its activity to the same hub. */
+  events: EventHub;
   store: TaskStore;
   /** When set, every request but /healthz must carry it as a bearer token. */
   token?: string;
@@ -89,6 +94,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    // Event streams never end by themselves: end them, or closing would wait for them.
+    deps.events.close();
   });
   app.addHook('onRequest', async () => {
     if (closing) throw new SchedulerError('shutting_down', 'the daemon is shutting down; start it again with "scheduler daemon"');
@@ -105,5 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get('/api/openapi.json', { schema: { summary: 'This API as an OpenAPI document' } }, async () => app.swagger());
   taskRoutes(app, deps);
+  runRoutes(app, deps.engine);
+  eventRoutes(app, deps.engine, deps.events);
   return app;
 }

@@ -80,6 +80,14 @@ export interface TaskStore {
   listDueTasks(params: { now: number; limit: number }): Promise<Task[]>;
   /** Tasks recorded as Executing: after a restart, their runs were interrupted. */
   listExecutingTasks(): Promise<Task[]>;
+  /** The bytes of output kept by all runs together. */
+  outputBytes(): Promise<number>;
+  /**
+   * Keeps the output of all runs within `maxBytes` by dropping the output of the runs that
+   * finished first (the run records stay, marked as having all their output dropped).
+   * Returns how many runs lost their output.
+   */
+  boundOutput(maxBytes: number): Promise<number>;
   /** Fails when the store cannot serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -13,6 +13,8 @@ interface DaemonOptions {
   tokenFile?: string;
   keepRuns: string;
   outputCap: string;
+  maxOutputTotal: string;
+  heartbeat: string;
   maxScriptBytes: string;
   killGrace: string;
   durability: 'normal' | 'full';
@@ -26,7 +28,9 @@ export function daemonCommand(io: CliIo): Command {
     .option('--data-dir <dir>', 'where the database and spooled output live', defaultDataDir())
     .option('--token-file <file>', 'require this bearer token (default: $SCHEDULER_TOKEN, if set)')
     .option('--keep-runs <n>', 'results kept per task; older ones are pruned', String(defaults.keepRuns))
-    .option('--output-cap <size>', 'bytes of stdout and of stderr kept per run', '1MiB')
+    .option('--output-cap <size>', 'bytes of stdout and of stderr kept per run: half from the start, half from the end', '1MiB')
+    .option('--max-output-total <size>', 'output kept by all runs together; the oldest runs lose theirs first', '1GiB')
+    .option('--heartbeat <duration>', 'between keep-alive comments on idle event streams', '15s')
     .option('--max-script-bytes <size>', 'largest script accepted', '256KiB')
     .option('--kill-grace <duration>', 'between TERM and KILL when a run is ended', '5s')
     .addOption(new Option('--durability <mode>', 'normal: survives a daemon crash; full: also a power cut (slower)').choices(['normal', 'full']).default('normal'))
@@ -47,6 +51,8 @@ export function daemonCommand(io: CliIo): Command {
           token: loadToken(options.tokenFile),
           keepRuns,
           outputCap: parseByteSize(options.outputCap, '--output-cap'),
+          maxOutputBytes: parseByteSize(options.maxOutputTotal, '--max-output-total'),
+          heartbeatMs: positive(parseDuration(options.heartbeat, '--heartbeat'), '--heartbeat'),
           maxScriptBytes: parseByteSize(options.maxScriptBytes, '--max-script-bytes'),
           killGraceMs: parseDuration(options.killGrace, '--kill-grace'),
           durability: options.durability,
@@ -63,4 +69,9 @@ export function daemonCommand(io: CliIo): Command {
         process.once('SIGTERM', () => shutdown('SIGTERM'));
       });
     });
+}
+
+function positive(ms: number, flag: string): number {
+  if (ms <= 0) throw new SchedulerError('invalid_request', `${flag}: must be longer than 0`);
+  return ms;
 }

@@ -1,19 +1,26 @@
-/** scheduler get ID [-watch=true]: the task with its results, then every change as it happens. */
+/**
+ * scheduler get ID [-watch=true]: the task with its results; with --watch, then everything
+ * that happens to it as it happens (status changes, runs starting and ending, and the output
+ * of its runs as they write it), until it reaches a final status. The exit status then says
+ * whether its last run succeeded.
+ */
 import { Command } from 'commander';
 import type { SchedulerClient } from '../../client/client.js';
+import { SchedulerError } from '../../core/errors.js';
+import type { RunOutcome, TaskStatus } from '../../core/task.js';
+import { isFinal } from '../../protocol/events.js';
 import type { TaskJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
-import { describeChange, describeTask } from '../task-view.js';
+import { OutputPrinter } from '../live-output.js';
+import { describeEvent, describeTask } from '../task-view.js';
 import { parseBooleanFlag } from '../boolean-flag.js';
-
-const finalStatuses = new Set(['Executed', 'Stopped']);
 
 export function getCommand(io: CliIo): Command {
   return new Command('get')
-    .description('show a task and its results; with --watch, follow its changes until it ends')
+    .description('show a task and its results; with --watch, follow it live (its runs\' output too) until it ends')
     .argument('<id>', 'task id')
-    .option('--watch [bool]', 'keep printing changes until the task reaches a final status (Ctrl-C to quit)', parseBooleanFlag, false)
-    .option('--json', 'print JSON (with --watch: one task per line, at each change)')
+    .option('--watch [bool]', 'then print what happens as it happens, until the task reaches a final status; exits 8 if its last run did not succeed', parseBooleanFlag, false)
+    .option('--json', 'print JSON (with --watch: the task, then one event per line)')
     .action(async (id: string, options: { watch: boolean; json?: boolean }, command: Command) => {
       const client = clientFor(command);
       const task = await client.get(id);
@@ -22,20 +29,49 @@ export function getCommand(io: CliIo): Command {
     });
 }
 
-/** Prints the task, then each change, until it is final. */
+/** Prints the task, then its events, until it is final; fails with run_not_succeeded if its last run did not succeed. */
 async function follow(client: SchedulerClient, first: TaskJson, io: CliIo, json: boolean): Promise<void> {
   io.out(json ? JSON.stringify(first) : describeTask(first));
-  let current = first;
-  while (!isDone(current)) {
-    const next = await client.watch(current.id, current.version);
-    if (next.version === current.version) continue; // the long poll timed out: ask again
-    if (json) io.out(JSON.stringify(next));
-    else for (const line of describeChange(current, next)) io.out(line);
-    current = next;
+  const printer = new OutputPrinter(io);
+  // The schema allows only the five status names.
+  let status = first.status as TaskStatus;
+  let version = first.version;
+  for await (const event of client.events(first.id)) {
+    if (json) io.out(JSON.stringify({ event: event.name, id: event.id ?? null, data: event.data }));
+    switch (event.name) {
+      case 'output':
+        if (!json) printer.print(event.data);
+        continue;
+      case 'snapshot': {
+        // The first event, and the first after a resumption that failed: print only news.
+        const { task } = event.data;
+        if (!json && task.version > version && task.status !== status) printer.note(describeEvent({ name: 'status', data: { ...task, status: task.status as TaskStatus, previousStatus: status } }));
+        status = task.status as TaskStatus;
+        version = Math.max(version, task.version);
+        break;
+      }
+      case 'status':
+        if (event.data.version <= version) continue; // already seen
+        version = event.data.version;
+        status = event.data.status;
+        if (!json) printer.note(describeEvent(event));
+        break;
+      case 'deleted':
+        throw new SchedulerError('not_found', `task "${first.id}" was deleted`);
+      default:
+        if (!json) printer.note(describeEvent(event));
+    }
+    if (isFinal(status)) break;
   }
-  if (!json) io.out(`task ${current.id} is ${current.status}; nothing more will happen`);
+  if (!json) printer.note(`task ${first.id} is ${status}; nothing more will happen`);
+  // Read back rather than tracked: a run may have ended between the first read and the stream.
+  const lastOutcome = lastRunOutcome(await client.get(first.id));
+  if (lastOutcome !== 'succeeded') {
+    throw new SchedulerError('run_not_succeeded', lastOutcome === undefined ? `task ${first.id} ended without running` : `the last run of task ${first.id} did not succeed (${lastOutcome})`);
+  }
 }
 
-function isDone(task: TaskJson): boolean {
-  return finalStatuses.has(task.status);
+/** The outcome of the task's last run that ended, if any ran. */
+function lastRunOutcome(task: TaskJson): RunOutcome | undefined {
+  return task.results.filter((run) => run.outcome !== 'skipped' && run.outcome !== 'running').at(-1)?.outcome as RunOutcome | undefined;
 }

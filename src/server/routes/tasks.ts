@@ -1,20 +1,16 @@
-/** The task routes of the spec: list, submit, get (and watch), stop, delete. */
+/** The task routes of the spec (list, submit, get and watch, stop, delete), and kill. */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { SchedulerError } from '../../core/errors.js';
 import { parseDuration } from '../../core/duration.js';
 import type { Engine } from '../../engine/engine.js';
 import type { ChangeFeed } from '../../engine/change-feed.js';
-import type { RunOutcome, TaskStatus } from '../../core/task.js';
-import { runJson, taskJson, taskSummaryJson } from '../../protocol/task-json.js';
+import type { TaskStatus } from '../../core/task.js';
+import { taskJson, taskSummaryJson } from '../../protocol/task-json.js';
 import {
   ErrorJson,
   GetQuery,
   ListQuery,
-  RunJson,
-  RunPageJson,
-  RunParams,
-  RunsQuery,
   StopResponse,
   SubmitBody,
   TaskIdParams,
@@ -29,7 +25,7 @@ export interface TaskRoutesDeps {
   feed: ChangeFeed;
 }
 
-const errors = { 400: ErrorJson, 401: ErrorJson, 404: ErrorJson, 409: ErrorJson, 413: ErrorJson };
+export const errors = { 400: ErrorJson, 401: ErrorJson, 404: ErrorJson, 409: ErrorJson, 413: ErrorJson };
 const defaultWatchMs = 30_000;
 const maxWatchMs = 5 * 60_000;
 
@@ -79,19 +75,6 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     const { task, runs } = await watcher.watch({ id, version, waitMs, reply });
     return taskJson(task, runs);
   });
-
-  api.get('/api/tasks/:id/runs', {
-    schema: { summary: "A task's run history, newest first, a page at a time", params: TaskIdParams, querystring: RunsQuery, response: { 200: RunPageJson, ...errors } },
-  }, async (request) => {
-    const { limit = 50, cursor, outcome } = request.query;
-    // The schema allows only the outcome names.
-    const page = await engine.listRuns({ id: request.params.id, limit, cursor, outcome: outcome as RunOutcome | undefined });
-    return { runs: page.runs.map(runJson), nextCursor: page.nextCursor };
-  });
-
-  api.get('/api/tasks/:id/runs/:run', {
-    schema: { summary: 'One run of a task, with its output', params: RunParams, response: { 200: RunJson, ...errors } },
-  }, async (request) => runJson(await engine.getRun(request.params.id, request.params.run)));
 
   api.post('/api/tasks/:id/kill', {
     schema: {

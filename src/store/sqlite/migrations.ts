@@ -52,4 +52,35 @@ export const migrations: readonly string[] = [
   ALTER TABLE tasks ADD COLUMN timeout TEXT;
   ALTER TABLE tasks ADD COLUMN timeout_ms INTEGER;
   `,
+  // Head-and-tail output retention, and the bound on all kept output. `*_truncated` stays
+  // for older readers; `*_dropped` says how many bytes were dropped and where. Output kept
+  // before this migration was the stream's head: its dropped bytes all came after it.
+  // `output_bytes` (the kept bytes of both streams) is summed into `output_usage` by
+  // triggers, so checking the bound costs one row read.
+  `
+  ALTER TABLE runs ADD COLUMN stdout_dropped INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN stdout_dropped_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN stderr_dropped INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN stderr_dropped_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN output_bytes INTEGER NOT NULL DEFAULT 0;
+  UPDATE runs SET
+    stdout_dropped = stdout_bytes - octet_length(stdout),
+    stdout_dropped_at = CASE WHEN stdout_truncated = 1 THEN octet_length(stdout) ELSE 0 END,
+    stderr_dropped = stderr_bytes - octet_length(stderr),
+    stderr_dropped_at = CASE WHEN stderr_truncated = 1 THEN octet_length(stderr) ELSE 0 END,
+    output_bytes = octet_length(stdout) + octet_length(stderr);
+  CREATE INDEX runs_with_output ON runs (finished_at) WHERE output_bytes > 0 AND finished_at IS NOT NULL;
+
+  CREATE TABLE output_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
+  INSERT INTO output_usage (id, bytes) SELECT 1, COALESCE(SUM(output_bytes), 0) FROM runs;
+  CREATE TRIGGER runs_output_inserted AFTER INSERT ON runs WHEN NEW.output_bytes != 0 BEGIN
+    UPDATE output_usage SET bytes = bytes + NEW.output_bytes WHERE id = 1;
+  END;
+  CREATE TRIGGER runs_output_updated AFTER UPDATE OF output_bytes ON runs WHEN NEW.output_bytes != OLD.output_bytes BEGIN
+    UPDATE output_usage SET bytes = bytes + NEW.output_bytes - OLD.output_bytes WHERE id = 1;
+  END;
+  CREATE TRIGGER runs_output_deleted AFTER DELETE ON runs WHEN OLD.output_bytes != 0 BEGIN
+    UPDATE output_usage SET bytes = bytes - OLD.output_bytes WHERE id = 1;
+  END;
+  `,
 ];

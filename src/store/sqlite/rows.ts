@@ -33,10 +33,12 @@ export interface RunRow {
   error: string | null;
   stdout: string;
   stdout_bytes: number;
-  stdout_truncated: number;
+  stdout_dropped: number;
+  stdout_dropped_at: number;
   stderr: string;
   stderr_bytes: number;
-  stderr_truncated: number;
+  stderr_dropped: number;
+  stderr_dropped_at: number;
   output_cap: number;
 }
 
@@ -111,8 +113,8 @@ export function rowToRun(row: RunRow): Run {
     exitCode: row.exit_code,
     signal: row.signal,
     error: row.error,
-    stdout: { text: row.stdout, totalBytes: row.stdout_bytes, truncated: row.stdout_truncated === 1 },
-    stderr: { text: row.stderr, totalBytes: row.stderr_bytes, truncated: row.stderr_truncated === 1 },
+    stdout: { text: row.stdout, totalBytes: row.stdout_bytes, droppedBytes: row.stdout_dropped, droppedAt: row.stdout_dropped_at },
+    stderr: { text: row.stderr, totalBytes: row.stderr_bytes, droppedBytes: row.stderr_dropped, droppedAt: row.stderr_dropped_at },
     outputCap: row.output_cap,
   };
 }

@@ -38,6 +38,7 @@ export class SqliteTaskStore implements TaskStore {
   private readonly saveInTransaction: (params: SaveTaskParams) => void;
   private readonly deleteInTransaction: (id: string) => boolean;
   private readonly readTaskWithRuns: (id: string) => { task: Task; runs: Run[] } | undefined;
+  private readonly boundOutputInTransaction: (maxBytes: number) => number;
   /** Submits arriving together are committed together (see GroupCommit). */
   private readonly inserts: GroupCommit<Task>;
 
@@ -56,6 +57,7 @@ export class SqliteTaskStore implements TaskStore {
       if (!row) return undefined;
       return { task: rowToTask(row), runs: (this.statements.listRuns.all(id) as RunRow[]).map(rowToRun) };
     });
+    this.boundOutputInTransaction = this.db.transaction((maxBytes: number) => this.dropOldestOutput(maxBytes));
     this.deleteInTransaction = this.db.transaction((id: string) => {
       this.statements.deleteRuns.run(id);
       return this.statements.deleteTask.run(id).changes > 0;
@@ -112,17 +114,21 @@ export class SqliteTaskStore implements TaskStore {
       ),
       getRun: db.prepare('SELECT * FROM runs WHERE task_id = ? AND run = ?'),
       insertRun: db.prepare(`INSERT OR REPLACE INTO runs (task_id, run, scheduled_at, started_at,
-          finished_at, outcome, exit_code, signal, error, stdout, stdout_bytes, stdout_truncated,
-          stderr, stderr_bytes, stderr_truncated, output_cap)
+          finished_at, outcome, exit_code, signal, error, ${outputColumns.join(', ')})
         VALUES (@task_id, @run, @scheduled_at, @started_at, @finished_at, @outcome, @exit_code,
-          @signal, @error, @stdout, @stdout_bytes, @stdout_truncated, @stderr, @stderr_bytes,
-          @stderr_truncated, @output_cap)`),
+          @signal, @error, ${outputColumns.map((column) => `@${column}`).join(', ')})`),
       finishRun: db.prepare(`UPDATE runs SET started_at = COALESCE(@started_at, started_at),
           finished_at = @finished_at, outcome = @outcome, exit_code = @exit_code,
-          signal = @signal, error = @error, stdout = @stdout, stdout_bytes = @stdout_bytes,
-          stdout_truncated = @stdout_truncated, stderr = @stderr, stderr_bytes = @stderr_bytes,
-          stderr_truncated = @stderr_truncated, output_cap = @output_cap
+          signal = @signal, error = @error,
+          ${outputColumns.map((column) => `${column} = @${column}`).join(', ')}
         WHERE task_id = @task_id AND run = @run`),
+      outputUsage: db.prepare('SELECT bytes FROM output_usage WHERE id = 1'),
+      oldestRunsWithOutput: db.prepare(`SELECT task_id, run, output_bytes, stdout_bytes, stderr_bytes FROM runs
+        WHERE output_bytes > 0 AND finished_at IS NOT NULL ORDER BY finished_at LIMIT ?`),
+      dropRunOutput: db.prepare(`UPDATE runs SET stdout = '', stdout_dropped = stdout_bytes, stdout_dropped_at = 0,
+          stdout_truncated = stdout_bytes > 0, stderr = '', stderr_dropped = stderr_bytes, stderr_dropped_at = 0,
+          stderr_truncated = stderr_bytes > 0, output_bytes = 0
+        WHERE task_id = ? AND run = ?`),
       pruneRuns: db.prepare(
         `DELETE FROM runs WHERE task_id = ? AND run <= ? AND outcome != 'running'`,
       ),
@@ -246,6 +252,33 @@ export class SqliteTaskStore implements TaskStore {
     return (this.statements.listExecuting.all() as TaskRow[]).map(rowToTask);
   }
 
+  async outputBytes(): Promise<number> {
+    return (this.statements.outputUsage.get() as { bytes: number }).bytes;
+  }
+
+  async boundOutput(maxBytes: number): Promise<number> {
+    // Most calls find the total within the bound: one row read, no write transaction.
+    if ((await this.outputBytes()) <= maxBytes) return 0;
+    return this.boundOutputInTransaction(maxBytes);
+  }
+
+  /** The body of boundOutput: drops the output of the oldest finished runs until the total fits. */
+  private dropOldestOutput(maxBytes: number): number {
+    let usage = (this.statements.outputUsage.get() as { bytes: number }).bytes;
+    let dropped = 0;
+    while (usage > maxBytes) {
+      const oldest = this.statements.oldestRunsWithOutput.all(100) as Array<{ task_id: string; run: number; output_bytes: number }>;
+      if (oldest.length === 0) break; // what is left belongs to runs still executing
+      for (const row of oldest) {
+        if (usage <= maxBytes) break;
+        this.statements.dropRunOutput.run(row.task_id, row.run);
+        usage -= row.output_bytes;
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
   async ping(): Promise<void> {
     this.statements.ping.get();
   }
@@ -274,15 +307,27 @@ function taskParams(task: Task) {
   };
 }
 
-function outputParams(run: Pick<Run, 'stdout' | 'stderr' | 'outputCap'>) {
+/** The output columns of `runs`, written together. */
+const outputColumns = [
+  'stdout', 'stdout_bytes', 'stdout_truncated', 'stdout_dropped', 'stdout_dropped_at',
+  'stderr', 'stderr_bytes', 'stderr_truncated', 'stderr_dropped', 'stderr_dropped_at',
+  'output_cap', 'output_bytes',
+] as const;
+
+function outputParams(run: Pick<Run, 'stdout' | 'stderr' | 'outputCap'>): Record<(typeof outputColumns)[number], string | number> {
   return {
     stdout: run.stdout.text,
     stdout_bytes: run.stdout.totalBytes,
-    stdout_truncated: run.stdout.truncated ? 1 : 0,
+    stdout_truncated: run.stdout.droppedBytes > 0 ? 1 : 0,
+    stdout_dropped: run.stdout.droppedBytes,
+    stdout_dropped_at: run.stdout.droppedAt,
     stderr: run.stderr.text,
     stderr_bytes: run.stderr.totalBytes,
-    stderr_truncated: run.stderr.truncated ? 1 : 0,
+    stderr_truncated: run.stderr.droppedBytes > 0 ? 1 : 0,
+    stderr_dropped: run.stderr.droppedBytes,
+    stderr_dropped_at: run.stderr.droppedAt,
     output_cap: run.outputCap,
+    output_bytes: Buffer.byteLength(run.stdout.text) + Buffer.byteLength(run.stderr.text),
   };
 }
 

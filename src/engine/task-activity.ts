@@ -1,0 +1,32 @@
+/**
+ * What the engine tells the world as it happens, beyond the long poll's "something changed":
+ * each committed change with its effect, each chunk of output as a script writes it, and
+ * deletions. The live event stream (GET /api/tasks/{id}/events) listens here. Calls are
+ * synchronous and must be cheap: they sit on the engine's paths and on every output chunk.
+ */
+import type { CapturedOutput, OutputStream, Task } from '../core/task.js';
+import type { Effect } from '../core/transition.js';
+
+/** The output a run in progress has written so far. */
+export interface LiveOutput {
+  run: number;
+  stdout: CapturedOutput;
+  stderr: CapturedOutput;
+}
+
+/** Receives the engine's activity. */
+export interface TaskActivity {
+  /** `task` was committed, replacing `previous`, with `effect` (a run started, skipped or finished). */
+  changed(task: Task, previous: Task, effect: Effect | null): void;
+  /** Run `run` of `taskId` wrote `chunk` (whole UTF-8 characters) at byte `offset` of `stream`. */
+  output(taskId: string, run: number, stream: OutputStream, offset: number, chunk: Buffer, at: number): void;
+  /** The task was deleted. */
+  deleted(taskId: string): void;
+}
+
+/** Activity nobody listens to. */
+export const ignoredActivity: TaskActivity = {
+  changed: () => undefined,
+  output: () => undefined,
+  deleted: () => undefined,
+};
