@@ -200,17 +200,17 @@ export class EventHub implements TaskActivity {
       const missed = channel.after(resume.seq);
       if (missed.length === 0 && isFinal(task.state.status)) return 'nothing-more';
       const connection = this.connect(params);
-      for (const event of missed) connection.send(event.frame);
+      for (const event of missed) connection.sendInitial(event.frame);
       return this.attach(taskId, channel, connection);
     }
     const connection = this.connect(params);
     if (lastEventId !== undefined) {
-      connection.send(sseFrame(undefined, 'pruned', { lastEventId, reason: resume.reason }));
+      connection.sendInitial(sseFrame(undefined, 'pruned', { lastEventId, reason: resume.reason }));
     }
-    connection.send(this.frame(this.currentId(), snapshotEvent(task)));
+    connection.sendInitial(this.frame(this.currentId(), snapshotEvent(task)));
     const live = params.liveOutput();
     if (live && task.state.status === 'Executing' && live.run === task.state.run) {
-      for (const event of liveOutputEvents(live, this.now())) connection.send(this.frame(undefined, event));
+      for (const event of liveOutputEvents(live, this.now())) connection.sendInitial(this.frame(undefined, event));
     }
     return this.attach(taskId, channel, connection);
   }

@@ -21,13 +21,16 @@ const reconnectDelayMs = 1000;
 /** A stream being sent to one client. */
 export class SseConnection {
   private ended = false;
+  /** Bytes that may be queued before the client counts as too slow. */
+  private allowance: number;
 
   constructor(
     private readonly response: ServerResponse,
     /** Bytes that may wait in the socket's queue before the client counts as too slow. */
-    private readonly maxQueuedBytes: number,
+    maxQueuedBytes: number,
     private readonly onCut: (queuedBytes: number) => void,
   ) {
+    this.allowance = maxQueuedBytes;
     response.once('close', () => {
       this.ended = true;
     });
@@ -54,12 +57,23 @@ export class SseConnection {
     else this.response.once('close', listener);
   }
 
+  /**
+   * Sends what a client gets as it connects (a replay of missed events, or the output so
+   * far of a run): it may be large, and is bounded by the hub, so it raises the client's
+   * allowance instead of counting against it.
+   */
+  sendInitial(frame: string): void {
+    if (this.ended) return;
+    this.response.write(frame);
+    this.allowance += frame.length;
+  }
+
   /** Sends a frame; cuts the client off if too much is already waiting for it. */
   send(frame: string): void {
     if (this.ended) return;
     this.response.write(frame);
     const queued = this.response.writableLength;
-    if (queued > this.maxQueuedBytes) {
+    if (queued > this.allowance) {
       this.ended = true;
       this.onCut(queued);
       this.response.destroy();
