@@ -91,9 +91,11 @@ export class Engine {
     });
   }
 
-  /** Recovers from an unclean stop, then starts the timer. */
+  /** Recovers from an unclean stop, applies the bound on kept output, then starts the timer. */
   async start(): Promise<void> {
     await this.recoverInterruptedRuns();
+    // The bound may have been lowered since the last start.
+    await this.boundOutput();
     await this.arm();
   }
 

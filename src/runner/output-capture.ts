@@ -86,11 +86,11 @@ export class OutputCapture {
     let head = Buffer.concat(this.head, this.headBytes);
     let tail = this.orderedTail();
     const total = this.totalBytes - withheld;
-    // The withheld bytes are the stream's last: at the end of the tail, or of the head.
-    if (withheld > 0) {
-      if (tail.length > 0) tail = tail.subarray(0, Math.max(0, tail.length - withheld));
-      else head = head.subarray(0, head.length - withheld);
-    }
+    // The withheld bytes are the stream's last: at the end of the tail, and of the head
+    // when the tail holds fewer of them (then nothing was dropped between the two).
+    const fromTail = Math.min(withheld, tail.length);
+    tail = tail.subarray(0, tail.length - fromTail);
+    head = head.subarray(0, head.length - (withheld - fromTail));
     if (head.length + tail.length === total) {
       return { text: Buffer.concat([head, tail]).toString('utf8'), totalBytes: total, droppedBytes: 0, droppedAt: 0 };
     }

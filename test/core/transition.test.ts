@@ -46,8 +46,8 @@ function result(overrides: Partial<RunResult> = {}): RunResult {
     exitCode: 0,
     signal: null,
     error: null,
-    stdout: { text: '3\n', totalBytes: 2, truncated: false },
-    stderr: { text: '', totalBytes: 0, truncated: false },
+    stdout: { text: '3\n', totalBytes: 2, droppedBytes: 0, droppedAt: 0 },
+    stderr: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
     outputCap: 1024,
     ...overrides,
   };

@@ -17,6 +17,7 @@ import type { Run, Task } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
 import { ChangeFeed } from '../../src/engine/change-feed.js';
 import { Engine, type EngineLog } from '../../src/engine/engine.js';
+import type { TaskActivity } from '../../src/engine/task-activity.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -91,6 +92,10 @@ export interface HarnessOptions {
   runner?: FakeRunner;
   shutdownAtEnd?: boolean;
   warmupMs?: number;
+  /** Told of the engine's activity; none if absent. */
+  activity?: TaskActivity;
+  /** The bound on all kept output; none if absent. */
+  maxOutputBytes?: number;
 }
 
 /**
@@ -138,6 +143,8 @@ export function useEngineHarness(check: 'errors' | 'problems' = 'errors') {
         outputCap: 1024,
         limits: { maxScriptBytes: 64 * 1024 },
         warmupMs: options.warmupMs,
+        activity: options.activity,
+        maxOutputBytes: options.maxOutputBytes,
       });
       cleanups.push(() => inner.close());
       if (options.shutdownAtEnd !== false) cleanups.push(() => engine.shutdown());

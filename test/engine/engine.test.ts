@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
-import type { Task } from '../../src/core/task.js';
+import { droppedOutput, noOutput, type OutputStream, type Task } from '../../src/core/task.js';
+import type { Effect } from '../../src/core/transition.js';
+import type { TaskActivity } from '../../src/engine/task-activity.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeRunner, output } from '../support/fake-runner.js';
 import {
@@ -94,7 +96,7 @@ describe('Engine: a delay task', () => {
         scheduledAt: T0 + MIN,
         startedAt: T0 + MIN,
         finishedAt: T0 + MIN + 10 * SEC,
-        stdout: { text: '3\n', totalBytes: 2, truncated: false },
+        stdout: { text: '3\n', totalBytes: 2, droppedBytes: 0, droppedAt: 0 },
       },
     ]);
     await until(() => h.engine.runsInProgress === 0, 'the run to leave the engine');
@@ -652,7 +654,7 @@ describe('Engine: restart after a crash', () => {
         finishedAt: T0 + 5 * MIN,
         exitCode: null,
         error: expect.stringMatching(/daemon stopped/),
-        stdout: { text: 'partial\n', totalBytes: 8, truncated: false },
+        stdout: { text: 'partial\n', totalBytes: 8, droppedBytes: 0, droppedAt: 0 },
         stderr: { text: 'warn\n' },
       },
     ]);
@@ -755,5 +757,207 @@ describe('Engine: restart after a crash', () => {
     expect((await runsOf(second, 'c')).map((r) => r.outcome)).toEqual(['interrupted']);
     await fireAt(second, T0 + 20 * SEC);
     expect(second.runner.runs.map((r) => r.run)).toEqual([2]);
+  });
+});
+
+/** One call the engine made on its TaskActivity. */
+type ActivityCall =
+  | { kind: 'changed'; task: Task; previous: Task; effect: Effect | null }
+  | { kind: 'output'; taskId: string; run: number; stream: OutputStream; offset: number; text: string; at: number }
+  | { kind: 'deleted'; taskId: string };
+
+/** A TaskActivity that keeps every call, in order. */
+class RecordingActivity implements TaskActivity {
+  readonly calls: ActivityCall[] = [];
+  changed(task: Task, previous: Task, effect: Effect | null): void {
+    this.calls.push({ kind: 'changed', task, previous, effect });
+  }
+  output(taskId: string, run: number, stream: OutputStream, offset: number, chunk: Buffer, at: number): void {
+    this.calls.push({ kind: 'output', taskId, run, stream, offset, text: chunk.toString('utf8'), at });
+  }
+  deleted(taskId: string): void {
+    this.calls.push({ kind: 'deleted', taskId });
+  }
+  get changes() {
+    return this.calls.filter((call) => call.kind === 'changed');
+  }
+  get outputs() {
+    return this.calls.filter((call) => call.kind === 'output');
+  }
+}
+
+describe('Engine: activity', () => {
+  it('is told of each committed change: the task after and before it, and the effect', async () => {
+    const activity = new RecordingActivity();
+    const h = await harness({ activity });
+    const submitted = await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'work' });
+
+    await fireAt(h, T0 + 10 * SEC);
+    const started = await taskOf(h, 'c');
+    expect(activity.changes).toEqual([
+      { kind: 'changed', task: started, previous: submitted, effect: { kind: 'startRun', run: 1, scheduledAt: T0 + 10 * SEC, startedAt: T0 + 10 * SEC } },
+    ]);
+
+    h.clock.advance(3 * SEC);
+    const first = lastRunOf(h, 'c');
+    await finish(h, first, { stdout: output('one\n') });
+    const waiting = await taskOf(h, 'c');
+    expect(activity.changes[1]).toEqual({ kind: 'changed', task: waiting, previous: started, effect: { kind: 'finishRun', run: 1, result: first.result } });
+
+    // A run, a tick skipped during it, a stop during it (no effect), and its end.
+    await fireAt(h, T0 + 20 * SEC);
+    await fireAt(h, T0 + 30 * SEC);
+    await h.engine.stop('c');
+    await finish(h, lastRunOf(h, 'c'));
+    const stopped = await taskOf(h, 'c');
+    expect(stopped.state.status).toBe('Stopped');
+    const changes = activity.changes;
+    expect(changes.map((call) => call.effect?.kind ?? null)).toEqual(['startRun', 'finishRun', 'startRun', 'skipRun', null, 'finishRun']);
+    expect(changes[3]!.effect).toEqual({ kind: 'skipRun', run: 3, scheduledAt: T0 + 30 * SEC, at: T0 + 30 * SEC, reason: 'run 2 was still executing' });
+    // Each change starts from the task the one before left, one version on, and the last is what the store has.
+    expect(changes[0]!.previous).toEqual(submitted);
+    for (let i = 1; i < changes.length; i++) {
+      expect(changes[i]!.previous).toEqual(changes[i - 1]!.task);
+      expect(changes[i]!.task.version).toBe(changes[i]!.previous.version + 1);
+    }
+    expect(changes.at(-1)!.task).toEqual(stopped);
+    // A stop that changes nothing tells nothing.
+    await h.engine.stop('c');
+    expect(activity.changes).toHaveLength(6);
+  });
+
+  it('is told of a deletion, and of no change for the run the deletion killed', async () => {
+    const activity = new RecordingActivity();
+    const h = await harness({ activity });
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'sleep 100' });
+    await fireAt(h, T0 + 10 * SEC);
+    expect(activity.calls.map((call) => call.kind)).toEqual(['changed']);
+
+    await h.engine.delete('c');
+    await until(() => h.engine.runsInProgress === 0, 'the killed run to leave the engine');
+    expect(lastRunOf(h, 'c').killCalls).toBe(1);
+    expect(activity.calls.slice(1)).toEqual([{ kind: 'deleted', taskId: 'c' }]);
+  });
+
+  it('is handed every chunk a run writes, with its task, run, stream and offset, timed by the clock', async () => {
+    const activity = new RecordingActivity();
+    const h = await harness({ activity });
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'talk' });
+    await h.engine.submit({ id: 'other', type: 'cron', time: '10s', script: 'talk' });
+    await fireAt(h, T0 + 10 * SEC);
+    const run = lastRunOf(h, 'c');
+    run.write('stdout', 'hello ');
+    run.write('stderr', 'warn ✓\n');
+    h.clock.advance(2 * SEC);
+    lastRunOf(h, 'other').write('stdout', 'elsewhere\n');
+    run.write('stdout', 'world\n');
+    expect(activity.outputs).toEqual([
+      { kind: 'output', taskId: 'c', run: 1, stream: 'stdout', offset: 0, text: 'hello ', at: T0 + 10 * SEC },
+      { kind: 'output', taskId: 'c', run: 1, stream: 'stderr', offset: 0, text: 'warn ✓\n', at: T0 + 10 * SEC },
+      { kind: 'output', taskId: 'other', run: 1, stream: 'stdout', offset: 0, text: 'elsewhere\n', at: T0 + 12 * SEC },
+      { kind: 'output', taskId: 'c', run: 1, stream: 'stdout', offset: 6, text: 'world\n', at: T0 + 12 * SEC },
+    ]);
+    expect(run.listenCalls).toBe(1);
+
+    // The next run of the task starts its streams at offset 0 again.
+    await finish(h, run);
+    await finish(h, lastRunOf(h, 'other'));
+    await fireAt(h, T0 + 20 * SEC);
+    lastRunOf(h, 'c').write('stdout', 'again\n');
+    expect(activity.outputs.at(-1)).toEqual({ kind: 'output', taskId: 'c', run: 2, stream: 'stdout', offset: 0, text: 'again\n', at: T0 + 20 * SEC });
+  });
+
+  it('an engine without an activity listener runs as before', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'talk' });
+    await fireAt(h, T0 + 10 * SEC);
+    const run = lastRunOf(h, 'd');
+    run.write('stdout', 'nobody listens\n');
+    await finish(h, run);
+    expect((await runsOf(h, 'd'))[0]!.stdout.text).toBe('nobody listens\n');
+  });
+});
+
+describe('Engine: liveOutput and getTask', () => {
+  it('liveOutput gives the output of the run in progress so far, and nothing before or after it', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'talk' });
+    expect(h.engine.liveOutput('d')).toBeUndefined();
+    await fireAt(h, T0 + 10 * SEC);
+    expect(h.engine.liveOutput('d')).toEqual({ run: 1, stdout: noOutput, stderr: noOutput });
+
+    const run = lastRunOf(h, 'd');
+    run.write('stdout', 'hello ');
+    run.write('stderr', 'careful\n');
+    run.write('stdout', 'wörld\n');
+    expect(h.engine.liveOutput('d')).toEqual({ run: 1, stdout: output('hello wörld\n'), stderr: output('careful\n') });
+    expect(h.engine.liveOutput('nobody')).toBeUndefined();
+
+    await finish(h, run);
+    await until(() => h.engine.liveOutput('d') === undefined, 'the ended run to leave the engine');
+    expect((await runsOf(h, 'd'))[0]).toMatchObject({ outcome: 'succeeded', stdout: output('hello wörld\n'), stderr: output('careful\n') });
+  });
+
+  it('liveOutput follows the run in progress of a cron task from one run to the next', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'talk' });
+    await fireAt(h, T0 + 10 * SEC);
+    lastRunOf(h, 'c').write('stdout', 'first\n');
+    await finish(h, lastRunOf(h, 'c'));
+    await until(() => h.engine.liveOutput('c') === undefined, 'run 1 to leave the engine');
+    await fireAt(h, T0 + 20 * SEC);
+    expect(h.engine.liveOutput('c')).toEqual({ run: 2, stdout: noOutput, stderr: noOutput });
+    lastRunOf(h, 'c').write('stdout', 'second\n');
+    expect(h.engine.liveOutput('c')).toMatchObject({ run: 2, stdout: output('second\n') });
+  });
+
+  it('getTask gives a task without its runs; not_found for an unknown id', async () => {
+    const h = await harness();
+    const submitted = await h.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'true' });
+    expect(await h.engine.getTask('d')).toEqual(submitted);
+    await fireAt(h, T0 + 10 * SEC);
+    expect(await h.engine.getTask('d')).toEqual(await taskOf(h, 'd'));
+    expect(await rejection(h.engine.getTask('nobody'))).toMatchObject({ code: 'not_found' });
+  });
+});
+
+describe('Engine: the bound on all kept output', () => {
+  /** Runs cron task `c` `count` times, each run printing 10 bytes, and waits until each has left the engine. */
+  async function runTenBytes(h: Harness, from: number, count: number): Promise<void> {
+    for (let k = from; k < from + count; k++) {
+      await fireAt(h, T0 + k * 10 * SEC);
+      h.clock.advance(SEC);
+      await finish(h, lastRunOf(h, 'c'), { stdout: output(`run ${k}`.padEnd(9, '.') + '\n') });
+      // The bound is applied after the end is recorded, before the run leaves the engine.
+      await until(() => h.engine.runsInProgress === 0, `run ${k} to leave the engine`);
+    }
+  }
+
+  it('drops the output of the runs that finished first once the total is over the bound', async () => {
+    const h = await harness({ maxOutputBytes: 25 });
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'talk' });
+    await runTenBytes(h, 1, 2);
+    expect(await h.inner.outputBytes()).toBe(20);
+    expect((await runsOf(h, 'c')).map((run) => run.stdout.text)).toEqual(['run 1....\n', 'run 2....\n']);
+
+    await runTenBytes(h, 3, 1);
+    expect(await h.inner.outputBytes()).toBe(20);
+    const runs = await runsOf(h, 'c');
+    expect(runs.map((run) => run.stdout)).toEqual([droppedOutput(10), output('run 2....\n'), output('run 3....\n')]);
+    // The run itself is kept.
+    expect(runs[0]).toMatchObject({ run: 1, outcome: 'succeeded' });
+    expect(h.log.entries.some((entry) => entry.level === 'info' && /dropped the output/.test(entry.message))).toBe(true);
+
+    await runTenBytes(h, 4, 2);
+    expect(await h.inner.outputBytes()).toBe(20);
+    expect((await runsOf(h, 'c')).map((run) => run.stdout.text)).toEqual(['', '', '', 'run 4....\n', 'run 5....\n']);
+  });
+
+  it('keeps all output when no bound is set', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', script: 'talk' });
+    await runTenBytes(h, 1, 4);
+    expect(await h.inner.outputBytes()).toBe(40);
+    expect((await runsOf(h, 'c')).every((run) => run.stdout.droppedBytes === 0 && run.stdout.text !== '')).toBe(true);
   });
 });

@@ -201,8 +201,8 @@ describe('ProcessRunner: how a run ends', () => {
       signal: null,
       error: null,
       outputCap,
-      stdout: { text: 'out-1\nout-2\n', totalBytes: 12, truncated: false },
-      stderr: { text: 'err-1\n', totalBytes: 6, truncated: false },
+      stdout: { text: 'out-1\nout-2\n', totalBytes: 12, droppedBytes: 0, droppedAt: 0 },
+      stderr: { text: 'err-1\n', totalBytes: 6, droppedBytes: 0, droppedAt: 0 },
     });
   });
 
@@ -331,26 +331,73 @@ describe('ProcessRunner: what the script sees', () => {
 });
 
 describe('ProcessRunner: output cap', () => {
-  it('keeps exactly `cap` bytes per stream, counts them all, and spools at most the cap', async () => {
+  it('keeps the first and last half of `cap` bytes per stream, counts them all, and spools only the head', async () => {
     const cap = 1000;
     const { runner } = makeRunner({ outputCap: cap });
     const script = "head -c 5000 /dev/zero | tr '\\0' o; head -c 3000 /dev/zero | tr '\\0' e >&2; echo; echo small-tail";
     const result = await withDeadline(runner.start({ taskId: 'capped', run: 1, script }).finished);
     expect(result.outcome).toBe('succeeded');
     expect(result.outputCap).toBe(cap);
-    expect(result.stdout).toEqual({ text: 'o'.repeat(cap), totalBytes: 5000 + 1 + 'small-tail\n'.length, truncated: true });
-    expect(result.stderr).toEqual({ text: 'e'.repeat(cap), totalBytes: 3000, truncated: true });
+    const stdoutBytes = 5000 + 1 + 'small-tail\n'.length;
+    expect(result.stdout).toEqual({
+      text: 'o'.repeat(cap / 2) + 'o'.repeat(cap / 2 - '\nsmall-tail\n'.length) + '\nsmall-tail\n',
+      totalBytes: stdoutBytes,
+      droppedBytes: stdoutBytes - cap,
+      droppedAt: cap / 2,
+    });
+    expect(result.stderr).toEqual({ text: 'e'.repeat(cap), totalBytes: 3000, droppedBytes: 2000, droppedAt: cap / 2 });
     for (const stream of ['stdout', 'stderr']) {
       const spooled = readFileSync(join(spoolDir, `capped.1.${stream}`), 'utf8');
-      expect(spooled.length).toBeLessThanOrEqual(cap);
-      expect(spooled).toBe(stream === 'stdout' ? 'o'.repeat(cap) : 'e'.repeat(cap));
+      expect(spooled).toBe(stream === 'stdout' ? 'o'.repeat(cap / 2) : 'e'.repeat(cap / 2));
     }
+  });
+
+  it('an odd cap keeps one byte more of the head than of the tail', async () => {
+    const { runner } = makeRunner({ outputCap: 7 });
+    const result = await withDeadline(runner.start({ taskId: 'odd-cap', run: 1, script: 'printf 0123456789' }).finished);
+    expect(result.stdout).toEqual({ text: '0123789', totalBytes: 10, droppedBytes: 3, droppedAt: 4 });
   });
 
   it('output under the cap is kept whole and not marked truncated', async () => {
     const { runner } = makeRunner({ outputCap: 10 });
     const result = await withDeadline(runner.start({ taskId: 'exact-cap', run: 1, script: 'printf 0123456789' }).finished);
-    expect(result.stdout).toEqual({ text: '0123456789', totalBytes: 10, truncated: false });
+    expect(result.stdout).toEqual({ text: '0123456789', totalBytes: 10, droppedBytes: 0, droppedAt: 0 });
+  });
+});
+
+describe('ProcessRunner: live output', () => {
+  it('hands every chunk to the listener as it is written, whole characters at contiguous offsets, past the cap too', async () => {
+    const { runner } = makeRunner({ outputCap: 1000 });
+    const gate = join(root, 'live-output-gate');
+    // 'first', then the first byte of an é; the rest of it only once the test opens the gate.
+    const script = `printf 'first\\n\\xc3'; while [ ! -e '${gate}' ]; do sleep 0.01; done; printf '\\xa9'; printf 'é%.0s' $(seq 2999); echo done >&2`;
+    const running = runner.start({ taskId: 'live', run: 1, script });
+    const chunks: Array<{ stream: string; offset: number; bytes: Buffer }> = [];
+    running.listen((stream, offset, chunk) => chunks.push({ stream, offset, bytes: Buffer.from(chunk) }));
+
+    await until(() => chunks.length > 0, 'the first chunk');
+    // The half of é written so far is held back: the listener and outputSoFar stop before it.
+    expect(chunks).toEqual([{ stream: 'stdout', offset: 0, bytes: Buffer.from('first\n') }]);
+    expect(running.outputSoFar()).toEqual({
+      stdout: { text: 'first\n', totalBytes: 6, droppedBytes: 0, droppedAt: 0 },
+      stderr: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
+    });
+
+    writeFileSync(gate, '');
+    const result = await withDeadline(running.finished);
+    const whole = Buffer.from('first\n' + 'é'.repeat(3000));
+    const stdout = chunks.filter((chunk) => chunk.stream === 'stdout');
+    let offset = 0;
+    for (const chunk of stdout) {
+      expect(chunk.offset).toBe(offset);
+      expect(Buffer.from(chunk.bytes.toString('utf8')).equals(chunk.bytes), `the chunk at ${chunk.offset} is whole characters`).toBe(true);
+      offset += chunk.bytes.length;
+    }
+    expect(Buffer.concat(stdout.map((chunk) => chunk.bytes)).equals(whole)).toBe(true);
+    expect(chunks.filter((chunk) => chunk.stream === 'stderr')).toEqual([{ stream: 'stderr', offset: 0, bytes: Buffer.from('done\n') }]);
+    // The capture kept 500 bytes from each end.
+    expect(result.stdout).toEqual({ text: 'first\n' + 'é'.repeat(247) + 'é'.repeat(250), totalBytes: whole.length, droppedBytes: whole.length - 1000, droppedAt: 500 });
+    expect(running.outputSoFar()).toEqual({ stdout: result.stdout, stderr: result.stderr });
   });
 });
 
@@ -513,22 +560,23 @@ describe('ProcessRunner: spool', () => {
     expect(runner.recoverOutput('crashed', 7).stdout.text).toBe('partial\n');
   });
 
-  it('recoverOutput reads what a run spooled, capped; removeSpool deletes it', () => {
+  it('recoverOutput reads what a run spooled (the head of each stream); removeSpool deletes it', () => {
     const cap = 100;
     const { runner } = makeRunner({ outputCap: cap });
     const stdoutPath = join(spoolDir, 'recover-me.3.stdout');
     const stderrPath = join(spoolDir, 'recover-me.3.stderr');
-    writeFileSync(stdoutPath, 'x'.repeat(cap + 50));
+    // A run spools the head of each stream: at most half the cap.
+    writeFileSync(stdoutPath, 'x'.repeat(cap / 2));
     writeFileSync(stderrPath, 'partial error\n');
 
     expect(runner.recoverOutput('recover-me', 3)).toEqual({
-      stdout: { text: 'x'.repeat(cap), totalBytes: cap + 50, truncated: true },
-      stderr: { text: 'partial error\n', totalBytes: 14, truncated: false },
+      stdout: { text: 'x'.repeat(cap / 2), totalBytes: cap / 2, droppedBytes: 0, droppedAt: 0 },
+      stderr: { text: 'partial error\n', totalBytes: 14, droppedBytes: 0, droppedAt: 0 },
     });
     // Another run of the task, or a run that spooled nothing: empty output.
     expect(runner.recoverOutput('recover-me', 4)).toEqual({
-      stdout: { text: '', totalBytes: 0, truncated: false },
-      stderr: { text: '', totalBytes: 0, truncated: false },
+      stdout: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
+      stderr: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
     });
 
     runner.removeSpool('recover-me', 3);
@@ -555,8 +603,8 @@ describe('ProcessRunner: a spool that cannot be written', () => {
     const result = await withDeadline(runner.start({ taskId: 'nospool', run: 1, script: 'echo out; echo err >&2; echo more' }).finished);
     expect(result).toMatchObject({
       outcome: 'succeeded',
-      stdout: { text: 'out\nmore\n', totalBytes: 9, truncated: false },
-      stderr: { text: 'err\n', totalBytes: 4, truncated: false },
+      stdout: { text: 'out\nmore\n', totalBytes: 9, droppedBytes: 0, droppedAt: 0 },
+      stderr: { text: 'err\n', totalBytes: 4, droppedBytes: 0, droppedAt: 0 },
     });
     // Nothing spooled: nothing to recover.
     expect(runner.recoverOutput('nospool', 1).stdout.totalBytes).toBe(0);

@@ -50,6 +50,11 @@ describe('the route table', () => {
         'GET /api/tasks/:id',
         'PUT /api/tasks/:id',
         'DELETE /api/tasks/:id',
+        'GET /api/tasks/:id/runs',
+        'GET /api/tasks/:id/runs/:run',
+        'GET /api/tasks/:id/runs/:run/output',
+        'GET /api/tasks/:id/events',
+        'POST /api/tasks/:id/kill',
         'GET /healthz',
         'GET /api/openapi.json',
       ]),
@@ -64,7 +69,7 @@ describe('unknown routes and bad URLs', () => {
     ['GET', '/api'],
     ['POST', '/api/tasks/x'],
     ['PATCH', '/api/tasks/x'],
-    ['GET', '/api/tasks/x/runs/1/output'],
+    ['GET', '/api/tasks/x/runs/1/stdout'],
   ] as const)('%s %s answers 404 not_found in the JSON error shape', async (method, url) => {
     harness = await startHarness();
     const message = expectError(await harness.app.inject({ method, url }), 404, 'not_found');

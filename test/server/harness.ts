@@ -15,6 +15,7 @@ import type { TaskJson, TaskPageJson } from '../../src/protocol/schemas.js';
 import { ProcessRunner } from '../../src/runner/process-runner.js';
 import type { RunLauncher } from '../../src/runner/run-launcher.js';
 import { buildApp } from '../../src/server/app.js';
+import { defaultEventHubOptions, EventHub, type EventHubOptions } from '../../src/server/events/event-hub.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 
@@ -27,6 +28,7 @@ export interface Harness {
   engine: Engine;
   store: SqliteTaskStore;
   feed: ChangeFeed;
+  events: EventHub;
   /** A directory the test may use; removed on close. */
   dir: string;
   close(): Promise<void>;
@@ -38,6 +40,10 @@ export interface HarnessOptions {
   launcher?: RunLauncher;
   /** Wraps the store the engine and the app see (to make it fail on purpose). */
   wrapStore?: (store: TaskStore) => TaskStore;
+  /** Bounds and timings of the event streams, over the daemon's defaults. */
+  events?: Partial<Omit<EventHubOptions, 'log'>>;
+  /** The engine's bound on all kept output. */
+  maxOutputBytes?: number;
 }
 
 const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
@@ -47,6 +53,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const store = new SqliteTaskStore({ path: join(dir, 'scheduler.db') });
   const seen = options.wrapStore ? options.wrapStore(store) : store;
   const feed = new ChangeFeed(systemClock);
+  const events = new EventHub({ ...defaultEventHubOptions, ...options.events, log: quietLog });
   const runner =
     options.launcher ??
     new ProcessRunner({
@@ -63,18 +70,21 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     runner,
     clock: systemClock,
     feed,
+    activity: events,
     log: quietLog,
     keepRuns: 10,
     outputCap: 4096,
+    maxOutputBytes: options.maxOutputBytes,
     limits: { maxScriptBytes },
   });
-  const app = await buildApp({ engine, feed, store: seen, token: options.token, bodyLimit, log: quietLog, version: appVersion });
+  const app = await buildApp({ engine, feed, events, store: seen, token: options.token, bodyLimit, log: quietLog, version: appVersion });
   await engine.start();
   return {
     app,
     engine,
     store,
     feed,
+    events,
     dir,
     close: async () => {
       await app.close();

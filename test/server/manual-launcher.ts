@@ -3,7 +3,9 @@
  * to stay in progress (a cron task stopped while it executes). The real ProcessRunner is
  * used everywhere else.
  */
+import { noOutput, type CapturedOutput, type OutputStream } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
+import type { RunOutputListener } from '../../src/runner/held-process.js';
 import type { RunningProcess, RunSpec } from '../../src/runner/process-runner.js';
 import type { RunLauncher } from '../../src/runner/run-launcher.js';
 
@@ -12,8 +14,15 @@ export interface ManualRun {
   spec: RunSpec;
   /** True once the engine asked for the run to be killed. */
   killed: boolean;
-  /** Ends the run the way the runner would report it. */
+  /** Ends the run the way the runner would report it: by default, with what `write` was given, else one line on stdout. */
   finish(result?: Partial<RunResult>): void;
+  /** The script writes `text` to `stream`: handed to the engine's listener at the stream's running offset. */
+  write(stream: OutputStream, text: string): void;
+}
+
+/** Output of `text`, all of it kept. */
+function output(text: string): CapturedOutput {
+  return { text, totalBytes: Buffer.byteLength(text), droppedBytes: 0, droppedAt: 0 };
 }
 
 export class ManualLauncher implements RunLauncher {
@@ -25,6 +34,12 @@ export class ManualLauncher implements RunLauncher {
       resolve = settle;
     });
     const startedAt = Date.now();
+    const written: Record<OutputStream, Buffer[]> = { stdout: [], stderr: [] };
+    let listener: RunOutputListener | undefined;
+    const captured = (stream: OutputStream): CapturedOutput => {
+      const bytes = Buffer.concat(written[stream]);
+      return { text: bytes.toString('utf8'), totalBytes: bytes.length, droppedBytes: 0, droppedAt: 0 };
+    };
     const entry: ManualRun = {
       spec,
       killed: false,
@@ -36,11 +51,18 @@ export class ManualLauncher implements RunLauncher {
           exitCode: 0,
           signal: null,
           error: null,
-          stdout: { text: `${spec.taskId} run ${spec.run}\n`, totalBytes: 0, truncated: false },
-          stderr: { text: '', totalBytes: 0, truncated: false },
+          ...(written.stdout.length + written.stderr.length > 0
+            ? { stdout: captured('stdout'), stderr: captured('stderr') }
+            : { stdout: output(`${spec.taskId} run ${spec.run}\n`), stderr: noOutput }),
           outputCap: 4096,
           ...result,
         }),
+      write: (stream, text) => {
+        const bytes = Buffer.from(text);
+        const offset = written[stream].reduce((sum, chunk) => sum + chunk.length, 0);
+        written[stream].push(bytes);
+        listener?.(stream, offset, bytes);
+      },
     };
     this.runs.push(entry);
     return {
@@ -51,12 +73,15 @@ export class ManualLauncher implements RunLauncher {
         entry.finish({ outcome: 'failed', exitCode: null, signal: 'SIGTERM', error: 'killed by SIGTERM' });
         return finished;
       },
+      listen: (receive) => {
+        listener = receive;
+      },
+      outputSoFar: () => ({ stdout: captured('stdout'), stderr: captured('stderr') }),
     };
   }
 
-  recoverOutput() {
-    const none = { text: '', totalBytes: 0, truncated: false };
-    return { stdout: none, stderr: none };
+  recoverOutput(): { stdout: CapturedOutput; stderr: CapturedOutput } {
+    return { stdout: noOutput, stderr: noOutput };
   }
 
   removeSpool(): void {}

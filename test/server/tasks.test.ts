@@ -310,7 +310,7 @@ describe('PUT /api/tasks/{id} (stop)', () => {
     expect(answer.warning).toEqual(expect.stringContaining('run 1'));
     expect(launcher.runs[0]!.killed).toBe(false);
 
-    launcher.runs[0]!.finish({ stdout: { text: 'kept\n', totalBytes: 5, truncated: false } });
+    launcher.runs[0]!.finish({ stdout: { text: 'kept\n', totalBytes: 5, droppedBytes: 0, droppedAt: 0 } });
     const stopped = await waitForStatus(harness.app, 'cron', 'Stopped');
     expect(stopped).toMatchObject({ nextRunAt: null, stopRequested: false });
     expect(stopped.results.find((run) => run.run === 1)).toMatchObject({ outcome: 'succeeded', stdout: 'kept\n' });

@@ -8,7 +8,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SchedulerError, type ErrorCode } from '../../src/core/errors.js';
-import type { Run, Task, TaskState } from '../../src/core/task.js';
+import { droppedOutput, type CapturedOutput, type Run, type Task, type TaskState } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
 import type { RunChange, TaskStore } from '../../src/store/task-store.js';
 
@@ -38,7 +38,7 @@ export function makeTask(id: string, overrides: Partial<Task> = {}): Task {
   };
 }
 
-const noOutput = { text: '', totalBytes: 0, truncated: false };
+const noOutput = { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 };
 
 /** A run record as the engine inserts it when a run starts. */
 function runningRun(run: number, scheduledAt: number, startedAt: number): Run {
@@ -77,7 +77,7 @@ function succeeded(finishedAt: number, overrides: Partial<RunResult> = {}): RunR
     exitCode: 0,
     signal: null,
     error: null,
-    stdout: { text: 'hi\n', totalBytes: 3, truncated: false },
+    stdout: { text: 'hi\n', totalBytes: 3, droppedBytes: 0, droppedAt: 0 },
     stderr: noOutput,
     outputCap: 4096,
     ...overrides,
@@ -393,8 +393,9 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
           exitCode: null,
           signal: 'SIGKILL',
           error: 'killed by SIGKILL',
-          stdout: { text: 'partial out ✓', totalBytes: 999_999, truncated: true },
-          stderr: { text: 'oops\n', totalBytes: 5, truncated: false },
+          // Head and tail kept, the middle dropped.
+          stdout: { text: 'partial out ✓', totalBytes: 999_999, droppedBytes: 999_999 - Buffer.byteLength('partial out ✓'), droppedAt: 'partial '.length },
+          stderr: { text: 'oops\n', totalBytes: 5, droppedBytes: 0, droppedAt: 0 },
           outputCap: 2048,
         });
         const executed = next(executing, { status: 'Executed' }, { lastStatusUpdated: t0 + 2 * minute });
@@ -424,7 +425,7 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         const result = succeeded(t0 + 2 * minute, { startedAt: t0 + minute + 9, exitCode: 0 });
         await store.saveTask({ task: next(executing, { status: 'Executed' }), expectedVersion: 2, runChange: { kind: 'finish', run: 1, result }, keepRuns: 10 });
         const [run] = await store.listRuns('f2');
-        expect(run).toMatchObject({ run: 1, scheduledAt: t0 + minute, startedAt: t0 + minute + 9, finishedAt: t0 + 2 * minute, outcome: 'succeeded', exitCode: 0, stdout: { text: 'hi\n', totalBytes: 3, truncated: false } });
+        expect(run).toMatchObject({ run: 1, scheduledAt: t0 + minute, startedAt: t0 + minute + 9, finishedAt: t0 + 2 * minute, outcome: 'succeeded', exitCode: 0, stdout: { text: 'hi\n', totalBytes: 3, droppedBytes: 0, droppedAt: 0 } });
       });
 
       it('lists runs oldest first, and only the runs of the task asked for', async () => {
@@ -653,6 +654,173 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect(await store.earliestDueAt()).toBe(t0 + 3 * minute);
         const due = await store.listDueTasks({ now: t0 + 4 * minute, limit: 10 });
         expect(due).toEqual([tasks.pending3, rescheduled]);
+      });
+    });
+
+    describe('outputBytes and boundOutput', () => {
+      /** Output of `text`, all of it kept. */
+      const kept = (text: string): CapturedOutput => ({ text, totalBytes: Buffer.byteLength(text), droppedBytes: 0, droppedAt: 0 });
+
+      /** Records the next run of `task` as started, with no output unless `stdout` is given (a store keeps what it is given). */
+      async function startRun(task: Task, options: { keepRuns?: number; stdout?: CapturedOutput } = {}): Promise<Task> {
+        const run = task.lastRun + 1;
+        const scheduledAt = t0 + run * minute;
+        const executing = next(task, { status: 'Executing', run, nextRunAt: null, stopRequested: false }, { lastRun: run });
+        const record = { ...runningRun(run, scheduledAt, scheduledAt), stdout: options.stdout ?? noOutput };
+        await store.saveTask({ task: executing, expectedVersion: task.version, runChange: { kind: 'insert', run: record }, keepRuns: options.keepRuns ?? 10 });
+        return executing;
+      }
+
+      /** Records the end of the run `task` is executing, at `finishedAt`, with this output. */
+      async function finishRun(task: Task, finishedAt: number, stdout: CapturedOutput, stderr: CapturedOutput = noOutput, keepRuns = 10): Promise<Task> {
+        if (task.state.status !== 'Executing') throw new Error(`${task.id} is not executing`);
+        const waiting = next(task, { status: 'WaitForNextExecution', nextRunAt: finishedAt + minute });
+        const result = succeeded(finishedAt, { stdout, stderr });
+        await store.saveTask({ task: waiting, expectedVersion: task.version, runChange: { kind: 'finish', run: task.state.run, result }, keepRuns });
+        return waiting;
+      }
+
+      /** One whole run of `task`: started, then finished at `finishedAt` with this output. */
+      async function runOnce(task: Task, finishedAt: number, stdout: CapturedOutput, stderr: CapturedOutput = noOutput, keepRuns = 10): Promise<Task> {
+        return finishRun(await startRun(task, { keepRuns }), finishedAt, stdout, stderr, keepRuns);
+      }
+
+      it('counts nothing on an empty store, nor for runs that printed nothing', async () => {
+        expect(await store.outputBytes()).toBe(0);
+        const task = await insertIn(makeTask('quiet', { type: 'cron' }));
+        const executing = await startRun(task);
+        expect(await store.outputBytes()).toBe(0);
+        await finishRun(executing, t0 + 2 * minute, noOutput);
+        expect(await store.outputBytes()).toBe(0);
+      });
+
+      it('sums the kept bytes (UTF-8) of both streams of every run of every task, not the bytes written', async () => {
+        let a = await insertIn(makeTask('a', { type: 'cron' }));
+        const b = await insertIn(makeTask('b', { type: 'cron' }));
+        a = await runOnce(a, t0 + 2 * minute, kept('hello\n'), kept('é✓'));
+        expect(await store.outputBytes()).toBe(6 + 5);
+        // Head and tail kept of 10 000 bytes: the 8 kept bytes count, not the 10 000.
+        a = await runOnce(a, t0 + 3 * minute, { text: 'headtail', totalBytes: 10_000, droppedBytes: 9_992, droppedAt: 4 });
+        expect(await store.outputBytes()).toBe(11 + 8);
+        await runOnce(b, t0 + 4 * minute, kept('日本語'));
+        expect(await store.outputBytes()).toBe(19 + 9);
+      });
+
+      it('follows a run inserted with output, and its finish replacing that output', async () => {
+        const task = await insertIn(makeTask('live', { type: 'cron' }));
+        const executing = await startRun(task, { stdout: kept('live\n') });
+        expect(await store.outputBytes()).toBe(5);
+        await finishRun(executing, t0 + 2 * minute, kept('live\nmore\n'), kept('!'));
+        expect(await store.outputBytes()).toBe(11);
+      });
+
+      it('follows the pruning of old runs by keepRuns', async () => {
+        let task = await insertIn(makeTask('pruned', { type: 'cron' }));
+        for (let run = 1; run <= 5; run++) {
+          task = await runOnce(task, t0 + (run + 1) * minute, kept(`run ${run}\n`), noOutput, 2);
+          expect((await store.listRuns('pruned')).map((r) => r.run)).toEqual(run === 1 ? [1] : [run - 1, run]);
+          expect(await store.outputBytes(), `after run ${run}`).toBe(Math.min(run, 2) * 6);
+        }
+      });
+
+      it('follows the deletion of a task with its runs', async () => {
+        const a = await insertIn(makeTask('a', { type: 'cron' }));
+        const b = await insertIn(makeTask('b', { type: 'cron' }));
+        await runOnce(await runOnce(a, t0 + 2 * minute, kept('aaaa')), t0 + 3 * minute, kept('aa'), kept('a'));
+        await runOnce(b, t0 + 4 * minute, kept('bbbbbbbbbb'));
+        expect(await store.outputBytes()).toBe(17);
+        await store.deleteTask('a');
+        expect(await store.outputBytes()).toBe(10);
+        await store.deleteTask('b');
+        expect(await store.outputBytes()).toBe(0);
+      });
+
+      /** Three tasks with one run each; they finish in the order y, z, x, not the order inserted. */
+      async function threeRuns(): Promise<void> {
+        const x = await insertIn(makeTask('x', { type: 'cron' }));
+        const y = await insertIn(makeTask('y', { type: 'cron' }));
+        const z = await insertIn(makeTask('z', { type: 'cron' }));
+        const [xRunning, yRunning, zRunning] = [await startRun(x), await startRun(y), await startRun(z)];
+        await finishRun(yRunning, t0 + 5 * minute, kept('y'.repeat(15)), kept('Y'.repeat(5)));
+        await finishRun(zRunning, t0 + 6 * minute, kept('z'.repeat(30)));
+        await finishRun(xRunning, t0 + 7 * minute, kept('x'.repeat(10)));
+      }
+
+      it('boundOutput drops the output of the runs that finished first until the total fits, and says how many', async () => {
+        await threeRuns();
+        expect(await store.outputBytes()).toBe(60);
+        // Dropping y (the oldest, 20 bytes) leaves 40: more than 15, so z goes too.
+        expect(await store.boundOutput(15)).toBe(2);
+        expect(await store.outputBytes()).toBe(10);
+        expect((await store.listRuns('y'))[0]).toMatchObject({ stdout: droppedOutput(15), stderr: droppedOutput(5) });
+        expect((await store.listRuns('z'))[0]).toMatchObject({ stdout: droppedOutput(30), stderr: droppedOutput(0) });
+        expect((await store.listRuns('x'))[0]).toMatchObject({ stdout: kept('x'.repeat(10)), stderr: noOutput });
+        // Then the newest, when the bound leaves no room.
+        expect(await store.boundOutput(0)).toBe(1);
+        expect(await store.outputBytes()).toBe(0);
+        expect((await store.listRuns('x'))[0]).toMatchObject({ stdout: droppedOutput(10) });
+        // Runs whose output was dropped count nothing when they go.
+        await store.deleteTask('y');
+        expect(await store.outputBytes()).toBe(0);
+      });
+
+      it('boundOutput stops as soon as the total fits', async () => {
+        await threeRuns();
+        expect(await store.boundOutput(40)).toBe(1);
+        expect(await store.outputBytes()).toBe(40);
+        expect((await store.listRuns('z'))[0]!.stdout).toEqual(kept('z'.repeat(30)));
+      });
+
+      it('boundOutput keeps the run record, with every byte written counted as dropped', async () => {
+        let task = await insertIn(makeTask('rec', { type: 'cron' }));
+        const headAndTail: CapturedOutput = { text: 'startend', totalBytes: 5_000, droppedBytes: 4_992, droppedAt: 5 };
+        task = await runOnce(task, t0 + 2 * minute, headAndTail, kept('warning\n'));
+        await runOnce(task, t0 + 3 * minute, kept('newer'));
+        const [before] = await store.listRuns('rec');
+        expect(await store.boundOutput(5)).toBe(1);
+        const [after, newer] = await store.listRuns('rec');
+        expect(after).toEqual({
+          ...before,
+          stdout: { text: '', totalBytes: 5_000, droppedBytes: 5_000, droppedAt: 0 },
+          stderr: { text: '', totalBytes: 8, droppedBytes: 8, droppedAt: 0 },
+        });
+        expect(newer!.stdout).toEqual(kept('newer'));
+        expect(await store.getRun('rec', 1)).toEqual(after);
+      });
+
+      it('boundOutput never touches a run still executing, nor counts runs that had no output', async () => {
+        let busy = await insertIn(makeTask('busy', { type: 'cron' }));
+        const done = await insertIn(makeTask('done', { type: 'cron' }));
+        busy = await startRun(busy, { stdout: kept('partial\n') });
+        const [running] = await store.listRuns('busy');
+        // A tick skipped during the run: finished, and the oldest, but with nothing to drop.
+        const afterSkip = next(busy, busy.state, { lastRun: 2 });
+        await store.saveTask({ task: afterSkip, expectedVersion: busy.version, runChange: { kind: 'insert', run: skippedRun(2, t0) }, keepRuns: 10 });
+        await runOnce(done, t0 + 5 * minute, kept('0123456789'));
+        expect(await store.outputBytes()).toBe(18);
+
+        expect(await store.boundOutput(0)).toBe(1);
+        expect(await store.outputBytes()).toBe(8);
+        expect((await store.listRuns('busy'))[0]).toEqual(running);
+        expect((await store.listRuns('done'))[0]!.stdout).toEqual(droppedOutput(10));
+        // Nothing else can go while it executes.
+        expect(await store.boundOutput(0)).toBe(0);
+        expect(await store.outputBytes()).toBe(8);
+
+        // Once it has finished, its output can be dropped like any other.
+        await finishRun(afterSkip, t0 + 6 * minute, kept('partial\ndone\n'));
+        expect(await store.boundOutput(0)).toBe(1);
+        expect(await store.outputBytes()).toBe(0);
+        expect((await store.listRuns('busy'))[0]!.stdout).toEqual(droppedOutput(13));
+      });
+
+      it('boundOutput within the bound changes nothing and answers 0', async () => {
+        await threeRuns();
+        const before = await Promise.all(['x', 'y', 'z'].map((id) => store.listRuns(id)));
+        expect(await store.boundOutput(1_000_000)).toBe(0);
+        expect(await store.boundOutput(60)).toBe(0);
+        expect(await store.outputBytes()).toBe(60);
+        expect(await Promise.all(['x', 'y', 'z'].map((id) => store.listRuns(id)))).toEqual(before);
       });
     });
 

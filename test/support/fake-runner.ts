@@ -2,18 +2,20 @@
  * A RunLauncher for engine tests: it starts nothing. Each run it is asked to start is
  * recorded, and stays in progress until the test finishes it with the RunResult it chooses
  * (or kills it, which settles it as ended by a signal), so the test decides when and how
- * every run ends.
+ * every run ends. What a run prints is what the test `write`s to it, handed to the engine's
+ * listener as it is written.
  */
-import type { CapturedOutput } from '../../src/core/task.js';
+import type { CapturedOutput, OutputStream } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
+import type { RunOutputListener } from '../../src/runner/held-process.js';
 import type { RunningProcess, RunSpec } from '../../src/runner/process-runner.js';
 import type { RunLauncher } from '../../src/runner/run-launcher.js';
 
-const noOutput = (): CapturedOutput => ({ text: '', totalBytes: 0, truncated: false });
+const noOutput = (): CapturedOutput => ({ text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 });
 
 /** Captured output of `text`, as the real runner would report it uncapped. */
 export function output(text: string): CapturedOutput {
-  return { text, totalBytes: Buffer.byteLength(text), truncated: false };
+  return { text, totalBytes: Buffer.byteLength(text), droppedBytes: 0, droppedAt: 0 };
 }
 
 /** One run the engine started, under the test's control. */
@@ -23,8 +25,13 @@ export class FakeRun implements RunningProcess {
   readonly startedAt: number;
   /** Times the engine asked for it to be killed. */
   killCalls = 0;
+  /** Times the engine called listen. */
+  listenCalls = 0;
   private settle!: (result: RunResult) => void;
   private settledWith: RunResult | undefined;
+  private listener: RunOutputListener | undefined;
+  /** Every chunk `write` was given, per stream. */
+  private readonly written: Record<OutputStream, Buffer[]> = { stdout: [], stderr: [] };
 
   constructor(
     readonly spec: RunSpec,
@@ -55,7 +62,39 @@ export class FakeRun implements RunningProcess {
     return this.settledWith !== undefined;
   }
 
-  /** Ends the run: by default it succeeded with no output, now. */
+  /**
+   * The script writes `chunk` to `stream`: it is handed to the listener at the stream's
+   * running offset (as the real runner does, but without cutting it at character
+   * boundaries: a test that writes whole characters gets them back whole), and outputSoFar
+   * and the default result of finish include it. Nothing is capped.
+   */
+  write(stream: OutputStream, chunk: string | Buffer): void {
+    if (this.settledWith) throw new Error(`run ${this.spec.taskId}#${this.spec.run} has already ended`);
+    const bytes = Buffer.from(chunk); // a copy: the test may reuse its buffer
+    const offset = this.bytesOf(stream);
+    this.written[stream].push(bytes);
+    this.listener?.(stream, offset, bytes);
+  }
+
+  listen(listener: RunOutputListener): void {
+    this.listenCalls++;
+    this.listener = listener;
+  }
+
+  outputSoFar(): { stdout: CapturedOutput; stderr: CapturedOutput } {
+    return { stdout: this.captured('stdout'), stderr: this.captured('stderr') };
+  }
+
+  private bytesOf(stream: OutputStream): number {
+    return this.written[stream].reduce((sum, chunk) => sum + chunk.length, 0);
+  }
+
+  private captured(stream: OutputStream): CapturedOutput {
+    const bytes = Buffer.concat(this.written[stream]);
+    return { text: bytes.toString('utf8'), totalBytes: bytes.length, droppedBytes: 0, droppedAt: 0 };
+  }
+
+  /** Ends the run: by default it succeeded, now, with the output written so far (none unless `write` was called). */
   finish(overrides: Partial<RunResult> = {}): RunResult {
     if (this.settledWith) throw new Error(`run ${this.spec.taskId}#${this.spec.run} has already ended`);
     const result: RunResult = {
@@ -65,8 +104,7 @@ export class FakeRun implements RunningProcess {
       exitCode: 0,
       signal: null,
       error: null,
-      stdout: noOutput(),
-      stderr: noOutput(),
+      ...this.outputSoFar(),
       outputCap: this.outputCap,
       ...overrides,
     };

@@ -64,9 +64,9 @@ export const migrations: readonly string[] = [
   ALTER TABLE runs ADD COLUMN stderr_dropped_at INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE runs ADD COLUMN output_bytes INTEGER NOT NULL DEFAULT 0;
   UPDATE runs SET
-    stdout_dropped = stdout_bytes - octet_length(stdout),
+    stdout_dropped = CASE WHEN stdout_truncated = 1 THEN stdout_bytes - octet_length(stdout) ELSE 0 END,
     stdout_dropped_at = CASE WHEN stdout_truncated = 1 THEN octet_length(stdout) ELSE 0 END,
-    stderr_dropped = stderr_bytes - octet_length(stderr),
+    stderr_dropped = CASE WHEN stderr_truncated = 1 THEN stderr_bytes - octet_length(stderr) ELSE 0 END,
     stderr_dropped_at = CASE WHEN stderr_truncated = 1 THEN octet_length(stderr) ELSE 0 END,
     output_bytes = octet_length(stdout) + octet_length(stderr);
   CREATE INDEX runs_with_output ON runs (finished_at) WHERE output_bytes > 0 AND finished_at IS NOT NULL;

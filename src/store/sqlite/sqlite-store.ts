@@ -47,6 +47,9 @@ export class SqliteTaskStore implements TaskStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
+    // A row replaced by INSERT OR REPLACE must fire the delete triggers that keep
+    // output_usage right; SQLite fires them only with recursive triggers on.
+    this.db.pragma('recursive_triggers = ON');
     this.migrate();
     this.statements = this.prepare();
     this.inserts = new GroupCommit(this.db.transaction((tasks: Task[]) => this.insertBatch(tasks)));
