@@ -11,6 +11,9 @@ export interface RunJson {
   finishedAt: string | null;
   outcome: string;
   stdout: string;
+  /** Every byte the script wrote to stdout, kept or not. */
+  stdoutBytes: number;
+  stdoutDroppedBytes: number;
 }
 
 /** A task as the API returns it (the fields the benchmark reads). */

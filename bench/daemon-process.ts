@@ -25,7 +25,7 @@ const stopTimeoutMs = 10_000;
 /** dist/bench/daemon-process.js -> dist/src/cli/main.js */
 const mainScript = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 /** The node flags of the program's shebang (`#!/usr/bin/env -S node FLAGS`), so the daemon runs as installed. */
-const programNodeFlags = (readFileSync(mainScript, 'utf8').split('\n')[0] ?? '').split(/\s+/).filter((word) => word.startsWith('--'));
+export const programNodeFlags = (readFileSync(mainScript, 'utf8').split('\n')[0] ?? '').split(/\s+/).filter((word) => word.startsWith('--'));
 
 /** Starts a daemon; `nodeArgs` go to node itself (e.g. --cpu-prof). */
 export async function startBenchDaemon(options: { label: string; nodeArgs?: string[]; extraArgs?: string[] }): Promise<BenchDaemon> {

@@ -1,5 +1,5 @@
 /** Reads a process's memory and CPU time from /proc (Linux only). */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 /** VmRSS, VmHWM (peak RSS) and the anonymous (heap) part of RSS of a process, in MB (10^6 bytes; /proc counts KiB). */
 export function readMemoryMB(pid: number): { rss: number; hwm: number; anon: number; file: number } {
@@ -10,6 +10,27 @@ export function readMemoryMB(pid: number): { rss: number; hwm: number; anon: num
     return (Number(match[1]) * 1024) / 1e6;
   };
   return { rss: field('VmRSS'), hwm: field('VmHWM'), anon: field('RssAnon'), file: field('RssFile') + field('RssShmem') };
+}
+
+/** The soft limit on open file descriptors of a process (`ulimit -n`), from /proc/PID/limits. */
+export function readOpenFileLimit(pid: number): number {
+  const match = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  if (!match) throw new Error(`/proc/${pid}/limits has no "Max open files"`);
+  return match[1] === 'unlimited' ? Infinity : Number(match[1]);
+}
+
+/**
+ * Resets a process's VmHWM to its current RSS (Linux 4.0+, writing 5 to clear_refs), so that
+ * a later VmHWM is the peak since now. False when the kernel refuses; VmHWM is then the peak
+ * since the process started.
+ */
+export function resetPeakMemory(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** User plus system CPU seconds a process has used so far (all its threads). */

@@ -4,7 +4,8 @@ export interface FigureResult {
   figure: string;
   measured: string;
   target: string;
-  met: boolean;
+  /** null: no target is set for this figure; it is reported only. */
+  met: boolean | null;
   /** Supporting lines printed under the figure. */
   details: string[];
 }
@@ -12,11 +13,12 @@ export interface FigureResult {
 export function printFigure(result: FigureResult): void {
   console.log(`\n== ${result.figure}`);
   for (const line of result.details) console.log(`   ${line}`);
-  console.log(`   -> ${result.measured}   (target ${result.target}: ${result.met ? 'met' : 'MISSED'})`);
+  const verdict = result.met === null ? 'no target set' : `target ${result.target}: ${result.met ? 'met' : 'MISSED'}`;
+  console.log(`   -> ${result.measured}   (${verdict})`);
 }
 
 export function printSummary(results: FigureResult[]): void {
-  const rows = [['figure', 'measured', 'target', 'met'], ...results.map((r) => [r.figure, r.measured, r.target, r.met ? 'yes' : 'no'])];
+  const rows = [['figure', 'measured', 'target', 'met'], ...results.map((r) => [r.figure, r.measured, r.target, r.met === null ? '-' : r.met ? 'yes' : 'no'])];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const line = (row: string[]) => row.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ');
   console.log('\nSummary');

@@ -39,6 +39,24 @@ export class OutputPrinter {
     }
   }
 
+  /**
+   * A run ended having written `totalBytes` to `stream`: says how many of them were not
+   * printed (dropped before this client could see them, e.g. while it was reconnecting).
+   * Only for runs this printer has printed output of.
+   */
+  end(run: number, stream: 'stdout' | 'stderr', totalBytes: number): void {
+    const key = `${run}:${stream}`;
+    const printed = this.next.get(key);
+    if (printed === undefined || printed >= totalBytes) return;
+    this.note(`[${totalBytes - printed} bytes of ${stream} dropped here]`);
+    this.next.set(key, totalBytes);
+  }
+
+  /** Whether output of `run` has been printed. */
+  printedRun(run: number): boolean {
+    return this.next.has(`${run}:stdout`) || this.next.has(`${run}:stderr`);
+  }
+
   /** Prints a line of our own on stdout, after ending the script's line if it left one open. */
   note(line: string): void {
     if (!this.atLineStart) this.io.write('\n');

@@ -31,10 +31,15 @@ export function describeRun(run: RunJson): string[] {
   if (run.error) lines.push(`    reason: ${run.error}`);
   for (const stream of ['stdout', 'stderr'] as const) {
     const text = run[stream];
-    const truncated = run[`${stream}Truncated`];
-    if (text.length === 0 && !truncated) continue;
-    lines.push(`    ${stream}:${truncated ? ` (first ${run.outputCap} of ${run[`${stream}Bytes`]} bytes kept)` : ''}`);
-    for (const line of text.replace(/\n$/, '').split('\n')) lines.push(`      ${line}`);
+    const dropped = run[`${stream}DroppedBytes`];
+    if (text.length === 0 && dropped === 0) continue;
+    lines.push(`    ${stream}:${dropped > 0 ? ` (head and tail kept, ${dropped} of ${run[`${stream}Bytes`]} bytes dropped)` : ''}`);
+    const kept = Buffer.from(text);
+    const droppedAt = run[`${stream}DroppedAt`];
+    const parts = dropped > 0 ? [kept.subarray(0, droppedAt).toString(), `[${dropped} bytes dropped here]`, kept.subarray(droppedAt).toString()] : [text];
+    for (const part of parts.filter((part) => part.length > 0)) {
+      for (const line of part.replace(/\n$/, '').split('\n')) lines.push(`      ${line}`);
+    }
   }
   return lines;
 }

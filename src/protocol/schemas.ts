@@ -162,7 +162,7 @@ export const OutputQuery = Type.Object(
   {
     stream: Type.Optional(Type.String({ enum: ['stdout', 'stderr'], default: 'stdout' })),
     offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'byte offset in the stream to read from' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024, default: 1024 * 1024, description: 'bytes to read at most' })),
+    limit: Type.Optional(Type.Integer({ minimum: 4, maximum: 16 * 1024 * 1024, default: 1024 * 1024, description: 'bytes to read at most (at least 4: one character of UTF-8)' })),
   },
   { additionalProperties: false },
 );

@@ -147,6 +147,7 @@ export class HeldProcess {
     return new Promise<RunResult>((resolve) => {
       let spawnError: Error | undefined;
       let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let exitedAt: number | undefined;
       let settled = false;
 
       const settle = async () => {
@@ -155,7 +156,9 @@ export class HeldProcess {
         await Promise.all([stdout.close(), stderr.close()]);
         if (this.scriptFile) rmSync(this.scriptFile, { force: true });
         const output = { stdout: stdout.result(), stderr: stderr.result(), outputCap: options.outputCap };
-        const common = { startedAt: this.startedAt, finishedAt: options.now(), ...output };
+        // The run ended when its main process exited, even if what it left behind held the
+        // pipes open a while longer (that output still belongs to it).
+        const common = { startedAt: this.startedAt, finishedAt: exitedAt ?? options.now(), ...output };
         if (spawnError || !exit) {
           resolve({ ...common, startedAt: null, outcome: 'failed', exitCode: null, signal: null, error: `the script could not be started: ${this.describeSpawnError(spawnError)}` });
           return;
@@ -183,6 +186,7 @@ export class HeldProcess {
       });
       child.on('exit', (code, signal) => {
         exit = { code, signal };
+        exitedAt = options.now();
         clearTimeout(this.timeoutTimer);
         // The run is over when its main process exits: end what it left in its group.
         this.endGroup();

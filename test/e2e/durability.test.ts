@@ -167,6 +167,7 @@ describe.concurrent('restart on the same data directory', () => {
       expect(run).toMatchObject({ stdoutBytes: 5000, stdoutTruncated: true, stderr: 'oops\n', stderrTruncated: false });
     }
     const human = ok(await daemon.cli(['get', 'chatty']), 'get');
-    expect(human.stdout).toMatch(/stdout: \(first 1024 of 5000 bytes kept\)/);
+    // Head and tail, with where the middle was dropped.
+    expect(human.stdout).toMatch(/stdout: \(head and tail kept, 3976 of 5000 bytes dropped\)\n {6}x{512}\n {6}\[3976 bytes dropped here\]\n {6}x{512}\n/);
   });
 });

@@ -10,7 +10,9 @@
  * - `waitFor` polls a condition every 50ms until a deadline, and fails with a clear message.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +41,11 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** The command is killed and the test fails after this long (default 15s). */
   timeoutMs?: number;
+  /**
+   * Takes stdout chunk by chunk instead of collecting it (stdout() and the result's stdout
+   * are then ''), for commands that print more than a test should hold in memory.
+   */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 /** The environment children start from: ours, without anything that would point them elsewhere. */
@@ -71,7 +78,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    if (options.onStdout) child.stdout.on('data', options.onStdout);
+    else child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -111,7 +119,8 @@ export function startCli(args: string[], options: CliOptions = {}): BackgroundCl
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  if (options.onStdout) child.stdout!.on('data', options.onStdout);
+  else child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const closed = new Promise<CliResult>((resolvePromise) => {
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
@@ -191,6 +200,33 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
+/**
+ * The live processes (not zombies) of process group `pgid`, found by scanning /proc: what a
+ * run left behind, whatever became of its parent (an orphan is re-parented, but keeps its group).
+ */
+export function processGroupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone between the listing and the read
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so parse after the last ')'.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') members.push(Number(entry));
+  }
+  return members;
+}
+
+/** The process group of a live process (from /proc/PID/stat). */
+export function processGroupOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
 /** A run as the API returns it (the fields the tests read). */
 export interface RunView {
   run: number;
@@ -201,8 +237,20 @@ export interface RunView {
   exitCode: number | null;
   signal: string | null;
   error?: string | null;
+  /** The kept output: all of it, or its head then its tail when bytes were dropped between. */
   stdout: string;
   stderr: string;
+  /** Everything the script wrote, kept or not. */
+  stdoutBytes: number;
+  stderrBytes: number;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  stdoutDroppedBytes: number;
+  stderrDroppedBytes: number;
+  /** Where the dropped bytes begin (the length of the kept head). */
+  stdoutDroppedAt: number;
+  stderrDroppedAt: number;
+  outputCap: number;
 }
 
 /** A task as the API returns it (the fields the tests read). */
@@ -429,10 +477,73 @@ export class DaemonProcess {
   }
 }
 
+/** A request that passed through a RecordingProxy. */
+export interface ProxiedRequest {
+  method: string;
+  /** Path and query string. */
+  path: string;
+  /** The daemon's status code, once its answer's head has been passed on. */
+  status?: number;
+}
+
+/**
+ * An HTTP proxy in front of a daemon that records every request passing through it, so
+ * that a test can tell what a CLI process has asked for and been answered (e.g. that a
+ * `logs --follow` is connected to the event stream, not merely started), instead of guessing
+ * with a delay. Answers are streamed through as they come.
+ */
+export class RecordingProxy {
+  readonly requests: ProxiedRequest[] = [];
+  url = '';
+  private readonly server = createServer((req, res) => {
+    const record: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/' };
+    this.requests.push(record);
+    const target = new URL(this.target);
+    const upstream = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent: false },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        record.status = answer.statusCode;
+        answer.pipe(res);
+        answer.on('error', () => res.destroy());
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+
+  constructor(private readonly target: string) {}
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolvePromise) => this.server.listen(0, '127.0.0.1', resolvePromise));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  /** The requests for `path` (without its query string) that the daemon has answered. */
+  answered(path: string): ProxiedRequest[] {
+    return this.requests.filter((r) => r.path.split('?')[0] === path && r.status !== undefined);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolvePromise) => this.server.close(() => resolvePromise()));
+  }
+}
+
 /** One test file's daemons and temp directories, cleaned up after the file. */
 export class E2e {
   private readonly daemons: DaemonProcess[] = [];
   private readonly dirs: string[] = [];
+  private readonly proxies: RecordingProxy[] = [];
+
+  /** A RecordingProxy in front of `daemon`, closed after the file. */
+  async proxy(daemon: DaemonProcess): Promise<RecordingProxy> {
+    const proxy = await new RecordingProxy(daemon.url).start();
+    this.proxies.push(proxy);
+    return proxy;
+  }
 
   /** A fresh temp directory, removed after the file. */
   tempDir(prefix = 'scheduler-e2e-'): string {
@@ -457,6 +568,7 @@ export class E2e {
 
   /** Stops every daemon still running and removes the temp directories. */
   async cleanup(): Promise<void> {
+    await Promise.all(this.proxies.splice(0).map((proxy) => proxy.close()));
     await Promise.all(
       this.daemons.map((daemon) => daemon.stop(5_000).catch(() => daemon.kill())),
     );

@@ -1,11 +1,25 @@
 /**
  * scheduler kill ID, and submit --timeout: a run in progress ends with its whole process
- * group, recorded as killed or timed_out; the task goes on.
+ * group, recorded as killed or timed_out; the task goes on. And whatever ends a run (kill,
+ * timeout, delete, stop with kill, or the script's own exit) leaves no process of its group
+ * behind: not a background child, not an orphaned grandchild, not one that ignores TERM (it
+ * gets KILL after --kill-grace, 1s in these tests).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, test } from 'vitest';
-import { isProcessAlive, ok, parseJson, useE2e, waitFor, type DaemonProcess, type TaskView } from './harness.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import {
+  gate,
+  isProcessAlive,
+  ok,
+  parseJson,
+  processGroupMembers,
+  processGroupOf,
+  useE2e,
+  waitFor,
+  type DaemonProcess,
+  type TaskView,
+} from './harness.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;
@@ -80,5 +94,110 @@ describe('submit --timeout', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/timeout: /);
     expect(await daemon.task('never-bounded')).toBeUndefined();
+  });
+});
+
+/**
+ * A bash snippet that forks a family into the run's process group and then says so: a
+ * background child, a grandchild orphaned at once (its parent subshell exits), and a child
+ * that ignores TERM. The main shell writes its pid (the group id: each run is a process
+ * group led by its shell) to `pidFile` first.
+ */
+function family(pidFile: string): string {
+  return `echo $$ > ${pidFile}; sleep 30 & ( sleep 30 & ) ; ( trap '' TERM; exec sleep 30 ) & echo spawned`;
+}
+
+/** Waits until the script has written its pid and its family of 3 is up; returns the group id. */
+async function familyUp(pidFile: string): Promise<number> {
+  const pgid = await waitFor(`the script to write its pid to ${pidFile}`, () => {
+    if (!existsSync(pidFile)) return undefined;
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    return pid > 0 ? pid : undefined;
+  });
+  expect(processGroupOf(pgid)).toBe(pgid); // the run's shell leads its own group
+  // The shell and its three; the orphaned grandchild's parent subshell comes and goes.
+  await waitFor(`the family of group ${pgid} to be up`, () => processGroupMembers(pgid).length >= 4 || undefined, {
+    describe: () => processGroupMembers(pgid),
+  });
+  return pgid;
+}
+
+/** Waits until no process of group `pgid` is left (the TERM-ignoring one needs the KILL after the grace period). */
+async function groupGone(pgid: number): Promise<void> {
+  await waitFor(`every process of group ${pgid} to be gone`, () => processGroupMembers(pgid).length === 0 || undefined, {
+    timeoutMs: 6_000,
+    describe: () => processGroupMembers(pgid).map((pid) => ({ pid, stat: readFileSync(`/proc/${pid}/stat`, 'utf8').trim() })),
+  });
+}
+
+describe.concurrent('no process of a run is left behind', () => {
+  test('kill: the whole group, orphaned grandchild and TERM-ignoring child included', async ({ expect }) => {
+    const pidFile = join(scratch, 'kill-family.pid');
+    ok(await daemon.cli(['submit', 'kill-family', '-type=delay', '-time=100ms', `-script=${family(pidFile)}; wait`]), 'submit');
+    const pgid = await familyUp(pidFile);
+    expect(await daemon.cli(['kill', 'kill-family'])).toMatchObject({ code: 0, stdout: 'killed run 1 of kill-family; status Executed\n' });
+    await groupGone(pgid);
+    const task = await daemon.waitForStatus('kill-family', 'Executed');
+    expect(task.results).toMatchObject([{ run: 1, outcome: 'killed', stdout: 'spawned\n' }]);
+  });
+
+  test('timeout: the whole group', async ({ expect }) => {
+    const pidFile = join(scratch, 'timeout-family.pid');
+    ok(await daemon.cli(['submit', 'timeout-family', '-type=delay', '-time=100ms', '--timeout', '1s', `-script=${family(pidFile)}; wait`]), 'submit');
+    const task = await daemon.waitForStatus('timeout-family', 'Executed');
+    // "spawned" was written once the family was forked: it existed, and must be gone now.
+    expect(task.results).toMatchObject([{ run: 1, outcome: 'timed_out', stdout: 'spawned\n' }]);
+    await groupGone(Number(readFileSync(pidFile, 'utf8')));
+  });
+
+  test('delete while the run executes: the whole group, and the task is gone', async ({ expect }) => {
+    const pidFile = join(scratch, 'delete-family.pid');
+    ok(await daemon.cli(['submit', 'delete-family', '-type=delay', '-time=100ms', `-script=${family(pidFile)}; wait`]), 'submit');
+    const pgid = await familyUp(pidFile);
+    expect(await daemon.cli(['delete', 'delete-family'])).toMatchObject({ code: 0, stdout: 'deleted delete-family\n' });
+    await groupGone(pgid);
+    expect(await daemon.task('delete-family')).toBeUndefined();
+  });
+
+  test('the script exits on its own, leaving its family running: the run ends, and so do they', async ({ expect }) => {
+    const pidFile = join(scratch, 'exit-family.pid');
+    const release = gate(scratch, 'exit-family');
+    ok(await daemon.cli(['submit', 'exit-family', '-type=delay', '-time=100ms', `-script=${family(pidFile)}; ${release.wait}; echo bye`]), 'submit');
+    const pgid = await familyUp(pidFile);
+    release.open();
+    const task = await daemon.waitForStatus('exit-family', 'Executed');
+    expect(task.results).toMatchObject([{ run: 1, outcome: 'succeeded', exitCode: 0, stdout: 'spawned\nbye\n' }]);
+    await groupGone(pgid);
+  });
+
+  test('a running cron task, killed then stopped: the group is gone, the task Stopped, no later run', async ({ expect }) => {
+    const pidFile = join(scratch, 'cron-kill-stop.pid');
+    // Every 3s: run 1 is killed and the task stopped long before run 2 would be due.
+    ok(await daemon.cli(['submit', 'cron-kill-stop', '-type=cron', '-time=3s', `-script=${family(pidFile)}; wait`]), 'submit');
+    const pgid = await familyUp(pidFile);
+    expect(await daemon.cli(['kill', 'cron-kill-stop'])).toMatchObject({ code: 0, stdout: 'killed run 1 of cron-kill-stop; status WaitForNextExecution\n' });
+    const stop = await daemon.cli(['stop', 'cron-kill-stop']);
+    expect(stop.code, stop.stderr).toBe(0);
+    await groupGone(pgid);
+    const stopped = await daemon.waitForStatus('cron-kill-stop', 'Stopped');
+    expect(stopped.results).toMatchObject([{ run: 1, outcome: 'killed' }]);
+    // Run 2 was due 3s after run 1: the scheduler has passed it, and nothing ran.
+    await daemon.waitUntilSchedulerPassed(Date.parse(stopped.results[0]!.scheduledAt) + 3_500);
+    expect((await daemon.task('cron-kill-stop'))!.results).toHaveLength(1);
+  });
+
+  test('a running cron task, stopped (the run goes on) then killed: the group is gone, the task Stopped at once', async ({ expect }) => {
+    const pidFile = join(scratch, 'cron-stop-kill.pid');
+    ok(await daemon.cli(['submit', 'cron-stop-kill', '-type=cron', '-time=3s', `-script=${family(pidFile)}; wait`]), 'submit');
+    const pgid = await familyUp(pidFile);
+    const stop = await daemon.cli(['stop', 'cron-stop-kill']);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(stop.stderr).not.toBe(''); // the warning: the run goes on
+    expect(await daemon.task('cron-stop-kill')).toMatchObject({ status: 'Executing', stopRequested: true });
+    expect(processGroupMembers(pgid).length).toBeGreaterThanOrEqual(4); // a stop alone does not end the run
+    expect(await daemon.cli(['kill', 'cron-stop-kill'])).toMatchObject({ code: 0, stdout: 'killed run 1 of cron-stop-kill; status Stopped\n' });
+    await groupGone(pgid);
+    const task = await daemon.waitForStatus('cron-stop-kill', 'Stopped');
+    expect(task).toMatchObject({ stopRequested: false, results: [{ run: 1, outcome: 'killed' }] });
   });
 });

@@ -1,7 +1,10 @@
 /**
- * `scheduler get ID -watch=true`: prints the task, then each change as it happens, and exits
- * 0 on its own once the task is Executed or Stopped. Runs are held at gates so that the test
- * sees each state while it lasts, in order, however slow the machine.
+ * `scheduler get ID -watch=true`: prints the task, then follows its live event stream: one
+ * line per event (status changes, runs starting, ending, skipped), each with a local
+ * timestamp, and the script's output as it is written (its stdout on stdout, its stderr on
+ * stderr). It ends on its own once the task is final, exiting 0 if the task's last run
+ * succeeded and 8 otherwise. Runs are held at gates so that the test sees each state while
+ * it lasts, however slow the machine.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { expectInOrder, gate, parseJson, useE2e, waitFor, type BackgroundCli, type DaemonProcess, type TaskView } from './harness.js';
@@ -15,127 +18,203 @@ beforeAll(async () => {
   scratch = e2e.tempDir();
 });
 
+/** A local time as the CLI prints it, and the prefix of every event line. */
+const time = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`;
+const at = `${time} {2}`;
+
 async function submit(id: string, flags: string[]): Promise<void> {
   const result = await daemon.cli(['submit', id, ...flags]);
   if (result.code !== 0) throw new Error(`submit ${id} exited ${result.code}: ${result.stderr}`);
 }
 
-/** Waits until the watcher has printed something matching `pattern`. */
-function waitForOutput(watcher: BackgroundCli, pattern: RegExp, what: string): Promise<true> {
+/** Waits until the watcher has printed something matching `pattern` (on stderr with `onStderr`). */
+function waitForOutput(watcher: BackgroundCli, pattern: RegExp, what: string, onStderr = false): Promise<true> {
   return waitFor(`the watcher to print ${what}`, () => {
+    const text = onStderr ? watcher.stderr() : watcher.stdout();
+    if (pattern.test(text)) return true;
     if (watcher.child.exitCode !== null) throw new Error(`the watcher exited early:\n${watcher.stdout()}\n${watcher.stderr()}`);
-    return pattern.test(watcher.stdout()) || undefined;
+    return undefined;
   }, { describe: () => ({ stdout: watcher.stdout(), stderr: watcher.stderr() }) });
 }
 
-// The three that take real time run side by side; the quick ones after them, one by one, so
+/** What the watcher printed after the task and its retained results (the event lines and the output). */
+function afterTask(stdout: string): string {
+  return stdout.slice(expectInOrder(stdout, [/^results: +.*\n(?: {2}.*\n)*/m]));
+}
+
+// The ones that take real time run side by side; the quick ones after them, one by one, so
 // that a burst of CLI processes does not slow the watchers' start on a small machine.
 describe.concurrent('scheduler get ID -watch=true, following a task', () => {
-  test('a delay task: prints it, then each change in order, and exits 0 once it is Executed', async ({ expect }) => {
+  test("a delay task: the task, then each event and the run's output as it is written; exit 0 when the run succeeded", async ({ expect }) => {
     const release = gate(scratch, 'watch-delay');
-    // Due in 4s, so that the watcher surely prints it before it fires.
-    await submit('watch-delay', ['-type=delay', '-time=4s', `-script=echo hello; ${release.wait}; echo bye`]);
+    // Due in 4s, so that the watcher surely follows the task before it fires.
+    await submit('watch-delay', ['-type=delay', '-time=4s', `-script=echo hello; echo oops >&2; ${release.wait}; printf 'no newline'`]);
 
     const watcher = daemon.startCli(['get', 'watch-delay', '-watch=true']);
     await waitForOutput(watcher, /^status: +ToBeExecuted$/m, 'the task as it is now');
-    // The run is held: the watcher shows it started while it executes, before it ends.
-    await waitForOutput(watcher, /run 1 started$/m, 'that run 1 started');
-    expect(watcher.stdout()).not.toMatch(/-> Executed|succeeded/);
+    // The run is held at the gate: its output so far is printed while it executes.
+    await waitForOutput(watcher, /run 1 started\nhello\n$/, 'that run 1 started, then its first line');
+    await waitForOutput(watcher, /^oops\n$/, "the script's stderr, on stderr", true);
+    expect(afterTask(watcher.stdout())).not.toMatch(/oops|succeeded|-> Executed/);
     expect(watcher.child.exitCode).toBeNull();
+    expect((await daemon.task('watch-delay'))!.results).toMatchObject([{ run: 1, outcome: 'running' }]);
     release.open();
 
     const result = await watcher.done();
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toBe('');
-    const time = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`;
+    expect(result.stderr).toBe('oops\n'); // the script's stderr, raw (not a terminal: no colour)
     expectInOrder(result.stdout, [
       /^id: +watch-delay$/m,
       /^type: +delay$/m,
       /^time: +4s$/m,
-      /^script: +echo hello; .+; echo bye$/m,
+      /^script: +echo hello; echo oops >&2; .+; printf 'no newline'$/m,
       /^status: +ToBeExecuted$/m,
       new RegExp(`^last change: +${time}$`, 'm'),
       /^results: +none yet$/m,
-      new RegExp(`^${time} {2}status ToBeExecuted -> Executing$`, 'm'),
-      new RegExp(`^${time} {2}run 1 started$`, 'm'),
-      // The run's end, then the status it leads to.
-      new RegExp(`^${time} {2}run 1: succeeded, exit 0, scheduled ${time}, started ${time}, took `, 'm'),
-      /^ {4}stdout:\n {6}hello\n {6}bye$/m,
-      new RegExp(`^${time} {2}status Executing -> Executed$`, 'm'),
-      /^task watch-delay is Executed; nothing more will happen\n$/m,
     ]);
-    // Each change is printed once.
-    expect(result.stdout.match(/status Executing -> Executed/g)).toHaveLength(1);
+    // Then exactly this: each event once, in order; the output raw, where it came; the note
+    // after "no newline" on a line of its own.
+    expect(afterTask(result.stdout)).toMatch(
+      new RegExp(
+        `^${at}status ToBeExecuted -> Executing\n` +
+          `${at}run 1 started\n` +
+          'hello\n' +
+          'no newline\n' +
+          `${at}run 1 succeeded, exit 0\n` +
+          `${at}status Executing -> Executed\n` +
+          'task watch-delay is Executed; nothing more will happen\n$',
+      ),
+    );
   });
 
-  test('a cron task with --watch: prints each run as it ends, and exits 0 once it is stopped', async ({ expect }) => {
+  test('a run that fails: the note says how, exit 8 (run_not_succeeded); --json: the task, then one event per line, exit 8 too', async ({ expect }) => {
+    const release = gate(scratch, 'watch-fail');
+    await submit('watch-fail', ['-type=delay', '-time=4s', `-script=echo partial; ${release.wait}; echo bad >&2; exit 3`]);
+    const human = daemon.startCli(['get', 'watch-fail', '-watch=true']);
+    const json = daemon.startCli(['get', 'watch-fail', '--watch', '--json']);
+    await waitForOutput(human, /run 1 started\npartial\n$/, 'the first line of the run');
+    await waitForOutput(json, /"event":"output"/, 'an output event');
+    release.open();
+
+    const result = await human.done();
+    expect(result.code).toBe(8);
+    expect(result.stderr).toBe('bad\nscheduler: the last run of task watch-fail did not succeed (failed)\n');
+    expect(afterTask(result.stdout)).toMatch(
+      new RegExp(
+        `^${at}status ToBeExecuted -> Executing\n${at}run 1 started\npartial\n` +
+          `${at}run 1 failed, exit 3\n${at}status Executing -> Executed\n` +
+          'task watch-fail is Executed; nothing more will happen\n$',
+      ),
+    );
+
+    const jsonResult = await json.done();
+    expect(jsonResult.code).toBe(8);
+    expect(jsonResult.stderr).toMatch(/^scheduler: the last run of task watch-fail did not succeed \(failed\)\n$/);
+    const [first, ...rest] = jsonResult.stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
+    expect(first).toMatchObject({ id: 'watch-fail', type: 'delay', status: 'ToBeExecuted', results: [] });
+    for (const event of rest) expect(Object.keys(event).sort()).toEqual(['data', 'event', 'id']);
+    expect(rest[0]).toMatchObject({ event: 'snapshot', data: { task: { id: 'watch-fail' } } });
+    expect(rest.map((event) => event.event)).toEqual(['snapshot', 'status', 'run-started', 'output', 'output', 'run-finished', 'status']);
+    expect(rest.every((event) => typeof event.id === 'string')).toBe(true);
+    const outputs = rest.filter((event) => event.event === 'output').map((event) => event.data);
+    expect(outputs).toMatchObject([
+      { run: 1, stream: 'stdout', offset: 0, bytes: 8, text: 'partial\n' },
+      { run: 1, stream: 'stderr', offset: 0, bytes: 4, text: 'bad\n' },
+    ]);
+    expect(rest.at(-2)).toMatchObject({ event: 'run-finished', data: { run: 1, outcome: 'failed', exitCode: 3, signal: null, stdoutBytes: 8, stderrBytes: 4 } });
+    expect(rest.at(-1)).toMatchObject({ event: 'status', data: { previousStatus: 'Executing', status: 'Executed', stopRequested: false } });
+  });
+
+  test('a cron task: each run as it happens, until it is stopped; exit 0 since its last run succeeded', async ({ expect }) => {
     await submit('watch-cron', ['--type', 'cron', '--time', '700ms', '--script', 'echo tick $SCHEDULER_RUN']);
     const watcher = daemon.startCli(['get', 'watch-cron', '--watch']);
-    const change = String.raw`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}`;
-    const finishedRun = new RegExp(`${change}run (\\d+): succeeded, exit 0.*\n {4}stdout:\n {6}tick (\\d+)$`, 'gm');
+    // (A stop that lands while a run executes is noted before that run's end.)
+    const finishedRun = new RegExp(`^${at}run (\\d+) started\ntick (\\d+)\n(?:${at}status Executing; stop requested.*\n)?${at}run (\\d+) succeeded, exit 0\n`, 'gm');
     // Two runs that ended after the watcher printed the task (it may start late on a busy machine).
-    await waitFor('the watcher to print the end of two runs', () => {
+    await waitFor('the watcher to print two whole runs', () => {
       if (watcher.child.exitCode !== null) throw new Error(`the watcher exited early:\n${watcher.stdout()}`);
-      return [...watcher.stdout().matchAll(finishedRun)].length >= 2 || undefined;
+      return [...afterTask(watcher.stdout()).matchAll(finishedRun)].length >= 2 || undefined;
     }, { describe: () => watcher.stdout() });
     expect(watcher.child.exitCode).toBeNull(); // a cron task goes on: the watcher too
 
     const stop = await daemon.cli(['stop', 'watch-cron']);
     expect(stop.code, stop.stderr).toBe(0);
     const result = await watcher.done();
+    const task = await daemon.waitForStatus('watch-cron', 'Stopped');
+    expect(task.results.at(-1)!.outcome).toBe('succeeded');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toBe('');
 
-    const initial = expectInOrder(result.stdout, [/^id: +watch-cron$/m, /^status: +\w+$/m, /^results: +.*$/m]);
-    const runs = [...result.stdout.slice(initial).matchAll(finishedRun)].map((m) => [Number(m[1]), Number(m[2])]);
+    const events = afterTask(result.stdout);
+    const runs = [...events.matchAll(finishedRun)].map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
     expect(runs.length).toBeGreaterThanOrEqual(2);
-    // Each run printed once, in order, with its own output.
-    for (const [index, [run, tick]] of runs.entries()) {
-      expect(tick).toBe(run);
-      if (index > 0) expect(run).toBe(runs[index - 1]![0]! + 1);
+    // Each run printed once, in order, with its own output between its start and its end.
+    for (const [index, [started, tick, finished]] of runs.entries()) {
+      expect([tick, finished]).toEqual([started, started]);
+      if (index > 0) expect(started).toBe(runs[index - 1]![0]! + 1);
     }
-    expectInOrder(result.stdout.slice(initial), [
-      new RegExp(`${change}run ${runs[0]![0]}: succeeded`, 'm'),
-      new RegExp(`${change}run ${runs[1]![0]}: succeeded`, 'm'),
-      new RegExp(`${change}status (WaitForNextExecution|Executing) -> Stopped$`, 'm'),
-      /^task watch-cron is Stopped; nothing more will happen\n$/m,
-    ]);
-    const task = await daemon.waitForStatus('watch-cron', 'Stopped');
-    expect(task.results.at(-1)!.outcome).toBe('succeeded');
-    expect(result.stdout).toContain(`run ${task.results.at(-1)!.run}: succeeded`);
+    expect(runs.at(-1)![0]).toBe(task.results.at(-1)!.run);
+    // After each run: the task waits for the next tick, which it names.
+    expect(events).toMatch(new RegExp(`^${at}status Executing -> WaitForNextExecution; next run at ${time}$`, 'm'));
+    expect(events).toMatch(new RegExp(`(^|\n)${at}status (WaitForNextExecution|Executing) -> Stopped\ntask watch-cron is Stopped; nothing more will happen\n$`));
   });
 
-  test('--watch --json prints one JSON task per change, versions rising, until Executed', async ({ expect }) => {
-    const release = gate(scratch, 'watch-json');
-    await submit('watch-json', ['-type=delay', '-time=1s', `-script=${release.wait}; echo 42`]);
-    const watcher = daemon.startCli(['get', 'watch-json', '--watch', '--json']);
-    await waitForOutput(watcher, /"status":"Executing"/, 'the task Executing');
+  test('a cron task stopped while its run executes: the stop request is shown, the run goes on; exit 8 since that run failed', async ({ expect }) => {
+    const release = gate(scratch, 'watch-cron-stop');
+    // First run in 4s, so that the watcher surely follows the task before it starts.
+    await submit('watch-cron-stop', ['-type=cron', '-time=4s', `-script=echo working; ${release.wait}; echo broken >&2; exit 4`]);
+    const watcher = daemon.startCli(['get', 'watch-cron-stop', '-watch=true']);
+    await waitForOutput(watcher, /run 1 started\nworking\n$/, 'run 1 and its first line');
+
+    const stop = await daemon.cli(['stop', 'watch-cron-stop']);
+    expect(stop.code, stop.stderr).toBe(0);
+    await waitForOutput(watcher, new RegExp(`^${at}status Executing; stop requested: the current run goes on, no later run$`, 'm'), 'the stop request');
+    expect(watcher.child.exitCode).toBeNull(); // the run goes on: the watcher too
     release.open();
+
     const result = await watcher.done();
-    expect(result.code, result.stderr).toBe(0);
-
-    const lines = result.stdout.trimEnd().split('\n');
-    const tasks = lines.map((line) => JSON.parse(line) as TaskView);
-    // The first line is the task when the watcher started (ToBeExecuted unless the machine
-    // was slow to start it); then Executing, held at the gate, then Executed.
-    const statuses = tasks.map((task) => task.status);
-    expect([['ToBeExecuted', 'Executing', 'Executed'], ['Executing', 'Executed']]).toContainEqual(statuses);
-    const versions = tasks.map((task) => task.version);
-    expect(versions).toEqual([...versions].sort((a, b) => a - b));
-    expect(new Set(versions).size).toBe(versions.length);
-    expect(tasks.at(-1)!.results).toMatchObject([{ outcome: 'succeeded', stdout: '42\n' }]);
+    expect(result.code).toBe(8);
+    expect(result.stderr).toBe('broken\nscheduler: the last run of task watch-cron-stop did not succeed (failed)\n');
+    expectInOrder(afterTask(result.stdout), [
+      new RegExp(`^${at}run 1 started\nworking\n`, 'm'),
+      new RegExp(`^${at}status Executing; stop requested`, 'm'),
+      new RegExp(`^${at}run 1 failed, exit 4\n${at}status Executing -> Stopped\ntask watch-cron-stop is Stopped; nothing more will happen\n$`, 'm'),
+    ]);
+    expect(result.stdout).not.toMatch(/run 2 (started|succeeded|failed)/);
   });
-
 });
 
 describe('scheduler get ID -watch=true, other cases', () => {
-  test('a task that is already final: prints it and exits 0 at once', async () => {
+  test('a task that is already Executed: prints it and exits at once, 0 as its run succeeded', async () => {
+    await submit('watch-done', ['-type=delay', '-time=100ms', '-script=echo done']);
+    await daemon.waitForStatus('watch-done', 'Executed');
+    const result = await daemon.cli(['get', 'watch-done', '-watch=true']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^status: +Executed$/m);
+    expect(result.stdout).toMatch(/^ {2}run 1: succeeded/m);
+    expect(afterTask(result.stdout)).toBe('task watch-done is Executed; nothing more will happen\n');
+  });
+
+  test('a task stopped before it ran: prints it and exits 8 at once, saying it ended without running', async () => {
     await submit('watch-final', ['-type=delay', '-time=1h', '-script=true']);
     expect((await daemon.cli(['stop', 'watch-final'])).code).toBe(0);
     const result = await daemon.cli(['get', 'watch-final', '-watch=true']);
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code).toBe(8);
     expect(result.stdout).toMatch(/^status: +Stopped$/m);
-    expect(result.stdout).toMatch(/task watch-final is Stopped; nothing more will happen\n$/);
+    expect(afterTask(result.stdout)).toBe('task watch-final is Stopped; nothing more will happen\n');
+    expect(result.stderr).toBe('scheduler: task watch-final ended without running\n');
+  });
+
+  test('a task stopped while watched, before it ran: the watcher shows the stop and exits 8', async () => {
+    await submit('watch-stopped', ['-type=delay', '-time=1h', '-script=true']);
+    const watcher = daemon.startCli(['get', 'watch-stopped', '--watch']);
+    await waitForOutput(watcher, /^results: +none yet$/m, 'the task');
+    expect((await daemon.cli(['stop', 'watch-stopped'])).code).toBe(0);
+    const result = await watcher.done();
+    expect(result.code).toBe(8);
+    expect(result.stderr).toMatch(/^scheduler: task watch-stopped ended without running$/m);
+    expect(afterTask(result.stdout)).toMatch(new RegExp(`^${at}status ToBeExecuted -> Stopped\ntask watch-stopped is Stopped; nothing more will happen\n$`));
   });
 
   test('-watch=false prints the task once and exits, final or not', async () => {

@@ -50,6 +50,13 @@ async function follow(client: SchedulerClient, first: TaskJson, io: CliIo, json:
         version = Math.max(version, task.version);
         break;
       }
+      case 'run-finished':
+        if (!json) {
+          printer.end(event.data.run, 'stdout', event.data.stdoutBytes);
+          printer.end(event.data.run, 'stderr', event.data.stderrBytes);
+          printer.note(describeEvent(event));
+        }
+        break;
       case 'status':
         if (event.data.version <= version) continue; // already seen
         version = event.data.version;
@@ -63,9 +70,17 @@ async function follow(client: SchedulerClient, first: TaskJson, io: CliIo, json:
     }
     if (isFinal(status)) break;
   }
-  if (!json) printer.note(`task ${first.id} is ${status}; nothing more will happen`);
-  // Read back rather than tracked: a run may have ended between the first read and the stream.
-  const lastOutcome = lastRunOutcome(await client.get(first.id));
+  // Read back rather than tracked: a run may have ended between the first read and the
+  // stream, or while the stream was reconnecting.
+  const final = await client.get(first.id);
+  if (!json) {
+    for (const run of final.results.filter((result) => printer.printedRun(result.run))) {
+      printer.end(run.run, 'stdout', run.stdoutBytes);
+      printer.end(run.run, 'stderr', run.stderrBytes);
+    }
+    printer.note(`task ${first.id} is ${status}; nothing more will happen`);
+  }
+  const lastOutcome = lastRunOutcome(final);
   if (lastOutcome !== 'succeeded') {
     throw new SchedulerError('run_not_succeeded', lastOutcome === undefined ? `task ${first.id} ended without running` : `the last run of task ${first.id} did not succeed (${lastOutcome})`);
   }

@@ -41,7 +41,7 @@ export function logsCommand(io: CliIo): Command {
       const target: Target = { id, stream, run: run ?? chooseRun(await client.get(id)) };
       if (!options.follow) {
         if (target.run === undefined) throw new SchedulerError('not_found', `task "${id}" has not run yet; add --follow to wait for its first run`);
-        await printRecorded(client, { ...target, run: target.run }, io);
+        await printRecorded(client, { ...target, run: target.run }, new OutputPrinter(io, true));
         return;
       }
       const outcome = await follow(client, target, io);
@@ -61,8 +61,7 @@ function chooseRun(task: TaskJson): number | undefined {
 }
 
 /** Prints the output of a run as far as it goes now, a window at a time; returns the run's outcome. */
-async function printRecorded(client: SchedulerClient, target: Target & { run: number }, io: CliIo): Promise<string> {
-  const printer = new OutputPrinter(io, true);
+async function printRecorded(client: SchedulerClient, target: Target & { run: number }, printer: OutputPrinter): Promise<string> {
   let offset = 0;
   for (;;) {
     const window = await client.output(target.id, target.run, { stream: target.stream, offset });
@@ -80,8 +79,9 @@ async function follow(client: SchedulerClient, target: Target, io: CliIo): Promi
     switch (event.name) {
       case 'snapshot': {
         const executing = event.data.run;
-        // The run asked for is not executing (any more): its output is all recorded.
-        if (target.run !== undefined && executing !== target.run) return printRecorded(client, { ...target, run: target.run }, io);
+        // The run asked for is not executing (any more): its output is all recorded. (What was
+        // printed before a reconnection is not printed again: the printer skips it.)
+        if (target.run !== undefined && executing !== target.run) return printRecorded(client, { ...target, run: target.run }, printer);
         break;
       }
       case 'run-started':
@@ -91,8 +91,9 @@ async function follow(client: SchedulerClient, target: Target, io: CliIo): Promi
         if (event.data.run === target.run && event.data.stream === target.stream) printer.print(event.data);
         break;
       case 'run-finished':
-        if (event.data.run === target.run) return event.data.outcome;
-        break;
+        if (event.data.run !== target.run) break;
+        printer.end(target.run, target.stream, target.stream === 'stdout' ? event.data.stdoutBytes : event.data.stderrBytes);
+        return event.data.outcome;
       case 'status':
         if (isFinal(event.data.status) && target.run === undefined) {
           throw new SchedulerError('not_found', `task "${target.id}" ended (${event.data.status}) without running`);

@@ -49,6 +49,9 @@ export const defaultEventHubOptions = {
   maxQueuedBytesPerClient: 1024 * 1024,
 } as const;
 
+/** Roughly the bytes an output frame adds to its chunk (id, names, offsets, time). */
+const outputFrameOverhead = 160;
+
 /** What a request for a stream brings. */
 export interface OpenStreamParams {
   taskId: string;
@@ -63,16 +66,50 @@ export interface OpenStreamParams {
   takeOver(): void;
 }
 
-interface RetainedEvent {
-  seq: number;
-  frame: string;
+/**
+ * An event as retained. Its frame is encoded once, as bytes, for every client: at once when
+ * the task has watchers, else only if a resuming client asks for it, so that the output of a
+ * task nobody is watching now costs a reference to its bytes and nothing more.
+ */
+class RetainedEvent {
+  private frame: Buffer | undefined;
+  private make: (() => string) | undefined;
+
+  private constructor(
+    readonly seq: number,
+    /** Bytes counted against the bounds: the frame's, or an estimate until it is encoded. */
+    public size: number,
+  ) {}
+
+  static encoded(seq: number, frame: string): RetainedEvent {
+    const event = new RetainedEvent(seq, 0);
+    event.frame = Buffer.from(frame);
+    event.size = event.frame.length;
+    return event;
+  }
+
+  static deferred(seq: number, estimate: number, make: () => string): RetainedEvent {
+    const event = new RetainedEvent(seq, estimate);
+    event.make = make;
+    return event;
+  }
+
+  /** The frame, encoding it on first use; `grew` is how much that changed the event's size. */
+  encode(): { frame: Buffer; grew: number } {
+    if (this.frame) return { frame: this.frame, grew: 0 };
+    this.frame = Buffer.from(this.make!());
+    this.make = undefined;
+    const grew = this.frame.length - this.size;
+    this.size = this.frame.length;
+    return { frame: this.frame, grew };
+  }
 }
 
 /** What the hub keeps for one task. */
 class Channel {
   /** Retained events, oldest first, from index `first` on (dropping from the front costs nothing). */
-  events: RetainedEvent[] = [];
-  first = 0;
+  private events: Array<RetainedEvent | undefined> = [];
+  private first = 0;
   bytes = 0;
   readonly watchers = new Set<SseConnection>();
   /** The task as of its last change seen here. */
@@ -98,23 +135,38 @@ class Channel {
     return this.events.length - this.first;
   }
 
+  retain(event: RetainedEvent): void {
+    this.events.push(event);
+    this.bytes += event.size;
+  }
+
   /** Drops the oldest event; returns its size. */
   dropOldest(): number {
-    const dropped = this.events[this.first++]!;
+    const dropped = this.events[this.first]!;
+    // Cleared, not only skipped: a dropped event must not stay reachable until compaction.
+    this.events[this.first++] = undefined;
     this.completeAfter = dropped.seq;
-    this.bytes -= dropped.frame.length;
+    this.bytes -= dropped.size;
     if (this.first > 1024 && this.first * 2 > this.events.length) {
       this.events = this.events.slice(this.first);
       this.first = 0;
     }
-    return dropped.frame.length;
+    return dropped.size;
   }
 
-  /** The retained events after sequence number `seq`. */
-  after(seq: number): RetainedEvent[] {
+  /** The frames of the retained events after sequence number `seq`; `grew` as in RetainedEvent.encode. */
+  framesAfter(seq: number): { frames: Buffer[]; grew: number } {
     let index = this.first;
     while (index < this.events.length && this.events[index]!.seq <= seq) index++;
-    return this.events.slice(index);
+    const frames: Buffer[] = [];
+    let grew = 0;
+    for (const event of this.events.slice(index)) {
+      const encoded = event!.encode();
+      frames.push(encoded.frame);
+      grew += encoded.grew;
+    }
+    this.bytes += grew;
+    return { frames, grew };
   }
 }
 
@@ -158,7 +210,15 @@ export class EventHub implements TaskActivity {
 
   output(taskId: string, run: number, stream: OutputStream, offset: number, chunk: Buffer, at: number): void {
     const channel = this.channels.get(taskId);
-    if (channel) this.publish(taskId, channel, outputEvent(run, stream, offset, chunk, at));
+    if (!channel) return;
+    if (channel.watchers.size > 0) return this.publish(taskId, channel, outputEvent(run, stream, offset, chunk, at));
+    // Nobody is watching now: keep the chunk for a client that resumes, encode it only then.
+    const id = this.nextId();
+    const retained = RetainedEvent.deferred(this.seq, chunk.length + outputFrameOverhead, () => this.frame(id, outputEvent(run, stream, offset, chunk, at)));
+    channel.retain(retained);
+    this.totalBytes += retained.size;
+    this.touch(taskId, channel);
+    this.bound(channel);
   }
 
   deleted(taskId: string): void {
@@ -192,16 +252,24 @@ export class EventHub implements TaskActivity {
     } finally {
       channel.pins--;
     }
+    // The task was deleted (or the hub closed) while it was being read.
+    if (this.channels.get(taskId) !== channel) {
+      if (this.closed) throw new SchedulerError('shutting_down', 'the daemon is shutting down; start it again with "scheduler daemon"');
+      throw new SchedulerError('not_found', `task "${taskId}" was deleted`);
+    }
     // From here on everything is synchronous: no event can slip between what is sent and
     // the subscription.
     const task = channel.task!;
     const resume = this.resumePoint(lastEventId, channel);
     if (resume.ok) {
-      const missed = channel.after(resume.seq);
-      if (missed.length === 0 && isFinal(task.state.status)) return 'nothing-more';
+      const missed = channel.framesAfter(resume.seq);
+      this.totalBytes += missed.grew;
+      if (missed.frames.length === 0 && isFinal(task.state.status)) return 'nothing-more';
       const connection = this.connect(params);
-      for (const event of missed) connection.sendInitial(event.frame);
-      return this.attach(taskId, channel, connection);
+      for (const frame of missed.frames) connection.sendInitial(frame);
+      this.attach(taskId, channel, connection);
+      this.bound(channel);
+      return 'streaming';
     }
     const connection = this.connect(params);
     if (lastEventId !== undefined) {
@@ -234,6 +302,7 @@ export class EventHub implements TaskActivity {
   }
 
   private attach(taskId: string, channel: Channel, connection: SseConnection): 'streaming' {
+    if (connection.closed) return 'streaming'; // the client left while the stream was set up
     if (isFinal(channel.task!.state.status)) {
       connection.end();
       return 'streaming';
@@ -251,9 +320,9 @@ export class EventHub implements TaskActivity {
   private resumePoint(lastEventId: string | undefined, channel: Channel): { ok: true; seq: number } | { ok: false; reason: string } {
     if (lastEventId === undefined) return { ok: false, reason: 'no Last-Event-ID' };
     const match = /^([0-9a-f]+)-(\d{1,15})$/.exec(lastEventId);
-    if (!match || Number(match[2]) > this.seq) return { ok: false, reason: `"${lastEventId}" is not an event id this daemon gave out` };
-    if (match[1] !== this.epoch) return { ok: false, reason: 'the daemon restarted since that event; events from before the restart are not retained' };
-    const seq = Number(match[2]);
+    if (match && match[1] !== this.epoch) return { ok: false, reason: 'the daemon restarted since that event; events from before the restart are not retained' };
+    const seq = Number(match?.[2]);
+    if (!match || seq > this.seq) return { ok: false, reason: `"${lastEventId}" is not an event id this daemon gave out` };
     if (seq < channel.completeAfter) {
       return { ok: false, reason: 'the events after it are no longer retained (too many, too old, or nobody was watching the task)' };
     }
@@ -261,14 +330,20 @@ export class EventHub implements TaskActivity {
   }
 
   private publish(taskId: string, channel: Channel, event: NamedEvent): void {
-    const frame = this.frame(this.nextId(), event);
+    const id = this.nextId();
+    const retained = RetainedEvent.encoded(this.seq, this.frame(id, event));
+    const { frame } = retained.encode();
     for (const watcher of channel.watchers) watcher.send(frame);
-    channel.events.push({ seq: this.seq, frame });
-    channel.bytes += frame.length;
-    this.totalBytes += frame.length;
+    channel.retain(retained);
+    this.totalBytes += retained.size;
+    this.touch(taskId, channel);
+    this.bound(channel);
+  }
+
+  /** Brings the channel, then all channels, back within their bounds. */
+  private bound(channel: Channel): void {
     const { maxEventsPerTask, maxBytesPerTask, maxBytesTotal } = this.options;
     while (channel.size > maxEventsPerTask || channel.bytes > maxBytesPerTask) this.totalBytes -= channel.dropOldest();
-    this.touch(taskId, channel);
     if (this.totalBytes > maxBytesTotal) this.shrink(channel);
   }
 

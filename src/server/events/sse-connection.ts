@@ -31,6 +31,8 @@ export class SseConnection {
     private readonly onCut: (queuedBytes: number) => void,
   ) {
     this.allowance = maxQueuedBytes;
+    // The client may have gone while the stream was being set up: its 'close' has passed.
+    this.ended = response.destroyed || response.socket === null || response.socket.destroyed;
     response.once('close', () => {
       this.ended = true;
     });
@@ -62,14 +64,14 @@ export class SseConnection {
    * far of a run): it may be large, and is bounded by the hub, so it raises the client's
    * allowance instead of counting against it.
    */
-  sendInitial(frame: string): void {
+  sendInitial(frame: Buffer | string): void {
     if (this.ended) return;
     this.response.write(frame);
     this.allowance += frame.length;
   }
 
   /** Sends a frame; cuts the client off if too much is already waiting for it. */
-  send(frame: string): void {
+  send(frame: Buffer | string): void {
     if (this.ended) return;
     this.response.write(frame);
     const queued = this.response.writableLength;
