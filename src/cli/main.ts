@@ -15,6 +15,7 @@ import { getCommand } from './commands/get.js';
 import { killCommand } from './commands/kill.js';
 import { listCommand } from './commands/list.js';
 import { logsCommand } from './commands/logs.js';
+import { nextCommand } from './commands/next.js';
 import { runsCommand } from './commands/runs.js';
 import { stopCommand } from './commands/stop.js';
 import { submitCommand } from './commands/submit.js';
@@ -31,7 +32,7 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride();
-  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, runsCommand, logsCommand, killCommand, stopCommand, deleteCommand]) {
+  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, stopCommand, deleteCommand]) {
     program.addCommand(make(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   return program;

@@ -8,7 +8,9 @@ import { request as httpsRequest } from 'node:https';
 import { SchedulerError, isErrorCode } from '../core/errors.js';
 import { followEvents, type ReceivedEvent } from './event-stream.js';
 import type {
+  DryRunJson,
   ListQuery,
+  NextJson,
   OutputJson,
   OutputQuery,
   RunJson,
@@ -41,6 +43,16 @@ export class SchedulerClient {
   /** Submits a task; resolves once the daemon has committed it. */
   submit(body: SubmitBody): Promise<TaskJson> {
     return this.request('POST', '/api/tasks', body);
+  }
+
+  /** Checks a task without storing it: the task as it would be, and its next `next` fire times. */
+  dryRun(body: SubmitBody, next = 5): Promise<DryRunJson> {
+    return this.request('POST', `/api/tasks${queryString({ dryRun: 'true', next })}`, body);
+  }
+
+  /** When a task will fire next, `n` times. */
+  next(id: string, n = 5): Promise<NextJson> {
+    return this.request('GET', `${taskPath(id)}/next${queryString({ n })}`);
   }
 
   /** One page of tasks. */

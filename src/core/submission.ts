@@ -5,16 +5,25 @@
  */
 import { parseDuration } from './duration.js';
 import { SchedulerError } from './errors.js';
+import { checkCronExpression, nextFireAfter, type Schedule } from './schedule.js';
 import { taskTypes, type TaskDefinition, type TaskType } from './task.js';
+import { checkTimeZone, parseTimeIn, systemTimeZone } from './zoned-time.js';
 
 /** A task as submitted. */
 export interface Submission {
   id: string;
+  /** `delay` (once, `time` after submission), `cron` (every `time`, a duration or a cron expression) or `at` (once, at `time`). */
   type: string;
   time: string;
   script: string;
   /** Optional bound on each run's wall time (Go-style duration). */
   timeout?: string;
+  /** IANA zone of a cron expression and of local times; the daemon's zone if absent. */
+  timezone?: string;
+  /** A recurring task fires from this time on (an interval's grid starts there). */
+  start?: string;
+  /** A recurring task fires at this time at the latest. */
+  end?: string;
 }
 
 /** Limits on what may be submitted. */
@@ -29,19 +38,15 @@ const taskIdRegExp = new RegExp(taskIdPattern);
 /** The shortest interval of a cron task: shorter ones would only pile up skipped ticks. */
 export const minCronIntervalMs = 100;
 
-/** Checks a submission and returns the task definition it asks for. */
-export function parseSubmission(input: Submission, limits: SubmissionLimits): TaskDefinition {
+/** Checks a submission made at `now` and returns the task definition it asks for. */
+export function parseSubmission(input: Submission, limits: SubmissionLimits, now: number): TaskDefinition {
   if (!taskIdRegExp.test(input.id)) {
     invalid('id', `"${input.id}" is not a valid task id: use 1 to 128 letters, digits, ".", "_" or "-"`);
   }
   if (!(taskTypes as readonly string[]).includes(input.type)) {
-    invalid('type', `"${input.type}" is not a task type: use "delay" (run once) or "cron" (run every interval)`);
+    invalid('type', `"${input.type}" is not a task type: use "delay" (run once after a while), "cron" (run every interval, or on a cron expression) or "at" (run once at a time)`);
   }
   const type = input.type as TaskType;
-  const intervalMs = parseDuration(input.time, 'time');
-  if (type === 'cron' && intervalMs < minCronIntervalMs) {
-    invalid('time', `a cron task's interval must be at least ${minCronIntervalMs}ms, got "${input.time}"`);
-  }
   if (input.script.trim().length === 0) invalid('script', 'the script is empty');
   // A NUL byte cannot be passed to a shell: the run could only fail to start.
   if (input.script.includes('\0')) invalid('script', 'the script contains a NUL byte, which a shell script cannot hold');
@@ -49,13 +54,55 @@ export function parseSubmission(input: Submission, limits: SubmissionLimits): Ta
   if (scriptBytes > limits.maxScriptBytes) {
     invalid('script', `the script is ${scriptBytes} bytes; the limit is ${limits.maxScriptBytes} bytes (daemon option --max-script-bytes)`);
   }
-  const definition: TaskDefinition = { id: input.id, type, time: input.time, intervalMs, script: input.script };
+  const timezone = input.timezone ?? systemTimeZone();
+  if (input.timezone !== undefined) checkTimeZone(input.timezone, 'timezone');
+  const definition: TaskDefinition = { id: input.id, type, time: input.time, schedule: parseSchedule(type, input, timezone, now), timezone, script: input.script };
   if (input.timeout !== undefined) {
     const ms = parseDuration(input.timeout, 'timeout');
     if (ms <= 0) invalid('timeout', `"${input.timeout}" would end every run at once; give a positive duration, or none`);
     definition.runTimeout = { text: input.timeout, ms };
   }
   return definition;
+}
+
+/** The schedule a submission asks for, refused when it would never fire. */
+function parseSchedule(type: TaskType, input: Submission, timezone: string, now: number): Schedule {
+  const start = input.start === undefined ? null : parseTimeIn(input.start, timezone, 'start');
+  const end = input.end === undefined ? null : parseTimeIn(input.end, timezone, 'end');
+  if (type !== 'cron' && (start !== null || end !== null)) invalid(start !== null ? 'start' : 'end', `only a recurring (cron) task has a start or an end; a ${type} task runs once`);
+  if (start !== null && end !== null && end < start) invalid('end', `${input.end} is before the start, ${input.start}`);
+  let schedule: Schedule;
+  switch (type) {
+    case 'delay':
+      schedule = { kind: 'once', at: now + parseDuration(input.time, 'time') };
+      break;
+    case 'at':
+      schedule = { kind: 'once', at: parseTimeIn(input.time, timezone, 'time') };
+      if (schedule.at <= now) invalid('time', `${new Date(schedule.at).toISOString()} has passed; give a time in the future`);
+      break;
+    case 'cron':
+      schedule = looksLikeDuration(input.time) ? intervalSchedule(input.time, start, end, now) : calendarSchedule(input.time, timezone, start, end);
+      break;
+  }
+  if (nextFireAfter(schedule, now) === null) invalid('end', `the schedule ends before it would first fire (${input.end}); nothing would run`);
+  return schedule;
+}
+
+/** `-time=10s`: the spec's fixed interval, first fire one interval after submission, or at `start`. */
+function intervalSchedule(time: string, start: number | null, end: number | null, now: number): Schedule {
+  const everyMs = parseDuration(time, 'time');
+  if (everyMs < minCronIntervalMs) invalid('time', `a cron task's interval must be at least ${minCronIntervalMs}ms, got "${time}"`);
+  return { kind: 'interval', everyMs, first: start ?? now + everyMs, end };
+}
+
+function calendarSchedule(expression: string, timezone: string, start: number | null, end: number | null): Schedule {
+  checkCronExpression(expression, timezone, 'time');
+  return { kind: 'calendar', expression, timezone, start, end };
+}
+
+/** A Go duration ("10s", "1h30m") rather than a cron expression ("*\/10 * * * *", "@hourly"). */
+function looksLikeDuration(time: string): boolean {
+  return /^[0-9.]+[a-zµ]/i.test(time.trim()) && !/\s/.test(time.trim());
 }
 
 function invalid(field: string, message: string): never {

@@ -2,9 +2,13 @@
  * The task and its runs, as the rest of the system sees them. Times are milliseconds since
  * the Unix epoch; the protocol layer turns them into ISO 8601 strings.
  */
+import type { Schedule } from './schedule.js';
 
-/** `delay` runs once; `cron` (the spec's name for a fixed interval) runs again and again. */
-export const taskTypes = ['delay', 'cron'] as const;
+/**
+ * `delay` runs once, a while after submission; `cron` runs again and again, every interval
+ * (the spec's meaning) or on a cron expression; `at` runs once, at a given time.
+ */
+export const taskTypes = ['delay', 'cron', 'at'] as const;
 export type TaskType = (typeof taskTypes)[number];
 
 /** The five statuses of the spec, with the names it gives them. */
@@ -40,10 +44,12 @@ export type TaskState =
 export interface TaskDefinition {
   id: string;
   type: TaskType;
-  /** The duration as the user wrote it, e.g. "1h30m". */
+  /** As the user wrote it: a duration ("1h30m"), a cron expression ("0 9 * * MON-FRI") or a time. */
   time: string;
-  /** `time` in milliseconds: the delay, or the interval between cron ticks. */
-  intervalMs: number;
+  /** When it fires, computed from `time` (and the zone, start and end) at submission. */
+  schedule: Schedule;
+  /** The IANA zone its cron expression and local times were read in. */
+  timezone: string;
   script: string;
   /** The longest each run may take, as written and in milliseconds; absent for no bound. */
   runTimeout?: { text: string; ms: number };

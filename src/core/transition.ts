@@ -2,19 +2,20 @@
  * The task state machine: the only code that produces a new task state.
  *
  * A task starts ToBeExecuted, waiting for its first fire time. When that time comes it is
- * Executing one run. A delay task then ends Executed, whatever the run's outcome. A cron
- * task goes to WaitForNextExecution until its next tick, and back to Executing, for ever;
- * a tick that comes while a run is still executing is recorded as a skipped run. A stop
- * ends a task that is waiting (Stopped, it never runs again); it cannot undo a delay task
- * that has started or finished; on a cron task that is executing it lets the run finish and
- * then ends the task Stopped. Everything below reads as one table: status x event.
+ * Executing one run. A task that runs once (delay, at) then ends Executed, whatever the
+ * run's outcome. A recurring (cron) task goes to WaitForNextExecution until its next fire,
+ * and back to Executing, until its schedule ends (then Executed); a fire that comes while a
+ * run is still executing is recorded as a skipped run. A stop ends a task that is waiting
+ * (Stopped, it never runs again); it cannot undo a one-time task that has started or
+ * finished; on a recurring task that is executing it lets the run finish and then ends the
+ * task Stopped. Everything below reads as one table: status x event.
  *
  * The engine applies every event through `transition` and writes the result with a
  * compare-and-set on the task's version, so a stop racing with a fire lands on exactly
  * one side: whichever write commits first wins, and the other is recomputed from it.
  */
 import { SchedulerError } from './errors.js';
-import { nextTickAfter } from './schedule.js';
+import { isRecurring, nextFireAfter } from './schedule.js';
 import type { Run, RunOutcome, Task, TaskState, TaskStatus } from './task.js';
 
 /**
@@ -94,8 +95,7 @@ export function transition(task: Task, event: TaskEvent, now: number): Transitio
 function startRun(task: Task, _event: TaskEvent, now: number): Transition {
   const scheduledAt = requireDue(task, now);
   const run = task.lastRun + 1;
-  const nextRunAt =
-    task.type === 'cron' ? nextTickAfter(task, task.createdAt, Math.max(now, scheduledAt)) : null;
+  const nextRunAt = isRecurring(task.schedule) ? nextFireAfter(task.schedule, Math.max(now, scheduledAt)) : null;
   return changedTo(
     task,
     { status: 'Executing', run, nextRunAt, stopRequested: false },
@@ -108,7 +108,7 @@ function skipTick(task: Task, _event: TaskEvent, now: number): Transition {
   const state = task.state as Extract<TaskState, { status: 'Executing' }>;
   const scheduledAt = requireDue(task, now);
   const run = task.lastRun + 1;
-  const nextRunAt = nextTickAfter(task, task.createdAt, Math.max(now, scheduledAt));
+  const nextRunAt = nextFireAfter(task.schedule, Math.max(now, scheduledAt));
   const reason = `run ${state.run} was still executing`;
   return changedTo(task, { ...state, nextRunAt }, now, {
     lastRun: run,
@@ -130,8 +130,9 @@ function finishRun(
     );
   }
   let next: TaskState;
-  if (task.type === 'delay') next = { status: 'Executed' };
-  else if (state.stopRequested || state.nextRunAt === null) next = { status: 'Stopped' };
+  if (state.stopRequested) next = { status: 'Stopped' };
+  // A task that runs once, or whose schedule has no fire left (it ended), is done.
+  else if (state.nextRunAt === null) next = { status: 'Executed' };
   else next = { status: 'WaitForNextExecution', nextRunAt: state.nextRunAt };
   return changedTo(task, next, now, {
     effect: { kind: 'finishRun', run: event.run, result: event.result },
@@ -144,7 +145,7 @@ function stopWaiting(task: Task, _event: TaskEvent, now: number): Transition {
 
 function stopExecuting(task: Task, _event: TaskEvent, now: number): Transition {
   const state = task.state as Extract<TaskState, { status: 'Executing' }>;
-  if (task.type === 'delay') {
+  if (!isRecurring(task.schedule)) {
     refuseStop('its run has already started; the run goes on and the task will end Executed')(
       task,
     );

@@ -8,7 +8,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import { SchedulerError } from '../core/errors.js';
-import { firstFireAt } from '../core/schedule.js';
+import { nextFireAfter } from '../core/schedule.js';
 import { parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
 import { dueAt, noOutput, type Run, type RunOutcome, type Task, type TaskStatus } from '../core/task.js';
 import {
@@ -109,20 +109,26 @@ export class Engine {
 
   /** Validates and stores a new task; it is committed when this resolves. */
   async submit(input: Submission): Promise<Task> {
-    const definition = parseSubmission(input, this.options.limits);
+    const task = this.dryRun(input);
+    await this.options.store.insertTask(task);
+    this.options.log.debug({ task: task.id, type: task.type, time: task.time, nextRunAt: dueAt(task.state) }, 'task submitted');
+    this.armFor(task);
+    return task;
+  }
+
+  /** The task a submission would create now, checked, without storing it. */
+  dryRun(input: Submission): Task {
     const now = this.options.clock.now();
-    const task: Task = {
+    const definition = parseSubmission(input, this.options.limits, now);
+    return {
       ...definition,
       createdAt: now,
-      state: { status: 'ToBeExecuted', nextRunAt: firstFireAt(definition, now) },
+      // parseSubmission refuses a schedule that never fires.
+      state: { status: 'ToBeExecuted', nextRunAt: nextFireAfter(definition.schedule, now)! },
       lastStatusUpdated: now,
       version: 1,
       lastRun: 0,
     };
-    await this.options.store.insertTask(task);
-    this.options.log.debug({ task: task.id, type: task.type, time: task.time }, 'task submitted');
-    this.armFor(task);
-    return task;
   }
 
   /** Stops a task by the spec's rules, and returns it with its runs; `warning` says when a run goes on. */

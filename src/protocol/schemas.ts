@@ -27,10 +27,13 @@ export const TaskIdParams = Type.Object({
 export const SubmitBody = Type.Object(
   {
     id: Type.String({ pattern: taskIdPattern, description: 'unique task id, 1 to 128 of [A-Za-z0-9._-]' }),
-    type: Type.String({ enum: [...taskTypes], description: 'delay: run once after `time`; cron: run every `time`' }),
-    time: Type.String({ minLength: 1, maxLength: 64, description: 'Go-style duration: 300ms, 10s, 1m, 1h30m, 1.5h' }),
+    type: Type.String({ enum: [...taskTypes], description: 'delay: run once, `time` after submission; cron: run every `time` (a duration) or on `time` (a cron expression); at: run once at `time`' }),
+    time: Type.String({ minLength: 1, maxLength: 256, description: 'delay and cron: a Go-style duration (300ms, 10s, 1m, 1h30m); cron: or a cron expression ("0 9 * * MON-FRI", "*/10 * * * * *", "@hourly"); at: a time (2026-12-01T09:30:00Z, or local "2026-12-01 09:30")' }),
     script: Type.String({ minLength: 1, description: 'a bash script' }),
     timeout: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'end each run that takes longer (Go-style duration); recorded as timed_out' })),
+    timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "IANA zone of a cron expression and of local times (default: the daemon's)" })),
+    start: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'cron tasks: fire from this time on (an interval grid starts there)' })),
+    end: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'cron tasks: fire at this time at the latest, then end Executed' })),
   },
   { additionalProperties: false },
 );
@@ -71,6 +74,9 @@ const TaskFields = {
   time: Type.String(),
   script: Type.String(),
   timeout: Nullable<string>('string', { description: 'the bound on each run, as submitted; null for none' }),
+  timezone: Type.String({ description: 'the IANA zone its cron expression and local times are read in' }),
+  start: NullableIsoTime,
+  end: NullableIsoTime,
   status: Type.String({ enum: [...taskStatuses] }),
   lastStatusUpdated: IsoTime,
   version: Type.Integer(),
@@ -190,3 +196,29 @@ export const EventsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** Query of POST /api/tasks. */
+export const SubmitQuery = Type.Object(
+  {
+    dryRun: Type.Optional(Type.Boolean({ description: 'check the task and answer it with its next fire times, without storing it' })),
+    next: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'how many fire times a dry run lists' })),
+  },
+  { additionalProperties: false },
+);
+
+/** The answer to a dry run: the task as it would be, and when it would fire. */
+export const DryRunJson = Type.Object({ ...TaskFields, results: Type.Array(RunJson), nextRuns: Type.Array(IsoTime) });
+export type DryRunJson = Static<typeof DryRunJson>;
+
+/** Query of GET /api/tasks/{id}/next. */
+export const NextQuery = Type.Object(
+  { n: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'how many fire times' })) },
+  { additionalProperties: false },
+);
+
+/** The next fire times of a task. */
+export const NextJson = Type.Object({
+  id: Type.String(),
+  nextRuns: Type.Array(IsoTime, { description: 'when it will fire next, if nothing stops it; empty once it is final or stopping' }),
+});
+export type NextJson = Static<typeof NextJson>;

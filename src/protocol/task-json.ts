@@ -13,6 +13,9 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
     time: task.time,
     script: task.script,
     timeout: task.runTimeout?.text ?? null,
+    timezone: task.timezone,
+    start: isoOrNull(scheduleStart(task)),
+    end: isoOrNull(task.schedule.kind === 'once' ? null : task.schedule.end),
     status: task.state.status,
     lastStatusUpdated: iso(task.lastStatusUpdated),
     version: task.version,
@@ -50,4 +53,10 @@ export function runJson(run: Run): RunJson {
     stderrDroppedAt: run.stderr.droppedAt,
     outputCap: run.outputCap,
   };
+}
+
+/** When a recurring schedule starts firing: its start bound, or an interval's first fire. */
+function scheduleStart({ schedule }: Task): number | null {
+  if (schedule.kind === 'calendar') return schedule.start;
+  return schedule.kind === 'interval' ? schedule.first : null;
 }

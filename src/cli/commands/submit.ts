@@ -1,27 +1,105 @@
-/** scheduler submit ID -type=delay|cron -time=DURATION -script="..." */
+/**
+ * scheduler submit ID: the spec's `-type=delay|cron -time=DURATION`, or one of the schedule
+ * flags that say it directly: `--every DURATION`, `--cron "EXPR"`, `--at TIME`, with `--tz`,
+ * `--start` and `--end`. `--dry-run` checks the task and prints when it would fire.
+ */
 import { Command, Option } from 'commander';
+import { SchedulerError } from '../../core/errors.js';
 import { taskTypes } from '../../core/task.js';
+import type { SubmitBody, TaskSummaryJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { localTime, relativeTime } from '../render.js';
 
+interface SubmitOptions {
+  type?: string;
+  time?: string;
+  every?: string;
+  cron?: string;
+  at?: string;
+  tz?: string;
+  start?: string;
+  end?: string;
+  script: string;
+  timeout?: string;
+  dryRun?: boolean;
+  next: string;
+  json?: boolean;
+}
+
 export function submitCommand(io: CliIo): Command {
   return new Command('submit')
-    .description('submit a task: run a script once after a delay, or every interval')
+    .description('submit a task: run a script once (after a delay, or at a time) or again and again (every interval, or on a cron expression)')
     .argument('<id>', 'unique task id: 1 to 128 of letters, digits, ".", "_", "-"')
-    .addOption(new Option('--type <type>', 'delay: run once after TIME; cron: run every TIME').choices(taskTypes).makeOptionMandatory())
-    .requiredOption('--time <duration>', 'Go-style duration: 300ms, 10s, 1m, 1h30m, 1.5h')
+    .addOption(new Option('--type <type>', 'delay: run once, TIME after now; cron: run every TIME (or on TIME, a cron expression); at: run once at TIME').choices(taskTypes))
+    .option('--time <time>', 'a Go-style duration (300ms, 10s, 1m, 1h30m), a cron expression, or a time, as --type says')
+    .option('--every <duration>', 'run every DURATION (the same as --type cron --time DURATION)')
+    .option('--cron <expression>', 'run on a cron expression: 5 fields, 6 with seconds first, L W # allowed, or @hourly, @daily, @weekly, @monthly, @yearly')
+    .option('--at <time>', 'run once at TIME: 2026-12-01T09:30:00Z, or a local time such as "2026-12-01 09:30"')
+    .option('--tz <zone>', "IANA time zone of --cron and of local times (default: the daemon's)")
+    .option('--start <time>', 'a recurring task fires from this time on')
+    .option('--end <time>', 'a recurring task fires at this time at the latest, then ends Executed')
     .requiredOption('--script <script>', 'the bash script to run; quote it')
     .option('--timeout <duration>', 'end each run that takes longer than this (recorded as timed_out)')
+    .option('--dry-run', 'check the task and print when it would run, without submitting it')
+    .option('-n, --next <n>', 'with --dry-run: how many fire times to print', '5')
     .option('--json', 'print the task as JSON')
     .addHelpText('after', `
 Examples:
   scheduler submit print_ls_per_10s -type=cron -time=10s -script="ls"
-  scheduler submit do_calc_after_1min -type=delay -time=1m -script='sleep 10s;echo $((1+2))'`)
-    .action(async (id: string, options: { type: string; time: string; script: string; timeout?: string; json?: boolean }, command: Command) => {
-      const { type, time, script, timeout } = options;
-      const task = await clientFor(command).submit({ id, type, time, script, ...(timeout === undefined ? {} : { timeout }) });
+  scheduler submit do_calc_after_1min -type=delay -time=1m -script='sleep 10s;echo $((1+2))'
+  scheduler submit report --cron "0 9 * * MON-FRI" --tz Europe/Paris --script "./report.sh"
+  scheduler submit backup --at "2026-12-24 23:00" --script "tar czf /tmp/b.tgz ~/work"
+  scheduler submit poll --every 30s --end "2026-12-31 18:00" --script "curl -fsS localhost:8080/health"`)
+    .action(async (id: string, options: SubmitOptions, command: Command) => {
+      const body: SubmitBody = { id, ...typeAndTime(options), script: options.script };
+      if (options.timeout !== undefined) body.timeout = options.timeout;
+      if (options.tz !== undefined) body.timezone = options.tz;
+      if (options.start !== undefined) body.start = options.start;
+      if (options.end !== undefined) body.end = options.end;
+      const client = clientFor(command);
+      if (options.dryRun) {
+        const next = Number(options.next);
+        if (!Number.isInteger(next) || next < 1 || next > 100) throw new SchedulerError('invalid_request', `--next: "${options.next}" is not a whole number from 1 to 100`);
+        const preview = await client.dryRun(body, next);
+        if (options.json) return printJson(io, preview);
+        io.out(`${preview.id} would run ${describeSchedule(preview)} (not submitted); next runs:`);
+        for (const at of preview.nextRuns) io.out(`  ${localTime(at)}  (${relativeTime(at, Date.now())})`);
+        return;
+      }
+      const task = await client.submit(body);
       if (options.json) return printJson(io, task);
-      const every = task.type === 'cron' ? `every ${task.time}` : `once, after ${task.time}`;
-      io.out(`submitted ${task.id}: runs ${every}; first run at ${localTime(task.nextRunAt)} (${relativeTime(task.nextRunAt, Date.now())})`);
+      io.out(`submitted ${task.id}: runs ${describeSchedule(task)}; first run at ${localTime(task.nextRunAt)} (${relativeTime(task.nextRunAt, Date.now())})`);
     });
+}
+
+/** The type and time from the spec's flags or from one schedule flag; exactly one way. */
+function typeAndTime(options: SubmitOptions): { type: string; time: string } {
+  const ways = [
+    options.type !== undefined || options.time !== undefined ? 'spec' : undefined,
+    options.every !== undefined ? 'every' : undefined,
+    options.cron !== undefined ? 'cron' : undefined,
+    options.at !== undefined ? 'at' : undefined,
+  ].filter((way) => way !== undefined);
+  if (ways.length !== 1) {
+    throw new SchedulerError(
+      'invalid_request',
+      ways.length === 0
+        ? 'say when to run: -type=delay|cron -time=..., or one of --every DURATION, --cron "EXPR", --at TIME'
+        : `say when to run one way only (got ${ways.map((way) => (way === 'spec' ? '-type/-time' : `--${way}`)).join(' and ')})`,
+    );
+  }
+  if (options.every !== undefined) return { type: 'cron', time: options.every };
+  if (options.cron !== undefined) return { type: 'cron', time: options.cron };
+  if (options.at !== undefined) return { type: 'at', time: options.at };
+  if (options.type === undefined) throw new SchedulerError('invalid_request', "-type: is required with -time (delay, cron or at)");
+  if (options.time === undefined) throw new SchedulerError('invalid_request', '-time: is required with -type');
+  return { type: options.type, time: options.time };
+}
+
+/** "every 10s", "once, after 1m", 'on "0 9 * * *" (Europe/Paris)', "once, at 2026-12-24 23:00:00". */
+export function describeSchedule(task: Pick<TaskSummaryJson, 'type' | 'time' | 'timezone' | 'nextRunAt' | 'end'>): string {
+  const until = task.end === null ? '' : `, until ${localTime(task.end)}`;
+  if (task.type === 'delay') return `once, after ${task.time}`;
+  if (task.type === 'at') return `once, at ${localTime(task.nextRunAt)}`;
+  return /^[0-9.]+[a-zµ]+$/i.test(task.time) ? `every ${task.time}${until}` : `on "${task.time}" (${task.timezone})${until}`;
 }

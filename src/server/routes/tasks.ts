@@ -5,14 +5,19 @@ import { SchedulerError } from '../../core/errors.js';
 import { parseDuration } from '../../core/duration.js';
 import type { Engine } from '../../engine/engine.js';
 import type { ChangeFeed } from '../../engine/change-feed.js';
-import type { TaskStatus } from '../../core/task.js';
+import { upcomingFires } from '../../core/schedule.js';
+import { dueAt, type TaskStatus } from '../../core/task.js';
 import { taskJson, taskSummaryJson } from '../../protocol/task-json.js';
 import {
+  DryRunJson,
   ErrorJson,
   GetQuery,
+  NextJson,
+  NextQuery,
   ListQuery,
   StopResponse,
   SubmitBody,
+  SubmitQuery,
   TaskIdParams,
   TaskJson,
   TaskPageJson,
@@ -24,6 +29,8 @@ export interface TaskRoutesDeps {
   engine: Engine;
   feed: ChangeFeed;
 }
+
+const iso = (ms: number): string => new Date(ms).toISOString();
 
 export const errors = { 400: ErrorJson, 401: ErrorJson, 404: ErrorJson, 409: ErrorJson, 413: ErrorJson };
 const defaultWatchMs = 30_000;
@@ -44,8 +51,18 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   });
 
   api.post('/api/tasks', {
-    schema: { summary: 'Submit a task', body: SubmitBody, response: { 201: TaskJson, ...errors } },
+    schema: {
+      summary: 'Submit a task; with dryRun=true, check it and answer when it would fire, without storing it',
+      body: SubmitBody,
+      querystring: SubmitQuery,
+      response: { 201: TaskJson, 200: DryRunJson, ...errors },
+    },
   }, async (request, reply) => {
+    const { dryRun, next = 5 } = request.query;
+    if (dryRun) {
+      const task = engine.dryRun(request.body);
+      return { ...taskJson(task, []), nextRuns: upcomingFires(task.schedule, dueAt(task.state), next).map(iso) };
+    }
     const task = await engine.submit(request.body);
     reply.code(201).header('location', `/api/tasks/${encodeURIComponent(task.id)}`);
     return taskJson(task, []);
@@ -74,6 +91,13 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     }
     const { task, runs } = await watcher.watch({ id, version, waitMs, reply });
     return taskJson(task, runs);
+  });
+
+  api.get('/api/tasks/:id/next', {
+    schema: { summary: 'When the task will fire next, if nothing stops it', params: TaskIdParams, querystring: NextQuery, response: { 200: NextJson, ...errors } },
+  }, async (request) => {
+    const task = await engine.getTask(request.params.id);
+    return { id: task.id, nextRuns: upcomingFires(task.schedule, dueAt(task.state), request.query.n ?? 5).map(iso) };
   });
 
   api.post('/api/tasks/:id/kill', {

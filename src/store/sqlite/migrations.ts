@@ -83,4 +83,11 @@ export const migrations: readonly string[] = [
     UPDATE output_usage SET bytes = bytes - OLD.output_bytes WHERE id = 1;
   END;
   `,
+  // Schedules beyond the fixed interval: the parsed schedule as JSON (NULL for tasks of
+  // earlier versions, whose schedule follows from type, interval_ms and created_at), and the
+  // zone its times were read in.
+  `
+  ALTER TABLE tasks ADD COLUMN schedule TEXT;
+  ALTER TABLE tasks ADD COLUMN timezone TEXT;
+  `,
 ];

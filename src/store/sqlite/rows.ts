@@ -1,4 +1,5 @@
 /** Conversions between SQLite rows and domain types. */
+import type { Schedule } from '../../core/schedule.js';
 import type { Run, RunOutcome, Task, TaskState, TaskStatus, TaskType } from '../../core/task.js';
 
 /** A row of the `tasks` table. */
@@ -11,6 +12,8 @@ export interface TaskRow {
   script: string;
   timeout: string | null;
   timeout_ms: number | null;
+  schedule: string | null;
+  timezone: string | null;
   created_at: number;
   status: string;
   current_run: number | null;
@@ -92,7 +95,8 @@ export function rowToTask(row: TaskRow): Task {
     id: row.id,
     type: row.type as TaskType,
     time: row.time,
-    intervalMs: row.interval_ms,
+    schedule: row.schedule === null ? legacySchedule(row) : (JSON.parse(row.schedule) as Schedule),
+    timezone: row.timezone ?? 'UTC',
     script: row.script,
     ...(row.timeout !== null && row.timeout_ms !== null ? { runTimeout: { text: row.timeout, ms: row.timeout_ms } } : {}),
     createdAt: row.created_at,
@@ -117,4 +121,17 @@ export function rowToRun(row: RunRow): Run {
     stderr: { text: row.stderr, totalBytes: row.stderr_bytes, droppedBytes: row.stderr_dropped, droppedAt: row.stderr_dropped_at },
     outputCap: row.output_cap,
   };
+}
+
+/** The schedule of a task stored before schedules were: the spec's delay or fixed interval. */
+function legacySchedule(row: TaskRow): Schedule {
+  const at = row.created_at + row.interval_ms;
+  return row.type === 'delay' ? { kind: 'once', at } : { kind: 'interval', everyMs: row.interval_ms, first: at, end: null };
+}
+
+/** interval_ms, kept for readers of older versions: the delay or interval, else 0. */
+export function intervalColumn(task: Pick<Task, 'schedule' | 'createdAt'>): number {
+  const { schedule } = task;
+  if (schedule.kind === 'interval') return schedule.everyMs;
+  return schedule.kind === 'once' ? Math.max(0, schedule.at - task.createdAt) : 0;
 }

@@ -18,7 +18,7 @@ import type {
 } from '../task-store.js';
 import { GroupCommit } from './group-commit.js';
 import { migrations } from './migrations.js';
-import { rowToRun, rowToTask, stateToColumns, type RunRow, type TaskRow } from './rows.js';
+import { intervalColumn, rowToRun, rowToTask, stateToColumns, type RunRow, type TaskRow } from './rows.js';
 
 /** Options of the SQLite store. */
 export interface SqliteStoreOptions {
@@ -28,7 +28,7 @@ export interface SqliteStoreOptions {
   durability?: 'normal' | 'full';
 }
 
-const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, created_at, status, current_run,
+const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, created_at, status, current_run,
   stop_requested, next_run_at, last_status_updated, version, last_run`;
 
 /** A TaskStore over a SQLite database file. */
@@ -86,9 +86,9 @@ export class SqliteTaskStore implements TaskStore {
   private prepare() {
     const db = this.db;
     return {
-      insertTask: db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, timeout, timeout_ms, created_at,
-          status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
-        VALUES (@id, @type, @time, @interval_ms, @script, @timeout, @timeout_ms, @created_at, @status, @current_run,
+      insertTask: db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone,
+          created_at, status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
+        VALUES (@id, @type, @time, @interval_ms, @script, @timeout, @timeout_ms, @schedule, @timezone, @created_at, @status, @current_run,
           @stop_requested, @next_run_at, @last_status_updated, @version, @last_run)
         ON CONFLICT (id) DO NOTHING`),
       updateTask: db.prepare(`UPDATE tasks SET status = @status, current_run = @current_run,
@@ -298,7 +298,9 @@ function taskParams(task: Task) {
     id: task.id,
     type: task.type,
     time: task.time,
-    interval_ms: task.intervalMs,
+    interval_ms: intervalColumn(task),
+    schedule: JSON.stringify(task.schedule),
+    timezone: task.timezone,
     script: task.script,
     timeout: task.runTimeout?.text ?? null,
     timeout_ms: task.runTimeout?.ms ?? null,
