@@ -105,6 +105,21 @@ export class SchedulerClient {
     return this.request('PUT', taskPath(id));
   }
 
+  /** Pauses a recurring task. */
+  pause(id: string): Promise<StopResponse> {
+    return this.request('POST', `${taskPath(id)}/pause`);
+  }
+
+  /** Resumes a paused task. */
+  resume(id: string): Promise<StopResponse> {
+    return this.request('POST', `${taskPath(id)}/resume`);
+  }
+
+  /** Starts a run now; `warning` says when it was skipped (a run is executing). */
+  runNow(id: string): Promise<StopResponse> {
+    return this.request('POST', `${taskPath(id)}/run`);
+  }
+
   /** Ends the task's run in progress; resolves once it is recorded as killed. */
   kill(id: string): Promise<TaskJson> {
     return this.request('POST', `${taskPath(id)}/kill`);

@@ -13,6 +13,8 @@ export const errorCodes = {
   stop_refused: { httpStatus: 409, exitCode: 6 },
   not_running: { httpStatus: 409, exitCode: 6 },
   version_conflict: { httpStatus: 409, exitCode: 6 },
+  /** The task's status does not allow it (pause a one-time task, run a finished one). */
+  status_conflict: { httpStatus: 409, exitCode: 6 },
   payload_too_large: { httpStatus: 413, exitCode: 2 },
   store_unavailable: { httpStatus: 503, exitCode: 7 },
   shutting_down: { httpStatus: 503, exitCode: 7 },

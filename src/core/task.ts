@@ -18,6 +18,8 @@ export const taskStatuses = [
   'Executed',
   'WaitForNextExecution',
   'Stopped',
+  /** A recurring task paused by `scheduler pause`: it fires again once resumed. */
+  'Paused',
 ] as const;
 export type TaskStatus = (typeof taskStatuses)[number];
 
@@ -35,10 +37,14 @@ export type TaskState =
       nextRunAt: number | null;
       /** A cron task stopped during its run: the run goes on, then the task ends Stopped. */
       stopRequested: boolean;
+      /** A recurring task paused during its run (or run now while paused): after the run it is Paused. */
+      pauseRequested?: true;
     }
   | { status: 'WaitForNextExecution'; nextRunAt: number }
   | { status: 'Executed' }
-  | { status: 'Stopped' };
+  | { status: 'Stopped' }
+  /** No next fire while paused; `lastStatusUpdated` says since when. */
+  | { status: 'Paused' };
 
 /** What the user asked for: it never changes after submission. */
 export interface TaskDefinition {

@@ -16,7 +16,7 @@
  */
 import { SchedulerError } from './errors.js';
 import { isRecurring, nextFireAfter } from './schedule.js';
-import type { Run, RunOutcome, Task, TaskState, TaskStatus } from './task.js';
+import { dueAt, type Run, type RunOutcome, type Task, type TaskState, type TaskStatus } from './task.js';
 
 /**
  * How a run ended, as the runner (or the daemon's recovery) reports it: the fields of its
@@ -35,7 +35,13 @@ export type TaskEvent =
   /** The run in progress ended (or was found interrupted after a restart). */
   | { kind: 'runFinished'; run: number; result: RunResult }
   /** The user asked to stop the task. */
-  | { kind: 'stop' };
+  | { kind: 'stop' }
+  /** The user asked to pause a recurring task: no fire until it is resumed. */
+  | { kind: 'pause' }
+  /** The user asked to resume a paused task. */
+  | { kind: 'resume' }
+  /** The user asked for a run now (`scheduler run`), besides the schedule. */
+  | { kind: 'trigger' };
 
 /** What the engine must do besides writing the new task, in the same atomic write. */
 export type Effect =
@@ -72,11 +78,12 @@ type Handlers = { [K in TaskEvent['kind']]?: Handler<Extract<TaskEvent, { kind: 
 
 /** The whole state machine: every status, the events it accepts, and what they do. */
 const table: Record<TaskStatus, Handlers> = {
-  ToBeExecuted: { fire: startRun, stop: stopWaiting },
-  WaitForNextExecution: { fire: startRun, stop: stopWaiting },
-  Executing: { fire: skipTick, runFinished: finishRun, stop: stopExecuting },
-  Executed: { stop: refuseStop('it has already executed') },
-  Stopped: { stop: alreadyStopped },
+  ToBeExecuted: { fire: startRun, trigger: runNow, stop: stopWaiting, pause: pauseWaiting, resume: unchanged },
+  WaitForNextExecution: { fire: startRun, trigger: runNow, stop: stopWaiting, pause: pauseWaiting, resume: unchanged },
+  Executing: { fire: skipTick, trigger: skipTrigger, runFinished: finishRun, stop: stopExecuting, pause: pauseExecuting, resume: resumeExecuting },
+  Paused: { trigger: runNow, stop: stopWaiting, pause: unchanged, resume: resumePaused },
+  Executed: { stop: refuseStop('it has already executed'), trigger: refuseFinal, pause: refuseFinal, resume: refuseFinal },
+  Stopped: { stop: alreadyStopped, trigger: refuseFinal, pause: refuseFinal, resume: refuseFinal },
 };
 
 /** Applies `event` to `task` at time `now`. Throws IllegalTransition or a SchedulerError. */
@@ -102,6 +109,85 @@ function startRun(task: Task, _event: TaskEvent, now: number): Transition {
     now,
     { lastRun: run, effect: { kind: 'startRun', run, scheduledAt, startedAt: now } },
   );
+}
+
+/**
+ * A run now, besides the schedule. A waiting task keeps its next fire (if that is due now,
+ * this run serves it); a paused one runs once and is paused again after.
+ */
+function runNow(task: Task, _event: TaskEvent, now: number): Transition {
+  const run = task.lastRun + 1;
+  const state = task.state;
+  const pending = state.status === 'Paused' || !isRecurring(task.schedule) ? null : dueAt(state);
+  const nextRunAt = pending === null ? null : pending > now ? pending : nextFireAfter(task.schedule, now);
+  return changedTo(
+    task,
+    { status: 'Executing', run, nextRunAt, stopRequested: false, ...(state.status === 'Paused' ? { pauseRequested: true as const } : {}) },
+    now,
+    { lastRun: run, effect: { kind: 'startRun', run, scheduledAt: now, startedAt: now } },
+  );
+}
+
+/** A run now asked for while a run executes: the overlap rule (skip) records it as skipped. */
+function skipTrigger(task: Task, _event: TaskEvent, now: number): Transition {
+  const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  const run = task.lastRun + 1;
+  const reason = `a run was asked for while run ${state.run} was executing`;
+  return {
+    ...changedTo(task, state, now, { lastRun: run, effect: { kind: 'skipRun', run, scheduledAt: now, at: now, reason } }),
+    warning: `run ${run} skipped: run ${state.run} is still executing`,
+  };
+}
+
+function pauseWaiting(task: Task, _event: TaskEvent, now: number): Transition {
+  refuseOnce(task, 'pause');
+  return changedTo(task, { status: 'Paused' }, now, {});
+}
+
+/** Paused while a run executes: the run goes on, and the task is Paused after it. */
+function pauseExecuting(task: Task, _event: TaskEvent, now: number): Transition {
+  const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  refuseOnce(task, 'pause');
+  if (state.stopRequested) throw new SchedulerError('status_conflict', `cannot pause task ${task.id}: it was stopped, and ends Stopped when run ${state.run} finishes`);
+  if (state.pauseRequested) return unchanged(task);
+  return {
+    ...changedTo(task, { ...state, nextRunAt: null, pauseRequested: true }, now, {}),
+    warning: `run ${state.run} is still executing and will finish; then the task is Paused`,
+  };
+}
+
+/**
+ * Resumed: the next fire is computed from now. Fires missed while paused are caught up as
+ * after a downtime: once, now. A schedule that ended meanwhile leaves nothing to do.
+ */
+function resumePaused(task: Task, _event: TaskEvent, now: number): Transition {
+  const missedOrNext = nextFireAfter(task.schedule, task.lastStatusUpdated);
+  if (missedOrNext === null) return changedTo(task, { status: 'Executed' }, now, {});
+  const nextRunAt = Math.max(missedOrNext, now);
+  return changedTo(task, { status: task.lastRun === 0 ? 'ToBeExecuted' : 'WaitForNextExecution', nextRunAt }, now, {});
+}
+
+/** Resumed before the run during which it was paused ended: it simply goes on. */
+function resumeExecuting(task: Task, _event: TaskEvent, now: number): Transition {
+  const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  if (!state.pauseRequested) return unchanged(task);
+  const { pauseRequested: _resumed, ...rest } = state;
+  return changedTo(task, { ...rest, nextRunAt: nextFireAfter(task.schedule, now) }, now, {});
+}
+
+function unchanged(task: Task): Transition {
+  return { task, changed: false, effect: null, warning: null };
+}
+
+function refuseOnce(task: Task, what: string): void {
+  if (!isRecurring(task.schedule)) {
+    throw new SchedulerError('status_conflict', `cannot ${what} ${task.type} task ${task.id}: it runs once; stop it instead`);
+  }
+}
+
+function refuseFinal(task: Task, event: TaskEvent): never {
+  const what = event.kind === 'trigger' ? 'run' : event.kind;
+  throw new SchedulerError('status_conflict', `cannot ${what} task ${task.id}: it is ${task.state.status}, and nothing more happens to it`);
 }
 
 function skipTick(task: Task, _event: TaskEvent, now: number): Transition {
@@ -131,6 +217,7 @@ function finishRun(
   }
   let next: TaskState;
   if (state.stopRequested) next = { status: 'Stopped' };
+  else if (state.pauseRequested) next = { status: 'Paused' };
   // A task that runs once, or whose schedule has no fire left (it ended), is done.
   else if (state.nextRunAt === null) next = { status: 'Executed' };
   else next = { status: 'WaitForNextExecution', nextRunAt: state.nextRunAt };

@@ -133,8 +133,28 @@ export class Engine {
 
   /** Stops a task by the spec's rules, and returns it with its runs; `warning` says when a run goes on. */
   stop(id: string): Promise<TaskWithRuns & { warning: string | null }> {
+    return this.command(id, { kind: 'stop' });
+  }
+
+  /** Pauses a recurring task: no fire until it is resumed (a run executing goes on). */
+  pause(id: string): Promise<TaskWithRuns & { warning: string | null }> {
+    return this.command(id, { kind: 'pause' });
+  }
+
+  /** Resumes a paused task: its next fire is computed from now, missed fires run once. */
+  resume(id: string): Promise<TaskWithRuns & { warning: string | null }> {
+    return this.command(id, { kind: 'resume' });
+  }
+
+  /** Starts a run now, besides the schedule; skipped (and said so) while a run executes. */
+  runNow(id: string): Promise<TaskWithRuns & { warning: string | null }> {
+    return this.command(id, { kind: 'trigger' });
+  }
+
+  /** Applies a user's event and returns the task with its runs, and a warning if any. */
+  private command(id: string, event: Extract<TaskEvent, { kind: 'stop' | 'pause' | 'resume' | 'trigger' }>): Promise<TaskWithRuns & { warning: string | null }> {
     return this.mutex.run(id, async () => {
-      const { task, warning } = await this.applyLocked(id, { kind: 'stop' });
+      const { task, warning } = await this.applyLocked(id, event);
       return { task, runs: await this.options.store.listRuns(id), warning };
     });
   }

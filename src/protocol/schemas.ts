@@ -83,6 +83,7 @@ const TaskFields = {
   nextRunAt: NullableIsoTime,
   createdAt: IsoTime,
   stopRequested: Type.Boolean({ description: 'a cron task stopped during a run: it ends Stopped when the run finishes' }),
+  pauseRequested: Type.Boolean({ description: 'a recurring task paused during a run (or run now while paused): it is Paused when the run finishes' }),
 };
 
 /** A task as listed: without its results. */

@@ -22,6 +22,7 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
     nextRunAt: isoOrNull(dueAt(task.state)),
     createdAt: iso(task.createdAt),
     stopRequested: task.state.status === 'Executing' && task.state.stopRequested,
+    pauseRequested: task.state.status === 'Executing' && task.state.pauseRequested === true,
   };
 }
 

@@ -111,6 +111,19 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     return taskJson(task, runs);
   });
 
+  for (const [action, summary, call] of [
+    ['pause', 'Pause a recurring task: no fire until resumed (a run executing goes on)', (id: string) => engine.pause(id)],
+    ['resume', 'Resume a paused task: the next fire is computed from now; missed fires run once', (id: string) => engine.resume(id)],
+    ['run', 'Start a run now, besides the schedule (skipped, with a warning, while a run executes)', (id: string) => engine.runNow(id)],
+  ] as const) {
+    api.post(`/api/tasks/:id/${action}`, {
+      schema: { summary, params: TaskIdParams, response: { 200: StopResponse, ...errors } },
+    }, async (request) => {
+      const { task, runs, warning } = await call(request.params.id);
+      return warning === null ? taskJson(task, runs) : { ...taskJson(task, runs), warning };
+    });
+  }
+
   api.put('/api/tasks/:id', {
     schema: { summary: 'Stop a task', params: TaskIdParams, response: { 200: StopResponse, ...errors } },
   }, async (request) => {

@@ -62,14 +62,18 @@ export function stateToColumns(state: TaskState): StateColumns {
       return {
         status: state.status,
         current_run: state.run,
-        stop_requested: state.stopRequested ? 1 : 0,
+        stop_requested: state.stopRequested ? afterRun.stop : state.pauseRequested ? afterRun.pause : afterRun.goOn,
         next_run_at: state.nextRunAt,
       };
     case 'Executed':
     case 'Stopped':
+    case 'Paused':
       return { status: state.status, current_run: null, stop_requested: 0, next_run_at: null };
   }
 }
+
+/** What stop_requested holds for an executing task: what happens once its run ends. */
+const afterRun = { goOn: 0, stop: 1, pause: 2 } as const;
 
 function columnsToState(row: TaskRow): TaskState {
   const status = row.status as TaskStatus;
@@ -82,10 +86,12 @@ function columnsToState(row: TaskRow): TaskState {
         status,
         run: row.current_run!,
         nextRunAt: row.next_run_at,
-        stopRequested: row.stop_requested === 1,
+        stopRequested: row.stop_requested === afterRun.stop,
+        ...(row.stop_requested === afterRun.pause ? { pauseRequested: true as const } : {}),
       };
     case 'Executed':
     case 'Stopped':
+    case 'Paused':
       return { status };
   }
 }
