@@ -5,12 +5,13 @@
  */
 import { parseDuration } from './duration.js';
 import { SchedulerError } from './errors.js';
+import { parseRunPolicy, type PolicyInput } from './policy.js';
 import { checkCronExpression, nextFireAfter, type Schedule } from './schedule.js';
 import { taskTypes, type TaskDefinition, type TaskType } from './task.js';
 import { checkTimeZone, parseTimeIn, systemTimeZone } from './zoned-time.js';
 
 /** A task as submitted. */
-export interface Submission {
+export interface Submission extends PolicyInput {
   id: string;
   /** `delay` (once, `time` after submission), `cron` (every `time`, a duration or a cron expression) or `at` (once, at `time`). */
   type: string;
@@ -56,7 +57,15 @@ export function parseSubmission(input: Submission, limits: SubmissionLimits, now
   }
   const timezone = input.timezone ?? systemTimeZone();
   if (input.timezone !== undefined) checkTimeZone(input.timezone, 'timezone');
-  const definition: TaskDefinition = { id: input.id, type, time: input.time, schedule: parseSchedule(type, input, timezone, now), timezone, script: input.script };
+  const definition: TaskDefinition = {
+    id: input.id,
+    type,
+    time: input.time,
+    schedule: parseSchedule(type, input, timezone, now),
+    timezone,
+    script: input.script,
+    policy: parseRunPolicy(input),
+  };
   if (input.timeout !== undefined) {
     const ms = parseDuration(input.timeout, 'timeout');
     if (ms <= 0) invalid('timeout', `"${input.timeout}" would end every run at once; give a positive duration, or none`);

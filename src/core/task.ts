@@ -2,6 +2,7 @@
  * The task and its runs, as the rest of the system sees them. Times are milliseconds since
  * the Unix epoch; the protocol layer turns them into ISO 8601 strings.
  */
+import type { RunPolicy } from './policy.js';
 import type { Schedule } from './schedule.js';
 
 /**
@@ -39,8 +40,19 @@ export type TaskState =
       stopRequested: boolean;
       /** A recurring task paused during its run (or run now while paused): after the run it is Paused. */
       pauseRequested?: true;
+      /** The fire time this run serves (a retry serves the fire of the run it retries); absent: its start. */
+      fire?: number;
+      /** Which attempt at that fire this run is: 1, then 2 for the first retry; absent: 1. */
+      attempt?: number;
+      /** A fire that came during this run and waits for it to end (overlap rule `queue` or `replace`). */
+      queued?: number;
     }
-  | { status: 'WaitForNextExecution'; nextRunAt: number }
+  | {
+      status: 'WaitForNextExecution';
+      nextRunAt: number;
+      /** Set when nextRunAt is a retry: of which fire, which attempt, and the fire to wait for after it. */
+      retry?: { fire: number; attempt: number; thenNextRunAt: number | null };
+    }
   | { status: 'Executed' }
   | { status: 'Stopped' }
   /** No next fire while paused; `lastStatusUpdated` says since when. */
@@ -59,6 +71,8 @@ export interface TaskDefinition {
   script: string;
   /** The longest each run may take, as written and in milliseconds; absent for no bound. */
   runTimeout?: { text: string; ms: number };
+  /** What happens when runs overlap, and when they fail. */
+  policy: RunPolicy;
 }
 
 /** A task with its current state. */
@@ -120,7 +134,10 @@ export function droppedOutput(totalBytes: number): CapturedOutput {
 /** One execution of a task (or a tick that was skipped), kept in the task's results. */
 export interface Run {
   run: number;
+  /** The fire time the run serves (a retry: the fire of the run it retries). */
   scheduledAt: number;
+  /** 1, or 2 and more for retries of the same fire. */
+  attempt: number;
   startedAt: number | null;
   finishedAt: number | null;
   outcome: RunOutcome;

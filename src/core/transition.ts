@@ -15,6 +15,7 @@
  * one side: whichever write commits first wins, and the other is recomputed from it.
  */
 import { SchedulerError } from './errors.js';
+import { isRetriable, retryDelay } from './policy.js';
 import { isRecurring, nextFireAfter } from './schedule.js';
 import { dueAt, type Run, type RunOutcome, type Task, type TaskState, type TaskStatus } from './task.js';
 
@@ -45,8 +46,10 @@ export type TaskEvent =
 
 /** What the engine must do besides writing the new task, in the same atomic write. */
 export type Effect =
-  /** Record run `run` as started and start its process. */
-  | { kind: 'startRun'; run: number; scheduledAt: number; startedAt: number }
+  /** Record run `run` as started (attempt `attempt` at the fire `scheduledAt`) and start its process. */
+  | { kind: 'startRun'; run: number; scheduledAt: number; startedAt: number; attempt: number }
+  /** End the process group of run `run` (it is replaced); its end is recorded as killed. */
+  | { kind: 'killRun'; run: number; reason: string }
   /** Record the tick at `scheduledAt` as skipped, saying why. */
   | { kind: 'skipRun'; run: number; scheduledAt: number; at: number; reason: string }
   /** Record how run `run` ended. */
@@ -80,7 +83,7 @@ type Handlers = { [K in TaskEvent['kind']]?: Handler<Extract<TaskEvent, { kind: 
 const table: Record<TaskStatus, Handlers> = {
   ToBeExecuted: { fire: startRun, trigger: runNow, stop: stopWaiting, pause: pauseWaiting, resume: unchanged },
   WaitForNextExecution: { fire: startRun, trigger: runNow, stop: stopWaiting, pause: pauseWaiting, resume: unchanged },
-  Executing: { fire: skipTick, trigger: skipTrigger, runFinished: finishRun, stop: stopExecuting, pause: pauseExecuting, resume: resumeExecuting },
+  Executing: { fire: fireDuringRun, trigger: skipTrigger, runFinished: finishRun, stop: stopExecuting, pause: pauseExecuting, resume: resumeExecuting },
   Paused: { trigger: runNow, stop: stopWaiting, pause: unchanged, resume: resumePaused },
   Executed: { stop: refuseStop('it has already executed'), trigger: refuseFinal, pause: refuseFinal, resume: refuseFinal },
   Stopped: { stop: alreadyStopped, trigger: refuseFinal, pause: refuseFinal, resume: refuseFinal },
@@ -99,16 +102,42 @@ export function transition(task: Task, event: TaskEvent, now: number): Transitio
   return handler(task, event, now);
 }
 
+/** A fire (or a retry) has come: its run starts. */
 function startRun(task: Task, _event: TaskEvent, now: number): Transition {
-  const scheduledAt = requireDue(task, now);
+  const due = requireDue(task, now);
+  const retry = task.state.status === 'WaitForNextExecution' ? task.state.retry : undefined;
   const run = task.lastRun + 1;
-  const nextRunAt = isRecurring(task.schedule) ? nextFireAfter(task.schedule, Math.max(now, scheduledAt)) : null;
+  const fire = retry?.fire ?? due;
+  const attempt = retry?.attempt ?? 1;
+  const nextRunAt = retry ? retry.thenNextRunAt : isRecurring(task.schedule) ? nextFireAfter(task.schedule, Math.max(now, due)) : null;
   return changedTo(
     task,
-    { status: 'Executing', run, nextRunAt, stopRequested: false },
+    { status: 'Executing', run, nextRunAt, stopRequested: false, fire, attempt },
     now,
-    { lastRun: run, effect: { kind: 'startRun', run, scheduledAt, startedAt: now } },
+    { lastRun: run, effect: { kind: 'startRun', run, scheduledAt: fire, startedAt: now, attempt } },
   );
+}
+
+/** A fire has come while a run executes: the task's overlap rule says what happens. */
+function fireDuringRun(task: Task, event: TaskEvent, now: number): Transition {
+  const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  switch (task.policy.overlap) {
+    case 'skip':
+      return skipTick(task, event, now, `run ${state.run} was still executing`);
+    case 'queue':
+      if (state.queued !== undefined) return skipTick(task, event, now, `run ${state.run} was still executing and a run was already waiting`);
+      return queueFire(task, now);
+    case 'replace':
+      if (state.queued !== undefined) return skipTick(task, event, now, `run ${state.run} was being replaced already`);
+      return { ...queueFire(task, now), effect: { kind: 'killRun', run: state.run, reason: `replaced by the fire at ${new Date(requireDue(task, now)).toISOString()}` } };
+  }
+}
+
+/** The fire waits for the run to end, then runs at once. */
+function queueFire(task: Task, now: number): Transition {
+  const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  const due = requireDue(task, now);
+  return changedTo(task, { ...state, queued: due, nextRunAt: nextFireAfter(task.schedule, Math.max(now, due)) }, now, {});
 }
 
 /**
@@ -118,13 +147,14 @@ function startRun(task: Task, _event: TaskEvent, now: number): Transition {
 function runNow(task: Task, _event: TaskEvent, now: number): Transition {
   const run = task.lastRun + 1;
   const state = task.state;
-  const pending = state.status === 'Paused' || !isRecurring(task.schedule) ? null : dueAt(state);
+  // A pending retry gives way to this run; the schedule's next fire stays.
+  const pending = state.status === 'Paused' || !isRecurring(task.schedule) ? null : state.status === 'WaitForNextExecution' && state.retry ? state.retry.thenNextRunAt : dueAt(state);
   const nextRunAt = pending === null ? null : pending > now ? pending : nextFireAfter(task.schedule, now);
   return changedTo(
     task,
-    { status: 'Executing', run, nextRunAt, stopRequested: false, ...(state.status === 'Paused' ? { pauseRequested: true as const } : {}) },
+    { status: 'Executing', run, nextRunAt, stopRequested: false, fire: now, attempt: 1, ...(state.status === 'Paused' ? { pauseRequested: true as const } : {}) },
     now,
-    { lastRun: run, effect: { kind: 'startRun', run, scheduledAt: now, startedAt: now } },
+    { lastRun: run, effect: { kind: 'startRun', run, scheduledAt: now, startedAt: now, attempt: 1 } },
   );
 }
 
@@ -190,12 +220,11 @@ function refuseFinal(task: Task, event: TaskEvent): never {
   throw new SchedulerError('status_conflict', `cannot ${what} task ${task.id}: it is ${task.state.status}, and nothing more happens to it`);
 }
 
-function skipTick(task: Task, _event: TaskEvent, now: number): Transition {
+function skipTick(task: Task, _event: TaskEvent, now: number, reason: string): Transition {
   const state = task.state as Extract<TaskState, { status: 'Executing' }>;
   const scheduledAt = requireDue(task, now);
   const run = task.lastRun + 1;
   const nextRunAt = nextFireAfter(task.schedule, Math.max(now, scheduledAt));
-  const reason = `run ${state.run} was still executing`;
   return changedTo(task, { ...state, nextRunAt }, now, {
     lastRun: run,
     effect: { kind: 'skipRun', run, scheduledAt, at: now, reason },
@@ -216,14 +245,37 @@ function finishRun(
     );
   }
   let next: TaskState;
+  const retry = state.queued === undefined ? retryAfter(task, state, event.result, now) : undefined;
   if (state.stopRequested) next = { status: 'Stopped' };
   else if (state.pauseRequested) next = { status: 'Paused' };
+  else if (retry) next = { status: 'WaitForNextExecution', nextRunAt: retry.at, retry: retry.of };
+  // A fire that came during the run (overlap rule queue or replace) runs now.
+  else if (state.queued !== undefined) next = { status: 'WaitForNextExecution', nextRunAt: state.queued };
   // A task that runs once, or whose schedule has no fire left (it ended), is done.
   else if (state.nextRunAt === null) next = { status: 'Executed' };
   else next = { status: 'WaitForNextExecution', nextRunAt: state.nextRunAt };
   return changedTo(task, next, now, {
     effect: { kind: 'finishRun', run: event.run, result: event.result },
   });
+}
+
+/**
+ * The retry of a run that failed, if its task retries and attempts are left: when it is due
+ * and what it serves. None when the next fire would come first: that run goes ahead instead.
+ */
+function retryAfter(
+  task: Task,
+  state: Extract<TaskState, { status: 'Executing' }>,
+  result: RunResult,
+  now: number,
+): { at: number; of: { fire: number; attempt: number; thenNextRunAt: number | null } } | undefined {
+  const policy = task.policy.retry;
+  const attempt = state.attempt ?? 1;
+  if (!policy || attempt > policy.max || !isRetriable(policy, result.outcome, result.exitCode)) return undefined;
+  const fire = state.fire ?? now;
+  const at = now + retryDelay(policy, task.id, fire, attempt + 1);
+  if (state.nextRunAt !== null && state.nextRunAt <= at) return undefined;
+  return { at, of: { fire, attempt: attempt + 1, thenNextRunAt: state.nextRunAt } };
 }
 
 function stopWaiting(task: Task, _event: TaskEvent, now: number): Transition {

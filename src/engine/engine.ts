@@ -275,21 +275,25 @@ export class Engine {
       case 'startRun':
         return {
           kind: 'insert',
-          run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, startedAt: effect.startedAt, finishedAt: null, outcome: 'running', error: null },
+          run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, attempt: effect.attempt, startedAt: effect.startedAt, finishedAt: null, outcome: 'running', error: null },
         };
       case 'skipRun':
         return {
           kind: 'insert',
-          run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, startedAt: null, finishedAt: effect.at, outcome: 'skipped', error: effect.reason },
+          run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, attempt: 1, startedAt: null, finishedAt: effect.at, outcome: 'skipped', error: effect.reason },
         };
       case 'finishRun':
         return { kind: 'finish', run: effect.run, result: effect.result };
+      case 'killRun':
+        return undefined; // its end is recorded when the run ends
     }
   }
 
   /** What follows a committed write: start the run it asked for, re-arm, tell watchers. */
   private afterSave({ task, effect }: Transition, previous: Task): void {
     if (effect?.kind === 'startRun') this.runs.start(task, effect.run);
+    // Not awaited: the run's end is recorded (as killed) under this task's mutex, held now.
+    if (effect?.kind === 'killRun') void this.runs.kill(task.id, effect.reason);
     if (effect?.kind === 'skipRun') {
       this.options.log.warn({ task: task.id, run: effect.run }, `tick skipped: ${effect.reason}`);
     }

@@ -28,7 +28,8 @@ export interface RunSupervisorOptions {
 interface Active {
   run: number;
   process: RunningProcess;
-  killRequested: boolean;
+  /** Why the run is being ended, once someone asked. */
+  killReason: string | undefined;
 }
 
 /** Supervises the runs in progress, one per task at most. */
@@ -62,7 +63,7 @@ export class RunSupervisor {
    */
   start(task: Task, run: number): void {
     const process = this.spawn(task, run);
-    const entry: Active = { run, process, killRequested: false };
+    const entry: Active = { run, process, killReason: undefined };
     this.active.set(task.id, entry);
     const { activity, clock } = this.options;
     process.listen((stream, offset, chunk) => activity.output(task.id, run, stream, offset, chunk, clock.now()));
@@ -76,11 +77,11 @@ export class RunSupervisor {
     });
   }
 
-  /** Ends the run of `taskId` in progress, to be reported as killed; false when there is none. */
-  async kill(taskId: string): Promise<boolean> {
+  /** Ends the run of `taskId` in progress, to be reported as killed (saying why); false when there is none. */
+  async kill(taskId: string, reason = 'killed on request'): Promise<boolean> {
     const entry = this.active.get(taskId);
     if (!entry) return false;
-    entry.killRequested = true;
+    entry.killReason ??= reason;
     await entry.process.kill();
     return true;
   }
@@ -99,7 +100,7 @@ export class RunSupervisor {
 
   private asReported(entry: Active, result: RunResult): RunResult {
     if (this.stopping) return { ...result, outcome: 'interrupted', error: 'the daemon was shut down while the run was executing' };
-    if (entry.killRequested) return { ...result, outcome: 'killed', error: `killed on request${result.signal ? ` (${result.signal})` : ''}` };
+    if (entry.killReason !== undefined) return { ...result, outcome: 'killed', error: `${entry.killReason}${result.signal ? ` (${result.signal})` : ''}` };
     return result;
   }
 

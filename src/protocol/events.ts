@@ -27,8 +27,11 @@ export interface StatusEvent {
 
 export interface RunStartedEvent {
   run: number;
+  /** The fire time it serves. */
   scheduledAt: string;
   startedAt: string;
+  /** 1, or more for a retry of the same fire. */
+  attempt: number;
 }
 
 /** A tick that did not run (the previous run was still executing). */
@@ -102,7 +105,9 @@ export function changeEvents(task: Task, previous: Task, effect: Effect | null):
     case undefined:
       return [status];
     case 'startRun':
-      return [status, { name: 'run-started', data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), startedAt: iso(effect.startedAt) } }];
+      return [status, { name: 'run-started', data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), startedAt: iso(effect.startedAt), attempt: effect.attempt } }];
+    case 'killRun':
+      return [status];
     case 'skipRun':
       return [{ name: 'run-skipped', data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), reason: effect.reason } }, status];
     case 'finishRun': {

@@ -4,6 +4,7 @@
  * ISO 8601 strings in UTC.
  */
 import { Type, type Static } from 'typebox';
+import { maxRetries, overlapRules } from '../core/policy.js';
 import { taskIdPattern } from '../core/submission.js';
 import { runOutcomes, taskStatuses, taskTypes } from '../core/task.js';
 
@@ -34,6 +35,11 @@ export const SubmitBody = Type.Object(
     timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "IANA zone of a cron expression and of local times (default: the daemon's)" })),
     start: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'cron tasks: fire from this time on (an interval grid starts there)' })),
     end: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'cron tasks: fire at this time at the latest, then end Executed' })),
+    overlap: Type.Optional(Type.String({ enum: [...overlapRules], description: 'a fire while a run executes: skip it (default), queue it (one waits), or replace the run' })),
+    retries: Type.Optional(Type.Integer({ minimum: 0, maximum: maxRetries, description: 'retry a failed run this many times' })),
+    retryDelay: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'before the first retry (Go duration, default 1s); doubled each time' })),
+    retryMaxDelay: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the longest wait before a retry (default 1h)' })),
+    retryOn: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 255 }), { minItems: 1, maxItems: 255, description: 'retry only runs that exit with one of these codes' })),
   },
   { additionalProperties: false },
 );
@@ -57,7 +63,8 @@ const OutputFields = {
 /** One run of a task, as it appears in the task's results. */
 export const RunJson = Type.Object({
   run: Type.Integer({ description: 'run number, from 1' }),
-  scheduledAt: IsoTime,
+  scheduledAt: Type.String({ format: 'date-time', description: 'the fire time the run serves (for a retry: the fire of the run it retries); ISO 8601, UTC' }),
+  attempt: Type.Integer({ description: '1, or 2 and more for retries of the same fire' }),
   startedAt: NullableIsoTime,
   finishedAt: NullableIsoTime,
   outcome: Type.String({ enum: [...runOutcomes] }),
@@ -83,6 +90,11 @@ const TaskFields = {
   nextRunAt: NullableIsoTime,
   createdAt: IsoTime,
   stopRequested: Type.Boolean({ description: 'a cron task stopped during a run: it ends Stopped when the run finishes' }),
+  overlap: Type.String({ enum: [...overlapRules] }),
+  retries: Type.Integer({ description: 'retries of a failed run; 0 for none' }),
+  retryDelay: Nullable<string>('string'),
+  retryMaxDelay: Nullable<string>('string'),
+  retryOn: Type.Unsafe<number[] | null>({ type: ['array', 'null'], items: { type: 'integer' }, description: 'exit codes that are retried; null for any failure' }),
   pauseRequested: Type.Boolean({ description: 'a recurring task paused during a run (or run now while paused): it is Paused when the run finishes' }),
 };
 

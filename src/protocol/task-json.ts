@@ -1,4 +1,5 @@
 /** Turns domain tasks and runs into their JSON form (epoch milliseconds become ISO 8601). */
+import { formatDuration } from '../core/duration.js';
 import { dueAt, type Run, type Task } from '../core/task.js';
 import type { RunJson, TaskJson, TaskSummaryJson } from './schemas.js';
 
@@ -22,6 +23,11 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
     nextRunAt: isoOrNull(dueAt(task.state)),
     createdAt: iso(task.createdAt),
     stopRequested: task.state.status === 'Executing' && task.state.stopRequested,
+    overlap: task.policy.overlap,
+    retries: task.policy.retry?.max ?? 0,
+    retryDelay: task.policy.retry ? formatDuration(task.policy.retry.delayMs) : null,
+    retryMaxDelay: task.policy.retry ? formatDuration(task.policy.retry.maxDelayMs) : null,
+    retryOn: task.policy.retry?.onExitCodes ?? null,
     pauseRequested: task.state.status === 'Executing' && task.state.pauseRequested === true,
   };
 }
@@ -36,6 +42,7 @@ export function runJson(run: Run): RunJson {
   return {
     run: run.run,
     scheduledAt: iso(run.scheduledAt),
+    attempt: run.attempt,
     startedAt: isoOrNull(run.startedAt),
     finishedAt: isoOrNull(run.finishedAt),
     outcome: run.outcome,

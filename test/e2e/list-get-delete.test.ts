@@ -136,7 +136,7 @@ describe('scheduler runs', () => {
 
     const table = ok(await daemon.cli(['runs', 'history']), 'runs');
     const [header, ...rows] = table.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^RUN +SCHEDULED +STARTED +DURATION +OUTCOME +EXIT$/);
+    expect(header).toMatch(/^RUN +SCHEDULED +ATTEMPT +STARTED +DURATION +OUTCOME +EXIT$/);
     expect(rows.map((row) => Number(row.split(/ +/)[0]))).toEqual(newestFirst);
     for (const row of rows) expect(row).toMatch(/ (succeeded +0|failed +3)$/);
 

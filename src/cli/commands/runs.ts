@@ -29,7 +29,7 @@ export function runsCommand(io: CliIo): Command {
       } while (cursor !== undefined && runs.length < wanted);
       if (options.json) return printJson(io, runs);
       if (runs.length === 0) return io.out('no runs');
-      const header = ['RUN', 'SCHEDULED', 'STARTED', 'DURATION', 'OUTCOME', 'EXIT'];
+      const header = ['RUN', 'SCHEDULED', 'ATTEMPT', 'STARTED', 'DURATION', 'OUTCOME', 'EXIT'];
       io.out(table(header, runs.map(runRow), io.columns));
     });
 }
@@ -38,6 +38,6 @@ function runRow(run: RunJson): string[] {
   const duration =
     run.startedAt !== null && run.finishedAt !== null ? formatDuration(Date.parse(run.finishedAt) - Date.parse(run.startedAt)) : '-';
   const exit = run.exitCode !== null ? String(run.exitCode) : run.signal ?? '-';
-  return [String(run.run), localTime(run.scheduledAt), localTime(run.startedAt), duration, run.outcome, exit];
+  return [String(run.run), localTime(run.scheduledAt), String(run.attempt), localTime(run.startedAt), duration, run.outcome, exit];
 }
 

@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { SchedulerError } from '../../core/errors.js';
+import { overlapRules } from '../../core/policy.js';
 import { taskTypes } from '../../core/task.js';
 import type { SubmitBody, TaskSummaryJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
@@ -21,6 +22,11 @@ interface SubmitOptions {
   end?: string;
   script: string;
   timeout?: string;
+  overlap?: string;
+  retries?: string;
+  retryDelay?: string;
+  retryMaxDelay?: string;
+  retryOn?: string;
   dryRun?: boolean;
   next: string;
   json?: boolean;
@@ -40,6 +46,11 @@ export function submitCommand(io: CliIo): Command {
     .option('--end <time>', 'a recurring task fires at this time at the latest, then ends Executed')
     .requiredOption('--script <script>', 'the bash script to run; quote it')
     .option('--timeout <duration>', 'end each run that takes longer than this (recorded as timed_out)')
+    .addOption(new Option('--overlap <rule>', 'when a fire comes while a run executes: skip it, queue it (one waits), or replace the run').choices(overlapRules))
+    .option('--retries <n>', 'retry a failed run up to N times, waiting longer each time')
+    .option('--retry-delay <duration>', 'wait before the first retry, doubled for each next one (default 1s)')
+    .option('--retry-max-delay <duration>', 'the longest wait before a retry (default 1h)')
+    .option('--retry-on <codes>', 'retry only runs that exit with one of these codes, e.g. 1,75')
     .option('--dry-run', 'check the task and print when it would run, without submitting it')
     .option('-n, --next <n>', 'with --dry-run: how many fire times to print', '5')
     .option('--json', 'print the task as JSON')
@@ -56,6 +67,11 @@ Examples:
       if (options.tz !== undefined) body.timezone = options.tz;
       if (options.start !== undefined) body.start = options.start;
       if (options.end !== undefined) body.end = options.end;
+      if (options.overlap !== undefined) body.overlap = options.overlap;
+      if (options.retries !== undefined) body.retries = wholeNumber(options.retries, '--retries');
+      if (options.retryDelay !== undefined) body.retryDelay = options.retryDelay;
+      if (options.retryMaxDelay !== undefined) body.retryMaxDelay = options.retryMaxDelay;
+      if (options.retryOn !== undefined) body.retryOn = options.retryOn.split(',').map((code) => wholeNumber(code.trim(), '--retry-on'));
       const client = clientFor(command);
       if (options.dryRun) {
         const next = Number(options.next);
@@ -102,4 +118,10 @@ export function describeSchedule(task: Pick<TaskSummaryJson, 'type' | 'time' | '
   if (task.type === 'delay') return `once, after ${task.time}`;
   if (task.type === 'at') return `once, at ${localTime(task.nextRunAt)}`;
   return /^[0-9.]+[a-zµ]+$/i.test(task.time) ? `every ${task.time}${until}` : `on "${task.time}" (${task.timezone})${until}`;
+}
+
+function wholeNumber(text: string, flag: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new SchedulerError('invalid_request', `${flag}: "${text}" is not a whole number`);
+  return value;
 }

@@ -90,4 +90,12 @@ export const migrations: readonly string[] = [
   ALTER TABLE tasks ADD COLUMN schedule TEXT;
   ALTER TABLE tasks ADD COLUMN timezone TEXT;
   `,
+  // Overlap rules and retries: the task's policy as JSON (NULL: skip, no retries); what an
+  // executing or waiting task knows beyond its columns (the fire a run serves, its attempt,
+  // a queued fire, a pending retry) as JSON; and each run's attempt.
+  `
+  ALTER TABLE tasks ADD COLUMN policy TEXT;
+  ALTER TABLE tasks ADD COLUMN state_detail TEXT;
+  ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+  `,
 ];

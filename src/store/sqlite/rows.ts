@@ -1,4 +1,5 @@
 /** Conversions between SQLite rows and domain types. */
+import { defaultRunPolicy, type RunPolicy } from '../../core/policy.js';
 import type { Schedule } from '../../core/schedule.js';
 import type { Run, RunOutcome, Task, TaskState, TaskStatus, TaskType } from '../../core/task.js';
 
@@ -14,6 +15,8 @@ export interface TaskRow {
   timeout_ms: number | null;
   schedule: string | null;
   timezone: string | null;
+  policy: string | null;
+  state_detail: string | null;
   created_at: number;
   status: string;
   current_run: number | null;
@@ -28,6 +31,7 @@ export interface TaskRow {
 export interface RunRow {
   run: number;
   scheduled_at: number;
+  attempt: number;
   started_at: number | null;
   finished_at: number | null;
   outcome: string;
@@ -51,24 +55,30 @@ export interface StateColumns {
   current_run: number | null;
   stop_requested: number;
   next_run_at: number | null;
+  /** JSON of what the state knows beyond these columns, or null. */
+  state_detail: string | null;
 }
 
 export function stateToColumns(state: TaskState): StateColumns {
   switch (state.status) {
     case 'ToBeExecuted':
+      return { status: state.status, current_run: null, stop_requested: 0, next_run_at: state.nextRunAt, state_detail: null };
     case 'WaitForNextExecution':
-      return { status: state.status, current_run: null, stop_requested: 0, next_run_at: state.nextRunAt };
-    case 'Executing':
+      return { status: state.status, current_run: null, stop_requested: 0, next_run_at: state.nextRunAt, state_detail: state.retry ? JSON.stringify({ retry: state.retry }) : null };
+    case 'Executing': {
+      const { fire, attempt, queued } = state;
       return {
         status: state.status,
         current_run: state.run,
         stop_requested: state.stopRequested ? afterRun.stop : state.pauseRequested ? afterRun.pause : afterRun.goOn,
         next_run_at: state.nextRunAt,
+        state_detail: JSON.stringify({ fire, attempt, queued }),
       };
+    }
     case 'Executed':
     case 'Stopped':
     case 'Paused':
-      return { status: state.status, current_run: null, stop_requested: 0, next_run_at: null };
+      return { status: state.status, current_run: null, stop_requested: 0, next_run_at: null, state_detail: null };
   }
 }
 
@@ -79,16 +89,24 @@ function columnsToState(row: TaskRow): TaskState {
   const status = row.status as TaskStatus;
   switch (status) {
     case 'ToBeExecuted':
-    case 'WaitForNextExecution':
       return { status, nextRunAt: row.next_run_at! };
-    case 'Executing':
+    case 'WaitForNextExecution': {
+      const detail = parseDetail<{ retry?: Extract<TaskState, { status: 'WaitForNextExecution' }>['retry'] }>(row);
+      return { status, nextRunAt: row.next_run_at!, ...(detail.retry ? { retry: detail.retry } : {}) };
+    }
+    case 'Executing': {
+      const { fire, attempt, queued } = parseDetail<{ fire?: number; attempt?: number; queued?: number }>(row);
       return {
         status,
         run: row.current_run!,
         nextRunAt: row.next_run_at,
         stopRequested: row.stop_requested === afterRun.stop,
         ...(row.stop_requested === afterRun.pause ? { pauseRequested: true as const } : {}),
+        ...(fire === undefined ? {} : { fire }),
+        ...(attempt === undefined ? {} : { attempt }),
+        ...(queued === undefined ? {} : { queued }),
       };
+    }
     case 'Executed':
     case 'Stopped':
     case 'Paused':
@@ -103,6 +121,7 @@ export function rowToTask(row: TaskRow): Task {
     time: row.time,
     schedule: row.schedule === null ? legacySchedule(row) : (JSON.parse(row.schedule) as Schedule),
     timezone: row.timezone ?? 'UTC',
+    policy: row.policy === null ? defaultRunPolicy : (JSON.parse(row.policy) as RunPolicy),
     script: row.script,
     ...(row.timeout !== null && row.timeout_ms !== null ? { runTimeout: { text: row.timeout, ms: row.timeout_ms } } : {}),
     createdAt: row.created_at,
@@ -117,6 +136,7 @@ export function rowToRun(row: RunRow): Run {
   return {
     run: row.run,
     scheduledAt: row.scheduled_at,
+    attempt: row.attempt,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     outcome: row.outcome as RunOutcome,
@@ -140,4 +160,8 @@ export function intervalColumn(task: Pick<Task, 'schedule' | 'createdAt'>): numb
   const { schedule } = task;
   if (schedule.kind === 'interval') return schedule.everyMs;
   return schedule.kind === 'once' ? Math.max(0, schedule.at - task.createdAt) : 0;
+}
+
+function parseDetail<T extends object>(row: TaskRow): Partial<T> {
+  return row.state_detail === null ? {} : (JSON.parse(row.state_detail) as Partial<T>);
 }

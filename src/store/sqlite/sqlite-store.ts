@@ -28,7 +28,7 @@ export interface SqliteStoreOptions {
   durability?: 'normal' | 'full';
 }
 
-const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, created_at, status, current_run,
+const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, policy, state_detail, created_at, status, current_run,
   stop_requested, next_run_at, last_status_updated, version, last_run`;
 
 /** A TaskStore over a SQLite database file. */
@@ -87,12 +87,13 @@ export class SqliteTaskStore implements TaskStore {
     const db = this.db;
     return {
       insertTask: db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone,
-          created_at, status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
-        VALUES (@id, @type, @time, @interval_ms, @script, @timeout, @timeout_ms, @schedule, @timezone, @created_at, @status, @current_run,
+          policy, state_detail, created_at, status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
+        VALUES (@id, @type, @time, @interval_ms, @script, @timeout, @timeout_ms, @schedule, @timezone, @policy, @state_detail,
+          @created_at, @status, @current_run,
           @stop_requested, @next_run_at, @last_status_updated, @version, @last_run)
         ON CONFLICT (id) DO NOTHING`),
       updateTask: db.prepare(`UPDATE tasks SET status = @status, current_run = @current_run,
-          stop_requested = @stop_requested, next_run_at = @next_run_at,
+          stop_requested = @stop_requested, next_run_at = @next_run_at, state_detail = @state_detail,
           last_status_updated = @last_status_updated, version = @version, last_run = @last_run
         WHERE id = @id AND version = @expected_version`),
       getTask: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE id = ?`),
@@ -116,9 +117,9 @@ export class SqliteTaskStore implements TaskStore {
         'SELECT * FROM runs WHERE task_id = ? AND run < ? AND outcome = ? ORDER BY run DESC LIMIT ?',
       ),
       getRun: db.prepare('SELECT * FROM runs WHERE task_id = ? AND run = ?'),
-      insertRun: db.prepare(`INSERT OR REPLACE INTO runs (task_id, run, scheduled_at, started_at,
+      insertRun: db.prepare(`INSERT OR REPLACE INTO runs (task_id, run, scheduled_at, attempt, started_at,
           finished_at, outcome, exit_code, signal, error, ${outputColumns.join(', ')})
-        VALUES (@task_id, @run, @scheduled_at, @started_at, @finished_at, @outcome, @exit_code,
+        VALUES (@task_id, @run, @scheduled_at, @attempt, @started_at, @finished_at, @outcome, @exit_code,
           @signal, @error, ${outputColumns.map((column) => `@${column}`).join(', ')})`),
       finishRun: db.prepare(`UPDATE runs SET started_at = COALESCE(@started_at, started_at),
           finished_at = @finished_at, outcome = @outcome, exit_code = @exit_code,
@@ -301,6 +302,7 @@ function taskParams(task: Task) {
     interval_ms: intervalColumn(task),
     schedule: JSON.stringify(task.schedule),
     timezone: task.timezone,
+    policy: JSON.stringify(task.policy),
     script: task.script,
     timeout: task.runTimeout?.text ?? null,
     timeout_ms: task.runTimeout?.ms ?? null,
@@ -341,6 +343,7 @@ function runParams(taskId: string, run: Run) {
     task_id: taskId,
     run: run.run,
     scheduled_at: run.scheduledAt,
+    attempt: run.attempt,
     started_at: run.startedAt,
     finished_at: run.finishedAt,
     outcome: run.outcome,

@@ -1,0 +1,95 @@
+/**
+ * What a task does when runs collide or fail: its overlap rule and its retries. Pure: the
+ * backoff's jitter is derived from the task, the fire and the attempt, so a restart does not
+ * change when a retry is due.
+ */
+import { createHash } from 'node:crypto';
+import { parseDuration } from './duration.js';
+import { SchedulerError } from './errors.js';
+
+/**
+ * When a fire comes while a run of the task is still executing:
+ * - `skip`: the fire is recorded as skipped (the spec's behaviour, the default);
+ * - `queue`: it runs right after the current run; at most one fire waits (later ones are skipped);
+ * - `replace`: the current run is killed (its whole process group) and the fire runs.
+ */
+export const overlapRules = ['skip', 'queue', 'replace'] as const;
+export type OverlapRule = (typeof overlapRules)[number];
+
+/** Retries of a run that failed: attempt n+1 waits min(max, delay * 2^(n-1)), less up to half of it at random. */
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  max: number;
+  delayMs: number;
+  maxDelayMs: number;
+  /** Retry only runs that exited with one of these codes; null: any failure (non-zero exit, signal, timeout). */
+  onExitCodes: number[] | null;
+}
+
+export interface RunPolicy {
+  overlap: OverlapRule;
+  retry: RetryPolicy | null;
+}
+
+export const defaultRunPolicy: RunPolicy = Object.freeze({ overlap: 'skip', retry: null });
+
+/** The policy fields of a submission. */
+export interface PolicyInput {
+  overlap?: string;
+  retries?: number;
+  retryDelay?: string;
+  retryMaxDelay?: string;
+  retryOn?: number[];
+}
+
+/** The most retries a task may ask for: beyond it, a schedule is the better tool. */
+export const maxRetries = 100;
+
+/** Checks the policy fields of a submission; throws invalid_request naming the field. */
+export function parseRunPolicy(input: PolicyInput): RunPolicy {
+  const overlap = input.overlap ?? 'skip';
+  if (!(overlapRules as readonly string[]).includes(overlap)) {
+    invalid('overlap', `"${overlap}" is not an overlap rule: use skip, queue or replace`);
+  }
+  const retries = input.retries ?? 0;
+  if (!Number.isInteger(retries) || retries < 0 || retries > maxRetries) invalid('retries', `must be a whole number from 0 to ${maxRetries}`);
+  if (retries === 0) {
+    const stray = (['retryDelay', 'retryMaxDelay', 'retryOn'] as const).find((field) => input[field] !== undefined);
+    if (stray) invalid(stray, 'only applies with retries of at least 1');
+    return { overlap: overlap as OverlapRule, retry: null };
+  }
+  const delayMs = parseDuration(input.retryDelay ?? '1s', 'retryDelay');
+  const maxDelayMs = parseDuration(input.retryMaxDelay ?? '1h', 'retryMaxDelay');
+  if (delayMs <= 0) invalid('retryDelay', 'must be longer than 0');
+  if (maxDelayMs < delayMs) invalid('retryMaxDelay', `is shorter than retryDelay (${input.retryDelay ?? '1s'})`);
+  const codes = input.retryOn ?? null;
+  if (codes !== null && (codes.length === 0 || codes.some((code) => !Number.isInteger(code) || code < 1 || code > 255))) {
+    invalid('retryOn', 'must list exit codes from 1 to 255');
+  }
+  return { overlap: overlap as OverlapRule, retry: { max: retries, delayMs, maxDelayMs, onExitCodes: codes } };
+}
+
+/**
+ * How long attempt `attempt` (2 for the first retry) of the run serving `fire` waits after
+ * the failure: the exponential delay, less a deterministic share of up to half of it.
+ */
+export function retryDelay(retry: RetryPolicy, taskId: string, fire: number, attempt: number): number {
+  const exponential = Math.min(retry.maxDelayMs, retry.delayMs * 2 ** (attempt - 2));
+  return Math.round(exponential * (1 - 0.5 * unitHash(`${taskId}\n${fire}\n${attempt}`)));
+}
+
+/** Whether a run that ended this way is retried, attempts allowing. */
+export function isRetriable(retry: RetryPolicy, outcome: string, exitCode: number | null): boolean {
+  if (outcome !== 'failed' && outcome !== 'timed_out') return false;
+  if (retry.onExitCodes === null) return true;
+  return exitCode !== null && retry.onExitCodes.includes(exitCode);
+}
+
+/** A number in [0, 1) that depends only on `key`. */
+export function unitHash(key: string): number {
+  return createHash('sha256').update(key).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+function invalid(field: string, message: string): never {
+  throw new SchedulerError('invalid_request', `${field}: ${message}`);
+}
