@@ -12,7 +12,7 @@ export function describeTask(task: TaskJson): string {
     `time:         ${task.time}`,
     `script:       ${indentAfterFirst(task.script, 14)}`,
     ...(task.timeout === null ? [] : [`timeout:      ${task.timeout} per run`]),
-    `status:       ${task.status}${task.stopRequested ? ' (stop requested: no run after the current one)' : ''}`,
+    `status:       ${task.status}${task.stopRequested ? ' (stop requested: no run after the current one)' : task.pauseRequested ? ' (pause requested: Paused after the current run)' : ''}`,
     `last change:  ${localTime(task.lastStatusUpdated)}`,
     `next run:     ${localTime(task.nextRunAt)}`,
     `version:      ${task.version}`,

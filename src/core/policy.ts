@@ -4,6 +4,7 @@
  * change when a retry is due.
  */
 import { createHash } from 'node:crypto';
+import { catchUpModes, type CatchUpMode, type CatchUpPolicy } from './catch-up.js';
 import { parseDuration } from './duration.js';
 import { SchedulerError } from './errors.js';
 
@@ -29,9 +30,11 @@ export interface RetryPolicy {
 export interface RunPolicy {
   overlap: OverlapRule;
   retry: RetryPolicy | null;
+  catchUp: CatchUpPolicy;
 }
 
-export const defaultRunPolicy: RunPolicy = Object.freeze({ overlap: 'skip', retry: null });
+export const defaultCatchUp: CatchUpPolicy = Object.freeze({ mode: 'once', windowMs: null });
+export const defaultRunPolicy: RunPolicy = Object.freeze({ overlap: 'skip', retry: null, catchUp: defaultCatchUp });
 
 /** The policy fields of a submission. */
 export interface PolicyInput {
@@ -40,6 +43,8 @@ export interface PolicyInput {
   retryDelay?: string;
   retryMaxDelay?: string;
   retryOn?: number[];
+  catchUp?: string;
+  catchUpWindow?: string;
 }
 
 /** The most retries a task may ask for: beyond it, a schedule is the better tool. */
@@ -51,12 +56,13 @@ export function parseRunPolicy(input: PolicyInput): RunPolicy {
   if (!(overlapRules as readonly string[]).includes(overlap)) {
     invalid('overlap', `"${overlap}" is not an overlap rule: use skip, queue or replace`);
   }
+  const catchUp = parseCatchUp(input);
   const retries = input.retries ?? 0;
   if (!Number.isInteger(retries) || retries < 0 || retries > maxRetries) invalid('retries', `must be a whole number from 0 to ${maxRetries}`);
   if (retries === 0) {
     const stray = (['retryDelay', 'retryMaxDelay', 'retryOn'] as const).find((field) => input[field] !== undefined);
     if (stray) invalid(stray, 'only applies with retries of at least 1');
-    return { overlap: overlap as OverlapRule, retry: null };
+    return { overlap: overlap as OverlapRule, retry: null, catchUp };
   }
   const delayMs = parseDuration(input.retryDelay ?? '1s', 'retryDelay');
   const maxDelayMs = parseDuration(input.retryMaxDelay ?? '1h', 'retryMaxDelay');
@@ -66,7 +72,15 @@ export function parseRunPolicy(input: PolicyInput): RunPolicy {
   if (codes !== null && (codes.length === 0 || codes.some((code) => !Number.isInteger(code) || code < 1 || code > 255))) {
     invalid('retryOn', 'must list exit codes from 1 to 255');
   }
-  return { overlap: overlap as OverlapRule, retry: { max: retries, delayMs, maxDelayMs, onExitCodes: codes } };
+  return { overlap: overlap as OverlapRule, retry: { max: retries, delayMs, maxDelayMs, onExitCodes: codes }, catchUp };
+}
+
+function parseCatchUp(input: PolicyInput): CatchUpPolicy {
+  const mode = input.catchUp ?? 'once';
+  if (!(catchUpModes as readonly string[]).includes(mode)) invalid('catchUp', `"${mode}" is not a catch-up rule: use none, once or all`);
+  const windowMs = input.catchUpWindow === undefined ? null : parseDuration(input.catchUpWindow, 'catchUpWindow');
+  if (windowMs !== null && windowMs <= 0) invalid('catchUpWindow', 'must be longer than 0');
+  return { mode: mode as CatchUpMode, windowMs };
 }
 
 /**

@@ -93,7 +93,11 @@ function parseSchedule(type: TaskType, input: Submission, timezone: string, now:
       schedule = looksLikeDuration(input.time) ? intervalSchedule(input.time, start, end, now) : calendarSchedule(input.time, timezone, start, end);
       break;
   }
-  if (nextFireAfter(schedule, now) === null) invalid('end', `the schedule ends before it would first fire (${input.end}); nothing would run`);
+  // A fire at `now` itself counts (a delay of 0 runs at once).
+  if (nextFireAfter(schedule, now - 1) === null) {
+    if (end !== null) invalid('end', `the schedule ends before it would first fire (${input.end}); nothing would run`);
+    invalid('time', `"${input.time}" never fires after now; nothing would run`);
+  }
   return schedule;
 }
 

@@ -15,6 +15,7 @@
  * one side: whichever write commits first wins, and the other is recomputed from it.
  */
 import { SchedulerError } from './errors.js';
+import { planCatchUp } from './catch-up.js';
 import { isRetriable, retryDelay } from './policy.js';
 import { isRecurring, nextFireAfter } from './schedule.js';
 import { dueAt, type Run, type RunOutcome, type Task, type TaskState, type TaskStatus } from './task.js';
@@ -46,8 +47,18 @@ export type TaskEvent =
 
 /** What the engine must do besides writing the new task, in the same atomic write. */
 export type Effect =
-  /** Record run `run` as started (attempt `attempt` at the fire `scheduledAt`) and start its process. */
-  | { kind: 'startRun'; run: number; scheduledAt: number; startedAt: number; attempt: number }
+  /**
+   * Record run `run` as started (attempt `attempt` at the fire `scheduledAt`) and start its
+   * process; first record `missed`, the fires that passed unserved, as a skipped run.
+   */
+  | {
+      kind: 'startRun';
+      run: number;
+      scheduledAt: number;
+      startedAt: number;
+      attempt: number;
+      missed?: { run: number; scheduledAt: number; reason: string };
+    }
   /** End the process group of run `run` (it is replaced); its end is recorded as killed. */
   | { kind: 'killRun'; run: number; reason: string }
   /** Record the tick at `scheduledAt` as skipped, saying why. */
@@ -102,20 +113,37 @@ export function transition(task: Task, event: TaskEvent, now: number): Transitio
   return handler(task, event, now);
 }
 
-/** A fire (or a retry) has come: its run starts. */
+/**
+ * A fire (or a retry) has come: its run starts. A fire that comes late, after others passed
+ * unserved (the daemon was down), goes by the task's catch-up rule: which of them run, and a
+ * record of those that do not.
+ */
 function startRun(task: Task, _event: TaskEvent, now: number): Transition {
   const due = requireDue(task, now);
   const retry = task.state.status === 'WaitForNextExecution' ? task.state.retry : undefined;
-  const run = task.lastRun + 1;
-  const fire = retry?.fire ?? due;
-  const attempt = retry?.attempt ?? 1;
-  const nextRunAt = retry ? retry.thenNextRunAt : isRecurring(task.schedule) ? nextFireAfter(task.schedule, Math.max(now, due)) : null;
-  return changedTo(
-    task,
-    { status: 'Executing', run, nextRunAt, stopRequested: false, fire, attempt },
-    now,
-    { lastRun: run, effect: { kind: 'startRun', run, scheduledAt: fire, startedAt: now, attempt } },
-  );
+  if (retry) {
+    const run = task.lastRun + 1;
+    const { fire, attempt, thenNextRunAt } = retry;
+    return changedTo(task, { status: 'Executing', run, nextRunAt: thenNextRunAt, stopRequested: false, fire, attempt }, now, {
+      lastRun: run,
+      effect: { kind: 'startRun', run, scheduledAt: fire, startedAt: now, attempt },
+    });
+  }
+  const plan = planCatchUp(task.schedule, task.policy.catchUp, due, now);
+  const nextRunAt = isRecurring(task.schedule) ? nextFireAfter(task.schedule, Math.max(now, due)) : null;
+  const missed = plan.missed && { run: task.lastRun + 1, scheduledAt: plan.missed.first, reason: plan.missed.reason };
+  if (plan.run === null) {
+    // Nothing runs: the missed fires are recorded, and the task waits for its next fire.
+    const waiting: TaskState =
+      nextRunAt === null ? { status: 'Executed' } : { status: task.state.status === 'ToBeExecuted' ? 'ToBeExecuted' : 'WaitForNextExecution', nextRunAt };
+    return changedTo(task, waiting, now, { lastRun: missed!.run, effect: { kind: 'skipRun', ...missed!, at: now } });
+  }
+  const run = (missed?.run ?? task.lastRun) + 1;
+  const queued = plan.backlog === null ? {} : { queued: plan.backlog };
+  return changedTo(task, { status: 'Executing', run, nextRunAt, stopRequested: false, fire: plan.run, attempt: 1, ...queued }, now, {
+    lastRun: run,
+    effect: { kind: 'startRun', run, scheduledAt: plan.run, startedAt: now, attempt: 1, ...(missed ? { missed } : {}) },
+  });
 }
 
 /** A fire has come while a run executes: the task's overlap rule says what happens. */
@@ -188,11 +216,12 @@ function pauseExecuting(task: Task, _event: TaskEvent, now: number): Transition 
 
 /**
  * Resumed: the next fire is computed from now. Fires missed while paused are caught up as
- * after a downtime: once, now. A schedule that ended meanwhile leaves nothing to do.
+ * after a downtime: once, now. A schedule whose end has passed meanwhile is over: Executed.
  */
 function resumePaused(task: Task, _event: TaskEvent, now: number): Transition {
   const missedOrNext = nextFireAfter(task.schedule, task.lastStatusUpdated);
-  if (missedOrNext === null) return changedTo(task, { status: 'Executed' }, now, {});
+  // Nothing left to run: the schedule ended while the task was paused (its end has passed).
+  if (missedOrNext === null || nextFireAfter(task.schedule, now) === null) return changedTo(task, { status: 'Executed' }, now, {});
   const nextRunAt = Math.max(missedOrNext, now);
   return changedTo(task, { status: task.lastRun === 0 ? 'ToBeExecuted' : 'WaitForNextExecution', nextRunAt }, now, {});
 }
@@ -291,8 +320,10 @@ function stopExecuting(task: Task, _event: TaskEvent, now: number): Transition {
   }
   const warning = `run ${state.run} is still executing and will finish; no later run will happen, then the task ends Stopped`;
   if (state.stopRequested) return { task, changed: false, effect: null, warning };
+  // A stop overrides a pause asked for during the same run.
+  const { pauseRequested: _overridden, ...rest } = state;
   return {
-    ...changedTo(task, { ...state, nextRunAt: null, stopRequested: true }, now, {}),
+    ...changedTo(task, { ...rest, nextRunAt: null, stopRequested: true }, now, {}),
     warning,
   };
 }

@@ -21,52 +21,53 @@ export function checkTimeZone(zone: string, field: string): void {
   }
 }
 
-const withOffset = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d)$/i;
+const withOffset = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,3}))?)?(Z|[+-]\d\d:\d\d)$/i;
 const local = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,3}))?)?)?$/;
 
 /** Reads `text` as an instant, a local time being in `zone`; throws invalid_request naming `field`. */
 export function parseTimeIn(text: string, zone: string, field: string): number {
   const trimmed = text.trim();
-  if (withOffset.test(trimmed)) {
-    const at = Date.parse(trimmed);
-    if (!Number.isNaN(at)) return at;
-  }
-  const match = local.exec(trimmed);
-  if (match) {
-    const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0));
-    const millisecond = Number((match[7] ?? '0').padEnd(3, '0'));
-    const wall = Date.UTC(year!, month! - 1, day!, hour, minute, second, millisecond);
-    // Date.UTC rolls 2026-02-30 over into March: refuse what is not a real date.
-    const check = new Date(wall);
-    if (check.getUTCMonth() === month! - 1 && check.getUTCDate() === day && hour < 24 && minute < 60 && second < 60) {
-      return localToInstant(wall, zone);
-    }
-  }
+  const offsetMatch = withOffset.exec(trimmed);
+  const match = offsetMatch ?? local.exec(trimmed);
+  const wall = match ? wallTime(match) : null;
+  if (wall !== null && offsetMatch) return wall - offsetMs(offsetMatch[8]!);
+  if (wall !== null) return localToInstant(wall, zone);
   throw new SchedulerError(
     'invalid_request',
     `${field}: "${text}" is not a time; write 2026-12-01T09:30:00Z, 2026-12-01T09:30+01:00, or a local time such as "2026-12-01 09:30" (read in ${zone})`,
   );
 }
 
-/**
- * The instant at which clocks in `zone` show `wall` (a local time written as if it were UTC).
- * The zone's offset is read at a first guess, then at the instant that guess gives: two
- * passes settle it, except in a gap (no instant shows that time), where the later offset
- * gives the time after the gap.
- */
-function localToInstant(wall: number, zone: string): number {
-  const first = wall - offsetAt(wall, zone);
-  const second = wall - offsetAt(first, zone);
-  if (second === first) return earliestMatch(wall, first, zone);
-  // The wall time lies in a gap or an overlap: take the candidate that shows it, else the later one.
-  const candidates = [first, second].filter((at) => at + offsetAt(at, zone) === wall);
-  return candidates.length > 0 ? Math.min(...candidates) : Math.max(first, second);
+/** The date and time written in `match` as if it were UTC, or null when it is not a real one (2026-02-30). */
+function wallTime(match: RegExpExecArray): number | null {
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0));
+  const millisecond = Number((match[7] ?? '0').padEnd(3, '0'));
+  // A scheduler has no use for times before the Unix epoch (and zone data has none).
+  if (year! < 1970 || hour! > 23 || minute! > 59 || second! > 59) return null;
+  const date = new Date(Date.UTC(year!, month! - 1, day!, hour, minute, second, millisecond));
+  // A day past the month's end rolls over into the next month: refuse it instead.
+  return date.getUTCMonth() === month! - 1 && date.getUTCDate() === day ? date.getTime() : null;
 }
 
-/** In an overlap the same wall time shows twice: prefer the earlier instant. */
-function earliestMatch(wall: number, found: number, zone: string): number {
-  const hourEarlier = found - 3_600_000;
-  return hourEarlier + offsetAt(hourEarlier, zone) === wall ? hourEarlier : found;
+function offsetMs(offset: string): number {
+  if (offset.toUpperCase() === 'Z') return 0;
+  const sign = offset.startsWith('-') ? -1 : 1;
+  return sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6))) * 60_000;
+}
+
+/**
+ * The instant at which clocks in `zone` show `wall` (a local time written as if it were UTC).
+ * Around it the zone has at most two offsets, the one a day before and the one a day after:
+ * each gives a candidate, kept if clocks really show `wall` then. Two (the hour repeated in
+ * autumn): the first. None (the hour skipped in spring): the same clock time after the gap,
+ * which is `wall` read with the offset from before the change.
+ */
+function localToInstant(wall: number, zone: string): number {
+  const day = 86_400_000;
+  const before = wall - offsetAt(wall - day, zone);
+  const after = wall - offsetAt(wall + day, zone);
+  const shows = [before, after].filter((at) => at + offsetAt(at, zone) === wall);
+  return shows.length > 0 ? Math.min(...shows) : before;
 }
 
 /** The zone's offset from UTC at `instant`, in milliseconds. */

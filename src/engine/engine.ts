@@ -124,7 +124,7 @@ export class Engine {
       ...definition,
       createdAt: now,
       // parseSubmission refuses a schedule that never fires.
-      state: { status: 'ToBeExecuted', nextRunAt: nextFireAfter(definition.schedule, now)! },
+      state: { status: 'ToBeExecuted', nextRunAt: nextFireAfter(definition.schedule, now - 1)! },
       lastStatusUpdated: now,
       version: 1,
       lastRun: 0,
@@ -272,11 +272,14 @@ export class Engine {
     if (!effect) return undefined;
     const blank = { exitCode: null, signal: null, stdout: noOutput, stderr: noOutput, outputCap: this.options.outputCap };
     switch (effect.kind) {
-      case 'startRun':
+      case 'startRun': {
+        const { missed } = effect;
         return {
           kind: 'insert',
           run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, attempt: effect.attempt, startedAt: effect.startedAt, finishedAt: null, outcome: 'running', error: null },
+          ...(missed ? { skipped: { ...blank, ...missed, attempt: 1, startedAt: null, finishedAt: effect.startedAt, outcome: 'skipped' as const, error: missed.reason } } : {}),
         };
+      }
       case 'skipRun':
         return {
           kind: 'insert',

@@ -104,8 +104,12 @@ export function changeEvents(task: Task, previous: Task, effect: Effect | null):
   switch (effect?.kind) {
     case undefined:
       return [status];
-    case 'startRun':
-      return [status, { name: 'run-started', data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), startedAt: iso(effect.startedAt), attempt: effect.attempt } }];
+    case 'startRun': {
+      const started: NamedEvent = { name: 'run-started', data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), startedAt: iso(effect.startedAt), attempt: effect.attempt } };
+      const { missed } = effect;
+      if (!missed) return [status, started];
+      return [{ name: 'run-skipped', data: { run: missed.run, scheduledAt: iso(missed.scheduledAt), reason: missed.reason } }, status, started];
+    }
     case 'killRun':
       return [status];
     case 'skipRun':

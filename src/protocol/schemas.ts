@@ -4,6 +4,7 @@
  * ISO 8601 strings in UTC.
  */
 import { Type, type Static } from 'typebox';
+import { catchUpModes } from '../core/catch-up.js';
 import { maxRetries, overlapRules } from '../core/policy.js';
 import { taskIdPattern } from '../core/submission.js';
 import { runOutcomes, taskStatuses, taskTypes } from '../core/task.js';
@@ -40,6 +41,8 @@ export const SubmitBody = Type.Object(
     retryDelay: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'before the first retry (Go duration, default 1s); doubled each time' })),
     retryMaxDelay: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the longest wait before a retry (default 1h)' })),
     retryOn: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 255 }), { minItems: 1, maxItems: 255, description: 'retry only runs that exit with one of these codes' })),
+    catchUp: Type.Optional(Type.String({ enum: [...catchUpModes], description: 'fires missed while the daemon was down: run none, once (default) or all' })),
+    catchUpWindow: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'missed fires older than this are never run (Go duration)' })),
   },
   { additionalProperties: false },
 );
@@ -94,6 +97,8 @@ const TaskFields = {
   retries: Type.Integer({ description: 'retries of a failed run; 0 for none' }),
   retryDelay: Nullable<string>('string'),
   retryMaxDelay: Nullable<string>('string'),
+  catchUp: Type.String({ enum: [...catchUpModes] }),
+  catchUpWindow: Nullable<string>('string'),
   retryOn: Type.Unsafe<number[] | null>({ type: ['array', 'null'], items: { type: 'integer' }, description: 'exit codes that are retried; null for any failure' }),
   pauseRequested: Type.Boolean({ description: 'a recurring task paused during a run (or run now while paused): it is Paused when the run finishes' }),
 };
@@ -232,6 +237,7 @@ export const NextQuery = Type.Object(
 /** The next fire times of a task. */
 export const NextJson = Type.Object({
   id: Type.String(),
+  status: Type.String({ enum: [...taskStatuses] }),
   nextRuns: Type.Array(IsoTime, { description: 'when it will fire next, if nothing stops it; empty once it is final or stopping' }),
 });
 export type NextJson = Static<typeof NextJson>;

@@ -28,6 +28,8 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
     retryDelay: task.policy.retry ? formatDuration(task.policy.retry.delayMs) : null,
     retryMaxDelay: task.policy.retry ? formatDuration(task.policy.retry.maxDelayMs) : null,
     retryOn: task.policy.retry?.onExitCodes ?? null,
+    catchUp: task.policy.catchUp.mode,
+    catchUpWindow: task.policy.catchUp.windowMs === null ? null : formatDuration(task.policy.catchUp.windowMs),
     pauseRequested: task.state.status === 'Executing' && task.state.pauseRequested === true,
   };
 }

@@ -9,8 +9,8 @@ import type { Run, RunOutcome, Task, TaskStatus } from '../core/task.js';
 
 /** A change to a task's runs, written atomically with the task. */
 export type RunChange =
-  /** A new run record (started, or a skipped tick). */
-  | { kind: 'insert'; run: Run }
+  /** A new run record (started, or a skipped tick), after `skipped` (fires missed before it) if given. */
+  | { kind: 'insert'; run: Run; skipped?: Run }
   /** The end of a run recorded earlier as running. */
   | { kind: 'finish'; run: number; result: RunResult };
 

@@ -21,7 +21,7 @@ export function listCommand(io: CliIo): Command {
         task.id,
         task.type,
         task.time,
-        task.stopRequested ? `${task.status} (stopping)` : task.status,
+        task.stopRequested ? `${task.status} (stopping)` : task.pauseRequested ? `${task.status} (pausing)` : task.status,
         localTime(task.lastStatusUpdated),
         localTime(task.nextRunAt),
         task.script,

@@ -15,7 +15,9 @@ export function nextCommand(io: CliIo): Command {
       if (!Number.isInteger(n) || n < 1 || n > 100) throw new SchedulerError('invalid_request', `-n: "${options.n}" is not a whole number from 1 to 100`);
       const next = await clientFor(command).next(id, n);
       if (options.json) return printJson(io, next);
-      if (next.nextRuns.length === 0) return io.out(`${id} will not run again`);
+      if (next.nextRuns.length === 0) {
+        return io.out(next.status === 'Paused' ? `${id} is paused: "scheduler resume ${id}" schedules its next run` : `${id} will not run again (${next.status})`);
+      }
       for (const at of next.nextRuns) io.out(`${localTime(at)}  (${relativeTime(at, Date.now())})`);
     });
 }

@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { SchedulerError } from '../../core/errors.js';
+import { catchUpModes } from '../../core/catch-up.js';
 import { overlapRules } from '../../core/policy.js';
 import { taskTypes } from '../../core/task.js';
 import type { SubmitBody, TaskSummaryJson } from '../../protocol/schemas.js';
@@ -27,6 +28,8 @@ interface SubmitOptions {
   retryDelay?: string;
   retryMaxDelay?: string;
   retryOn?: string;
+  catchUp?: string;
+  catchUpWindow?: string;
   dryRun?: boolean;
   next: string;
   json?: boolean;
@@ -51,6 +54,8 @@ export function submitCommand(io: CliIo): Command {
     .option('--retry-delay <duration>', 'wait before the first retry, doubled for each next one (default 1s)')
     .option('--retry-max-delay <duration>', 'the longest wait before a retry (default 1h)')
     .option('--retry-on <codes>', 'retry only runs that exit with one of these codes, e.g. 1,75')
+    .addOption(new Option('--catch-up <rule>', 'fires missed while the daemon was down: run none of them, once (default), or all').choices(catchUpModes))
+    .option('--catch-up-window <duration>', 'missed fires older than this are never run')
     .option('--dry-run', 'check the task and print when it would run, without submitting it')
     .option('-n, --next <n>', 'with --dry-run: how many fire times to print', '5')
     .option('--json', 'print the task as JSON')
@@ -71,6 +76,8 @@ Examples:
       if (options.retries !== undefined) body.retries = wholeNumber(options.retries, '--retries');
       if (options.retryDelay !== undefined) body.retryDelay = options.retryDelay;
       if (options.retryMaxDelay !== undefined) body.retryMaxDelay = options.retryMaxDelay;
+      if (options.catchUp !== undefined) body.catchUp = options.catchUp;
+      if (options.catchUpWindow !== undefined) body.catchUpWindow = options.catchUpWindow;
       if (options.retryOn !== undefined) body.retryOn = options.retryOn.split(',').map((code) => wholeNumber(code.trim(), '--retry-on'));
       const client = clientFor(command);
       if (options.dryRun) {

@@ -97,7 +97,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     schema: { summary: 'When the task will fire next, if nothing stops it', params: TaskIdParams, querystring: NextQuery, response: { 200: NextJson, ...errors } },
   }, async (request) => {
     const task = await engine.getTask(request.params.id);
-    return { id: task.id, nextRuns: upcomingFires(task.schedule, dueAt(task.state), request.query.n ?? 5).map(iso) };
+    return { id: task.id, status: task.state.status, nextRuns: upcomingFires(task.schedule, dueAt(task.state), request.query.n ?? 5).map(iso) };
   });
 
   api.post('/api/tasks/:id/kill', {

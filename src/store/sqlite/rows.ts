@@ -121,7 +121,8 @@ export function rowToTask(row: TaskRow): Task {
     time: row.time,
     schedule: row.schedule === null ? legacySchedule(row) : (JSON.parse(row.schedule) as Schedule),
     timezone: row.timezone ?? 'UTC',
-    policy: row.policy === null ? defaultRunPolicy : (JSON.parse(row.policy) as RunPolicy),
+    // Fields added to the policy later take their defaults in rows written before them.
+    policy: row.policy === null ? defaultRunPolicy : { ...defaultRunPolicy, ...(JSON.parse(row.policy) as Partial<RunPolicy>) },
     script: row.script,
     ...(row.timeout !== null && row.timeout_ms !== null ? { runTimeout: { text: row.timeout, ms: row.timeout_ms } } : {}),
     createdAt: row.created_at,

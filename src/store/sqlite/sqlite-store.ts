@@ -174,6 +174,7 @@ export class SqliteTaskStore implements TaskStore {
     }
     if (!runChange) return;
     if (runChange.kind === 'insert') {
+      if (runChange.skipped) this.statements.insertRun.run(runParams(task.id, runChange.skipped));
       this.statements.insertRun.run(runParams(task.id, runChange.run));
     } else {
       const { result } = runChange;
