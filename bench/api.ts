@@ -26,7 +26,8 @@ export interface TaskJson {
 
 export interface Submission {
   id: string;
-  type: 'delay' | 'cron';
+  type: 'delay' | 'cron' | 'at';
+  /** A duration (delay, cron interval), a cron expression, or an ISO instant (at). */
   time: string;
   script: string;
 }
@@ -51,6 +52,22 @@ export class Api {
     return this.call('GET', `/api/tasks/${encodeURIComponent(id)}`, undefined, 200);
   }
 
+  /** Stops the task (PUT): a recurring task fires no more. */
+  async stop(id: string): Promise<TaskJson> {
+    return this.call('PUT', `/api/tasks/${encodeURIComponent(id)}`, undefined, 200);
+  }
+
+  /** Deletes the task with its results. */
+  async delete(id: string): Promise<void> {
+    await this.call('DELETE', `/api/tasks/${encodeURIComponent(id)}`, undefined, 204);
+  }
+
+  /** The task's retained runs, newest first, at most `limit` (1 to 1000): one page. */
+  async runs(id: string, limit: number): Promise<RunJson[]> {
+    const page = await this.call<{ runs: RunJson[] }>('GET', `/api/tasks/${encodeURIComponent(id)}/runs?limit=${limit}`, undefined, 200);
+    return page.runs;
+  }
+
   /** Long poll: answers when the task's version differs from `version`, or after `timeoutMs`. */
   async watch(id: string, version: number, timeoutMs: number): Promise<TaskJson> {
     const query = `watch=true&version=${version}&timeout=${timeoutMs}ms`;
@@ -72,7 +89,8 @@ export class Api {
     });
     const text = await response.text();
     if (response.status !== expected) throw new Error(`${method} ${path}: HTTP ${response.status}: ${text.slice(0, 300)}`);
-    return JSON.parse(text) as T;
+    // 204 No Content has no body.
+    return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 }
 

@@ -4,10 +4,11 @@
  * fresh temporary data directory (removed afterwards); all traffic goes to 127.0.0.1.
  *
  * Figures can be chosen by number: `npm run bench -- 6 7` (or `node dist/bench/run.js 6 7`)
- * runs only figures 6 and 7. Without arguments every figure runs. The bare-server reference
- * is measured only when figure 1 or 2 runs.
+ * runs only figures 6 and 7 (`8` runs both 8a and 8b). Without arguments every figure runs.
+ * The bare-server reference is measured only when figure 1 or 2 runs.
  */
 import { burstLateness } from './figures/burst-lateness.js';
+import { burstFirePrecision, idleFirePrecision } from './figures/fire-precision.js';
 import { getThroughput } from './figures/get-throughput.js';
 import { pendingMemory } from './figures/pending-memory.js';
 import { singleLateness } from './figures/single-lateness.js';
@@ -29,6 +30,8 @@ const figures: { name: string; target: string; measure: () => Promise<FigureResu
   { name: '5. one task on idle daemon: p99 lateness', target: '<= 5 ms', measure: singleLateness },
   { name: '6. 10k SSE watchers: one event fanned out', target: 'none set', measure: watcherFanout },
   { name: '7. output of one run: MB/s', target: 'none set', measure: outputThroughput },
+  { name: '8a. fire-time precision, idle: p99 startedAt - scheduledAt', target: 'a few ms (p99 <= 5 ms)', measure: idleFirePrecision },
+  { name: '8b. fire-time precision, 1,000 at once', target: 'none set', measure: burstFirePrecision },
 ];
 
 /** The whole run is cut off after this, whatever hangs. */
@@ -36,10 +39,11 @@ const overallLimitMs = 8 * 60_000;
 
 /** The figures named by number on the command line, or all of them. */
 function chosenFigures(args: string[]): typeof figures {
-  const number = (figure: (typeof figures)[number]) => figure.name.slice(0, figure.name.indexOf('.'));
+  // "8a." and "8b." are both figure 8.
+  const number = (figure: (typeof figures)[number]) => /^\d+/.exec(figure.name)![0];
   const unknown = args.filter((arg) => !figures.some((figure) => number(figure) === arg));
   if (unknown.length > 0) {
-    console.error(`bench: no figure ${unknown.join(', ')}; figures are 1 to ${figures.length}, e.g. "npm run bench -- 6 7"`);
+    console.error(`bench: no figure ${unknown.join(', ')}; figures are 1 to ${number(figures.at(-1)!)}, e.g. "npm run bench -- 6 7"`);
     process.exit(2);
   }
   return args.length === 0 ? figures : figures.filter((figure) => args.includes(number(figure)));

@@ -8,7 +8,7 @@ import { SchedulerError } from './errors.js';
 import { parseRunPolicy, type PolicyInput } from './policy.js';
 import { checkCronExpression, nextFireAfter, type Schedule } from './schedule.js';
 import { taskTypes, type TaskDefinition, type TaskType } from './task.js';
-import { checkTimeZone, parseTimeIn, systemTimeZone } from './zoned-time.js';
+import { canonicalTimeZone, parseTimeIn, systemTimeZone } from './zoned-time.js';
 
 /** A task as submitted. */
 export interface Submission extends PolicyInput {
@@ -55,8 +55,7 @@ export function parseSubmission(input: Submission, limits: SubmissionLimits, now
   if (scriptBytes > limits.maxScriptBytes) {
     invalid('script', `the script is ${scriptBytes} bytes; the limit is ${limits.maxScriptBytes} bytes (daemon option --max-script-bytes)`);
   }
-  const timezone = input.timezone ?? systemTimeZone();
-  if (input.timezone !== undefined) checkTimeZone(input.timezone, 'timezone');
+  const timezone = input.timezone === undefined ? systemTimeZone() : canonicalTimeZone(input.timezone, 'timezone');
   const definition: TaskDefinition = {
     id: input.id,
     type,
@@ -78,7 +77,7 @@ export function parseSubmission(input: Submission, limits: SubmissionLimits, now
 function parseSchedule(type: TaskType, input: Submission, timezone: string, now: number): Schedule {
   const start = input.start === undefined ? null : parseTimeIn(input.start, timezone, 'start');
   const end = input.end === undefined ? null : parseTimeIn(input.end, timezone, 'end');
-  if (type !== 'cron' && (start !== null || end !== null)) invalid(start !== null ? 'start' : 'end', `only a recurring (cron) task has a start or an end; a ${type} task runs once`);
+  if (type !== 'cron' && (start !== null || end !== null)) invalid(start !== null ? 'start' : 'end', `only a recurring (cron) task has a start or an end; ${type === 'at' ? 'an' : 'a'} ${type} task runs once`);
   if (start !== null && end !== null && end < start) invalid('end', `${input.end} is before the start, ${input.start}`);
   let schedule: Schedule;
   switch (type) {
@@ -114,7 +113,7 @@ function calendarSchedule(expression: string, timezone: string, start: number | 
 }
 
 /** A Go duration ("10s", "1h30m") rather than a cron expression ("*\/10 * * * *", "@hourly"). */
-function looksLikeDuration(time: string): boolean {
+export function looksLikeDuration(time: string): boolean {
   return /^[0-9.]+[a-zµ]/i.test(time.trim()) && !/\s/.test(time.trim());
 }
 

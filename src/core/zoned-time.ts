@@ -12,10 +12,15 @@ export function systemTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
-/** Throws invalid_request naming `field` unless `zone` is an IANA time zone this system knows. */
-export function checkTimeZone(zone: string, field: string): void {
+/**
+ * `zone`, with the letter case this system gives it ("utc" -> "UTC"), but otherwise as the
+ * user wrote it (the system may prefer an older name: Asia/Calcutta for Asia/Kolkata);
+ * invalid_request naming `field` if the system does not know it.
+ */
+export function canonicalTimeZone(zone: string, field: string): string {
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    const resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+    return resolved.toLowerCase() === zone.toLowerCase() ? resolved : zone;
   } catch {
     throw new SchedulerError('invalid_request', `${field}: "${zone}" is not a time zone; use an IANA name such as Europe/Paris, America/New_York or UTC`);
   }

@@ -62,6 +62,8 @@ export interface TaskWithRuns {
 
 /** Due tasks claimed per store query; the loop goes on until none is due. */
 const dueBatch = 500;
+/** In a burst, the engine lets other work in (requests, runs ending) after this many fires. */
+const firesBetweenYields = 8;
 /** At most this many runs are warmed up per wake-up: a burst must not delay the runs already due. */
 const warmupsPerWake = 4;
 /** How long the engine waits before trying again when the store fails. */
@@ -387,7 +389,12 @@ export class Engine {
     try {
       for (;;) {
         const due = await this.options.store.listDueTasks({ now: this.options.clock.now(), limit: dueBatch });
-        for (const task of due) await this.fire(task.id);
+        for (const [index, task] of due.entries()) {
+          await this.fire(task.id);
+          // The store answers synchronously, so a burst would otherwise hold the event loop
+          // until every run has started: no request served, no run's end or output read.
+          if (index % firesBetweenYields === firesBetweenYields - 1) await new Promise((resolve) => setImmediate(resolve));
+        }
         if (due.length < dueBatch) break;
       }
     } catch (error) {

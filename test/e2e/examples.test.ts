@@ -117,7 +117,7 @@ describe('help', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/^Usage: scheduler \[options\] \[command\]/);
-    for (const command of ['daemon', 'submit', 'list', 'get', 'stop', 'delete']) {
+    for (const command of ['daemon', 'submit', 'list', 'get', 'next', 'stop', 'delete']) {
       expect(result.stdout).toMatch(new RegExp(`^ {2}${command} `, 'm'));
     }
     expect(result.stdout).toContain('--server <url>');
@@ -130,7 +130,10 @@ describe('help', () => {
       expect(result.stderr).toBe('');
       expect(result.stdout).toMatch(/^Usage: scheduler submit \[options\] <id>/);
       expect(result.stdout).toContain('--type <type>');
-      expect(result.stdout).toContain('--time <duration>');
+      expect(result.stdout).toContain('--time <time>');
+      for (const flag of ['--every <duration>', '--cron <expression>', '--at <time>', '--tz <zone>', '--start <time>', '--end <time>', '--dry-run']) {
+        expect(result.stdout).toContain(flag);
+      }
       expect(result.stdout).toContain('--script <script>');
       expect(result.stdout).toContain('scheduler submit print_ls_per_10s -type=cron -time=10s -script="ls"');
     }

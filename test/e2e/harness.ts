@@ -259,6 +259,12 @@ export interface TaskView {
   type: string;
   time: string;
   script: string;
+  /** The IANA zone its cron expression and local times are read in. */
+  timezone: string;
+  /** A recurring task's first fire bound (an interval's first fire); null for one-time tasks and unbounded cron expressions. */
+  start: string | null;
+  /** A recurring task's last fire bound; null for none. */
+  end: string | null;
   status: string;
   lastStatusUpdated: string;
   version: number;

@@ -60,7 +60,8 @@ describe('scheduler kill', () => {
     expect(task.status).toBe('Executed');
     expect(task.results).toMatchObject([{ run: 1, outcome: 'killed', stdout: 'started\n', signal: 'SIGTERM' }]);
     const runs = ok(await daemon.cli(['runs', 'victim']), 'runs');
-    expect(runs.stdout).toMatch(/^1 +\S+ \S+ +\S+ \S+ +\S+ +killed +SIGTERM$/m);
+    // RUN  SCHEDULED  ATTEMPT  STARTED  DURATION  OUTCOME  EXIT
+    expect(runs.stdout).toMatch(/^1 +\S+ \S+ +1 +\S+ \S+ +\S+ +killed +SIGTERM$/m);
   });
 
   test('a task with no run executing: exit 6 and a message; an unknown task: exit 4', async ({ expect }) => {

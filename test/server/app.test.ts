@@ -35,6 +35,7 @@ describe('GET /api/openapi.json', () => {
     expect(document.info.version).toBe(appVersion);
     expect(Object.keys(document.paths['/api/tasks'] ?? {})).toEqual(expect.arrayContaining(['get', 'post']));
     expect(Object.keys(document.paths['/api/tasks/{id}'] ?? {})).toEqual(expect.arrayContaining(['get', 'put', 'delete']));
+    expect(Object.keys(document.paths['/api/tasks/{id}/next'] ?? {})).toEqual(['get']);
     expect(document.paths['/healthz']).toBeDefined();
   });
 });
@@ -48,6 +49,7 @@ describe('the route table', () => {
         'GET /api/tasks',
         'POST /api/tasks',
         'GET /api/tasks/:id',
+        'GET /api/tasks/:id/next',
         'PUT /api/tasks/:id',
         'DELETE /api/tasks/:id',
         'GET /api/tasks/:id/runs',
@@ -126,6 +128,7 @@ describe('bearer token', () => {
     for (const [method, url] of [
       ['GET', '/api/tasks'],
       ['GET', '/api/tasks/guarded'],
+      ['GET', '/api/tasks/guarded/next'],
       ['GET', '/api/tasks/guarded?watch=true&version=1'],
       ['PUT', '/api/tasks/guarded'],
       ['DELETE', '/api/tasks/guarded'],
@@ -135,6 +138,11 @@ describe('bearer token', () => {
     }
     expectError(
       await harness.app.inject({ method: 'POST', url: '/api/tasks', headers, payload: { id: 'sneaky', type: 'delay', time: '1h', script: 'echo hi' } }),
+      401,
+      'unauthorized',
+    );
+    expectError(
+      await harness.app.inject({ method: 'POST', url: '/api/tasks?dryRun=true', headers, payload: { id: 'peek', type: 'cron', time: '@hourly', script: 'echo hi' } }),
       401,
       'unauthorized',
     );

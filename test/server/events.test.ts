@@ -126,7 +126,8 @@ describe('a fresh stream', () => {
     expect(executing!.data).toMatchObject({ status: 'Executing', previousStatus: 'ToBeExecuted', version: 2, stopRequested: false, nextRunAt: null });
     expect(executing!.data.lastStatusUpdated).toMatch(isoTime);
     const started = client.named('run-started')[0]!.data;
-    expect(started).toEqual({ run: 1, scheduledAt: expect.stringMatching(isoTime), startedAt: expect.stringMatching(isoTime) });
+    // attempt: 1, the first attempt at this fire (no retries here).
+    expect(started).toEqual({ run: 1, scheduledAt: expect.stringMatching(isoTime), startedAt: expect.stringMatching(isoTime), attempt: 1 });
     expect(client.named('run-finished')[0]!.data).toMatchObject({ run: 1, outcome: 'failed', exitCode: 3, signal: null, stdoutBytes: 12, stderrBytes: 12 });
     expect(client.named('run-finished')[0]!.data.finishedAt).toMatch(isoTime);
     expect(executed!.data).toMatchObject({ status: 'Executed', previousStatus: 'Executing', version: 3, nextRunAt: null });

@@ -111,7 +111,7 @@ export function expectError(response: LightMyRequestResponse, status: number, co
 /** Submits a task and expects it accepted. */
 export async function submit(
   app: FastifyInstance,
-  body: { id: string; type?: string; time?: string; script?: string },
+  body: { id: string; type?: string; time?: string; script?: string; timeout?: string; timezone?: string; start?: string; end?: string },
 ): Promise<TaskJson> {
   const response = await app.inject({
     method: 'POST',

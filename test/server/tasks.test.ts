@@ -12,7 +12,10 @@ afterEach(async () => {
   await harness?.close();
 });
 
-const summaryFields = ['createdAt', 'id', 'lastStatusUpdated', 'nextRunAt', 'script', 'status', 'stopRequested', 'time', 'timeout', 'type', 'version'];
+const summaryFields = [
+  'catchUp', 'catchUpWindow', 'createdAt', 'end', 'id', 'lastStatusUpdated', 'nextRunAt', 'overlap', 'pauseRequested', 'retries', 'retryDelay', 'retryMaxDelay', 'retryOn',
+  'script', 'start', 'status', 'stopRequested', 'time', 'timeout', 'timezone', 'type', 'version',
+];
 
 describe('GET /api/tasks', () => {
   beforeEach(async () => {

@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { SchedulerError } from '../../core/errors.js';
 import { catchUpModes } from '../../core/catch-up.js';
 import { overlapRules } from '../../core/policy.js';
+import { looksLikeDuration } from '../../core/submission.js';
 import { taskTypes } from '../../core/task.js';
 import type { SubmitBody, TaskSummaryJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
@@ -124,7 +125,7 @@ export function describeSchedule(task: Pick<TaskSummaryJson, 'type' | 'time' | '
   const until = task.end === null ? '' : `, until ${localTime(task.end)}`;
   if (task.type === 'delay') return `once, after ${task.time}`;
   if (task.type === 'at') return `once, at ${localTime(task.nextRunAt)}`;
-  return /^[0-9.]+[a-zµ]+$/i.test(task.time) ? `every ${task.time}${until}` : `on "${task.time}" (${task.timezone})${until}`;
+  return looksLikeDuration(task.time) ? `every ${task.time}${until}` : `on "${task.time}" (${task.timezone})${until}`;
 }
 
 function wholeNumber(text: string, flag: string): number {
