@@ -3,10 +3,10 @@
  * backoff's jitter is derived from the task, the fire and the attempt, so a restart does not
  * change when a retry is due.
  */
-import { createHash } from 'node:crypto';
 import { catchUpModes, type CatchUpMode, type CatchUpPolicy } from './catch-up.js';
 import { parseDuration } from './duration.js';
 import { SchedulerError } from './errors.js';
+import { unitHash } from './unit-hash.js';
 
 /**
  * When a fire comes while a run of the task is still executing:
@@ -97,11 +97,6 @@ export function isRetriable(retry: RetryPolicy, outcome: string, exitCode: numbe
   if (outcome !== 'failed' && outcome !== 'timed_out') return false;
   if (retry.onExitCodes === null) return true;
   return exitCode !== null && retry.onExitCodes.includes(exitCode);
-}
-
-/** A number in [0, 1) that depends only on `key`. */
-export function unitHash(key: string): number {
-  return createHash('sha256').update(key).digest().readUInt32BE(0) / 2 ** 32;
 }
 
 function invalid(field: string, message: string): never {

@@ -19,19 +19,56 @@
  */
 import { Cron } from 'croner';
 import { SchedulerError } from './errors.js';
+import { unitHash } from './unit-hash.js';
 
-export type Schedule =
+export type Schedule = (
   | { kind: 'once'; at: number }
   | { kind: 'interval'; everyMs: number; first: number; end: number | null }
-  | { kind: 'calendar'; expression: string; timezone: string; start: number | null; end: number | null };
+  | { kind: 'calendar'; expression: string; timezone: string; start: number | null; end: number | null }
+) & {
+  /**
+   * Each fire is moved later by up to `ms`, by an amount derived from `seed` (the task's id)
+   * and the fire's time: spread, but the same after a restart. Less than the time between
+   * two fires, so fires keep their order.
+   */
+  jitter?: { ms: number; seed: string };
+};
 
 /** Whether the schedule fires more than once. */
 export function isRecurring(schedule: Schedule): boolean {
   return schedule.kind !== 'once';
 }
 
-/** The first fire time strictly after `after`, or null when the schedule has no more. */
+/** The first fire time strictly after `after` (jitter included), or null when the schedule has no more. */
 export function nextFireAfter(schedule: Schedule, after: number): number | null {
+  const { jitter } = schedule;
+  if (!jitter) return nominalFireAfter(schedule, after);
+  // A fire whose own time is at most after - ms is due by `after` at the latest; the first
+  // after that is due after `after`, or else the one following it is (fires are >= ms apart).
+  const first = nominalFireAfter(schedule, after - jitter.ms);
+  if (first === null) return null;
+  const due = first + jitterOf(jitter, first);
+  if (due > after) return due;
+  const second = nominalFireAfter(schedule, first);
+  return second === null ? null : second + jitterOf(jitter, second);
+}
+
+/** How much later the fire at `at` is due. */
+function jitterOf(jitter: { ms: number; seed: string }, at: number): number {
+  return Math.floor(jitter.ms * unitHash(`${jitter.seed}\n${at}`));
+}
+
+/** The shortest time between two of the next `count` fires after `after` (Infinity for fewer than two). */
+export function shortestGap(schedule: Schedule, after: number, count: number): number {
+  const { jitter: _ignored, ...plain } = schedule;
+  const fires = nextFires(plain as Schedule, after, count);
+  let gap = Infinity;
+  for (let index = 1; index < fires.length; index++) gap = Math.min(gap, fires[index]! - fires[index - 1]!);
+  return gap;
+}
+
+/** The first fire time, without jitter, strictly after `after`. */
+function nominalFireAfter(schedule: Schedule, after: number): number | null {
   switch (schedule.kind) {
     case 'once':
       return schedule.at > after ? schedule.at : null;

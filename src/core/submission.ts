@@ -3,10 +3,10 @@
  * checks are the ones a schema cannot express (durations, byte sizes) and they also guard
  * callers that do not come through HTTP.
  */
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { SchedulerError } from './errors.js';
 import { parseRunPolicy, type PolicyInput } from './policy.js';
-import { checkCronExpression, nextFireAfter, type Schedule } from './schedule.js';
+import { checkCronExpression, nextFireAfter, shortestGap, type Schedule } from './schedule.js';
 import { taskTypes, type TaskDefinition, type TaskType } from './task.js';
 import { canonicalTimeZone, parseTimeIn, systemTimeZone } from './zoned-time.js';
 
@@ -25,6 +25,8 @@ export interface Submission extends PolicyInput {
   start?: string;
   /** A recurring task fires at this time at the latest. */
   end?: string;
+  /** Each fire is moved later by up to this (Go duration), the same for a fire after a restart. */
+  jitter?: string;
 }
 
 /** Limits on what may be submitted. */
@@ -60,7 +62,7 @@ export function parseSubmission(input: Submission, limits: SubmissionLimits, now
     id: input.id,
     type,
     time: input.time,
-    schedule: parseSchedule(type, input, timezone, now),
+    schedule: withJitter(parseSchedule(type, input, timezone, now), input, now),
     timezone,
     script: input.script,
     policy: parseRunPolicy(input),
@@ -98,6 +100,17 @@ function parseSchedule(type: TaskType, input: Submission, timezone: string, now:
     invalid('time', `"${input.time}" never fires after now; nothing would run`);
   }
   return schedule;
+}
+
+/** The schedule with the submission's jitter, refused when it could reorder fires. */
+function withJitter(schedule: Schedule, input: Submission, now: number): Schedule {
+  if (input.jitter === undefined) return schedule;
+  const ms = parseDuration(input.jitter, 'jitter');
+  if (ms === 0) return schedule;
+  // Fires must stay in order: a fire moved later must not pass the next one.
+  const gap = shortestGap(schedule, now, 50);
+  if (ms >= gap) invalid('jitter', `${input.jitter} is not shorter than the time between two fires (${formatDuration(gap)})`);
+  return { ...schedule, jitter: { ms, seed: input.id } };
 }
 
 /** `-time=10s`: the spec's fixed interval, first fire one interval after submission, or at `start`. */

@@ -23,6 +23,7 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
     nextRunAt: isoOrNull(dueAt(task.state)),
     createdAt: iso(task.createdAt),
     stopRequested: task.state.status === 'Executing' && task.state.stopRequested,
+    jitter: task.schedule.jitter ? formatDuration(task.schedule.jitter.ms) : null,
     overlap: task.policy.overlap,
     retries: task.policy.retry?.max ?? 0,
     retryDelay: task.policy.retry ? formatDuration(task.policy.retry.delayMs) : null,

@@ -31,6 +31,7 @@ interface SubmitOptions {
   retryOn?: string;
   catchUp?: string;
   catchUpWindow?: string;
+  jitter?: string;
   dryRun?: boolean;
   next: string;
   json?: boolean;
@@ -48,6 +49,7 @@ export function submitCommand(io: CliIo): Command {
     .option('--tz <zone>', "IANA time zone of --cron and of local times (default: the daemon's)")
     .option('--start <time>', 'a recurring task fires from this time on')
     .option('--end <time>', 'a recurring task fires at this time at the latest, then ends Executed')
+    .option('--jitter <duration>', 'move each fire later by up to DURATION (the same for a fire after a restart), to spread many tasks')
     .requiredOption('--script <script>', 'the bash script to run; quote it')
     .option('--timeout <duration>', 'end each run that takes longer than this (recorded as timed_out)')
     .addOption(new Option('--overlap <rule>', 'when a fire comes while a run executes: skip it, queue it (one waits), or replace the run').choices(overlapRules))
@@ -77,6 +79,7 @@ Examples:
       if (options.retries !== undefined) body.retries = wholeNumber(options.retries, '--retries');
       if (options.retryDelay !== undefined) body.retryDelay = options.retryDelay;
       if (options.retryMaxDelay !== undefined) body.retryMaxDelay = options.retryMaxDelay;
+      if (options.jitter !== undefined) body.jitter = options.jitter;
       if (options.catchUp !== undefined) body.catchUp = options.catchUp;
       if (options.catchUpWindow !== undefined) body.catchUpWindow = options.catchUpWindow;
       if (options.retryOn !== undefined) body.retryOn = options.retryOn.split(',').map((code) => wholeNumber(code.trim(), '--retry-on'));
