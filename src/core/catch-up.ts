@@ -57,14 +57,33 @@ export function planCatchUp(schedule: Schedule, policy: CatchUpPolicy, due: numb
   return { run, missed, backlog: ranked[1] ?? null };
 }
 
-/** The fires from `due` up to `now`: all of them if not too many, and how many there were. */
+/**
+ * The fires from `due` up to `now`, and how many there were. When there are too many to
+ * list, the list holds the first ones and then the last `maxCatchUpRuns`, found again from
+ * just before `now` (at the pace of the first ones): the latest are the ones that may run.
+ */
 function passedFires(schedule: Schedule, due: number, now: number): { fires: number[]; count: number; counted: boolean } {
   const fires = [due];
   for (let at = nextFireAfter(schedule, due); at !== null && at <= now; at = nextFireAfter(schedule, at)) {
-    if (fires.length >= maxCounted) return { fires, count: fires.length, counted: false };
+    if (fires.length >= maxCounted) return { ...withLatest(schedule, fires, now), counted: false };
     fires.push(at);
   }
   return { fires, count: fires.length, counted: true };
+}
+
+/** `fires` (too many to go on) followed by the latest fires up to `now`. */
+function withLatest(schedule: Schedule, fires: number[], now: number): { fires: number[]; count: number } {
+  const pace = (fires.at(-1)! - fires[0]!) / (fires.length - 1);
+  const latest: number[] = [];
+  let from = Math.max(fires.at(-1)!, now - pace * maxCatchUpRuns * 2);
+  for (let at = nextFireAfter(schedule, from); at !== null && at <= now; at = nextFireAfter(schedule, at)) {
+    latest.push(at);
+    if (latest.length > maxCatchUpRuns) latest.shift();
+    from = at;
+  }
+  // An estimate: the fires between the listed ones were not counted one by one.
+  const count = fires.length + Math.round((now - fires.at(-1)!) / pace);
+  return { fires: [...fires, ...latest], count: Math.max(count, fires.length + latest.length) };
 }
 
 function lastNotRun(fires: number[], ranked: number[]): number {

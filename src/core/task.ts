@@ -44,13 +44,19 @@ export type TaskState =
       fire?: number;
       /** Which attempt at that fire this run is: 1, then 2 for the first retry; absent: 1. */
       attempt?: number;
-      /** A fire that came during this run and waits for it to end (overlap rule `queue` or `replace`). */
+      /** A fire that came during this run and waits for it to end (overlap rule `queue` or `replace`)... */
       queued?: number;
+      /** ...or, when set, the next missed fire to catch up (catch-up rule `all`), planned again when it starts. */
+      backlog?: true;
     }
   | {
       status: 'WaitForNextExecution';
       nextRunAt: number;
-      /** Set when nextRunAt is a retry: of which fire, which attempt, and the fire to wait for after it. */
+      /**
+       * Set when the run due at nextRunAt serves an earlier fire: a retry (attempt 2 and
+       * more) or a fire queued during the last run (attempt 1). It starts as it is, outside
+       * the catch-up rule; then the task waits for thenNextRunAt.
+       */
       retry?: { fire: number; attempt: number; thenNextRunAt: number | null };
     }
   | { status: 'Executed' }

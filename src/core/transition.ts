@@ -139,7 +139,7 @@ function startRun(task: Task, _event: TaskEvent, now: number): Transition {
     return changedTo(task, waiting, now, { lastRun: missed!.run, effect: { kind: 'skipRun', ...missed!, at: now } });
   }
   const run = (missed?.run ?? task.lastRun) + 1;
-  const queued = plan.backlog === null ? {} : { queued: plan.backlog };
+  const queued = plan.backlog === null ? {} : { queued: plan.backlog, backlog: true as const };
   return changedTo(task, { status: 'Executing', run, nextRunAt, stopRequested: false, fire: plan.run, attempt: 1, ...queued }, now, {
     lastRun: run,
     effect: { kind: 'startRun', run, scheduledAt: plan.run, startedAt: now, attempt: 1, ...(missed ? { missed } : {}) },
@@ -149,6 +149,7 @@ function startRun(task: Task, _event: TaskEvent, now: number): Transition {
 /** A fire has come while a run executes: the task's overlap rule says what happens. */
 function fireDuringRun(task: Task, event: TaskEvent, now: number): Transition {
   const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  if (state.backlog) return skipTick(task, event, now, `run ${state.run} was still executing, catching up missed fires`);
   switch (task.policy.overlap) {
     case 'skip':
       return skipTick(task, event, now, `run ${state.run} was still executing`);
@@ -165,7 +166,8 @@ function fireDuringRun(task: Task, event: TaskEvent, now: number): Transition {
 function queueFire(task: Task, now: number): Transition {
   const state = task.state as Extract<TaskState, { status: 'Executing' }>;
   const due = requireDue(task, now);
-  return changedTo(task, { ...state, queued: due, nextRunAt: nextFireAfter(task.schedule, Math.max(now, due)) }, now, {});
+  const { backlog: _none, ...rest } = state;
+  return changedTo(task, { ...rest, queued: due, nextRunAt: nextFireAfter(task.schedule, Math.max(now, due)) }, now, {});
 }
 
 /**
@@ -279,7 +281,11 @@ function finishRun(
   else if (state.pauseRequested) next = { status: 'Paused' };
   else if (retry) next = { status: 'WaitForNextExecution', nextRunAt: retry.at, retry: retry.of };
   // A fire that came during the run (overlap rule queue or replace) runs now.
-  else if (state.queued !== undefined) next = { status: 'WaitForNextExecution', nextRunAt: state.queued };
+  // The next missed fire of a catch-up is planned again as it starts (more may have passed).
+  else if (state.queued !== undefined && state.backlog) next = { status: 'WaitForNextExecution', nextRunAt: state.queued };
+  else if (state.queued !== undefined) {
+    next = { status: 'WaitForNextExecution', nextRunAt: state.queued, retry: { fire: state.queued, attempt: 1, thenNextRunAt: state.nextRunAt } };
+  }
   // A task that runs once, or whose schedule has no fire left (it ended), is done.
   else if (state.nextRunAt === null) next = { status: 'Executed' };
   else next = { status: 'WaitForNextExecution', nextRunAt: state.nextRunAt };
