@@ -12,9 +12,10 @@ import { unitHash } from './unit-hash.js';
  * When a fire comes while a run of the task is still executing:
  * - `skip`: the fire is recorded as skipped (the spec's behaviour, the default);
  * - `queue`: it runs right after the current run; at most one fire waits (later ones are skipped);
+ * - `allow`: it runs at once, beside the others, up to `maxParallel` runs at once (then skipped);
  * - `replace`: the current run is killed (its whole process group) and the fire runs.
  */
-export const overlapRules = ['skip', 'queue', 'replace'] as const;
+export const overlapRules = ['skip', 'queue', 'allow', 'replace'] as const;
 export type OverlapRule = (typeof overlapRules)[number];
 
 /** Retries of a run that failed: attempt n+1 waits min(max, delay * 2^(n-1)), less up to half of it at random. */
@@ -29,6 +30,8 @@ export interface RetryPolicy {
 
 export interface RunPolicy {
   overlap: OverlapRule;
+  /** With overlap `allow`: the most runs of the task at once. */
+  maxParallel?: number;
   retry: RetryPolicy | null;
   catchUp: CatchUpPolicy;
 }
@@ -45,7 +48,13 @@ export interface PolicyInput {
   retryOn?: number[];
   catchUp?: string;
   catchUpWindow?: string;
+  maxParallel?: number;
 }
+
+/** The most runs of one task at once under `allow`, when the task does not say. */
+export const defaultMaxParallel = 4;
+/** Beyond this, parallel runs of one task are better written as several tasks. */
+const maxMaxParallel = 64;
 
 /** The most retries a task may ask for: beyond it, a schedule is the better tool. */
 export const maxRetries = 100;
@@ -57,12 +66,13 @@ export function parseRunPolicy(input: PolicyInput): RunPolicy {
     invalid('overlap', `"${overlap}" is not an overlap rule: use skip, queue or replace`);
   }
   const catchUp = parseCatchUp(input);
+  const parallel = parseMaxParallel(input, overlap);
   const retries = input.retries ?? 0;
   if (!Number.isInteger(retries) || retries < 0 || retries > maxRetries) invalid('retries', `must be a whole number from 0 to ${maxRetries}`);
   if (retries === 0) {
     const stray = (['retryDelay', 'retryMaxDelay', 'retryOn'] as const).find((field) => input[field] !== undefined);
     if (stray) invalid(stray, 'only applies with retries of at least 1');
-    return { overlap: overlap as OverlapRule, retry: null, catchUp };
+    return { overlap: overlap as OverlapRule, retry: null, catchUp, ...parallel };
   }
   const delayMs = parseDuration(input.retryDelay ?? '1s', 'retryDelay');
   const maxDelayMs = parseDuration(input.retryMaxDelay ?? '1h', 'retryMaxDelay');
@@ -72,7 +82,17 @@ export function parseRunPolicy(input: PolicyInput): RunPolicy {
   if (codes !== null && (codes.length === 0 || codes.some((code) => !Number.isInteger(code) || code < 1 || code > 255))) {
     invalid('retryOn', 'must list exit codes from 1 to 255');
   }
-  return { overlap: overlap as OverlapRule, retry: { max: retries, delayMs, maxDelayMs, onExitCodes: codes }, catchUp };
+  return { overlap: overlap as OverlapRule, retry: { max: retries, delayMs, maxDelayMs, onExitCodes: codes }, catchUp, ...parallel };
+}
+
+function parseMaxParallel(input: PolicyInput, overlap: string): { maxParallel?: number } {
+  if (overlap !== 'allow') {
+    if (input.maxParallel !== undefined) invalid('maxParallel', 'only applies with overlap "allow"');
+    return {};
+  }
+  const max = input.maxParallel ?? defaultMaxParallel;
+  if (!Number.isInteger(max) || max < 2 || max > maxMaxParallel) invalid('maxParallel', `must be a whole number from 2 to ${maxMaxParallel}`);
+  return { maxParallel: max };
 }
 
 function parseCatchUp(input: PolicyInput): CatchUpPolicy {

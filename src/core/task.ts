@@ -48,6 +48,8 @@ export type TaskState =
       queued?: number;
       /** ...or, when set, the next missed fire to catch up (catch-up rule `all`), planned again when it starts. */
       backlog?: true;
+      /** Runs started beside `run` (overlap rule `allow`), oldest first, with the fire each serves. */
+      parallel?: Array<{ run: number; fire: number }>;
     }
   | {
       status: 'WaitForNextExecution';

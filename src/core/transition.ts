@@ -16,7 +16,7 @@
  */
 import { SchedulerError } from './errors.js';
 import { planCatchUp } from './catch-up.js';
-import { isRetriable, retryDelay } from './policy.js';
+import { defaultMaxParallel, isRetriable, retryDelay } from './policy.js';
 import { isRecurring, nextFireAfter } from './schedule.js';
 import { dueAt, type Run, type RunOutcome, type Task, type TaskState, type TaskStatus } from './task.js';
 
@@ -156,10 +156,26 @@ function fireDuringRun(task: Task, event: TaskEvent, now: number): Transition {
     case 'queue':
       if (state.queued !== undefined) return skipTick(task, event, now, `run ${state.run} was still executing and a run was already waiting`);
       return queueFire(task, now);
+    case 'allow':
+      return runBeside(task, event, now);
     case 'replace':
       if (state.queued !== undefined) return skipTick(task, event, now, `run ${state.run} was being replaced already`);
       return { ...queueFire(task, now), effect: { kind: 'killRun', run: state.run, reason: `replaced by the fire at ${new Date(requireDue(task, now)).toISOString()}` } };
   }
+}
+
+/** The fire runs at once, beside the runs executing, unless as many run as the task allows. */
+function runBeside(task: Task, event: TaskEvent, now: number): Transition {
+  const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  const parallel = state.parallel ?? [];
+  const max = task.policy.maxParallel ?? defaultMaxParallel;
+  if (1 + parallel.length >= max) return skipTick(task, event, now, `${max} runs were executing, the most it allows at once`);
+  const due = requireDue(task, now);
+  const run = task.lastRun + 1;
+  return changedTo(task, { ...state, parallel: [...parallel, { run, fire: due }], nextRunAt: nextFireAfter(task.schedule, Math.max(now, due)) }, now, {
+    lastRun: run,
+    effect: { kind: 'startRun', run, scheduledAt: due, startedAt: now, attempt: 1 },
+  });
 }
 
 /** The fire waits for the run to end, then runs at once. */
@@ -268,12 +284,25 @@ function finishRun(
   now: number,
 ): Transition {
   const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  const finished = { effect: { kind: 'finishRun', run: event.run, result: event.result } as const };
+  const parallel = state.parallel ?? [];
+  // Runs beside others (overlap allow): the task goes on executing the rest; only the end of
+  // its last run decides what comes next (a retry is considered for that one alone).
+  const { parallel: _before, ...single } = state;
+  const withParallel = (runs: typeof parallel) => (runs.length > 0 ? { ...single, parallel: runs } : single);
+  if (event.run !== state.run && parallel.some((other) => other.run === event.run)) {
+    return changedTo(task, withParallel(parallel.filter((other) => other.run !== event.run)), now, finished);
+  }
   if (event.run !== state.run) {
     throw new IllegalTransition(
       'Executing',
       'runFinished',
       `task ${task.id}: run ${event.run} finished but run ${state.run} is the one executing`,
     );
+  }
+  if (parallel.length > 0) {
+    const [next, ...rest] = parallel;
+    return changedTo(task, { ...withParallel(rest), run: next!.run, fire: next!.fire, attempt: 1 }, now, finished);
   }
   let next: TaskState;
   const retry = state.queued === undefined ? retryAfter(task, state, event.result, now) : undefined;

@@ -197,9 +197,9 @@ export class Engine {
     return task;
   }
 
-  /** The output of the task's run in progress so far; undefined when no run is executing here. */
-  liveOutput(id: string): LiveOutput | undefined {
-    return this.runs.liveOutput(id);
+  /** The output so far of run `run` of the task (by default its first run in progress); undefined when it is not executing here. */
+  liveOutput(id: string, run?: number): LiveOutput | undefined {
+    return this.runs.liveOutput(id, run);
   }
 
   /** A task and its runs; not_found when there is no such task. */
@@ -298,7 +298,7 @@ export class Engine {
   private afterSave({ task, effect }: Transition, previous: Task): void {
     if (effect?.kind === 'startRun') this.runs.start(task, effect.run);
     // Not awaited: the run's end is recorded (as killed) under this task's mutex, held now.
-    if (effect?.kind === 'killRun') void this.runs.kill(task.id, effect.reason);
+    if (effect?.kind === 'killRun') void this.runs.kill(task.id, effect.reason, effect.run);
     if (effect?.kind === 'skipRun') {
       this.options.log.warn({ task: task.id, run: effect.run }, `tick skipped: ${effect.reason}`);
     }
@@ -338,32 +338,39 @@ export class Engine {
    * spooled.
    */
   private async recoverInterruptedRuns(): Promise<void> {
-    const { store, runner, clock, log } = this.options;
+    const { store, runner, log } = this.options;
     const interrupted = await store.listExecutingTasks();
     if (interrupted.length === 0) return; // the last stop was clean
     const orphans = runner.killOrphans();
     if (orphans > 0) log.warn({ processGroups: orphans }, 'killed the processes that interrupted runs left behind');
-    for (const task of interrupted) {
-      if (task.state.status !== 'Executing') continue;
-      const run = task.state.run;
-      const output = runner.recoverOutput(task.id, run);
-      await this.apply(task.id, {
-        kind: 'runFinished',
-        run,
-        result: {
-          outcome: 'interrupted',
-          startedAt: null,
-          finishedAt: clock.now(),
-          exitCode: null,
-          signal: null,
-          error: 'the daemon stopped while the run was executing',
-          outputCap: this.options.outputCap,
-          ...output,
-        },
-      });
-      runner.removeSpool(task.id, run);
-      log.warn({ task: task.id, run }, 'recorded an interrupted run');
+    for (const found of interrupted) {
+      // A task running several runs at once (overlap allow) has each one recorded in turn.
+      for (let task: Task | undefined = found; task?.state.status === 'Executing'; task = await store.getTask(found.id)) {
+        await this.recordInterrupted(task, task.state.run);
+      }
     }
+  }
+
+  /** Records run `run` of `task` as interrupted, with the output it had spooled. */
+  private async recordInterrupted(task: Task, run: number): Promise<void> {
+    const { runner, clock, log } = this.options;
+    const output = runner.recoverOutput(task.id, run);
+    await this.apply(task.id, {
+      kind: 'runFinished',
+      run,
+      result: {
+        outcome: 'interrupted',
+        startedAt: null,
+        finishedAt: clock.now(),
+        exitCode: null,
+        signal: null,
+        error: 'the daemon stopped while the run was executing',
+        outputCap: this.options.outputCap,
+        ...output,
+      },
+    });
+    runner.removeSpool(task.id, run);
+    log.warn({ task: task.id, run }, 'recorded an interrupted run');
   }
 
   /** Arms the timer for `task` if it is due before the timer now armed. */

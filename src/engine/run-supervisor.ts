@@ -32,26 +32,24 @@ interface Active {
   killReason: string | undefined;
 }
 
-/** Supervises the runs in progress, one per task at most. */
+/** Supervises the runs in progress: usually one per task, more for a task whose overlap rule is `allow`. */
 export class RunSupervisor {
-  private readonly active = new Map<string, Active>();
+  private readonly active = new Map<string, Map<number, Active>>();
   private stopping = false;
 
   constructor(private readonly options: RunSupervisorOptions) {}
 
   /** How many runs are executing now. */
   get size(): number {
-    return this.active.size;
+    let count = 0;
+    for (const runs of this.active.values()) count += runs.size;
+    return count;
   }
 
-  /** The run of `taskId` in progress, if any. */
-  current(taskId: string): number | undefined {
-    return this.active.get(taskId)?.run;
-  }
-
-  /** The output the run of `taskId` in progress has written so far, if a run is in progress. */
-  liveOutput(taskId: string): LiveOutput | undefined {
-    const entry = this.active.get(taskId);
+  /** The output run `run` of `taskId` (by default its first run in progress) has written so far, if it is in progress. */
+  liveOutput(taskId: string, run?: number): LiveOutput | undefined {
+    const runs = this.active.get(taskId);
+    const entry = run === undefined ? runs?.values().next().value : runs?.get(run);
     return entry && { run: entry.run, ...entry.process.outputSoFar() };
   }
 
@@ -64,7 +62,9 @@ export class RunSupervisor {
   start(task: Task, run: number): void {
     const process = this.spawn(task, run);
     const entry: Active = { run, process, killReason: undefined };
-    this.active.set(task.id, entry);
+    let runs = this.active.get(task.id);
+    if (!runs) this.active.set(task.id, (runs = new Map()));
+    runs.set(run, entry);
     const { activity, clock } = this.options;
     process.listen((stream, offset, chunk) => activity.output(task.id, run, stream, offset, chunk, clock.now()));
     this.options.log.info({ task: task.id, run, pid: process.pid }, 'run started');
@@ -72,29 +72,42 @@ export class RunSupervisor {
       try {
         await this.options.onEnd(task.id, run, this.asReported(entry, result));
       } finally {
-        if (this.active.get(task.id) === entry) this.active.delete(task.id);
+        const current = this.active.get(task.id);
+        if (current?.get(run) === entry) current.delete(run);
+        if (current?.size === 0) this.active.delete(task.id);
       }
     });
   }
 
-  /** Ends the run of `taskId` in progress, to be reported as killed (saying why); false when there is none. */
-  async kill(taskId: string, reason = 'killed on request'): Promise<boolean> {
-    const entry = this.active.get(taskId);
-    if (!entry) return false;
-    entry.killReason ??= reason;
-    await entry.process.kill();
-    return true;
+  /**
+   * Ends run `run` of `taskId` (by default every run of it in progress), to be reported as
+   * killed, saying why; false when there is none.
+   */
+  async kill(taskId: string, reason = 'killed on request', run?: number): Promise<boolean> {
+    const entries = this.entries(taskId, run);
+    for (const entry of entries) entry.killReason ??= reason;
+    await Promise.all(entries.map((entry) => entry.process.kill()));
+    return entries.length > 0;
   }
 
-  /** Ends the run of `taskId` in progress, if any, as its task goes away. */
+  /** Ends the runs of `taskId` in progress, if any, as its task goes away. */
   async end(taskId: string): Promise<void> {
-    await this.active.get(taskId)?.process.kill();
+    await Promise.all(this.entries(taskId).map((entry) => entry.process.kill()));
+  }
+
+  private entries(taskId: string, run?: number): Active[] {
+    const runs = this.active.get(taskId);
+    if (!runs) return [];
+    if (run === undefined) return [...runs.values()];
+    const entry = runs.get(run);
+    return entry ? [entry] : [];
   }
 
   /** Ends every run (reported as interrupted) and waits until each end has been recorded. */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.active.values()].map(({ process }) => process.kill()));
+    const all = [...this.active.values()].flatMap((runs) => [...runs.values()]);
+    await Promise.all(all.map(({ process }) => process.kill()));
     while (this.active.size > 0) await new Promise((resolve) => setImmediate(resolve));
   }
 

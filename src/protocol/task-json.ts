@@ -25,6 +25,7 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
     stopRequested: task.state.status === 'Executing' && task.state.stopRequested,
     jitter: task.schedule.jitter ? formatDuration(task.schedule.jitter.ms) : null,
     overlap: task.policy.overlap,
+    maxParallel: task.policy.maxParallel ?? null,
     retries: task.policy.retry?.max ?? 0,
     retryDelay: task.policy.retry ? formatDuration(task.policy.retry.delayMs) : null,
     retryMaxDelay: task.policy.retry ? formatDuration(task.policy.retry.maxDelayMs) : null,

@@ -25,6 +25,7 @@ interface SubmitOptions {
   script: string;
   timeout?: string;
   overlap?: string;
+  maxParallel?: string;
   retries?: string;
   retryDelay?: string;
   retryMaxDelay?: string;
@@ -52,7 +53,8 @@ export function submitCommand(io: CliIo): Command {
     .option('--jitter <duration>', 'move each fire later by up to DURATION (the same for a fire after a restart), to spread many tasks')
     .requiredOption('--script <script>', 'the bash script to run; quote it')
     .option('--timeout <duration>', 'end each run that takes longer than this (recorded as timed_out)')
-    .addOption(new Option('--overlap <rule>', 'when a fire comes while a run executes: skip it, queue it (one waits), or replace the run').choices(overlapRules))
+    .addOption(new Option('--overlap <rule>', 'when a fire comes while a run executes: skip it, queue it (one waits), allow it (runs beside), or replace the run').choices(overlapRules))
+    .option('--max-parallel <n>', 'with --overlap allow: the most runs at once (default 4)')
     .option('--retries <n>', 'retry a failed run up to N times, waiting longer each time')
     .option('--retry-delay <duration>', 'wait before the first retry, doubled for each next one (default 1s)')
     .option('--retry-max-delay <duration>', 'the longest wait before a retry (default 1h)')
@@ -76,6 +78,7 @@ Examples:
       if (options.start !== undefined) body.start = options.start;
       if (options.end !== undefined) body.end = options.end;
       if (options.overlap !== undefined) body.overlap = options.overlap;
+      if (options.maxParallel !== undefined) body.maxParallel = wholeNumber(options.maxParallel, '--max-parallel');
       if (options.retries !== undefined) body.retries = wholeNumber(options.retries, '--retries');
       if (options.retryDelay !== undefined) body.retryDelay = options.retryDelay;
       if (options.retryMaxDelay !== undefined) body.retryMaxDelay = options.retryMaxDelay;

@@ -36,7 +36,7 @@ export function runRoutes(app: FastifyInstance, engine: Engine): void {
     const { offset = 0, limit = 1024 * 1024 } = request.query;
     // The schema allows only the two stream names.
     const stream = (request.query.stream ?? 'stdout') as OutputStream;
-    const live = engine.liveOutput(id);
+    const live = engine.liveOutput(id, run);
     if (live?.run === run) return outputJson(run, stream, live[stream], false, offset, limit);
     const recorded = await engine.getRun(id, run);
     return outputJson(run, stream, recorded[stream], recorded.outcome !== 'running', offset, limit);

@@ -66,13 +66,13 @@ export function stateToColumns(state: TaskState): StateColumns {
     case 'WaitForNextExecution':
       return { status: state.status, current_run: null, stop_requested: 0, next_run_at: state.nextRunAt, state_detail: state.retry ? JSON.stringify({ retry: state.retry }) : null };
     case 'Executing': {
-      const { fire, attempt, queued, backlog } = state;
+      const { fire, attempt, queued, backlog, parallel } = state;
       return {
         status: state.status,
         current_run: state.run,
         stop_requested: state.stopRequested ? afterRun.stop : state.pauseRequested ? afterRun.pause : afterRun.goOn,
         next_run_at: state.nextRunAt,
-        state_detail: JSON.stringify({ fire, attempt, queued, backlog }),
+        state_detail: JSON.stringify({ fire, attempt, queued, backlog, parallel }),
       };
     }
     case 'Executed':
@@ -95,7 +95,13 @@ function columnsToState(row: TaskRow): TaskState {
       return { status, nextRunAt: row.next_run_at!, ...(detail.retry ? { retry: detail.retry } : {}) };
     }
     case 'Executing': {
-      const { fire, attempt, queued, backlog } = parseDetail<{ fire?: number; attempt?: number; queued?: number; backlog?: true }>(row);
+      const { fire, attempt, queued, backlog, parallel } = parseDetail<{
+        fire?: number;
+        attempt?: number;
+        queued?: number;
+        backlog?: true;
+        parallel?: Array<{ run: number; fire: number }>;
+      }>(row);
       return {
         status,
         run: row.current_run!,
@@ -106,6 +112,7 @@ function columnsToState(row: TaskRow): TaskState {
         ...(attempt === undefined ? {} : { attempt }),
         ...(queued === undefined ? {} : { queued }),
         ...(backlog ? { backlog } : {}),
+        ...(parallel && parallel.length > 0 ? { parallel } : {}),
       };
     }
     case 'Executed':
