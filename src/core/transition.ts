@@ -149,7 +149,9 @@ function startRun(task: Task, _event: TaskEvent, now: number): Transition {
 /** A fire has come while a run executes: the task's overlap rule says what happens. */
 function fireDuringRun(task: Task, event: TaskEvent, now: number): Transition {
   const state = task.state as Extract<TaskState, { status: 'Executing' }>;
-  if (state.backlog) return skipTick(task, event, now, `run ${state.run} was still executing, catching up missed fires`);
+  // While missed fires are caught up one after another (catch-up all), a new fire joins them:
+  // the next plan, made when this run ends, counts it among the passed fires.
+  if (state.backlog) return changedTo(task, { ...state, nextRunAt: nextFireAfter(task.schedule, Math.max(now, requireDue(task, now))) }, now, {});
   switch (task.policy.overlap) {
     case 'skip':
       return skipTick(task, event, now, `run ${state.run} was still executing`);

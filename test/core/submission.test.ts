@@ -312,7 +312,8 @@ describe('parseSubmission', () => {
       ['at', '2026-12-01T09:30:00Z', 'end'],
     ])('a %s task refuses a %s: it runs once', (type, time, field) => {
       const message = refusal({ ...valid, type, time, [field]: '2026-12-01T00:00:00Z' }).message;
-      expect(message).toBe(`${field}: only a recurring (cron) task has a start or an end; a ${type} task runs once`);
+      const article = type === 'at' ? 'an' : 'a';
+      expect(message).toBe(`${field}: only a recurring (cron) task has a start or an end; ${article} ${type} task runs once`);
     });
 
     it('a one-time task given both is refused naming start', () => {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
+import type { Schedule } from '../../src/core/schedule.js';
 import { taskStatuses, type Task, type TaskState, type TaskStatus, type TaskType } from '../../src/core/task.js';
 import {
   IllegalTransition,
@@ -22,13 +23,27 @@ const I = 10 * SEC;
 /** Status last changed here, before any event of the tests. */
 const UPDATED = T0 + 1;
 
+/** The schedule the spec's task types get when submitted at T0: delay 10s, or every 10s. */
+function scheduleOf(type: TaskType): Schedule {
+  switch (type) {
+    case 'delay':
+      return { kind: 'once', at: T0 + I };
+    case 'cron':
+      return { kind: 'interval', everyMs: I, first: T0 + I, end: null };
+    case 'at':
+      return { kind: 'once', at: T0 + 5 * I };
+  }
+}
+
 function makeTask(type: TaskType, state: TaskState, extra: Partial<Task> = {}): Task {
   return {
     id: `t-${type}`,
     type,
-    time: '10s',
-    intervalMs: I,
+    time: type === 'at' ? new Date(T0 + 5 * I).toISOString() : '10s',
+    schedule: scheduleOf(type),
+    timezone: 'UTC',
     script: 'echo hi',
+    policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
     createdAt: T0,
     state,
     lastStatusUpdated: UPDATED,
@@ -100,8 +115,8 @@ const cases: Case[] = [
     task: makeTask('delay', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
     input: fire, now: T0 + I,
     expected: {
-      state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false },
-      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I },
+      state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false, fire: T0 + I, attempt: 1 },
+      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I, attempt: 1 },
       lastRun: 1, statusChanged: true,
     },
   },
@@ -111,8 +126,8 @@ const cases: Case[] = [
     task: makeTask('delay', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
     input: fire, now: T0 + I + 4321,
     expected: {
-      state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false },
-      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I + 4321 },
+      state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false, fire: T0 + I, attempt: 1 },
+      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I + 4321, attempt: 1 },
       lastRun: 1, statusChanged: true,
     },
   },
@@ -129,20 +144,25 @@ const cases: Case[] = [
     task: makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
     input: fire, now: T0 + I,
     expected: {
-      state: { status: 'Executing', run: 1, nextRunAt: T0 + 2 * I, stopRequested: false },
-      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I },
+      state: { status: 'Executing', run: 1, nextRunAt: T0 + 2 * I, stopRequested: false, fire: T0 + I, attempt: 1 },
+      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I, attempt: 1 },
       lastRun: 1, statusChanged: true,
     },
   },
   {
-    name: 'cron ToBeExecuted + fire 2.5 intervals late: next tick is the next grid point, not now + interval',
+    // Fires at +1I, +2I and +3I have passed: catch-up once runs the latest (+3I) as run 2, and
+    // run 1 records the two before it as missed.
+    name: 'cron ToBeExecuted + fire 2.5 intervals late: the latest passed fire runs, the two before it are recorded missed, the next tick is the next grid point',
     status: 'ToBeExecuted', event: 'fire',
     task: makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
     input: fire, now: T0 + 3.5 * I,
     expected: {
-      state: { status: 'Executing', run: 1, nextRunAt: T0 + 4 * I, stopRequested: false },
-      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + 3.5 * I },
-      lastRun: 1, statusChanged: true,
+      state: { status: 'Executing', run: 2, nextRunAt: T0 + 4 * I, stopRequested: false, fire: T0 + 3 * I, attempt: 1 },
+      effect: {
+        kind: 'startRun', run: 2, scheduledAt: T0 + 3 * I, startedAt: T0 + 3.5 * I, attempt: 1,
+        missed: { run: 1, scheduledAt: T0 + I, reason: '2 fires passed while the task could not run (the daemon was not running, or was busy); catch-up once: the latest runs instead' },
+      },
+      lastRun: 2, statusChanged: true,
     },
   },
   {
@@ -152,7 +172,7 @@ const cases: Case[] = [
     input: fire, now: T0 + 1,
     expected: { illegal: true },
   },
-  ...(['delay', 'cron'] as const).flatMap((type): Case[] => [
+  ...(['delay', 'cron', 'at'] as const).flatMap((type): Case[] => [
     {
       name: `${type} ToBeExecuted + runFinished: illegal (nothing is running)`,
       status: 'ToBeExecuted', event: 'runFinished',
@@ -176,8 +196,8 @@ const cases: Case[] = [
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
     input: fire, now: T0 + 3 * I + 7,
     expected: {
-      state: { status: 'Executing', run: 3, nextRunAt: T0 + 4 * I, stopRequested: false },
-      effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 3 * I, startedAt: T0 + 3 * I + 7 },
+      state: { status: 'Executing', run: 3, nextRunAt: T0 + 4 * I, stopRequested: false, fire: T0 + 3 * I, attempt: 1 },
+      effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 3 * I, startedAt: T0 + 3 * I + 7, attempt: 1 },
       lastRun: 3, statusChanged: true,
     },
   },
@@ -338,8 +358,161 @@ const cases: Case[] = [
     expected: { refused: /already executed/ },
   },
 
+  // ---------------------------------------------------------------- Paused (recurring only; pause-resume.test.ts has the rest)
+  {
+    name: 'cron Paused + fire: illegal (a paused task has no next fire)',
+    status: 'Paused', event: 'fire',
+    task: makeTask('cron', { status: 'Paused' }, { lastRun: 2 }),
+    input: fire, now: T0 + 100 * I,
+    expected: { illegal: true },
+  },
+  {
+    name: 'cron Paused + runFinished: illegal',
+    status: 'Paused', event: 'runFinished',
+    task: makeTask('cron', { status: 'Paused' }, { lastRun: 2 }),
+    input: finished(2), now: T0 + 100 * I,
+    expected: { illegal: true },
+  },
+  {
+    name: 'cron Paused + stop: Stopped',
+    status: 'Paused', event: 'stop',
+    task: makeTask('cron', { status: 'Paused' }, { lastRun: 2 }),
+    input: stop, now: T0 + 100 * I,
+    expected: { state: { status: 'Stopped' }, effect: null, warning: null, statusChanged: true },
+  },
+
+  // ---------------------------------------------------------------- at: a one-time task at a time
+  {
+    name: 'at ToBeExecuted + fire at its time: starts run 1, no next fire',
+    status: 'ToBeExecuted', event: 'fire',
+    task: makeTask('at', { status: 'ToBeExecuted', nextRunAt: T0 + 5 * I }),
+    input: fire, now: T0 + 5 * I,
+    expected: {
+      state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false, fire: T0 + 5 * I, attempt: 1 },
+      effect: { kind: 'startRun', run: 1, scheduledAt: T0 + 5 * I, startedAt: T0 + 5 * I, attempt: 1 },
+      lastRun: 1, statusChanged: true,
+    },
+  },
+  {
+    name: 'at ToBeExecuted + fire before its time: illegal',
+    status: 'ToBeExecuted', event: 'fire',
+    task: makeTask('at', { status: 'ToBeExecuted', nextRunAt: T0 + 5 * I }),
+    input: fire, now: T0 + 5 * I - 1,
+    expected: { illegal: true },
+  },
+  {
+    name: 'at Executing + runFinished: Executed',
+    status: 'Executing', event: 'runFinished',
+    task: makeTask('at', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
+    input: finished(1, res), now: T0 + 5 * I + 500,
+    expected: { state: { status: 'Executed' }, effect: { kind: 'finishRun', run: 1, result: res }, lastRun: 1, statusChanged: true },
+  },
+  {
+    name: 'at Executing + stop: refused (stop_refused), the run goes on',
+    status: 'Executing', event: 'stop',
+    task: makeTask('at', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
+    input: stop, now: T0 + 5 * I + 1,
+    expected: { refused: /cannot stop at task t-at: its run has already started/ },
+  },
+  {
+    name: 'at Executing + fire: illegal (no next fire)',
+    status: 'Executing', event: 'fire',
+    task: makeTask('at', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
+    input: fire, now: T0 + 100 * I,
+    expected: { illegal: true },
+  },
+  {
+    name: 'at Executed + stop: refused',
+    status: 'Executed', event: 'stop',
+    task: makeTask('at', { status: 'Executed' }, { lastRun: 1 }),
+    input: stop, now: T0 + 100 * I,
+    expected: { refused: /already executed/ },
+  },
+
+  // ---------------------------------------------------------------- a recurring task whose schedule ends
+  {
+    name: 'interval with an end, WaitForNextExecution + fire at the last fire: starts the run, no next fire',
+    status: 'WaitForNextExecution', event: 'fire',
+    task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2, schedule: { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I } }),
+    input: fire, now: T0 + 3 * I,
+    expected: {
+      state: { status: 'Executing', run: 3, nextRunAt: null, stopRequested: false, fire: T0 + 3 * I, attempt: 1 },
+      effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 3 * I, startedAt: T0 + 3 * I, attempt: 1 },
+      lastRun: 3, statusChanged: true,
+    },
+  },
+  {
+    name: 'interval with an end, fire at the one before last: the next fire is the last',
+    status: 'WaitForNextExecution', event: 'fire',
+    task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I }, { lastRun: 1, schedule: { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I } }),
+    input: fire, now: T0 + 2 * I,
+    expected: {
+      state: { status: 'Executing', run: 2, nextRunAt: T0 + 3 * I, stopRequested: false, fire: T0 + 2 * I, attempt: 1 },
+      effect: { kind: 'startRun', run: 2, scheduledAt: T0 + 2 * I, startedAt: T0 + 2 * I, attempt: 1 },
+      lastRun: 2, statusChanged: true,
+    },
+  },
+  {
+    name: 'interval with an end, fired late past its end (catch-up): the run serves the last fire, the one before is recorded missed, then nothing',
+    status: 'WaitForNextExecution', event: 'fire',
+    task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I }, { lastRun: 1, schedule: { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I } }),
+    input: fire, now: T0 + 10 * I,
+    expected: {
+      state: { status: 'Executing', run: 3, nextRunAt: null, stopRequested: false, fire: T0 + 3 * I, attempt: 1 },
+      effect: {
+        kind: 'startRun', run: 3, scheduledAt: T0 + 3 * I, startedAt: T0 + 10 * I, attempt: 1,
+        missed: { run: 2, scheduledAt: T0 + 2 * I, reason: '1 fire passed while the task could not run (the daemon was not running, or was busy); catch-up once: the latest runs instead' },
+      },
+      lastRun: 3, statusChanged: true,
+    },
+  },
+  {
+    name: 'calendar with an end, Executing the run of the last fire + runFinished: Executed',
+    status: 'Executing', event: 'runFinished',
+    task: makeTask('cron', { status: 'Executing', run: 3, nextRunAt: null, stopRequested: false }, { lastRun: 3, time: '*/10 * * * * *', schedule: { kind: 'calendar', expression: '*/10 * * * * *', timezone: 'UTC', start: null, end: T0 + 3 * I } }),
+    input: finished(3, res), now: T0 + 3 * I + 500,
+    expected: { state: { status: 'Executed' }, effect: { kind: 'finishRun', run: 3, result: res }, lastRun: 3, statusChanged: true },
+  },
+  {
+    name: 'calendar with an end, a stop requested during the last run + runFinished: Stopped, not Executed',
+    status: 'Executing', event: 'runFinished',
+    task: makeTask('cron', { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true }, { lastRun: 3, time: '*/10 * * * * *', schedule: { kind: 'calendar', expression: '*/10 * * * * *', timezone: 'UTC', start: null, end: T0 + 3 * I } }),
+    input: finished(3, res), now: T0 + 3 * I + 500,
+    expected: { state: { status: 'Stopped' }, effect: { kind: 'finishRun', run: 3, result: res }, lastRun: 3, statusChanged: true },
+  },
+  {
+    name: 'interval with an end, Executing the last run + stop: accepted like any recurring task (stop requested, warning)',
+    status: 'Executing', event: 'stop',
+    task: makeTask('cron', { status: 'Executing', run: 3, nextRunAt: null, stopRequested: false }, { lastRun: 3, schedule: { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I } }),
+    input: stop, now: T0 + 3 * I + 2,
+    expected: {
+      state: { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true },
+      effect: null,
+      warning: /run 3 is still executing/,
+      lastRun: 3, statusChanged: false,
+    },
+  },
+  {
+    name: 'interval with an end, Executing + fire at the last fire: skipped, and no fire is left',
+    status: 'Executing', event: 'fire',
+    task: makeTask('cron', { status: 'Executing', run: 2, nextRunAt: T0 + 3 * I, stopRequested: false }, { lastRun: 2, schedule: { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I } }),
+    input: fire, now: T0 + 3 * I,
+    expected: {
+      state: { status: 'Executing', run: 2, nextRunAt: null, stopRequested: false },
+      effect: { kind: 'skipRun', run: 3, scheduledAt: T0 + 3 * I, at: T0 + 3 * I, reason: 'run 2 was still executing' },
+      lastRun: 3, statusChanged: false,
+    },
+  },
+  {
+    name: 'calendar Executed (its schedule ended) + stop: refused',
+    status: 'Executed', event: 'stop',
+    task: makeTask('cron', { status: 'Executed' }, { lastRun: 3, schedule: { kind: 'calendar', expression: '@hourly', timezone: 'UTC', start: null, end: T0 } }),
+    input: stop, now: T0 + 100 * I,
+    expected: { refused: /cannot stop cron task t-cron: it has already executed/ },
+  },
+
   // ---------------------------------------------------------------- Stopped
-  ...(['delay', 'cron'] as const).flatMap((type): Case[] => [
+  ...(['delay', 'cron', 'at'] as const).flatMap((type): Case[] => [
     {
       name: `${type} Stopped + fire: illegal`,
       status: 'Stopped', event: 'fire',
@@ -454,7 +627,7 @@ describe('transition: sequences', () => {
     expect(starts.map((e) => e.run)).toEqual([1, 2, 3]);
     expect(steps[1]!.task.state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I });
     expect(steps[3]!.task.state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I });
-    expect(steps.at(-1)!.task.state).toEqual({ status: 'Executing', run: 3, nextRunAt: T0 + 4 * I, stopRequested: false });
+    expect(steps.at(-1)!.task.state).toEqual({ status: 'Executing', run: 3, nextRunAt: T0 + 4 * I, stopRequested: false, fire: T0 + 3 * I, attempt: 1 });
     // One version per change, from the submitted version 1.
     expect(steps.map((s) => s.task.version)).toEqual([2, 3, 4, 5, 6]);
   });
@@ -472,8 +645,8 @@ describe('transition: sequences', () => {
     expect(steps[1]!.effect).toEqual({ kind: 'skipRun', run: 2, scheduledAt: T0 + 2 * I, at: T0 + 2 * I, reason: 'run 1 was still executing' });
     expect(steps[2]!.effect).toEqual({ kind: 'skipRun', run: 3, scheduledAt: T0 + 3 * I, at: T0 + 3 * I + 1, reason: 'run 1 was still executing' });
     // Run 1 is still the one executing while ticks are skipped.
-    expect(steps[2]!.task.state).toEqual({ status: 'Executing', run: 1, nextRunAt: T0 + 4 * I, stopRequested: false });
-    expect(steps[4]!.effect).toEqual({ kind: 'startRun', run: 4, scheduledAt: T0 + 4 * I, startedAt: T0 + 4 * I });
+    expect(steps[2]!.task.state).toEqual({ status: 'Executing', run: 1, nextRunAt: T0 + 4 * I, stopRequested: false, fire: T0 + I, attempt: 1 });
+    expect(steps[4]!.effect).toEqual({ kind: 'startRun', run: 4, scheduledAt: T0 + 4 * I, startedAt: T0 + 4 * I, attempt: 1 });
     // A finish report naming a skipped tick's number is refused.
     expect(() => transition(steps[2]!.task, finished(2), T0 + 3 * I + 2)).toThrow(IllegalTransition);
   });
@@ -508,5 +681,109 @@ describe('transition: sequences', () => {
     expect(done!.task.state).toEqual({ status: 'Executed' });
     expect(() => transition(done!.task, stop, T0 + 2 * I)).toThrow(expect.objectContaining({ code: 'stop_refused' }));
     expect(() => transition(done!.task, fire, T0 + 100 * I)).toThrow(IllegalTransition);
+  });
+  it('a calendar task fires on its calendar, not on an interval from its start', () => {
+    // Every 10 seconds on the clock: T0 is 10:00:00, the task was submitted at T0 + 3.2s.
+    const schedule: Schedule = { kind: 'calendar', expression: '*/10 * * * * *', timezone: 'UTC', start: null, end: null };
+    const start = makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }, { createdAt: T0 + 3_200, schedule, time: '*/10 * * * * *', version: 1 });
+    const steps = play(start, [
+      [fire, T0 + I + 400], // run 1, 400ms late
+      [finished(1), T0 + I + 2 * SEC],
+      [fire, T0 + 2 * I],
+      [finished(2), T0 + 2 * I + 5 * SEC],
+    ]);
+    expect(steps[0]!.task.state).toEqual({ status: 'Executing', run: 1, nextRunAt: T0 + 2 * I, stopRequested: false, fire: T0 + I, attempt: 1 });
+    expect(steps[1]!.task.state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I });
+    // The next fire was chosen when run 2 started: :30, on the calendar, not 10s after the late run 1.
+    expect(steps[3]!.task.state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I });
+    // A fire long after (the daemon was down): the calendar fires :30 to 10:10:00 (58) passed;
+    // one run for the latest of them (run 4), the 57 before it recorded as missed (run 3),
+    // then back on the calendar.
+    const late = transition(steps[3]!.task, fire, T0 + 60 * I + 4_321);
+    expect(late.effect).toEqual({
+      kind: 'startRun',
+      run: 4,
+      scheduledAt: T0 + 60 * I,
+      startedAt: T0 + 60 * I + 4_321,
+      attempt: 1,
+      missed: { run: 3, scheduledAt: T0 + 3 * I, reason: '57 fires passed while the task could not run (the daemon was not running, or was busy); catch-up once: the latest runs instead' },
+    });
+    expect(late.task.state).toEqual({ status: 'Executing', run: 4, nextRunAt: T0 + 61 * I, stopRequested: false, fire: T0 + 60 * I, attempt: 1 });
+    expect(late.task.lastRun).toBe(4);
+  });
+
+  it('an interval task with an end: runs on its grid up to the end, then ends Executed', () => {
+    const schedule: Schedule = { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I };
+    const start = makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }, { schedule, version: 1 });
+    const steps = play(start, [
+      [fire, T0 + I],
+      [finished(1), T0 + I + SEC],
+      [fire, T0 + 2 * I],
+      [finished(2), T0 + 2 * I + SEC],
+      [fire, T0 + 3 * I], // the last fire: the end is inclusive
+      [finished(3), T0 + 3 * I + 7 * SEC],
+    ]);
+    const starts = steps.map((s) => s.effect).filter((e): e is Extract<Effect, { kind: 'startRun' }> => e?.kind === 'startRun');
+    expect(starts.map((e) => e.scheduledAt - T0)).toEqual([I, 2 * I, 3 * I]);
+    expect(steps[4]!.task.state).toEqual({ status: 'Executing', run: 3, nextRunAt: null, stopRequested: false, fire: T0 + 3 * I, attempt: 1 });
+    expect(steps[5]!.task.state).toEqual({ status: 'Executed' });
+    expect(steps[5]!.task.lastStatusUpdated).toBe(T0 + 3 * I + 7 * SEC);
+    // Nothing more: no fire, and a stop is refused as for any task that has executed.
+    expect(() => transition(steps[5]!.task, fire, T0 + 100 * I)).toThrow(IllegalTransition);
+    expect(() => transition(steps[5]!.task, stop, T0 + 100 * I)).toThrow(expect.objectContaining({ code: 'stop_refused' }));
+  });
+
+  it('a calendar task with an end, stopped during its last run: Stopped, not Executed', () => {
+    const schedule: Schedule = { kind: 'calendar', expression: '*/10 * * * * *', timezone: 'UTC', start: null, end: T0 + 2 * I };
+    const start = makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I }, { schedule, lastRun: 1 });
+    const [started, stopped, done] = play(start, [
+      [fire, T0 + 2 * I],
+      [stop, T0 + 2 * I + SEC],
+      [finished(2), T0 + 2 * I + 5 * SEC],
+    ]);
+    expect(started!.task.state).toEqual({ status: 'Executing', run: 2, nextRunAt: null, stopRequested: false, fire: T0 + 2 * I, attempt: 1 });
+    expect(stopped!.warning).toMatch(/still executing/);
+    expect(done!.task.state).toEqual({ status: 'Stopped' });
+  });
+
+  it('a recurring task whose last fire is skipped during a long run ends Executed when that run ends', () => {
+    const schedule: Schedule = { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 2 * I };
+    const start = makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }, { schedule });
+    const steps = play(start, [
+      [fire, T0 + I],
+      [fire, T0 + 2 * I], // the last fire, while run 1 goes on
+      [finished(1), T0 + 2 * I + 5 * SEC],
+    ]);
+    expect(steps.map((s) => s.effect?.kind)).toEqual(['startRun', 'skipRun', 'finishRun']);
+    expect(steps[1]!.task.state).toEqual({ status: 'Executing', run: 1, nextRunAt: null, stopRequested: false, fire: T0 + I, attempt: 1 });
+    expect(steps[2]!.task.state).toEqual({ status: 'Executed' });
+  });
+
+  it('an at task: fires once at its time and ends Executed; a stop while it runs is refused', () => {
+    const start = makeTask('at', { status: 'ToBeExecuted', nextRunAt: T0 + 5 * I }, { version: 1 });
+    expect(() => transition(start, fire, T0 + 5 * I - 1)).toThrow(IllegalTransition);
+    const [started, done] = play(start, [
+      [fire, T0 + 5 * I],
+      [finished(1), T0 + 5 * I + 3 * SEC],
+    ]);
+    expect(started!.task.state).toEqual({ status: 'Executing', run: 1, nextRunAt: null, stopRequested: false, fire: T0 + 5 * I, attempt: 1 });
+    let refused: unknown;
+    try {
+      transition(started!.task, stop, T0 + 5 * I + 1);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(SchedulerError);
+    expect(refused).toMatchObject({ code: 'stop_refused' });
+    expect(done!.task.state).toEqual({ status: 'Executed' });
+    expect(() => transition(done!.task, fire, T0 + 100 * I)).toThrow(IllegalTransition);
+  });
+
+  it('an at task stopped before its time: Stopped, it never runs', () => {
+    const start = makeTask('at', { status: 'ToBeExecuted', nextRunAt: T0 + 5 * I }, { version: 1 });
+    const stopped = transition(start, stop, T0 + I);
+    expect(stopped.task.state).toEqual({ status: 'Stopped' });
+    expect(stopped.effect).toBeNull();
+    expect(() => transition(stopped.task, fire, T0 + 5 * I)).toThrow(IllegalTransition);
   });
 });

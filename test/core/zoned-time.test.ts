@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
-import { checkTimeZone, parseTimeIn, systemTimeZone } from '../../src/core/zoned-time.js';
+import { canonicalTimeZone, parseTimeIn, systemTimeZone } from '../../src/core/zoned-time.js';
 
 /** parseTimeIn, as an ISO string so that a failure shows a readable date. */
 const read = (text: string, zone: string): string => new Date(parseTimeIn(text, zone, 'start')).toISOString();
@@ -154,21 +154,26 @@ describe('parseTimeIn: what is not a time', () => {
   });
 });
 
-describe('checkTimeZone', () => {
-  it.each(['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe', 'Etc/GMT+5'])('accepts %j', (zone) => {
-    expect(() => checkTimeZone(zone, 'timezone')).not.toThrow();
+describe('canonicalTimeZone', () => {
+  it.each(['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe', 'Etc/GMT+5'])('accepts %j as it is', (zone) => {
+    expect(canonicalTimeZone(zone, 'timezone')).toBe(zone);
+  });
+
+  it('spells a zone written another way as the system does', () => {
+    expect(canonicalTimeZone('utc', 'timezone')).toBe('UTC');
+    expect(canonicalTimeZone('europe/paris', 'timezone')).toBe('Europe/Paris');
   });
 
   it.each(['Mars/Olympus_Mons', 'Europe/Berlim', 'not a zone', 'EST5EDT/Nowhere'])('refuses %j, naming the field and the zone', (zone) => {
-    const error = refusal(() => checkTimeZone(zone, 'timezone'));
+    const error = refusal(() => canonicalTimeZone(zone, 'timezone'));
     expect(error.message).toMatch(/^timezone: ".*" is not a time zone/);
     expect(error.message).toContain(`"${zone}"`);
   });
 });
 
 describe('systemTimeZone', () => {
-  it('is the zone the process runs in, one checkTimeZone accepts', () => {
+  it('is the zone the process runs in, one canonicalTimeZone accepts', () => {
     expect(systemTimeZone()).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
-    expect(() => checkTimeZone(systemTimeZone(), 'timezone')).not.toThrow();
+    expect(() => canonicalTimeZone(systemTimeZone(), 'timezone')).not.toThrow();
   });
 });

@@ -16,6 +16,7 @@ import {
   finish,
   lastRunOf,
   passOverSince,
+  quietUntil,
   runsOf,
   step,
   stepTo,
@@ -457,7 +458,7 @@ describe('Engine: a stop racing with the start of a run', () => {
       } else {
         seen.add('stop requested');
         expect(settled.value.warning, where).toMatch(/still executing/);
-        expect(settled.value.task.state, where).toEqual({ status: 'Executing', run: 1, nextRunAt: null, stopRequested: true });
+        expect(settled.value.task.state, where).toEqual({ status: 'Executing', run: 1, nextRunAt: null, stopRequested: true, fire: T0 + 10 * SEC, attempt: 1 });
         expect(h.runner.runs, where).toHaveLength(1);
         for (let k = 2; k <= 3; k++) await stepTo(h, T0 + k * 10 * SEC);
         const run = lastRunOf(h, 'r');
@@ -704,10 +705,12 @@ describe('Engine: restart after a crash', () => {
     const second = await restart(path, downUntil);
     expect((await taskOf(second, 'c')).state).toEqual({ status: 'WaitForNextExecution', nextRunAt: created + 30 * SEC });
     await fireAt(second, downUntil);
-    // One catch-up run now, for the earliest missed tick; the missed ones are not replayed.
-    expect(second.runner.runs.map((r) => r.run)).toEqual([3]);
+    // One catch-up run now (run 4), for the latest missed tick (+600s); the 57 before it are
+    // not replayed, and one skipped record (run 3, at the first of them) says so.
+    expect(second.runner.runs.map((r) => r.run)).toEqual([4]);
     expect(await taskOf(second, 'c')).toMatchObject({
-      state: { status: 'Executing', run: 3, nextRunAt: created + 10 * MIN + 10 * SEC },
+      state: { status: 'Executing', run: 4, nextRunAt: created + 10 * MIN + 10 * SEC, fire: created + 10 * MIN, attempt: 1 },
+      lastRun: 4,
     });
     second.clock.advance(SEC);
     await finish(second, lastRunOf(second, 'c'));
@@ -722,11 +725,18 @@ describe('Engine: restart after a crash', () => {
     expect(runs.map((r) => [r.run, r.outcome, r.scheduledAt - created])).toEqual([
       [1, 'succeeded', 10 * SEC],
       [2, 'interrupted', 20 * SEC],
-      [3, 'succeeded', 30 * SEC],
-      [4, 'succeeded', 610 * SEC],
-      [5, 'succeeded', 620 * SEC],
-      [6, 'succeeded', 630 * SEC],
+      [3, 'skipped', 30 * SEC],
+      [4, 'succeeded', 600 * SEC],
+      [5, 'succeeded', 610 * SEC],
+      [6, 'succeeded', 620 * SEC],
+      [7, 'succeeded', 630 * SEC],
     ]);
+    expect(runs[2]).toMatchObject({
+      startedAt: null,
+      finishedAt: downUntil,
+      error: '57 fires passed while the task could not run (the daemon was not running, or was busy); catch-up once: the latest runs instead',
+    });
+    expect(runs[3]!.startedAt).toBe(downUntil);
     expect(second.runner.runs).toHaveLength(4);
   });
 
@@ -795,7 +805,7 @@ describe('Engine: activity', () => {
     await fireAt(h, T0 + 10 * SEC);
     const started = await taskOf(h, 'c');
     expect(activity.changes).toEqual([
-      { kind: 'changed', task: started, previous: submitted, effect: { kind: 'startRun', run: 1, scheduledAt: T0 + 10 * SEC, startedAt: T0 + 10 * SEC } },
+      { kind: 'changed', task: started, previous: submitted, effect: { kind: 'startRun', run: 1, scheduledAt: T0 + 10 * SEC, startedAt: T0 + 10 * SEC, attempt: 1 } },
     ]);
 
     h.clock.advance(3 * SEC);
@@ -959,5 +969,294 @@ describe('Engine: the bound on all kept output', () => {
     await runTenBytes(h, 1, 4);
     expect(await h.inner.outputBytes()).toBe(40);
     expect((await runsOf(h, 'c')).every((run) => run.stdout.droppedBytes === 0 && run.stdout.text !== '')).toBe(true);
+  });
+});
+
+describe('Engine: schedules beyond the fixed interval', () => {
+  /** The instant of a UTC date-time written without its Z. */
+  const utc = (text: string) => Date.parse(`${text}Z`);
+
+  it('a cron expression fires at its calendar times, not an interval after submission', async () => {
+    const h = await harness();
+    h.clock.advance(3_217); // submitted at 10:00:03.217
+    const submitted = await h.engine.submit({ id: 'cal', type: 'cron', time: '*/10 * * * * *', timezone: 'UTC', script: 'date' });
+    expect(submitted).toMatchObject({
+      schedule: { kind: 'calendar', expression: '*/10 * * * * *', timezone: 'UTC', start: null, end: null },
+      timezone: 'UTC',
+      state: { status: 'ToBeExecuted', nextRunAt: T0 + 10 * SEC },
+    });
+
+    // The next :x0 second, then every 10 seconds on the clock, however long each run takes.
+    for (let k = 1; k <= 4; k++) {
+      const at = T0 + k * 10 * SEC;
+      await quietUntil(h, at - 1);
+      expect(h.runner.runs).toHaveLength(k - 1);
+      await fireAt(h, at);
+      const run = lastRunOf(h, 'cal');
+      expect([run.run, run.startedAt]).toEqual([k, at]);
+      expect((await taskOf(h, 'cal')).state).toEqual({ status: 'Executing', run: k, nextRunAt: at + 10 * SEC, stopRequested: false, fire: at, attempt: 1 });
+      h.clock.advance(1_000 + k * 1_500);
+      await finish(h, run);
+    }
+    expect((await runsOf(h, 'cal')).map((r) => [r.run, r.outcome, r.scheduledAt - T0])).toEqual([
+      [1, 'succeeded', 10 * SEC],
+      [2, 'succeeded', 20 * SEC],
+      [3, 'succeeded', 30 * SEC],
+      [4, 'succeeded', 40 * SEC],
+    ]);
+  });
+
+  it('a cron expression in a time zone fires at that zone’s time', async () => {
+    const h = await harness();
+    // At 10:00Z on a Wednesday it is 11:00 in Berlin: 09:00 there is 08:00Z tomorrow; 05:00 in New York: 09:00 there is 14:00Z today.
+    await h.engine.submit({ id: 'berlin', type: 'cron', time: '0 9 * * *', timezone: 'Europe/Berlin', script: 'echo berlin' });
+    await h.engine.submit({ id: 'new-york', type: 'cron', time: '0 9 * * *', timezone: 'America/New_York', script: 'echo ny' });
+    expect((await taskOf(h, 'new-york')).state).toEqual({ status: 'ToBeExecuted', nextRunAt: utc('2026-11-25T14:00:00') });
+    expect((await taskOf(h, 'berlin')).state).toEqual({ status: 'ToBeExecuted', nextRunAt: utc('2026-11-26T08:00:00') });
+
+    // The engine re-reads the clock every minute at least: it wakes on the way, but runs nothing.
+    await stepTo(h, utc('2026-11-25T13:59:59.999'));
+    expect(h.runner.runs).toHaveLength(0);
+    await fireAt(h, utc('2026-11-25T14:00:00'));
+    expect(h.runner.runs.map((r) => r.taskId)).toEqual(['new-york']);
+    await finish(h, lastRunOf(h, 'new-york'));
+    expect((await taskOf(h, 'new-york')).state).toEqual({ status: 'WaitForNextExecution', nextRunAt: utc('2026-11-26T14:00:00') });
+
+    await stepTo(h, utc('2026-11-26T07:59:59.999'));
+    expect(h.runner.runs).toHaveLength(1);
+    await fireAt(h, utc('2026-11-26T08:00:00'));
+    expect(h.runner.runs.map((r) => [r.taskId, r.startedAt])).toEqual([
+      ['new-york', utc('2026-11-25T14:00:00')],
+      ['berlin', utc('2026-11-26T08:00:00')],
+    ]);
+  });
+
+  it('a cron expression with an end: fires up to the end (inclusive), then ends Executed after its last run', async () => {
+    const h = await harness();
+    h.clock.advance(3_217);
+    await h.engine.submit({ id: 'ending', type: 'cron', time: '*/10 * * * * *', timezone: 'UTC', end: '2026-11-25T10:00:30Z', script: 'date' });
+    for (let k = 1; k <= 3; k++) {
+      await fireAt(h, T0 + k * 10 * SEC);
+      h.clock.advance(2 * SEC);
+      if (k < 3) await finish(h, lastRunOf(h, 'ending'));
+    }
+    // The last fire's run: no next fire.
+    expect((await taskOf(h, 'ending')).state).toEqual({ status: 'Executing', run: 3, nextRunAt: null, stopRequested: false, fire: T0 + 30 * SEC, attempt: 1 });
+    await finish(h, lastRunOf(h, 'ending'));
+    expect(await taskOf(h, 'ending')).toMatchObject({ state: { status: 'Executed' }, lastStatusUpdated: T0 + 32 * SEC });
+    // Nothing is armed any more; a long time later it has still run three times.
+    expect(h.clock.pendingTimers).toBe(0);
+    await step(h, 10 * MIN);
+    expect(h.runner.runs).toHaveLength(3);
+    expect((await runsOf(h, 'ending')).map((r) => [r.run, r.outcome, r.scheduledAt - T0])).toEqual([
+      [1, 'succeeded', 10 * SEC],
+      [2, 'succeeded', 20 * SEC],
+      [3, 'succeeded', 30 * SEC],
+    ]);
+  });
+
+  it('an interval with a start and an end: its grid starts at start, and it ends Executed after the end', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'window', type: 'cron', time: '10s', start: '2026-11-25T10:05:00Z', end: '2026-11-25T10:05:25Z', script: 'date' });
+    expect((await taskOf(h, 'window')).state).toEqual({ status: 'ToBeExecuted', nextRunAt: T0 + 5 * MIN });
+    await stepTo(h, T0 + 5 * MIN - 1);
+    expect(h.runner.runs).toHaveLength(0);
+    for (const at of [T0 + 5 * MIN, T0 + 5 * MIN + 10 * SEC, T0 + 5 * MIN + 20 * SEC]) {
+      await fireAt(h, at);
+      h.clock.advance(SEC);
+      await finish(h, lastRunOf(h, 'window'));
+    }
+    expect((await taskOf(h, 'window')).state).toEqual({ status: 'Executed' });
+    await step(h, MIN);
+    expect(h.runner.runs.map((r) => r.startedAt - T0)).toEqual([5 * MIN, 5 * MIN + 10 * SEC, 5 * MIN + 20 * SEC]);
+  });
+
+  it('a task with an end stopped during its last run ends Stopped', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'c', type: 'cron', time: '10s', end: '2026-11-25T10:00:10Z', script: 'ls' });
+    await fireAt(h, T0 + 10 * SEC);
+    expect((await h.engine.stop('c')).warning).toMatch(/still executing/);
+    await finish(h, lastRunOf(h, 'c'));
+    expect((await taskOf(h, 'c')).state).toEqual({ status: 'Stopped' });
+  });
+
+  it('an at task runs once at its time and ends Executed; a stop while it runs is refused', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'once', type: 'at', time: '2026-11-25 11:30', timezone: 'Europe/Berlin', script: 'echo once' });
+    // 11:30 in Berlin is 10:30Z.
+    expect((await taskOf(h, 'once')).state).toEqual({ status: 'ToBeExecuted', nextRunAt: T0 + 30 * MIN });
+    await stepTo(h, T0 + 30 * MIN - 1);
+    expect(h.runner.runs).toHaveLength(0);
+    await fireAt(h, T0 + 30 * MIN);
+    expect(await rejection(h.engine.stop('once'))).toMatchObject({ code: 'stop_refused' });
+    await finish(h, lastRunOf(h, 'once'));
+    expect((await taskOf(h, 'once')).state).toEqual({ status: 'Executed' });
+    await step(h, 24 * 60 * MIN);
+    expect(h.runner.runs).toHaveLength(1);
+  });
+
+  it('an at task stopped before its time never runs', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'once', type: 'at', time: '2026-11-25T10:30:00Z', script: 'echo once' });
+    expect((await h.engine.stop('once')).task.state).toEqual({ status: 'Stopped' });
+    await step(h, 60 * MIN);
+    expect(h.runner.runs).toHaveLength(0);
+  });
+
+  describe('downtime', () => {
+    /** A first engine on a database file, with a calendar task that has run twice, shut down at 10:00:26. */
+    async function shutDownAfterTwoRuns(submit: { time: string; end?: string }) {
+      const path = tempDbPath();
+      const first = await harness({ path, shutdownAtEnd: false });
+      first.clock.advance(3_217);
+      await first.engine.submit({ id: 'cal', type: 'cron', timezone: 'UTC', script: 'date', ...submit });
+      for (const at of [T0 + 10 * SEC, T0 + 20 * SEC]) {
+        await fireAt(first, at);
+        first.clock.advance(SEC);
+        await finish(first, lastRunOf(first, 'cal'));
+      }
+      first.clock.advance(4 * SEC);
+      await first.engine.shutdown();
+      expect((await taskOf(first, 'cal')).state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 30 * SEC });
+      return path;
+    }
+
+    /** A second engine on the same file, started at `at`. */
+    function restart(path: string, at: number) {
+      const clock = new FakeClock(at);
+      return harness({ path, clock, runner: new FakeRunner({ now: () => clock.now(), firstPid: 2000 }) });
+    }
+
+    it('a calendar task that missed fires while the daemon was down runs once, then goes on on its calendar', async () => {
+      const path = await shutDownAfterTwoRuns({ time: '*/10 * * * * *' });
+      // Down from 10:00:26 to 10:10:04.5: 58 fires missed (10:00:30 to 10:10:00).
+      const downUntil = T0 + 10 * MIN + 4_500;
+      const second = await restart(path, downUntil);
+      await fireAt(second, downUntil);
+      // One run now (run 4), for the latest missed fire (10:10:00); the 57 before it are not
+      // replayed, and one skipped record (run 3) says so.
+      expect(second.runner.runs.map((r) => [r.run, r.startedAt])).toEqual([[4, downUntil]]);
+      expect((await taskOf(second, 'cal')).state).toEqual({
+        status: 'Executing',
+        run: 4,
+        nextRunAt: T0 + 10 * MIN + 10 * SEC,
+        stopRequested: false,
+        fire: T0 + 10 * MIN,
+        attempt: 1,
+      });
+      second.clock.advance(SEC);
+      await finish(second, lastRunOf(second, 'cal'));
+
+      // Back on the calendar: 10:10:10, 10:10:20.
+      for (const at of [T0 + 10 * MIN + 10 * SEC, T0 + 10 * MIN + 20 * SEC]) {
+        await quietUntil(second, at - 1);
+        await fireAt(second, at);
+        expect(lastRunOf(second, 'cal').startedAt).toBe(at);
+        await finish(second, lastRunOf(second, 'cal'));
+      }
+      const runs = await runsOf(second, 'cal');
+      expect(runs.map((r) => [r.run, r.outcome, r.scheduledAt - T0, r.startedAt === null ? null : r.startedAt - T0])).toEqual([
+        [1, 'succeeded', 10 * SEC, 10 * SEC],
+        [2, 'succeeded', 20 * SEC, 20 * SEC],
+        [3, 'skipped', 30 * SEC, null],
+        [4, 'succeeded', 10 * MIN, 10 * MIN + 4_500],
+        [5, 'succeeded', 10 * MIN + 10 * SEC, 10 * MIN + 10 * SEC],
+        [6, 'succeeded', 10 * MIN + 20 * SEC, 10 * MIN + 20 * SEC],
+      ]);
+      expect(runs[2]!.error).toMatch(/^57 fires passed while the task could not run .*catch-up once: the latest runs instead$/);
+      expect(second.runner.runs).toHaveLength(3);
+    });
+
+    it('a calendar task whose end passed while the daemon was down runs once for what it missed, then ends Executed', async () => {
+      const path = await shutDownAfterTwoRuns({ time: '*/10 * * * * *', end: '2026-11-25T10:01:00Z' });
+      const downUntil = T0 + 10 * MIN + 4_500;
+      const second = await restart(path, downUntil);
+      await fireAt(second, downUntil);
+      // Fires 10:00:30 to 10:01:00 (4) passed before the end: the last of them runs (run 4),
+      // the 3 before it are recorded missed (run 3).
+      expect(second.runner.runs.map((r) => r.run)).toEqual([4]);
+      expect((await taskOf(second, 'cal')).state).toMatchObject({ status: 'Executing', run: 4, nextRunAt: null, stopRequested: false, fire: T0 + MIN });
+      await finish(second, lastRunOf(second, 'cal'));
+      expect((await taskOf(second, 'cal')).state).toEqual({ status: 'Executed' });
+      await step(second, 10 * MIN);
+      expect(second.runner.runs).toHaveLength(1);
+      expect((await runsOf(second, 'cal')).map((r) => [r.run, r.outcome, r.scheduledAt - T0])).toEqual([
+        [1, 'succeeded', 10 * SEC],
+        [2, 'succeeded', 20 * SEC],
+        [3, 'skipped', 30 * SEC],
+        [4, 'succeeded', MIN],
+      ]);
+      expect((await runsOf(second, 'cal'))[2]!.error).toMatch(/^3 fires passed /);
+    });
+  });
+
+  describe('dryRun', () => {
+    it('gives the task a submission would create, and stores, arms and tells nothing', async () => {
+      const h = await harness();
+      h.clock.advance(3_217);
+      const watch = h.feed.subscribe('preview', 7 * 24 * 60 * MIN);
+      const timers = h.clock.pendingTimers;
+      const input = { id: 'preview', type: 'cron', time: '0 9 * * MON-FRI', timezone: 'Europe/Berlin', end: '2026-12-31', script: 'echo hi' };
+      const calls = h.calls.length;
+
+      const preview = h.engine.dryRun(input);
+      expect(preview).toEqual({
+        id: 'preview',
+        type: 'cron',
+        time: '0 9 * * MON-FRI',
+        // Midnight in Berlin (CET) is 23:00Z the day before.
+        schedule: { kind: 'calendar', expression: '0 9 * * MON-FRI', timezone: 'Europe/Berlin', start: null, end: utc('2026-12-30T23:00:00') },
+        timezone: 'Europe/Berlin',
+        policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
+        script: 'echo hi',
+        createdAt: T0 + 3_217,
+        state: { status: 'ToBeExecuted', nextRunAt: utc('2026-11-26T08:00:00') },
+        lastStatusUpdated: T0 + 3_217,
+        version: 1,
+        lastRun: 0,
+      });
+      expect(h.calls.slice(calls)).toEqual([]); // not one store call
+      expect(await h.inner.getTask('preview')).toBeUndefined();
+      expect((await h.engine.list({ limit: 10 })).tasks).toEqual([]);
+      expect(h.clock.pendingTimers).toBe(timers); // no timer armed
+      expect(h.feed.waiting).toBe(1); // the watcher was not told
+
+      // Submitting the same thing at the same time stores exactly what the dry run showed.
+      expect(await h.engine.submit(input)).toEqual(preview);
+      expect(await taskOf(h, 'preview')).toEqual(preview);
+      watch.cancel();
+    });
+
+    it('a dry run never fires', async () => {
+      const h = await harness();
+      h.engine.dryRun({ id: 'soon', type: 'delay', time: '1s', script: 'echo' });
+      h.engine.dryRun({ id: 'often', type: 'cron', time: '*/10 * * * * *', script: 'echo' });
+      expect(h.clock.pendingTimers).toBe(0);
+      expect(await step(h, 5 * MIN)).toBe(false);
+      expect(h.runner.runs).toHaveLength(0);
+      expect((await h.engine.list({ limit: 10 })).tasks).toEqual([]);
+    });
+
+    it('refuses what submit refuses, with the same error, and stores nothing', async () => {
+      const h = await harness();
+      for (const input of [
+        { id: 'x', type: 'cron', time: '50ms', script: 'ls' },
+        { id: 'x', type: 'cron', time: '0 25 * * *', script: 'ls' },
+        { id: 'x', type: 'at', time: '2026-11-25T09:00:00Z', script: 'ls' },
+        { id: 'x', type: 'cron', time: '1h', timezone: 'Mars/Olympus_Mons', script: 'ls' },
+        { id: 'x', type: 'cron', time: '1h', end: '2026-11-25T10:30:00Z', script: 'ls' },
+      ]) {
+        let error: unknown;
+        try {
+          h.engine.dryRun(input);
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error).toBeInstanceOf(SchedulerError);
+        expect(error).toMatchObject({ code: 'invalid_request' });
+        expect(await rejection(h.engine.submit(input))).toMatchObject({ code: 'invalid_request', message: (error as Error).message });
+      }
+      expect((await h.engine.list({ limit: 10 })).tasks).toEqual([]);
+    });
   });
 });

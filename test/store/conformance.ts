@@ -8,6 +8,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SchedulerError, type ErrorCode } from '../../src/core/errors.js';
+import type { Schedule } from '../../src/core/schedule.js';
 import { droppedOutput, type CapturedOutput, type Run, type Task, type TaskState } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
 import type { RunChange, TaskStore } from '../../src/store/task-store.js';
@@ -21,13 +22,20 @@ export interface StoreFixture {
 const t0 = Date.parse('2026-11-25T10:00:00.000Z');
 const minute = 60_000;
 
-/** A task as the engine would submit it, with `overrides` applied. */
+/**
+ * A task as the engine would submit it at t0, with `overrides` applied: a delay task of 1m,
+ * or with type cron, every 1m (unless `overrides` gives the schedule).
+ */
 export function makeTask(id: string, overrides: Partial<Task> = {}): Task {
+  const schedule: Schedule =
+    overrides.type === 'cron' ? { kind: 'interval', everyMs: minute, first: t0 + minute, end: null } : { kind: 'once', at: t0 + minute };
   return {
     id,
     type: 'delay',
     time: '1m',
-    intervalMs: minute,
+    schedule,
+    timezone: 'UTC',
+    policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
     script: 'echo hi',
     createdAt: t0,
     state: { status: 'ToBeExecuted', nextRunAt: t0 + minute },
@@ -45,6 +53,7 @@ function runningRun(run: number, scheduledAt: number, startedAt: number): Run {
   return {
     run,
     scheduledAt,
+    attempt: 1,
     startedAt,
     finishedAt: null,
     outcome: 'running',
@@ -105,9 +114,32 @@ const stateVariants: Array<[string, TaskState]> = [
   ['Executing, delay (no next tick)', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }],
   ['Executing, cron with a next tick', { status: 'Executing', run: 7, nextRunAt: t0 + 8 * minute, stopRequested: false }],
   ['Executing, cron with a stop requested', { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true }],
+  ['Executing, recurring with a pause requested', { status: 'Executing', run: 2, nextRunAt: null, stopRequested: false, pauseRequested: true }],
+  ['Executing, a retry (fire and attempt)', { status: 'Executing', run: 4, nextRunAt: t0 + 8 * minute, stopRequested: false, fire: t0 + 7 * minute, attempt: 2 }],
+  ['Executing, with a fire queued (overlap queue or replace)', { status: 'Executing', run: 4, nextRunAt: t0 + 9 * minute, stopRequested: false, fire: t0 + 7 * minute, attempt: 1, queued: t0 + 8 * minute }],
+  ['Executing, catching up a backlog (catch-up all)', { status: 'Executing', run: 4, nextRunAt: t0 + 9 * minute, stopRequested: false, fire: t0 + 2 * minute, attempt: 1, queued: t0 + 3 * minute, backlog: true }],
   ['WaitForNextExecution', { status: 'WaitForNextExecution', nextRunAt: t0 + 5 * minute }],
+  ['WaitForNextExecution, a retry pending', { status: 'WaitForNextExecution', nextRunAt: t0 + 5 * minute + 1_500, retry: { fire: t0 + 5 * minute, attempt: 2, thenNextRunAt: t0 + 6 * minute } }],
+  ['WaitForNextExecution, a queued fire to start as it is', { status: 'WaitForNextExecution', nextRunAt: t0 + 5 * minute, retry: { fire: t0 + 5 * minute, attempt: 1, thenNextRunAt: t0 + 6 * minute } }],
+  ['WaitForNextExecution, a delay task\'s retry pending', { status: 'WaitForNextExecution', nextRunAt: t0 + 5 * minute, retry: { fire: t0 + 4 * minute, attempt: 3, thenNextRunAt: null } }],
   ['Executed', { status: 'Executed' }],
   ['Stopped', { status: 'Stopped' }],
+  ['Paused', { status: 'Paused' }],
+];
+
+/** Every kind of schedule, with and without its bounds, in a few zones. */
+const scheduleVariants: Array<[string, Pick<Task, 'type' | 'time' | 'schedule' | 'timezone'>]> = [
+  ['delay (once, at submission + time)', { type: 'delay', time: '1m', schedule: { kind: 'once', at: t0 + minute }, timezone: 'UTC' }],
+  ['at (once, at a time) in New York', { type: 'at', time: '2026-12-01 09:30', schedule: { kind: 'once', at: Date.parse('2026-12-01T14:30:00Z') }, timezone: 'America/New_York' }],
+  ['interval without an end', { type: 'cron', time: '10s', schedule: { kind: 'interval', everyMs: 10_000, first: t0 + 10_000, end: null }, timezone: 'UTC' }],
+  ['interval with a start and an end', { type: 'cron', time: '1h', schedule: { kind: 'interval', everyMs: 3_600_000, first: t0 + 7 * 86_400_000, end: t0 + 14 * 86_400_000 + 1 }, timezone: 'Asia/Kolkata' }],
+  ['calendar without bounds', { type: 'cron', time: '0 9 * * MON-FRI', schedule: { kind: 'calendar', expression: '0 9 * * MON-FRI', timezone: 'Europe/Berlin', start: null, end: null }, timezone: 'Europe/Berlin' }],
+  ['calendar with a start only', { type: 'cron', time: '@hourly', schedule: { kind: 'calendar', expression: '@hourly', timezone: 'UTC', start: t0 + 3 * minute, end: null }, timezone: 'UTC' }],
+  ['calendar with an end only', { type: 'cron', time: '0 10 * * 5L', schedule: { kind: 'calendar', expression: '0 10 * * 5L', timezone: 'America/New_York', start: null, end: t0 + 90 * 86_400_000 }, timezone: 'America/New_York' }],
+  [
+    'calendar with 7 fields, a start and an end',
+    { type: 'cron', time: '*/10 0-5 12 1W 1,7 * 2027-2030', schedule: { kind: 'calendar', expression: '*/10 0-5 12 1W 1,7 * 2027-2030', timezone: 'Australia/Lord_Howe', start: t0 - 1, end: t0 + 5 * 365 * 86_400_000 }, timezone: 'Australia/Lord_Howe' },
+  ],
 ];
 
 export function describeTaskStoreConformance(name: string, makeStore: () => Promise<StoreFixture>): void {
@@ -160,7 +192,8 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         const task = makeTask('Every.field_1-x', {
           type: 'cron',
           time: '1h30m',
-          intervalMs: 5_400_000,
+          schedule: { kind: 'interval', everyMs: 5_400_000, first: t0 + 123 + 5_400_000, end: t0 + 86_400_000 },
+          timezone: 'Europe/Berlin',
           script: "set -e\necho \"quoted\" 'single' $((1+2)) \\ back\ttab\n# ünïcödé ✓ 日本語\n",
           createdAt: t0 + 123,
           state: { status: 'WaitForNextExecution', nextRunAt: t0 + 123 + 2 * 5_400_000 },
@@ -188,6 +221,32 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         const read = await store.getTask('saved');
         expect(read).toEqual(saved);
         expect(Object.keys(read!.state).sort()).toEqual(Object.keys(state).sort());
+      });
+
+      it.each(scheduleVariants)('round-trips the schedule and zone of a task: %s', async (_label, definition) => {
+        const task = makeTask('scheduled', { ...definition, state: { status: 'WaitForNextExecution', nextRunAt: t0 + 5 * minute }, lastRun: 1, version: 2 });
+        await store.insertTask(task);
+        const read = await store.getTask('scheduled');
+        expect(read).toEqual(task);
+        expect(read!.schedule).toEqual(definition.schedule);
+        expect(read!.timezone).toBe(definition.timezone);
+        expect((await store.getTaskWithRuns('scheduled'))!.task).toEqual(task);
+        expect((await store.listTasks({ limit: 10 })).tasks).toEqual([task]);
+        expect((await store.listTasks({ limit: 10, status: 'WaitForNextExecution' })).tasks).toEqual([task]);
+        expect(await store.listDueTasks({ now: t0 + 5 * minute, limit: 10 })).toEqual([task]);
+      });
+
+      it('keeps the schedule and zone of a task through saveTask, and of each task apart', async () => {
+        const tasks = scheduleVariants.map(([_label, definition], index) => makeTask(`s${index}`, { ...definition }));
+        for (const task of tasks) await store.insertTask(task);
+        const first = tasks[0]!;
+        const executing = next(first, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute) }, keepRuns: 10 });
+        const done = next(executing, { status: 'Executed' });
+        await store.saveTask({ task: done, expectedVersion: 2, runChange: { kind: 'finish', run: 1, result: succeeded(t0 + 2 * minute) }, keepRuns: 10 });
+        expect(await store.getTask(first.id)).toEqual(done);
+        expect((await store.listTasks({ limit: 100 })).tasks).toEqual([done, ...tasks.slice(1)]);
+        expect(await store.listExecutingTasks()).toEqual([]);
       });
 
       it('returns undefined for an unknown id', async () => {
@@ -382,6 +441,65 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect(await store.listRuns('s')).toEqual([skipped]);
       });
 
+      describe('an insert with the record of the fires missed before it (catch-up)', () => {
+        /** A cron task that ran once, waiting for +2m, fired at +10m: runs 2 (missed) and 3 (started) in one write. */
+        async function caughtUp(keepRuns: number) {
+          const task = await insertIn(makeTask('late', { type: 'cron', state: { status: 'WaitForNextExecution', nextRunAt: t0 + 2 * minute }, lastRun: 1, version: 3 }));
+          const missed: Run = {
+            ...skippedRun(2, t0 + 2 * minute),
+            finishedAt: t0 + 10 * minute,
+            error: '7 fires passed while the task could not run (the daemon was not running, or was busy); catch-up once: the latest runs instead',
+          };
+          const started = runningRun(3, t0 + 9 * minute, t0 + 10 * minute);
+          const executing = next(task, { status: 'Executing', run: 3, nextRunAt: t0 + 11 * minute, stopRequested: false }, { lastRun: 3 });
+          await store.saveTask({ task: executing, expectedVersion: task.version, runChange: { kind: 'insert', run: started, skipped: missed }, keepRuns });
+          return { task, executing, missed, started };
+        }
+
+        it('writes both records with the task: the missed one first, then the run', async () => {
+          const { executing, missed, started } = await caughtUp(10);
+          expect(await store.getTask('late')).toEqual(executing);
+          expect(await store.listRuns('late')).toEqual([missed, started]);
+          expect(await store.getTaskWithRuns('late')).toEqual({ task: executing, runs: [missed, started] });
+          expect(await store.getRun('late', 2)).toEqual(missed);
+          expect(await store.getRun('late', 3)).toEqual(started);
+          expect(await store.listRunsPage({ taskId: 'late', limit: 10 })).toEqual({ runs: [started, missed], nextCursor: null });
+          expect(await store.listRunsPage({ taskId: 'late', limit: 10, outcome: 'skipped' })).toEqual({ runs: [missed], nextCursor: null });
+          expect(await store.listExecutingTasks()).toEqual([executing]);
+        });
+
+        it('then finishes the run like any other, leaving the missed record as it is', async () => {
+          const { executing, missed } = await caughtUp(10);
+          const waiting = next(executing, { status: 'WaitForNextExecution', nextRunAt: t0 + 11 * minute });
+          await store.saveTask({ task: waiting, expectedVersion: executing.version, runChange: { kind: 'finish', run: 3, result: succeeded(t0 + 10 * minute + 5) }, keepRuns: 10 });
+          const runs = await store.listRuns('late');
+          expect(runs[0]).toEqual(missed);
+          expect(runs[1]).toMatchObject({ run: 3, outcome: 'succeeded', finishedAt: t0 + 10 * minute + 5 });
+        });
+
+        it('writes neither record when the version does not match', async () => {
+          const task = await insertIn(makeTask('stale', { type: 'cron', state: { status: 'WaitForNextExecution', nextRunAt: t0 + 2 * minute }, lastRun: 1, version: 3 }));
+          const executing = next(task, { status: 'Executing', run: 3, nextRunAt: t0 + 11 * minute, stopRequested: false }, { lastRun: 3 });
+          await expectCode(
+            store.saveTask({
+              task: executing,
+              expectedVersion: task.version - 1,
+              runChange: { kind: 'insert', run: runningRun(3, t0 + 9 * minute, t0 + 10 * minute), skipped: skippedRun(2, t0 + 2 * minute) },
+              keepRuns: 10,
+            }),
+            'version_conflict',
+          );
+          expect(await store.getTask('stale')).toEqual(task);
+          expect(await store.listRuns('stale')).toEqual([]);
+        });
+
+        it('counts both records against keepRuns', async () => {
+          // Keeping 1 run: the missed record, finished and older, goes in the same write.
+          const { started } = await caughtUp(1);
+          expect(await store.listRuns('late')).toEqual([started]);
+        });
+      });
+
       it('finishes a run: writes the result, keeps scheduledAt, and keeps the stored startedAt when the result has none', async () => {
         const task = await insertIn(makeTask('f'));
         const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
@@ -405,6 +523,7 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
           {
             run: 1,
             scheduledAt: started.scheduledAt,
+            attempt: 1,
             startedAt: started.startedAt,
             finishedAt: result.finishedAt,
             outcome: 'failed',

@@ -51,6 +51,7 @@ describe('SqliteTaskStore on a file', () => {
     const run = {
       run: 1,
       scheduledAt: a.createdAt + 60_000,
+      attempt: 1,
       startedAt: a.createdAt + 60_001,
       finishedAt: null,
       outcome: 'running' as const,
@@ -118,7 +119,7 @@ describe('SqliteTaskStore on a file', () => {
     const task = makeTask('old', { type: 'cron', state: { status: 'Stopped' }, lastRun: runs.length, version: 9 });
     db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, created_at, status, current_run, stop_requested,
         next_run_at, last_status_updated, version, last_run) VALUES (?, ?, ?, ?, ?, ?, 'Stopped', NULL, 0, NULL, ?, ?, ?)`)
-      .run(task.id, task.type, task.time, task.intervalMs, task.script, task.createdAt, task.lastStatusUpdated, task.version, task.lastRun);
+      .run(task.id, task.type, task.time, 60_000, task.script, task.createdAt, task.lastStatusUpdated, task.version, task.lastRun);
     const insertRun = db.prepare(`INSERT INTO runs (task_id, run, scheduled_at, started_at, finished_at, outcome, exit_code,
         signal, error, stdout, stdout_bytes, stdout_truncated, stderr, stderr_bytes, stderr_truncated, output_cap)
       VALUES ('old', ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?, ?, ?, ?, 0, 100)`);
@@ -183,6 +184,111 @@ describe('SqliteTaskStore on a file', () => {
     expect(await store.boundOutput(0)).toBe(1);
     expect(await store.outputBytes()).toBe(7);
     expect((await store.listRuns('old'))[1]).toMatchObject({ outcome: 'running', stdout: { text: 'so far\n', totalBytes: 7 } });
+  });
+
+  const created = Date.parse('2026-11-25T10:00:00.000Z');
+
+  /** A database as a daemon of schema 3 left it: tasks stored before schedules were. */
+  function schema3Database(): void {
+    const db = new Database(path);
+    for (const migration of migrations.slice(0, 3)) db.exec(migration);
+    db.pragma('user_version = 3');
+    const insert = db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, timeout, timeout_ms, created_at, status, current_run,
+        stop_requested, next_run_at, last_status_updated, version, last_run)
+      VALUES (@id, @type, @time, @interval_ms, 'echo old', @timeout, @timeout_ms, @created_at, @status, @current_run, @stop_requested,
+        @next_run_at, @last_status_updated, @version, @last_run)`);
+    // A delay task of 1m30s, waiting.
+    insert.run({ id: 'old-delay', type: 'delay', time: '1m30s', interval_ms: 90_000, timeout: null, timeout_ms: null, created_at: created, status: 'ToBeExecuted', current_run: null, stop_requested: 0, next_run_at: created + 90_000, last_status_updated: created, version: 1, last_run: 0 });
+    // A cron task every 10s with a timeout, after 3 runs.
+    insert.run({ id: 'old-cron', type: 'cron', time: '10s', interval_ms: 10_000, timeout: '5s', timeout_ms: 5_000, created_at: created + 7, status: 'WaitForNextExecution', current_run: null, stop_requested: 0, next_run_at: created + 7 + 40_000, last_status_updated: created + 7 + 31_000, version: 7, last_run: 3 });
+    // A cron task executing, with a stop requested, when that daemon stopped.
+    insert.run({ id: 'old-running', type: 'cron', time: '1m', interval_ms: 60_000, timeout: null, timeout_ms: null, created_at: created, status: 'Executing', current_run: 2, stop_requested: 1, next_run_at: null, last_status_updated: created + 120_000, version: 5, last_run: 2 });
+    db.close();
+  }
+
+  it('migrates a database of schema 3: tasks stored before schedules read back with the schedule their type and interval gave, in UTC', async () => {
+    schema3Database();
+    const store = openStore();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(migrations.length);
+    expect(db.prepare(`SELECT id, schedule, timezone FROM tasks ORDER BY seq`).all()).toEqual([
+      { id: 'old-delay', schedule: null, timezone: null },
+      { id: 'old-cron', schedule: null, timezone: null },
+      { id: 'old-running', schedule: null, timezone: null },
+    ]);
+    db.close();
+
+    expect(await store.getTask('old-delay')).toEqual({
+      id: 'old-delay',
+      type: 'delay',
+      time: '1m30s',
+      schedule: { kind: 'once', at: created + 90_000 },
+      timezone: 'UTC',
+      policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
+      script: 'echo old',
+      createdAt: created,
+      state: { status: 'ToBeExecuted', nextRunAt: created + 90_000 },
+      lastStatusUpdated: created,
+      version: 1,
+      lastRun: 0,
+    });
+    expect(await store.getTask('old-cron')).toEqual({
+      id: 'old-cron',
+      type: 'cron',
+      time: '10s',
+      schedule: { kind: 'interval', everyMs: 10_000, first: created + 7 + 10_000, end: null },
+      timezone: 'UTC',
+      policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
+      script: 'echo old',
+      runTimeout: { text: '5s', ms: 5_000 },
+      createdAt: created + 7,
+      state: { status: 'WaitForNextExecution', nextRunAt: created + 7 + 40_000 },
+      lastStatusUpdated: created + 7 + 31_000,
+      version: 7,
+      lastRun: 3,
+    });
+    expect(await store.getTask('old-running')).toMatchObject({
+      schedule: { kind: 'interval', everyMs: 60_000, first: created + 60_000, end: null },
+      timezone: 'UTC',
+      state: { status: 'Executing', run: 2, nextRunAt: null, stopRequested: true },
+    });
+    // Listing and the due index read them the same way.
+    const listed = (await store.listTasks({ limit: 10 })).tasks;
+    expect(listed.map((task) => [task.id, task.schedule.kind, task.timezone])).toEqual([
+      ['old-delay', 'once', 'UTC'],
+      ['old-cron', 'interval', 'UTC'],
+      ['old-running', 'interval', 'UTC'],
+    ]);
+    expect((await store.listDueTasks({ now: created + 90_000, limit: 10 })).map((task) => [task.id, task.schedule])).toEqual([
+      ['old-cron', { kind: 'interval', everyMs: 10_000, first: created + 10_007, end: null }],
+      ['old-delay', { kind: 'once', at: created + 90_000 }],
+    ]);
+
+    // A state change keeps the derived schedule; new tasks are stored with theirs beside the old ones.
+    const old = (await store.getTask('old-cron'))!;
+    const stopped: Task = { ...old, state: { status: 'Stopped' }, version: 8 };
+    await store.saveTask({ task: stopped, expectedVersion: 7, keepRuns: 5 });
+    expect(await store.getTask('old-cron')).toEqual(stopped);
+    const fresh = makeTask('new', { type: 'cron', time: '@hourly', schedule: { kind: 'calendar', expression: '@hourly', timezone: 'Europe/Berlin', start: null, end: null }, timezone: 'Europe/Berlin' });
+    await store.insertTask(fresh);
+    expect(await store.getTask('new')).toEqual(fresh);
+  });
+
+  it('keeps interval_ms for readers of older versions: the delay, the interval, else 0', async () => {
+    const store = openStore();
+    const t0 = makeTask('x').createdAt;
+    await store.insertTask(makeTask('delay', { schedule: { kind: 'once', at: t0 + 90_000 } }));
+    await store.insertTask(makeTask('at', { type: 'at', time: '2026-11-25T12:00:00Z', schedule: { kind: 'once', at: t0 + 2 * 3_600_000 } }));
+    await store.insertTask(makeTask('every', { type: 'cron', schedule: { kind: 'interval', everyMs: 10_000, first: t0 + 3_600_000, end: null } }));
+    await store.insertTask(makeTask('calendar', { type: 'cron', time: '@daily', schedule: { kind: 'calendar', expression: '@daily', timezone: 'UTC', start: null, end: null } }));
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare(`SELECT id, interval_ms, timezone, json(schedule) AS schedule FROM tasks ORDER BY seq`).all()).toEqual([
+      { id: 'delay', interval_ms: 90_000, timezone: 'UTC', schedule: JSON.stringify({ kind: 'once', at: t0 + 90_000 }) },
+      { id: 'at', interval_ms: 2 * 3_600_000, timezone: 'UTC', schedule: JSON.stringify({ kind: 'once', at: t0 + 2 * 3_600_000 }) },
+      { id: 'every', interval_ms: 10_000, timezone: 'UTC', schedule: JSON.stringify({ kind: 'interval', everyMs: 10_000, first: t0 + 3_600_000, end: null }) },
+      { id: 'calendar', interval_ms: 0, timezone: 'UTC', schedule: JSON.stringify({ kind: 'calendar', expression: '@daily', timezone: 'UTC', start: null, end: null }) },
+    ]);
+    db.close();
   });
 
   it('fails ping once closed, and closes twice without error', async () => {
