@@ -63,7 +63,7 @@ export const maxRetries = 100;
 export function parseRunPolicy(input: PolicyInput): RunPolicy {
   const overlap = input.overlap ?? 'skip';
   if (!(overlapRules as readonly string[]).includes(overlap)) {
-    invalid('overlap', `"${overlap}" is not an overlap rule: use skip, queue or replace`);
+    invalid('overlap', `"${overlap}" is not an overlap rule: use skip, queue, allow or replace`);
   }
   const catchUp = parseCatchUp(input);
   const parallel = parseMaxParallel(input, overlap);

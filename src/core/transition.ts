@@ -94,7 +94,7 @@ type Handlers = { [K in TaskEvent['kind']]?: Handler<Extract<TaskEvent, { kind: 
 const table: Record<TaskStatus, Handlers> = {
   ToBeExecuted: { fire: startRun, trigger: runNow, stop: stopWaiting, pause: pauseWaiting, resume: unchanged },
   WaitForNextExecution: { fire: startRun, trigger: runNow, stop: stopWaiting, pause: pauseWaiting, resume: unchanged },
-  Executing: { fire: fireDuringRun, trigger: skipTrigger, runFinished: finishRun, stop: stopExecuting, pause: pauseExecuting, resume: resumeExecuting },
+  Executing: { fire: fireDuringRun, trigger: triggerDuringRun, runFinished: finishRun, stop: stopExecuting, pause: pauseExecuting, resume: resumeExecuting },
   Paused: { trigger: runNow, stop: stopWaiting, pause: unchanged, resume: resumePaused },
   Executed: { stop: refuseStop('it has already executed'), trigger: refuseFinal, pause: refuseFinal, resume: refuseFinal },
   Stopped: { stop: alreadyStopped, trigger: refuseFinal, pause: refuseFinal, resume: refuseFinal },
@@ -206,10 +206,17 @@ function runNow(task: Task, _event: TaskEvent, now: number): Transition {
   );
 }
 
-/** A run now asked for while a run executes: the overlap rule (skip) records it as skipped. */
-function skipTrigger(task: Task, _event: TaskEvent, now: number): Transition {
+/** A run now asked for while a run executes: it starts beside it if the task allows that (overlap allow), else it is skipped. */
+function triggerDuringRun(task: Task, _event: TaskEvent, now: number): Transition {
   const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  const parallel = state.parallel ?? [];
   const run = task.lastRun + 1;
+  if (task.policy.overlap === 'allow' && 1 + parallel.length < (task.policy.maxParallel ?? defaultMaxParallel)) {
+    return changedTo(task, { ...state, parallel: [...parallel, { run, fire: now }] }, now, {
+      lastRun: run,
+      effect: { kind: 'startRun', run, scheduledAt: now, startedAt: now, attempt: 1 },
+    });
+  }
   const reason = `a run was asked for while run ${state.run} was executing`;
   return {
     ...changedTo(task, state, now, { lastRun: run, effect: { kind: 'skipRun', run, scheduledAt: now, at: now, reason } }),

@@ -13,6 +13,8 @@ export interface SnapshotEvent {
   task: TaskSummaryJson;
   /** The run executing now (its output so far follows as `output` events), or null. */
   run: number | null;
+  /** Every run executing now, oldest first (more than one under overlap `allow`); their output so far follows. */
+  runs: number[];
 }
 
 /** The task changed: its status, or what comes next. Sent on every change of its version. */
@@ -143,7 +145,8 @@ export function outputEvent(run: number, stream: OutputStream, offset: number, c
 
 /** The first event of a fresh stream. */
 export function snapshotEvent(task: Task): NamedEvent {
-  return { name: 'snapshot', data: { task: taskSummaryJson(task), run: task.state.status === 'Executing' ? task.state.run : null } };
+  const runs = task.state.status === 'Executing' ? [task.state.run, ...(task.state.parallel ?? []).map((other) => other.run)] : [];
+  return { name: 'snapshot', data: { task: taskSummaryJson(task), run: runs[0] ?? null, runs } };
 }
 
 /** Statuses after which nothing more happens to a task (but its deletion). */

@@ -8,9 +8,13 @@ export function killCommand(io: CliIo): Command {
     .argument('<id>', 'task id')
     .option('--json', 'print the task as JSON')
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
-      const task = await clientFor(command).kill(id);
+      const client = clientFor(command);
+      // The runs executing before the kill (several, under --overlap allow): the ones it ends.
+      const running = new Set((await client.get(id)).results.filter((result) => result.outcome === 'running').map((result) => result.run));
+      const task = await client.kill(id);
       if (options.json) return printJson(io, task);
-      const run = [...task.results].reverse().find((result) => result.outcome === 'killed');
-      io.out(`killed run ${run?.run ?? '?'} of ${task.id}; status ${task.status}`);
+      const killed = task.results.filter((result) => running.has(result.run) && result.outcome === 'killed').map((result) => result.run);
+      const which = killed.length === 1 ? `run ${killed[0]}` : killed.length > 1 ? `runs ${killed.join(', ')}` : 'the run';
+      io.out(`killed ${which} of ${task.id}; status ${task.status}`);
     });
 }

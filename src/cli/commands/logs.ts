@@ -78,10 +78,11 @@ async function follow(client: SchedulerClient, target: Target, io: CliIo): Promi
   for await (const event of client.events(target.id)) {
     switch (event.name) {
       case 'snapshot': {
-        const executing = event.data.run;
+        // A daemon from before the `runs` field sends only `run`.
+        const executing = event.data.runs ?? (event.data.run === null ? [] : [event.data.run]);
         // The run asked for is not executing (any more): its output is all recorded. (What was
         // printed before a reconnection is not printed again: the printer skips it.)
-        if (target.run !== undefined && executing !== target.run) return printRecorded(client, { ...target, run: target.run }, printer);
+        if (target.run !== undefined && !executing.includes(target.run)) return printRecorded(client, { ...target, run: target.run }, printer);
         break;
       }
       case 'run-started':

@@ -60,8 +60,8 @@ export interface OpenStreamParams {
   response: ServerResponse;
   /** Reads the task; throws not_found when there is none. */
   load(): Promise<Task>;
-  /** The output of the task's run in progress so far. */
-  liveOutput(): LiveOutput | undefined;
+  /** The output so far of run `run` of the task, if it is in progress. */
+  liveOutput(run: number): LiveOutput | undefined;
   /** Called just before the stream's first byte: the route hands the response over to the hub. */
   takeOver(): void;
 }
@@ -279,10 +279,11 @@ export class EventHub implements TaskActivity {
     if (lastEventId !== undefined) {
       connection.sendInitial(sseFrame(undefined, 'pruned', { lastEventId, reason: resume.reason }));
     }
-    connection.sendInitial(this.frame(this.currentId(), snapshotEvent(task)));
-    const live = params.liveOutput();
-    if (live && task.state.status === 'Executing' && live.run === task.state.run) {
-      for (const event of liveOutputEvents(live, this.now())) connection.sendInitial(this.frame(undefined, event));
+    const snapshot = snapshotEvent(task);
+    connection.sendInitial(this.frame(this.currentId(), snapshot));
+    for (const run of snapshot.name === 'snapshot' ? snapshot.data.runs : []) {
+      const live = params.liveOutput(run);
+      if (live) for (const event of liveOutputEvents(live, this.now())) connection.sendInitial(this.frame(undefined, event));
     }
     return this.attach(taskId, channel, connection);
   }

@@ -27,7 +27,7 @@ export function eventRoutes(app: FastifyInstance, engine: Engine, hub: EventHub)
       lastEventId,
       response: reply.raw,
       load: () => engine.getTask(id),
-      liveOutput: () => engine.liveOutput(id),
+      liveOutput: (run) => engine.liveOutput(id, run),
       takeOver: () => reply.hijack(),
     });
     if (result === 'nothing-more') return reply.code(204).send(null);
