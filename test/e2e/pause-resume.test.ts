@@ -75,7 +75,7 @@ describe.concurrent('scheduler pause, resume and run', () => {
     expect(still.results).toEqual(paused.results);
     const next = await daemon.cli(['next', 'tick', '--json']);
     expect(next.code, show(next)).toBe(0);
-    expect(parseJson(next)).toEqual({ id: 'tick', nextRuns: [] });
+    expect(parseJson(next)).toEqual({ id: 'tick', status: 'Paused', nextRuns: [] });
     const list = await daemon.cli(['list', '--status', 'Paused']);
     expect(list.stdout).toMatch(/^tick +cron +300ms +Paused /m);
 
