@@ -101,8 +101,8 @@ describe('parseRunPolicy: every field', () => {
 
 describe('parseRunPolicy: errors name the field', () => {
   it.each<[string, PolicyInput, string | RegExp]>([
-    ['an unknown overlap rule', { overlap: 'drop' }, 'overlap: "drop" is not an overlap rule: use skip, queue or replace'],
-    ['an overlap rule in capitals', { overlap: 'Queue' }, 'overlap: "Queue" is not an overlap rule: use skip, queue or replace'],
+    ['an unknown overlap rule', { overlap: 'drop' }, 'overlap: "drop" is not an overlap rule: use skip, queue, allow or replace'],
+    ['an overlap rule in capitals', { overlap: 'Queue' }, 'overlap: "Queue" is not an overlap rule: use skip, queue, allow or replace'],
     ['an unknown catch-up rule', { catchUp: 'latest' }, 'catchUp: "latest" is not a catch-up rule: use none, once or all'],
     ['a catch-up window of 0', { catchUpWindow: '0' }, 'catchUpWindow: must be longer than 0'],
     ['a catch-up window of 0s', { catchUpWindow: '0s' }, 'catchUpWindow: must be longer than 0'],
