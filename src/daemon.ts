@@ -46,6 +46,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     env: scriptEnvironment(process.env),
     now: systemClock.now,
     daemonId: dataDirId(config.dataDir),
+    interpreters: config.interpreters,
   });
   const engine = new Engine({
     store,
@@ -57,7 +58,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     keepRuns: config.keepRuns,
     outputCap: config.outputCap,
     maxOutputBytes: config.maxOutputBytes,
-    limits: { maxScriptBytes: config.maxScriptBytes },
+    limits: { maxScriptBytes: config.maxScriptBytes, languages: Object.keys(config.interpreters) },
     warmupMs: 50,
   });
   const app = await buildApp({

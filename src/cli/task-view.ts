@@ -11,6 +11,7 @@ export function describeTask(task: TaskJson): string {
     `type:         ${task.type}`,
     `time:         ${task.time}`,
     `script:       ${indentAfterFirst(task.script, 14)}`,
+    `lang:         ${task.lang}`,
     ...(task.timeout === null ? [] : [`timeout:      ${task.timeout} per run`]),
     `status:       ${task.status}${task.stopRequested ? ' (stop requested: no run after the current one)' : task.pauseRequested ? ' (pause requested: Paused after the current run)' : ''}`,
     `last change:  ${localTime(task.lastStatusUpdated)}`,

@@ -5,6 +5,7 @@
  */
 import { formatDuration, parseDuration } from './duration.js';
 import { SchedulerError } from './errors.js';
+import { builtInInterpreters, defaultLanguage } from './interpreters.js';
 import { parseRunPolicy, type PolicyInput } from './policy.js';
 import { checkCronExpression, nextFireAfter, shortestGap, type Schedule } from './schedule.js';
 import { taskTypes, type TaskDefinition, type TaskType } from './task.js';
@@ -27,11 +28,15 @@ export interface Submission extends PolicyInput {
   end?: string;
   /** Each fire is moved later by up to this (Go duration), the same for a fire after a restart. */
   jitter?: string;
+  /** The script's language: bash (the default), sh, node, python, or one the daemon's config adds. */
+  lang?: string;
 }
 
 /** Limits on what may be submitted. */
 export interface SubmissionLimits {
   maxScriptBytes: number;
+  /** The languages the daemon runs; all built-in ones when absent. */
+  languages?: readonly string[];
 }
 
 /** Task ids: 1 to 128 characters of letters, digits, dot, underscore and dash. */
@@ -65,6 +70,7 @@ export function parseSubmission(input: Submission, limits: SubmissionLimits, now
     schedule: withJitter(parseSchedule(type, input, timezone, now), input, now),
     timezone,
     script: input.script,
+    lang: parseLanguage(input.lang, limits),
     policy: parseRunPolicy(input),
   };
   if (input.timeout !== undefined) {
@@ -128,6 +134,15 @@ function calendarSchedule(expression: string, timezone: string, start: number | 
 /** A Go duration ("10s", "1h30m") rather than a cron expression ("*\/10 * * * *", "@hourly"). */
 export function looksLikeDuration(time: string): boolean {
   return /^[0-9.]+[a-zµ]/i.test(time.trim()) && !/\s/.test(time.trim());
+}
+
+function parseLanguage(lang: string | undefined, limits: SubmissionLimits): string {
+  const languages = limits.languages ?? Object.keys(builtInInterpreters);
+  const chosen = lang ?? defaultLanguage;
+  if (!languages.includes(chosen)) {
+    invalid('lang', `"${chosen}" is not a language this daemon runs (${languages.join(', ')}); the daemon's --config file can add one`);
+  }
+  return chosen;
 }
 
 function invalid(field: string, message: string): never {

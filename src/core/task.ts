@@ -77,6 +77,8 @@ export interface TaskDefinition {
   /** The IANA zone its cron expression and local times were read in. */
   timezone: string;
   script: string;
+  /** The script's language (see interpreters.ts). */
+  lang: string;
   /** The longest each run may take, as written and in milliseconds; absent for no bound. */
   runTimeout?: { text: string; ms: number };
   /** What happens when runs overlap, and when they fail. */

@@ -146,7 +146,7 @@ export class RunSupervisor {
 
 /** What the runner needs to run `run` of `task`. */
 export function runSpec(task: Task, run: number): RunSpec {
-  const spec: RunSpec = { taskId: task.id, run, script: task.script };
+  const spec: RunSpec = { taskId: task.id, run, script: task.script, lang: task.lang };
   if (task.runTimeout) spec.timeoutMs = task.runTimeout.ms;
   return spec;
 }

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { catchUpModes } from '../core/catch-up.js';
+import { languagePattern } from '../core/interpreters.js';
 import { maxRetries, overlapRules } from '../core/policy.js';
 import { taskIdPattern } from '../core/submission.js';
 import { runOutcomes, taskStatuses, taskTypes } from '../core/task.js';
@@ -36,6 +37,7 @@ export const SubmitBody = Type.Object(
     timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "IANA zone of a cron expression and of local times (default: the daemon's)" })),
     start: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'cron tasks: fire from this time on (an interval grid starts there)' })),
     end: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'cron tasks: fire at this time at the latest, then end Executed' })),
+    lang: Type.Optional(Type.String({ pattern: languagePattern, description: "the script's language: bash (default), sh, node, python, or one the daemon's config adds" })),
     jitter: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'move each fire later by up to this (Go duration), the same amount for a fire after a restart; shorter than the time between fires' })),
     overlap: Type.Optional(Type.String({ enum: [...overlapRules], description: 'a fire while a run executes: skip it (default), queue it (one waits), allow it (runs beside, up to maxParallel), or replace the run' })),
     maxParallel: Type.Optional(Type.Integer({ minimum: 2, maximum: 64, description: 'with overlap allow: the most runs at once (default 4)' })),
@@ -85,6 +87,7 @@ const TaskFields = {
   type: Type.String({ enum: [...taskTypes] }),
   time: Type.String(),
   script: Type.String(),
+  lang: Type.String({ description: "the script's language" }),
   timeout: Nullable<string>('string', { description: 'the bound on each run, as submitted; null for none' }),
   timezone: Type.String({ description: 'the IANA zone its cron expression and local times are read in' }),
   start: NullableIsoTime,

@@ -13,6 +13,7 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
     type: task.type,
     time: task.time,
     script: task.script,
+    lang: task.lang,
     timeout: task.runTimeout?.text ?? null,
     timezone: task.timezone,
     start: isoOrNull(scheduleStart(task)),

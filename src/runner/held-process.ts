@@ -25,6 +25,8 @@ export type RunOutputListener = (stream: OutputStream, offset: number, chunk: Bu
 /** What a held process needs to know. */
 export interface HeldProcessOptions {
   script: string;
+  /** The command that runs the script's file; null: the shell evaluates the script itself (bash). */
+  interpreter: readonly string[] | null;
   /** Spool files of the run are `${spoolBase}.stdout` and `.stderr`; a long script is written beside them. */
   spoolBase: string;
   outputCap: number;
@@ -59,6 +61,8 @@ export interface RunningProcess {
  */
 const gateInline = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; __s=$1; shift; eval "unset __go __s; $__s"';
 const gateFromFile = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; __s=$(<"$1") || exit 126; shift; eval "unset __go __s; $__s"';
+/** For other languages: the gate, then the interpreter replaces the shell: `exec COMMAND... FILE`. */
+const gateExec = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; unset __go; exec "$@"';
 
 /** Linux allows at most 128 KiB in one argument; longer scripts go through a file. */
 const maxInlineScriptBytes = 100 * 1024;
@@ -133,13 +137,21 @@ export class HeldProcess {
   }
 
   private shellArguments(): string[] {
-    const { script, spoolBase } = this.options;
+    const { script, interpreter } = this.options;
+    if (interpreter !== null) return ['-c', gateExec, 'bash', ...interpreter, this.writeScriptFile()];
     if (Buffer.byteLength(script) <= maxInlineScriptBytes) return ['-c', gateInline, 'bash', script];
-    // Named for this process alone: a discarded process and a fresh one for the same run
-    // must not share (or delete) each other's file. It is removed when the process ends.
-    this.scriptFile = `${spoolBase}.${randomBytes(4).toString('hex')}.sh`;
-    writeFileSync(this.scriptFile, script, { mode: 0o600 });
-    return ['-c', gateFromFile, 'bash', this.scriptFile];
+    return ['-c', gateFromFile, 'bash', this.writeScriptFile()];
+  }
+
+  /**
+   * Writes the script to a file named for this process alone: a discarded process and a
+   * fresh one for the same run must not share (or delete) each other's file. It is removed
+   * when the process ends.
+   */
+  private writeScriptFile(): string {
+    this.scriptFile = `${this.options.spoolBase}.${randomBytes(4).toString('hex')}.sh`;
+    writeFileSync(this.scriptFile, this.options.script, { mode: 0o600 });
+    return this.scriptFile;
   }
 
   private supervise(): Promise<RunResult> {

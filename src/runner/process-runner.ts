@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { builtInInterpreters, defaultLanguage, type Interpreters } from '../core/interpreters.js';
 import { noOutput, type CapturedOutput } from '../core/task.js';
 import { HeldProcess, type RunningProcess } from './held-process.js';
 import { killOrphanedRuns } from './orphans.js';
@@ -29,6 +30,8 @@ export interface ProcessRunnerOptions {
   now: () => number;
   /** Marks every run's processes (SCHEDULER_DAEMON_ID), so a later daemon on the same data directory can find them. */
   daemonId: string;
+  /** The command of each language; the built-in ones when absent. */
+  interpreters?: Interpreters;
 }
 
 /** What to run. */
@@ -36,6 +39,8 @@ export interface RunSpec {
   taskId: string;
   run: number;
   script: string;
+  /** The script's language; bash when absent. */
+  lang?: string;
   /** Bound on the run's wall time, in milliseconds. */
   timeoutMs?: number;
 }
@@ -75,7 +80,8 @@ export class ProcessRunner implements RunLauncher {
     if (ready) {
       clearTimeout(ready.expiry);
       this.prepared.delete(key);
-      if (ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs) return ready.process.release();
+      const same = ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs && ready.spec.lang === spec.lang;
+      if (same) return ready.process.release();
       ready.process.discard();
     }
     return this.spawnHeld(spec).release();
@@ -111,8 +117,14 @@ export class ProcessRunner implements RunLauncher {
   private spawnHeld(spec: RunSpec): HeldProcess {
     const { options } = this;
     const spoolBase = this.spoolBase(spec.taskId, spec.run);
+    const interpreters = options.interpreters ?? builtInInterpreters;
+    const lang = spec.lang ?? defaultLanguage;
+    const interpreter = interpreters[lang];
+    // A task stored when its language was configured, run by a daemon whose config no longer has it.
+    if (interpreter === undefined) throw new Error(`the language "${lang}" is not configured on this daemon (its --config file)`);
     return new HeldProcess({
       script: spec.script,
+      interpreter,
       spoolBase,
       outputCap: options.outputCap,
       killGraceMs: options.killGraceMs,

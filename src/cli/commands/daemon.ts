@@ -4,13 +4,14 @@ import { Command, Option } from 'commander';
 import { parseByteSize } from '../../core/byte-size.js';
 import { parseDuration } from '../../core/duration.js';
 import { SchedulerError } from '../../core/errors.js';
-import { defaultDataDir, defaultListen, defaults, loadToken, parseListen } from '../../daemon-config.js';
+import { defaultDataDir, defaultListen, defaults, loadConfigFile, loadToken, parseListen } from '../../daemon-config.js';
 import type { CliIo } from '../context.js';
 
 interface DaemonOptions {
   listen: string;
   dataDir: string;
   tokenFile?: string;
+  config?: string;
   keepRuns: string;
   outputCap: string;
   maxOutputTotal: string;
@@ -27,6 +28,7 @@ export function daemonCommand(io: CliIo): Command {
     .option('--listen <host:port>', 'address to listen on; other than loopback needs a token', defaultListen)
     .option('--data-dir <dir>', 'where the database and spooled output live', defaultDataDir())
     .option('--token-file <file>', 'require this bearer token (default: $SCHEDULER_TOKEN, if set)')
+    .option('--config <file>', 'a JSON config file: {"interpreters": {"ruby": ["ruby"]}} adds languages')
     .option('--keep-runs <n>', 'results kept per task; older ones are pruned', String(defaults.keepRuns))
     .option('--output-cap <size>', 'bytes of stdout and of stderr kept per run: half from the start, half from the end', '1MiB')
     .option('--max-output-total <size>', 'output kept by all runs together; the oldest runs lose theirs first', '1GiB')
@@ -57,6 +59,7 @@ export function daemonCommand(io: CliIo): Command {
           killGraceMs: parseDuration(options.killGrace, '--kill-grace'),
           durability: options.durability,
           logLevel: options.logLevel,
+          interpreters: loadConfigFile(options.config).interpreters,
         },
         io.out,
       );

@@ -33,6 +33,7 @@ interface SubmitOptions {
   catchUp?: string;
   catchUpWindow?: string;
   jitter?: string;
+  lang?: string;
   dryRun?: boolean;
   next: string;
   json?: boolean;
@@ -51,7 +52,8 @@ export function submitCommand(io: CliIo): Command {
     .option('--start <time>', 'a recurring task fires from this time on')
     .option('--end <time>', 'a recurring task fires at this time at the latest, then ends Executed')
     .option('--jitter <duration>', 'move each fire later by up to DURATION (the same for a fire after a restart), to spread many tasks')
-    .requiredOption('--script <script>', 'the bash script to run; quote it')
+    .requiredOption('--script <script>', 'the script to run (bash unless --lang says otherwise); quote it')
+    .option('--lang <language>', "the script's language: bash (default), sh, node, python, or one the daemon's --config adds")
     .option('--timeout <duration>', 'end each run that takes longer than this (recorded as timed_out)')
     .addOption(new Option('--overlap <rule>', 'when a fire comes while a run executes: skip it, queue it (one waits), allow it (runs beside), or replace the run').choices(overlapRules))
     .option('--max-parallel <n>', 'with --overlap allow: the most runs at once (default 4)')
@@ -83,6 +85,7 @@ Examples:
       if (options.retryDelay !== undefined) body.retryDelay = options.retryDelay;
       if (options.retryMaxDelay !== undefined) body.retryMaxDelay = options.retryMaxDelay;
       if (options.jitter !== undefined) body.jitter = options.jitter;
+      if (options.lang !== undefined) body.lang = options.lang;
       if (options.catchUp !== undefined) body.catchUp = options.catchUp;
       if (options.catchUpWindow !== undefined) body.catchUpWindow = options.catchUpWindow;
       if (options.retryOn !== undefined) body.retryOn = options.retryOn.split(',').map((code) => wholeNumber(code.trim(), '--retry-on'));

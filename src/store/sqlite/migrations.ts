@@ -98,4 +98,8 @@ export const migrations: readonly string[] = [
   ALTER TABLE tasks ADD COLUMN state_detail TEXT;
   ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
   `,
+  // The script's language (bash for tasks of earlier versions).
+  `
+  ALTER TABLE tasks ADD COLUMN lang TEXT NOT NULL DEFAULT 'bash';
+  `,
 ];

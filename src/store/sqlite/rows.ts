@@ -17,6 +17,7 @@ export interface TaskRow {
   timezone: string | null;
   policy: string | null;
   state_detail: string | null;
+  lang: string;
   created_at: number;
   status: string;
   current_run: number | null;
@@ -129,6 +130,7 @@ export function rowToTask(row: TaskRow): Task {
     time: row.time,
     schedule: row.schedule === null ? legacySchedule(row) : (JSON.parse(row.schedule) as Schedule),
     timezone: row.timezone ?? 'UTC',
+    lang: row.lang,
     // Fields added to the policy later take their defaults in rows written before them.
     policy: row.policy === null ? defaultRunPolicy : { ...defaultRunPolicy, ...(JSON.parse(row.policy) as Partial<RunPolicy>) },
     script: row.script,

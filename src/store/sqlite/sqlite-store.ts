@@ -28,7 +28,7 @@ export interface SqliteStoreOptions {
   durability?: 'normal' | 'full';
 }
 
-const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, policy, state_detail, created_at, status, current_run,
+const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, policy, state_detail, lang, created_at, status, current_run,
   stop_requested, next_run_at, last_status_updated, version, last_run`;
 
 /** A TaskStore over a SQLite database file. */
@@ -87,8 +87,8 @@ export class SqliteTaskStore implements TaskStore {
     const db = this.db;
     return {
       insertTask: db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone,
-          policy, state_detail, created_at, status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
-        VALUES (@id, @type, @time, @interval_ms, @script, @timeout, @timeout_ms, @schedule, @timezone, @policy, @state_detail,
+          policy, state_detail, lang, created_at, status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
+        VALUES (@id, @type, @time, @interval_ms, @script, @timeout, @timeout_ms, @schedule, @timezone, @policy, @state_detail, @lang,
           @created_at, @status, @current_run,
           @stop_requested, @next_run_at, @last_status_updated, @version, @last_run)
         ON CONFLICT (id) DO NOTHING`),
@@ -304,6 +304,7 @@ function taskParams(task: Task) {
     schedule: JSON.stringify(task.schedule),
     timezone: task.timezone,
     policy: JSON.stringify(task.policy),
+    lang: task.lang,
     script: task.script,
     timeout: task.runTimeout?.text ?? null,
     timeout_ms: task.runTimeout?.ms ?? null,
