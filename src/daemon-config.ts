@@ -41,21 +41,25 @@ export function loadConfigFile(path: string | undefined): { interpreters: Interp
   } catch (error) {
     throw new SchedulerError('invalid_request', `--config: cannot read ${path} as JSON: ${(error as Error).message}`);
   }
-  const { interpreters = {}, ...unknown } = (parsed ?? {}) as { interpreters?: unknown };
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SchedulerError('invalid_request', `--config: ${path} must hold a JSON object, e.g. {"interpreters": {"ruby": ["ruby"]}}`);
+  }
+  const { interpreters = {}, ...unknown } = parsed as { interpreters?: unknown };
   const stray = Object.keys(unknown)[0];
   if (stray !== undefined) throw new SchedulerError('invalid_request', `--config: "${stray}" is not a setting of the config file (known: interpreters)`);
   if (typeof interpreters !== 'object' || interpreters === null || Array.isArray(interpreters)) {
     throw new SchedulerError('invalid_request', '--config: "interpreters" must be an object of language -> command, e.g. {"ruby": ["ruby"]}');
   }
-  const merged: Record<string, readonly string[] | null> = { ...builtInInterpreters };
+  const added: Array<[string, readonly string[]]> = [];
   for (const [lang, command] of Object.entries(interpreters)) {
     if (!new RegExp(languagePattern).test(lang)) throw new SchedulerError('invalid_request', `--config: "${lang}" is not a language name (letters, digits, ".", "_", "-")`);
     if (!Array.isArray(command) || command.length === 0 || command.some((part) => typeof part !== 'string' || part.length === 0)) {
       throw new SchedulerError('invalid_request', `--config: the command of "${lang}" must be a list of words, e.g. ["ruby"] or ["python3", "-u"]`);
     }
-    merged[lang] = command as string[];
+    added.push([lang, command as string[]]);
   }
-  return { interpreters: merged };
+  // Built by fromEntries, so that every name is an own property, "__proto__" too.
+  return { interpreters: Object.fromEntries([...Object.entries(builtInInterpreters), ...added]) };
 }
 
 export const defaultListen = '127.0.0.1:8865';

@@ -119,7 +119,8 @@ export class ProcessRunner implements RunLauncher {
     const spoolBase = this.spoolBase(spec.taskId, spec.run);
     const interpreters = options.interpreters ?? builtInInterpreters;
     const lang = spec.lang ?? defaultLanguage;
-    const interpreter = interpreters[lang];
+    // Own properties only: "constructor" or "toString" is not a language.
+    const interpreter = Object.hasOwn(interpreters, lang) ? interpreters[lang] : undefined;
     // A task stored when its language was configured, run by a daemon whose config no longer has it.
     if (interpreter === undefined) throw new Error(`the language "${lang}" is not configured on this daemon (its --config file)`);
     return new HeldProcess({

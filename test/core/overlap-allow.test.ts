@@ -38,6 +38,7 @@ function makeTask(state: TaskState, extra: Partial<Task> = {}): Task {
     schedule: every10s,
     timezone: 'UTC',
     script: 'echo hi',
+    lang: 'bash',
     policy: allow(3),
     createdAt: T0,
     state,

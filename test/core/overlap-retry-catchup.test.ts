@@ -36,6 +36,7 @@ function makeTask(state: TaskState, extra: Partial<Task> = {}): Task {
     schedule: every10s,
     timezone: 'UTC',
     script: 'echo hi',
+    lang: 'bash',
     policy: policyOf({}),
     createdAt: T0,
     state,

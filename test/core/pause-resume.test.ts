@@ -43,6 +43,7 @@ function makeTask(type: TaskType, state: TaskState, extra: Partial<Task> = {}): 
     schedule: scheduleOf(type),
     timezone: 'UTC',
     script: 'echo hi',
+    lang: 'bash',
     policy: defaultRunPolicy,
     createdAt: T0,
     state,

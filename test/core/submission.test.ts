@@ -38,6 +38,7 @@ describe('parseSubmission', () => {
       schedule: { kind: 'once', at: NOW + MIN },
       timezone: systemTimeZone(),
       script: 'sleep 10s;echo $((1+2))',
+      lang: 'bash',
       policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
     });
     expect(parseSubmission({ ...valid, id: 'print_ls_per_10s', type: 'cron', time: '10s', script: 'ls' }, limits)).toEqual({
@@ -47,6 +48,7 @@ describe('parseSubmission', () => {
       schedule: { kind: 'interval', everyMs: 10_000, first: NOW + 10_000, end: null },
       timezone: systemTimeZone(),
       script: 'ls',
+      lang: 'bash',
       policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
     });
   });

@@ -68,7 +68,7 @@ describe('Engine: a delay task', () => {
     expect((await taskOf(h, 'calc')).state.status).toBe('ToBeExecuted');
 
     await fireAt(h, T0 + MIN);
-    expect(h.runner.runs.map((r) => r.spec)).toEqual([{ taskId: 'calc', run: 1, script: 'sleep 10s;echo $((1+2))' }]);
+    expect(h.runner.runs.map((r) => r.spec)).toEqual([{ taskId: 'calc', run: 1, script: 'sleep 10s;echo $((1+2))', lang: 'bash' }]);
     expect(await taskOf(h, 'calc')).toMatchObject({
       state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false },
       version: 2,
@@ -1209,6 +1209,7 @@ describe('Engine: schedules beyond the fixed interval', () => {
         timezone: 'Europe/Berlin',
         policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
         script: 'echo hi',
+        lang: 'bash',
         createdAt: T0 + 3_217,
         state: { status: 'ToBeExecuted', nextRunAt: utc('2026-11-26T08:00:00') },
         lastStatusUpdated: T0 + 3_217,

@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 const summaryFields = [
-  'catchUp', 'catchUpWindow', 'createdAt', 'end', 'id', 'jitter', 'lastStatusUpdated', 'maxParallel', 'nextRunAt', 'overlap', 'pauseRequested', 'retries', 'retryDelay', 'retryMaxDelay', 'retryOn',
+  'catchUp', 'catchUpWindow', 'createdAt', 'end', 'id', 'jitter', 'lang', 'lastStatusUpdated', 'maxParallel', 'nextRunAt', 'overlap', 'pauseRequested', 'retries', 'retryDelay', 'retryMaxDelay', 'retryOn',
   'script', 'start', 'status', 'stopRequested', 'time', 'timeout', 'timezone', 'type', 'version',
 ];
 

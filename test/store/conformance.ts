@@ -37,6 +37,7 @@ export function makeTask(id: string, overrides: Partial<Task> = {}): Task {
     timezone: 'UTC',
     policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
     script: 'echo hi',
+    lang: 'bash',
     createdAt: t0,
     state: { status: 'ToBeExecuted', nextRunAt: t0 + minute },
     lastStatusUpdated: t0,

@@ -1,0 +1,73 @@
+/** The SQLite store keeps a task's language (schema migration 6), and reads older tasks as bash. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Task } from '../../src/core/task.js';
+import { migrations } from '../../src/store/sqlite/migrations.js';
+import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
+import { makeTask } from './conformance.js';
+
+describe('SqliteTaskStore: lang', () => {
+  let dir: string;
+  let path: string;
+  const open: SqliteTaskStore[] = [];
+  const openStore = () => {
+    const store = new SqliteTaskStore({ path });
+    open.push(store);
+    return store;
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'scheduler-store-lang-'));
+    path = join(dir, 'scheduler.db');
+  });
+
+  afterEach(async () => {
+    for (const store of open.splice(0)) await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('round-trips each language, through get, list, due and a reopen', async () => {
+    const store = openStore();
+    const langs = ['bash', 'sh', 'node', 'python', 'my.lang_2-x'];
+    for (const lang of langs) await store.insertTask(makeTask(`t-${lang}`, { lang, script: `script in ${lang}` }));
+    for (const lang of langs) expect((await store.getTask(`t-${lang}`))?.lang).toBe(lang);
+    expect((await store.listTasks({ limit: 10 })).tasks.map((task) => task.lang)).toEqual(langs);
+    const due = await store.listDueTasks({ now: Number.MAX_SAFE_INTEGER, limit: 10 });
+    expect(due.map((task) => [task.id, task.lang])).toEqual(langs.map((lang) => [`t-${lang}`, lang]));
+
+    await open.splice(0)[0]!.close();
+    const reopened = openStore();
+    for (const lang of langs) expect((await reopened.getTask(`t-${lang}`))?.lang).toBe(lang);
+    expect((await reopened.getTaskWithRuns('t-python'))?.task.lang).toBe('python');
+  });
+
+  it('keeps the language across saves', async () => {
+    const store = openStore();
+    const task = makeTask('saved', { lang: 'python' });
+    await store.insertTask(task);
+    const next: Task = { ...task, state: { status: 'Executed' }, version: 2, lastStatusUpdated: task.createdAt + 1 };
+    await store.saveTask({ task: next, expectedVersion: 1, keepRuns: 10 });
+    expect(await store.getTask('saved')).toEqual(next);
+  });
+
+  it('reads a task stored before migration 6 as bash', async () => {
+    const before = openStore();
+    await before.insertTask(makeTask('older', { lang: 'python' }));
+    await open.splice(0)[0]!.close();
+    // Take the database back to schema 5: the lang column did not exist then.
+    const db = new Database(path);
+    db.exec('ALTER TABLE tasks DROP COLUMN lang');
+    db.pragma(`user_version = ${migrations.length - 1}`);
+    db.close();
+    expect(migrations.length).toBe(6);
+
+    const store = openStore();
+    expect((await store.getTask('older'))?.lang).toBe('bash');
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(6);
+    check.close();
+  });
+});
