@@ -429,7 +429,13 @@ export class Engine {
     const soon = await this.options.store.listDueTasks({ now: horizon, limit: warmupsPerWake * 4 });
     const willRun = soon.filter((task) => task.state.status !== 'Executing').slice(0, warmupsPerWake);
     for (const task of willRun) {
-      this.options.runner.prepare(runSpec(task, task.lastRun + 1));
+      // Best effort, one task at a time: a task that cannot be prepared (its language is no
+      // longer configured) starts cold, or fails to start, without holding up the others.
+      try {
+        this.options.runner.prepare(runSpec(task, task.lastRun + 1));
+      } catch (error) {
+        this.options.log.warn({ task: task.id, error }, 'could not prepare a run ahead of time');
+      }
     }
   }
 
