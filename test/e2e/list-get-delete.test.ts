@@ -160,7 +160,7 @@ describe.concurrent('get and delete', () => {
       const result = ok(await daemon.cli(['get', 'calc']), 'get');
       expect(result.stderr).toBe('');
       expect(result.stdout).toMatch(
-        /^id: +calc\ntype: +delay\ntime: +1h\nscript: +echo \$\(\(6\*7\)\)\nstatus: +ToBeExecuted\nlast change: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\nnext run: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\nversion: +1\nresults: +none yet\n$/,
+        /^id: +calc\ntype: +delay\ntime: +1h\nscript: +echo \$\(\(6\*7\)\)\nlang: +bash\nstatus: +ToBeExecuted\nlast change: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\nnext run: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\nversion: +1\nresults: +none yet\n$/,
       );
     });
 
