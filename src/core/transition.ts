@@ -209,6 +209,7 @@ function runNow(task: Task, _event: TaskEvent, now: number): Transition {
 /** A run now asked for while a run executes: it starts beside it if the task allows that (overlap allow), else it is skipped. */
 function triggerDuringRun(task: Task, _event: TaskEvent, now: number): Transition {
   const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  if (state.stopRequested) throw new SchedulerError('status_conflict', `cannot run task ${task.id}: it was stopped, and ends Stopped when run ${state.run} finishes`);
   const parallel = state.parallel ?? [];
   const run = task.lastRun + 1;
   if (task.policy.overlap === 'allow' && 1 + parallel.length < (task.policy.maxParallel ?? defaultMaxParallel)) {
@@ -318,9 +319,9 @@ function finishRun(
   if (state.stopRequested) next = { status: 'Stopped' };
   else if (state.pauseRequested) next = { status: 'Paused' };
   else if (retry) next = { status: 'WaitForNextExecution', nextRunAt: retry.at, retry: retry.of };
-  // A fire that came during the run (overlap rule queue or replace) runs now.
   // The next missed fire of a catch-up is planned again as it starts (more may have passed).
   else if (state.queued !== undefined && state.backlog) next = { status: 'WaitForNextExecution', nextRunAt: state.queued };
+  // A fire that came during the run (overlap rule queue or replace) runs now, as it is.
   else if (state.queued !== undefined) {
     next = { status: 'WaitForNextExecution', nextRunAt: state.queued, retry: { fire: state.queued, attempt: 1, thenNextRunAt: state.nextRunAt } };
   }

@@ -506,3 +506,18 @@ describe('run now (trigger) while runs execute, overlap allow', () => {
     expect(out.warning).toMatch(/run 4 skipped/);
   });
 });
+
+describe('run now while a stop was requested', () => {
+  it.each([allow(3), { ...allow(), overlap: 'skip' as const, maxParallel: undefined }])('is refused: the task ends Stopped after its run (%j)', (policy) => {
+    const stopping = executing(1, T0 + I, null, { stopRequested: true });
+    let error: unknown;
+    try {
+      transition(makeTask(stopping, { lastRun: 1, policy }), { kind: 'trigger' }, T0 + I + SEC);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(SchedulerError);
+    expect((error as SchedulerError).code).toBe('status_conflict');
+    expect((error as SchedulerError).message).toMatch(/was stopped/);
+  });
+});
