@@ -71,6 +71,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     bodyLimit: config.maxScriptBytes * 2 + 64 * 1024,
     log,
     version: programVersion(),
+    about: { store: { kind: 'sqlite', location: join(config.dataDir, 'scheduler.db') }, languages: Object.keys(config.interpreters) },
   });
 
   try {

@@ -18,6 +18,7 @@ import { logsCommand } from './commands/logs.js';
 import { nextCommand } from './commands/next.js';
 import { pauseCommand, resumeCommand, runCommand } from './commands/pause-resume-run.js';
 import { runsCommand } from './commands/runs.js';
+import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
 import { submitCommand } from './commands/submit.js';
 import type { CliIo } from './context.js';
@@ -33,7 +34,7 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride();
-  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand]) {
+  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand]) {
     program.addCommand(make(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   return program;

@@ -16,6 +16,7 @@ import type {
   RunJson,
   RunPageJson,
   RunsQuery,
+  StatusJson,
   StopResponse,
   SubmitBody,
   TaskJson,
@@ -128,6 +129,11 @@ export class SchedulerClient {
   /** Stops and deletes a task. */
   async delete(id: string): Promise<void> {
     await this.request('DELETE', taskPath(id));
+  }
+
+  /** The daemon's version, uptime, store and what it is doing. */
+  status(): Promise<StatusJson> {
+    return this.request('GET', '/api/status');
   }
 
   /** Whether the daemon answers and its store is usable. */

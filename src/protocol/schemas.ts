@@ -188,6 +188,18 @@ export type ErrorJson = Static<typeof ErrorJson>;
 /** The answer of GET /healthz. */
 export const HealthJson = Type.Object({ status: Type.Literal('ok') });
 
+/** GET /api/status: the daemon and what it is doing. */
+export const StatusJson = Type.Object({
+  version: Type.String(),
+  startedAt: IsoTime,
+  uptimeSeconds: Type.Number(),
+  store: Type.Object({ kind: Type.String({ description: 'sqlite' }), location: Type.String({ description: 'the database file' }) }),
+  runsInProgress: Type.Integer(),
+  eventStreams: Type.Integer({ description: 'live event streams open now' }),
+  languages: Type.Array(Type.String(), { description: 'the languages scripts may be written in' }),
+});
+export type StatusJson = Static<typeof StatusJson>;
+
 /** Query of GET /api/tasks/{id}/runs/{run}/output. */
 export const OutputQuery = Type.Object(
   {

@@ -10,7 +10,7 @@ import type { ChangeFeed } from '../engine/change-feed.js';
 import type { Engine } from '../engine/engine.js';
 import type { TaskStore } from '../store/task-store.js';
 import { SchedulerError } from '../core/errors.js';
-import { HealthJson } from '../protocol/schemas.js';
+import { HealthJson, StatusJson } from '../protocol/schemas.js';
 import { requireBearerToken } from './auth.js';
 import { errorHandler, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
@@ -32,6 +32,8 @@ export interface AppDeps {
   /** Where failures of requests are logged. */
   log: RequestLog;
   version: string;
+  /** What GET /api/status says of the store, and the languages scripts may use. */
+  about?: { store: { kind: string; location: string }; languages: readonly string[] };
 }
 
 /**
@@ -110,6 +112,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     return { status: 'ok' as const };
   });
+  const startedAt = Date.now();
+  app.get('/api/status', {
+    schema: { summary: "The daemon's version, uptime, store and what it is doing", response: { 200: StatusJson } },
+  }, async () => ({
+    version: deps.version,
+    startedAt: new Date(startedAt).toISOString(),
+    uptimeSeconds: Math.round((Date.now() - startedAt) / 100) / 10,
+    store: deps.about?.store ?? { kind: 'unknown', location: '' },
+    runsInProgress: deps.engine.runsInProgress,
+    eventStreams: deps.events.watchers,
+    languages: [...(deps.about?.languages ?? [])],
+  }));
   app.get('/api/openapi.json', { schema: { summary: 'This API as an OpenAPI document' } }, async () => app.swagger());
   taskRoutes(app, deps);
   runRoutes(app, deps.engine);
