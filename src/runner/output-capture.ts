@@ -9,10 +9,8 @@
  * UTF-8 character boundaries so that each chunk reads as text on its own.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { incompleteCharacterAtEnd as incompleteUtf8Tail } from '../core/output-window.js';
+import { incompleteCharacterAtEnd } from '../core/output-window.js';
 import type { CapturedOutput } from '../core/task.js';
-
-export { incompleteUtf8Tail };
 
 /** Receives the bytes of a stream as they are written; `offset` is where they begin in the stream. */
 export type OutputListener = (offset: number, chunk: Buffer) => void;
@@ -96,7 +94,7 @@ export class OutputCapture {
     }
     // Bytes were dropped between head and tail: trim each side to whole characters, so the
     // kept text has no broken character at the seam, and count the trimmed bytes as dropped.
-    const keptHead = head.subarray(0, head.length - incompleteUtf8Tail(head));
+    const keptHead = head.subarray(0, head.length - incompleteCharacterAtEnd(head));
     const keptTail = tail.subarray(leadingContinuationBytes(tail));
     return {
       text: keptHead.toString('utf8') + keptTail.toString('utf8'),
@@ -142,7 +140,7 @@ export class OutputCapture {
       return;
     }
     const bytes = this.heldBack ? Buffer.concat([this.heldBack, chunk]) : chunk;
-    const split = incompleteUtf8Tail(bytes);
+    const split = incompleteCharacterAtEnd(bytes);
     this.heldBack = split > 0 ? Buffer.from(bytes.subarray(bytes.length - split)) : undefined;
     if (bytes.length > split) this.deliver(bytes.subarray(0, bytes.length - split));
   }

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CapturedOutput } from '../../src/core/task.js';
-import { incompleteUtf8Tail, OutputCapture } from '../../src/runner/output-capture.js';
+import { incompleteCharacterAtEnd as incompleteUtf8Tail } from '../../src/core/output-window.js';
+import { OutputCapture } from '../../src/runner/output-capture.js';
 
 let dir: string;
 let spools = 0;

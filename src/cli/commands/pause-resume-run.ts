@@ -1,29 +1,8 @@
 /** scheduler pause ID, scheduler resume ID, scheduler run ID: control a task's schedule. */
-import { Command } from 'commander';
-import type { SchedulerClient } from '../../client/client.js';
-import type { StopResponse } from '../../protocol/schemas.js';
+import type { Command } from 'commander';
+import type { CliIo } from '../context.js';
 import { localTime } from '../render.js';
-import { clientFor, printJson, type CliIo } from '../context.js';
-
-/** A command that applies one action to a task and prints the task's new state. */
-function taskAction(
-  io: CliIo,
-  name: string,
-  description: string,
-  act: (client: SchedulerClient, id: string) => Promise<StopResponse>,
-  done: (task: StopResponse) => string,
-): Command {
-  return new Command(name)
-    .description(description)
-    .argument('<id>', 'task id')
-    .option('--json', 'print the task as JSON')
-    .action(async (id: string, options: { json?: boolean }, command: Command) => {
-      const task = await act(clientFor(command), id);
-      if (task.warning) io.err(`warning: ${task.warning}`);
-      if (options.json) return printJson(io, task);
-      io.out(done(task));
-    });
-}
+import { taskAction } from '../task-action.js';
 
 export function pauseCommand(io: CliIo): Command {
   return taskAction(io, 'pause', 'pause a recurring task: no run until it is resumed (a run in progress finishes)', (client, id) => client.pause(id), (task) =>
