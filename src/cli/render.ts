@@ -10,12 +10,13 @@ export function localTime(iso: string | null): string {
     `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
-/** "in 9.5s" or "3m0s ago", relative to `now`. */
+/** "in 9.5s", "now" or "3m0s ago", relative to `now` (to the tenth of a second). */
 export function relativeTime(iso: string | null, now: number): string {
   if (iso === null) return '-';
-  const delta = Date.parse(iso) - now;
-  const span = formatDuration(Math.abs(Math.round(delta / 100) * 100));
-  return delta >= 0 ? `in ${span}` : `${span} ago`;
+  const delta = Math.round((Date.parse(iso) - now) / 100) * 100;
+  if (delta === 0) return 'now';
+  const span = formatDuration(Math.abs(delta));
+  return delta > 0 ? `in ${span}` : `${span} ago`;
 }
 
 /** A script on one line, cut to `width` characters with an ellipsis. */
