@@ -17,3 +17,15 @@ export function parseByteSize(text: string, field: string): number {
   }
   return Math.floor(Number(match[1]) * factor);
 }
+
+/** "512B", "64KiB", "1.5MiB", "2GiB": the largest binary unit that keeps the number at least 1. */
+export function formatByteSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number(value.toFixed(2))}${units[unit]}`;
+}

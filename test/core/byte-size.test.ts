@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseByteSize } from '../../src/core/byte-size.js';
+import { formatByteSize, parseByteSize } from '../../src/core/byte-size.js';
 import { SchedulerError } from '../../src/core/errors.js';
 
 describe('parseByteSize', () => {
@@ -35,5 +35,16 @@ describe('parseByteSize', () => {
     expect(thrown).toBeInstanceOf(SchedulerError);
     expect((thrown as SchedulerError).code).toBe('invalid_request');
     expect((thrown as SchedulerError).message.startsWith('--output-cap: ')).toBe(true);
+  });
+});
+
+describe('formatByteSize', () => {
+  it('uses the largest binary unit that keeps the number at least 1, and reads back as the same size', () => {
+    expect(formatByteSize(0)).toBe('0B');
+    expect(formatByteSize(512)).toBe('512B');
+    expect(formatByteSize(64 * 1024)).toBe('64KiB');
+    expect(formatByteSize(1.5 * 1024 ** 2)).toBe('1.5MiB');
+    expect(formatByteSize(2 * 1024 ** 3)).toBe('2GiB');
+    for (const size of ['256MiB', '1KiB', '3GiB', '100B']) expect(formatByteSize(parseByteSize(size, 'x'))).toBe(size);
   });
 });
