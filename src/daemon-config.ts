@@ -6,10 +6,11 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SchedulerError } from './core/errors.js';
-import { builtInInterpreters, languagePattern, type Interpreters } from './core/interpreters.js';
+import type { SandboxMode } from './core/execution-input.js';
+import type { ConfigFile } from './config-file.js';
 
 /** Everything the daemon can be told. */
-export interface DaemonConfig {
+export interface DaemonConfig extends ConfigFile {
   dataDir: string;
   host: string;
   port: number;
@@ -24,42 +25,10 @@ export interface DaemonConfig {
   killGraceMs: number;
   durability: 'normal' | 'full';
   logLevel: string;
-  /** The command of each language scripts may be written in. */
-  interpreters: Interpreters;
-}
-
-/**
- * The daemon's config file (JSON), for what does not fit a flag. Today: more languages, or
- * other commands for the built-in ones:
- * `{"interpreters": {"ruby": ["ruby"], "groovy": ["groovy"], "python": ["python3", "-u"]}}`.
- */
-export function loadConfigFile(path: string | undefined): { interpreters: Interpreters } {
-  if (path === undefined) return { interpreters: builtInInterpreters };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new SchedulerError('invalid_request', `--config: cannot read ${path} as JSON: ${(error as Error).message}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new SchedulerError('invalid_request', `--config: ${path} must hold a JSON object, e.g. {"interpreters": {"ruby": ["ruby"]}}`);
-  }
-  const { interpreters = {}, ...unknown } = parsed as { interpreters?: unknown };
-  const stray = Object.keys(unknown)[0];
-  if (stray !== undefined) throw new SchedulerError('invalid_request', `--config: "${stray}" is not a setting of the config file (known: interpreters)`);
-  if (typeof interpreters !== 'object' || interpreters === null || Array.isArray(interpreters)) {
-    throw new SchedulerError('invalid_request', '--config: "interpreters" must be an object of language -> command, e.g. {"ruby": ["ruby"]}');
-  }
-  const added: Array<[string, readonly string[]]> = [];
-  for (const [lang, command] of Object.entries(interpreters)) {
-    if (!new RegExp(languagePattern).test(lang)) throw new SchedulerError('invalid_request', `--config: "${lang}" is not a language name (letters, digits, ".", "_", "-")`);
-    if (!Array.isArray(command) || command.length === 0 || command.some((part) => typeof part !== 'string' || part.length === 0)) {
-      throw new SchedulerError('invalid_request', `--config: the command of "${lang}" must be a list of words, e.g. ["ruby"] or ["python3", "-u"]`);
-    }
-    added.push([lang, command as string[]]);
-  }
-  // Built by fromEntries, so that every name is an own property, "__proto__" too.
-  return { interpreters: Object.fromEntries([...Object.entries(builtInInterpreters), ...added]) };
+  /** Runs executing at once, over every queue. */
+  maxRuns: number;
+  /** Whether tasks opt in to the sandbox, opt out of it, or cannot opt out. */
+  sandboxMode: SandboxMode;
 }
 
 export const defaultListen = '127.0.0.1:8865';

@@ -4,7 +4,7 @@
  * the daemon cleanly.
  */
 import { mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -14,7 +14,11 @@ import { checkExposure, type DaemonConfig } from './daemon-config.js';
 import { ChangeFeed } from './engine/change-feed.js';
 import { Engine } from './engine/engine.js';
 import { systemClock } from './engine/system-clock.js';
+import { defaultQueue } from './core/execution.js';
+import { ConcurrencyGate } from './runner/concurrency-gate.js';
 import { ProcessRunner } from './runner/process-runner.js';
+import { checkRunAsUser } from './runner/run-environment.js';
+import { probeSandbox } from './runner/sandbox.js';
 import { buildApp } from './server/app.js';
 import { defaultEventHubOptions, EventHub } from './server/events/event-hub.js';
 import { SqliteTaskStore } from './store/sqlite/sqlite-store.js';
@@ -32,22 +36,36 @@ export interface Daemon {
 /** Starts a daemon with `config`, printing its routes and address to `print`. */
 export async function startDaemon(config: DaemonConfig, print: (line: string) => void): Promise<Daemon> {
   checkExposure(config);
+  const sandbox = probeSandbox(config.bwrap);
+  if (config.sandboxMode !== 'optional' && !sandbox.available) {
+    throw new SchedulerError('invalid_request', `--sandbox ${config.sandboxMode}: the sandbox cannot work on this host: ${sandbox.reason}`);
+  }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(config.dataDir);
   const log = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: false }));
   const store = new SqliteTaskStore({ path: join(config.dataDir, 'scheduler.db'), durability: config.durability });
   const feed = new ChangeFeed(systemClock);
   const events = new EventHub({ ...defaultEventHubOptions, heartbeatMs: config.heartbeatMs, log });
-  const runner = new ProcessRunner({
+  const daemonId = dataDirId(config.dataDir);
+  const processes = new ProcessRunner({
     spoolDir: join(config.dataDir, 'spool'),
     outputCap: config.outputCap,
     killGraceMs: config.killGraceMs,
     cwd: homedir(),
-    env: scriptEnvironment(process.env),
+    daemonEnv: process.env,
+    variables: config.env,
+    defaultLimits: config.limits,
+    ...(config.timeoutMs === undefined ? {} : { defaultTimeoutMs: config.timeoutMs }),
+    // Outside the data directory: a run as another user must reach its own directory.
+    workRoot: join(tmpdir(), `scheduler-runs-${daemonId}`),
+    sandboxReadOnlyPaths: config.sandboxReadOnlyPaths,
+    ...(config.bwrap === undefined ? {} : { bwrap: config.bwrap }),
     now: systemClock.now,
-    daemonId: dataDirId(config.dataDir),
+    daemonId,
     interpreters: config.interpreters,
   });
+  const runner = new ConcurrencyGate({ inner: processes, maxRuns: config.maxRuns, queues: config.queues, now: systemClock.now, outputCap: config.outputCap });
+  const languages = Object.keys(config.interpreters);
   const engine = new Engine({
     store,
     runner,
@@ -58,7 +76,16 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     keepRuns: config.keepRuns,
     outputCap: config.outputCap,
     maxOutputBytes: config.maxOutputBytes,
-    limits: { maxScriptBytes: config.maxScriptBytes, languages: Object.keys(config.interpreters) },
+    limits: {
+      maxScriptBytes: config.maxScriptBytes,
+      languages,
+      execution: {
+        queues: [...new Set([defaultQueue, ...Object.keys(config.queues)])],
+        sandboxMode: config.sandboxMode,
+        sandbox,
+        checkUser: (user) => checkRunAsUser(user),
+      },
+    },
     warmupMs: 50,
   });
   const app = await buildApp({
@@ -71,7 +98,12 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     bodyLimit: config.maxScriptBytes * 2 + 64 * 1024,
     log,
     version: programVersion(),
-    about: { store: { kind: 'sqlite', location: join(config.dataDir, 'scheduler.db') }, languages: Object.keys(config.interpreters) },
+    about: {
+      store: { kind: 'sqlite', location: join(config.dataDir, 'scheduler.db') },
+      languages,
+      sandbox: { mode: config.sandboxMode, available: sandbox.available, detail: sandbox.available ? `bubblewrap ${sandbox.version}` : sandbox.reason },
+      slots: () => runner.snapshot(),
+    },
   });
 
   try {
@@ -117,10 +149,4 @@ function describeListenError(error: unknown, config: DaemonConfig): unknown {
     return new SchedulerError('invalid_request', `cannot listen on ${where} (${code}); choose another address with --listen`);
   }
   return error;
-}
-
-/** The environment scripts run with: the daemon's own, less its secrets. */
-function scriptEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { SCHEDULER_TOKEN: _token, ...rest } = env;
-  return rest;
 }

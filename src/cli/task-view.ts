@@ -1,5 +1,6 @@
 /** The human view of a task for `scheduler get`, and of what changed for `get -watch=true`. */
 import type { RunJson, TaskJson } from '../protocol/schemas.js';
+import { formatByteSize } from '../core/byte-size.js';
 import { formatDuration } from '../core/duration.js';
 import type { NamedEvent } from '../protocol/events.js';
 import { localTime } from './render.js';
@@ -13,6 +14,7 @@ export function describeTask(task: TaskJson): string {
     `script:       ${indentAfterFirst(task.script, 14)}`,
     `lang:         ${task.lang}`,
     ...(task.timeout === null ? [] : [`timeout:      ${task.timeout} per run`]),
+    ...executionLines(task),
     `status:       ${task.status}${task.stopRequested ? ' (stop requested: no run after the current one)' : task.pauseRequested ? ' (pause requested: Paused after the current run)' : ''}`,
     `last change:  ${localTime(task.lastStatusUpdated)}`,
     `next run:     ${localTime(task.nextRunAt)}`,
@@ -24,6 +26,31 @@ export function describeTask(task: TaskJson): string {
     for (const run of task.results) lines.push(...describeRun(run));
   }
   return lines.join('\n');
+}
+
+/** Where and how the runs execute, only where the task differs from the defaults. */
+function executionLines(task: TaskJson): string[] {
+  const lines: string[] = [];
+  const names = Object.keys(task.env);
+  if (names.length > 0) lines.push(`env:          ${names.join(', ')}`);
+  if (task.cwd !== null) lines.push(`cwd:          ${task.cwd}`);
+  if (task.user !== null) lines.push(`user:         ${task.user}`);
+  if (task.queue !== 'default') lines.push(`queue:        ${task.queue}`);
+  if (task.sandbox) lines.push(`sandbox:      yes, ${task.network ? 'with' : 'without'} network`);
+  const limits = describeLimits(task.limits);
+  if (limits !== '') lines.push(`limits:       ${limits}`);
+  return lines;
+}
+
+/** "cpu 10s, memory 256MiB, ..." for the limits a task sets. */
+function describeLimits(limits: TaskJson['limits']): string {
+  const parts: string[] = [];
+  if (limits.cpuSeconds !== null) parts.push(`cpu ${formatDuration(limits.cpuSeconds * 1000)}`);
+  if (limits.memoryBytes !== null) parts.push(`memory ${formatByteSize(limits.memoryBytes)}`);
+  if (limits.processes !== null) parts.push(`processes ${limits.processes}`);
+  if (limits.openFiles !== null) parts.push(`open files ${limits.openFiles}`);
+  if (limits.outputBytes !== null) parts.push(`output ${formatByteSize(limits.outputBytes)}`);
+  return parts.join(', ');
 }
 
 /** One result: a summary line, then its output. */
@@ -54,6 +81,8 @@ function runSummary(run: RunJson): string {
   if (run.startedAt !== null && run.finishedAt !== null) {
     parts.push(`took ${formatDuration(Date.parse(run.finishedAt) - Date.parse(run.startedAt))}`);
   }
+  if (run.waitedMs !== null) parts.push(`waited ${formatDuration(run.waitedMs)} for a slot`);
+  if (run.limit !== null) parts.push(`hit its ${run.limit.replace('_', ' ')} limit`);
   return parts.join(', ');
 }
 
@@ -76,14 +105,8 @@ function eventText(event: Exclude<NamedEvent, { name: 'output' }>): string {
       return `run ${event.data.run} started`;
     case 'run-skipped':
       return `run ${event.data.run} skipped: ${event.data.reason}`;
-    case 'run-finished': {
-      const { run, outcome, exitCode, signal, error } = event.data;
-      const parts = [`run ${run} ${outcome}`];
-      if (exitCode !== null) parts.push(`exit ${exitCode}`);
-      if (signal !== null) parts.push(`signal ${signal}`);
-      if (error !== null && outcome !== 'succeeded') parts.push(error);
-      return parts.join(', ');
-    }
+    case 'run-finished':
+      return describeRunEnd(event.data);
     case 'pruned':
       return `(resumed the stream, but some events were missed: ${event.data.reason})`;
     case 'snapshot':
@@ -91,6 +114,16 @@ function eventText(event: Exclude<NamedEvent, { name: 'output' }>): string {
     case 'deleted':
       return `task ${event.data.id} was deleted`;
   }
+}
+
+/** "run 3 failed, exit 1, ...": how a run ended, on one line. */
+export function describeRunEnd(end: { run: number; outcome: string; exitCode: number | null; signal: string | null; error: string | null }): string {
+  const { run, outcome, exitCode, signal, error } = end;
+  const parts = [`run ${run} ${outcome}`];
+  if (exitCode !== null) parts.push(`exit ${exitCode}`);
+  if (signal !== null) parts.push(`signal ${signal}`);
+  if (error !== null && outcome !== 'succeeded') parts.push(error);
+  return parts.join(', ');
 }
 
 function indentAfterFirst(text: string, spaces: number): string {

@@ -5,6 +5,8 @@
  */
 import { formatDuration, parseDuration } from './duration.js';
 import { SchedulerError } from './errors.js';
+import { parseExecution, type ExecutionCapabilities, type ExecutionInput } from './execution-input.js';
+import { defaultQueue } from './execution.js';
 import { builtInInterpreters, defaultLanguage } from './interpreters.js';
 import { parseRunPolicy, type PolicyInput } from './policy.js';
 import { checkCronExpression, nextFireAfter, shortestGap, type Schedule } from './schedule.js';
@@ -12,7 +14,7 @@ import { taskTypes, type TaskDefinition, type TaskType } from './task.js';
 import { canonicalTimeZone, parseTimeIn, systemTimeZone } from './zoned-time.js';
 
 /** A task as submitted. */
-export interface Submission extends PolicyInput {
+export interface Submission extends PolicyInput, ExecutionInput {
   id: string;
   /** `delay` (once, `time` after submission), `cron` (every `time`, a duration or a cron expression) or `at` (once, at `time`). */
   type: string;
@@ -37,7 +39,17 @@ export interface SubmissionLimits {
   maxScriptBytes: number;
   /** The languages the daemon runs; all built-in ones when absent. */
   languages?: readonly string[];
+  /** Its queues, user and sandbox; when absent: the default queue only, no sandbox, no other user. */
+  execution?: ExecutionCapabilities;
 }
+
+/** What a caller that does not say gets: the default queue, and neither a sandbox nor another user. */
+const noExtraCapabilities: ExecutionCapabilities = {
+  queues: [defaultQueue],
+  sandboxMode: 'optional',
+  sandbox: { available: false, reason: 'this daemon has no sandbox' },
+  checkUser: () => 'this daemon runs scripts as its own user only',
+};
 
 /** Task ids: 1 to 128 characters of letters, digits, dot, underscore and dash. */
 export const taskIdPattern = '^[A-Za-z0-9._-]{1,128}$';
@@ -72,6 +84,7 @@ export function parseSubmission(input: Submission, limits: SubmissionLimits, now
     script: input.script,
     lang: parseLanguage(input.lang, limits),
     policy: parseRunPolicy(input),
+    execution: parseExecution(input, limits.execution ?? noExtraCapabilities),
   };
   if (input.timeout !== undefined) {
     const ms = parseDuration(input.timeout, 'timeout');

@@ -2,6 +2,7 @@
  * The task and its runs, as the rest of the system sees them. Times are milliseconds since
  * the Unix epoch; the protocol layer turns them into ISO 8601 strings.
  */
+import type { ExecutionSettings, ResourceLimitName } from './execution.js';
 import type { RunPolicy } from './policy.js';
 import type { Schedule } from './schedule.js';
 
@@ -83,6 +84,8 @@ export interface TaskDefinition {
   runTimeout?: { text: string; ms: number };
   /** What happens when runs overlap, and when they fail. */
   policy: RunPolicy;
+  /** Where and how its runs execute: environment, directory, user, queue, sandbox, limits. */
+  execution: ExecutionSettings;
 }
 
 /** A task with its current state. */
@@ -159,6 +162,10 @@ export interface Run {
   stderr: CapturedOutput;
   /** The per-stream byte cap that applied to this run. */
   outputCap: number;
+  /** The resource limit the run hit, which ended it; absent when it hit none. */
+  limit?: ResourceLimitName;
+  /** How long the run waited for a free slot (the daemon's or its queue's maximum) before it started; absent: it did not wait. */
+  waitedMs?: number;
 }
 
 /** The time the engine must next act on the task, if any. */

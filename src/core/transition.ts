@@ -25,7 +25,7 @@ import { dueAt, type Run, type RunOutcome, type Task, type TaskState, type TaskS
  * run record that only its end can tell. A null startedAt keeps the one recorded at start.
  */
 export interface RunResult
-  extends Pick<Run, 'startedAt' | 'exitCode' | 'signal' | 'error' | 'stdout' | 'stderr' | 'outputCap'> {
+  extends Pick<Run, 'startedAt' | 'exitCode' | 'signal' | 'error' | 'stdout' | 'stderr' | 'outputCap' | 'limit' | 'waitedMs'> {
   outcome: Exclude<RunOutcome, 'running' | 'skipped'>;
   finishedAt: number;
 }

@@ -146,7 +146,7 @@ export class RunSupervisor {
 
 /** What the runner needs to run `run` of `task`. */
 export function runSpec(task: Task, run: number): RunSpec {
-  const spec: RunSpec = { taskId: task.id, run, script: task.script, lang: task.lang };
+  const spec: RunSpec = { taskId: task.id, run, script: task.script, lang: task.lang, execution: task.execution };
   if (task.runTimeout) spec.timeoutMs = task.runTimeout.ms;
   return spec;
 }

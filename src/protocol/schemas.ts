@@ -5,6 +5,8 @@
  */
 import { Type, type Static } from 'typebox';
 import { catchUpModes } from '../core/catch-up.js';
+import { sandboxModes } from '../core/execution-input.js';
+import { envNamePattern, queuePattern, resourceLimitNames } from '../core/execution.js';
 import { languagePattern } from '../core/interpreters.js';
 import { maxRetries, overlapRules } from '../core/policy.js';
 import { taskIdPattern } from '../core/submission.js';
@@ -47,6 +49,24 @@ export const SubmitBody = Type.Object(
     retryOn: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 255 }), { minItems: 1, maxItems: 255, description: 'retry only runs that exit with one of these codes' })),
     catchUp: Type.Optional(Type.String({ enum: [...catchUpModes], description: 'fires missed while the daemon was down: run none, once (default) or all' })),
     catchUpWindow: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'missed fires older than this are never run (Go duration)' })),
+    env: Type.Optional(Type.Record(Type.String({ pattern: envNamePattern }), Type.String(), { description: 'variables set for each run, on top of the base environment (names SCHEDULER_* are the daemon\'s)' })),
+    cwd: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "the runs' working directory, absolute (default: the home directory of the user they run as)" })),
+    user: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$', description: 'run the script as this user (a daemon running as root only)' })),
+    queue: Type.Optional(Type.String({ pattern: queuePattern, description: "the queue whose slots its runs take (default: default); the daemon's config defines queues" })),
+    sandbox: Type.Optional(Type.Boolean({ description: "run in the bubblewrap sandbox; absent: the daemon's setting decides" })),
+    network: Type.Optional(Type.Boolean({ description: 'in the sandbox: keep the network (default: none)' })),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          cpu: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'CPU time of each process of a run, whole seconds (Go duration: 30s, 5m)' })),
+          memory: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'resident memory of a run, all its processes together (512MiB, 2G)' })),
+          processes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'processes of a run at once, its main one included' })),
+          openFiles: Type.Optional(Type.Integer({ minimum: 32, maximum: 1_048_576, description: 'open files of each process of a run (at least 32: interpreters need some to start)' })),
+          output: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'bytes a run may write to stdout and stderr together' })),
+        },
+        { additionalProperties: false, description: "bounds on each run; an absent one is the daemon's default" },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -67,6 +87,15 @@ const OutputFields = {
   outputCap: Type.Integer({ description: 'bytes kept per stream for this run: half from its start, half from its end' }),
 };
 
+/** A task's resource limits, as numbers; null where it has none of its own. */
+const LimitsJson = Type.Object({
+  cpuSeconds: Nullable<number>('integer'),
+  memoryBytes: Nullable<number>('integer'),
+  processes: Nullable<number>('integer'),
+  openFiles: Nullable<number>('integer'),
+  outputBytes: Nullable<number>('integer'),
+});
+
 /** One run of a task, as it appears in the task's results. */
 export const RunJson = Type.Object({
   run: Type.Integer({ description: 'run number, from 1' }),
@@ -78,6 +107,8 @@ export const RunJson = Type.Object({
   exitCode: Nullable<number>('integer'),
   signal: Nullable<string>('string'),
   error: Nullable<string>('string', { description: 'why the run failed to start, was skipped or interrupted' }),
+  limit: Type.Unsafe<string | null>({ type: ['string', 'null'], enum: [...resourceLimitNames, null], description: 'the resource limit that ended the run; null when it hit none' }),
+  waitedMs: Nullable<number>('integer', { description: 'how long the run waited for a free slot before it started; null when it did not wait' }),
   ...OutputFields,
 });
 export type RunJson = Static<typeof RunJson>;
@@ -108,6 +139,13 @@ const TaskFields = {
   catchUpWindow: Nullable<string>('string'),
   retryOn: Type.Unsafe<number[] | null>({ type: ['array', 'null'], items: { type: 'integer' }, description: 'exit codes that are retried; null for any failure' }),
   pauseRequested: Type.Boolean({ description: 'a recurring task paused during a run (or run now while paused): it is Paused when the run finishes' }),
+  env: Type.Record(Type.String(), Type.String(), { description: 'its own variables, on top of the base environment' }),
+  cwd: Nullable<string>('string', { description: 'the working directory; null: the default' }),
+  user: Nullable<string>('string', { description: "the user its scripts run as; null: the daemon's" }),
+  queue: Type.String({ description: 'the queue whose slots its runs take' }),
+  sandbox: Type.Boolean({ description: 'runs in the bubblewrap sandbox' }),
+  network: Type.Boolean({ description: 'in the sandbox, has the network' }),
+  limits: LimitsJson,
 };
 
 /** A task as listed: without its results. */
@@ -194,9 +232,24 @@ export const StatusJson = Type.Object({
   startedAt: IsoTime,
   uptimeSeconds: Type.Number(),
   store: Type.Object({ kind: Type.String({ description: 'sqlite' }), location: Type.String({ description: 'the database file' }) }),
-  runsInProgress: Type.Integer(),
+  runsInProgress: Type.Integer({ description: 'runs executing now' }),
+  runsWaiting: Type.Integer({ description: 'runs waiting for a free slot (the global maximum, or their queue\'s)' }),
+  maxRuns: Type.Integer({ description: 'runs executing at once, over every queue' }),
+  queues: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      limit: Nullable<number>('integer', { description: 'its own maximum of runs at once; null: only the global one' }),
+      running: Type.Integer(),
+      waiting: Type.Integer(),
+    }),
+  ),
   eventStreams: Type.Integer({ description: 'live event streams open now' }),
   languages: Type.Array(Type.String(), { description: 'the languages scripts may be written in' }),
+  sandbox: Type.Object({
+    mode: Type.String({ enum: [...sandboxModes], description: 'optional: tasks opt in; default: they opt out; required: every task is sandboxed' }),
+    available: Type.Boolean({ description: 'whether bubblewrap works on this host' }),
+    detail: Type.String({ description: "bubblewrap's version, or why it cannot work and what to install" }),
+  }),
 });
 export type StatusJson = Static<typeof StatusJson>;
 

@@ -8,6 +8,7 @@ const isoOrNull = (ms: number | null): string | null => (ms === null ? null : is
 
 /** A task without its results, as listed. */
 export function taskSummaryJson(task: Task): TaskSummaryJson {
+  const { limits } = task.execution;
   return {
     id: task.id,
     type: task.type,
@@ -34,6 +35,19 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
     catchUp: task.policy.catchUp.mode,
     catchUpWindow: task.policy.catchUp.windowMs === null ? null : formatDuration(task.policy.catchUp.windowMs),
     pauseRequested: task.state.status === 'Executing' && task.state.pauseRequested === true,
+    env: { ...task.execution.env },
+    cwd: task.execution.cwd,
+    user: task.execution.user,
+    queue: task.execution.queue,
+    sandbox: task.execution.sandbox,
+    network: task.execution.network,
+    limits: {
+      cpuSeconds: limits.cpuSeconds ?? null,
+      memoryBytes: limits.memoryBytes ?? null,
+      processes: limits.processes ?? null,
+      openFiles: limits.openFiles ?? null,
+      outputBytes: limits.outputBytes ?? null,
+    },
   };
 }
 
@@ -54,6 +68,8 @@ export function runJson(run: Run): RunJson {
     exitCode: run.exitCode,
     signal: run.signal,
     error: run.error,
+    limit: run.limit ?? null,
+    waitedMs: run.waitedMs ?? null,
     stdout: run.stdout.text,
     stderr: run.stderr.text,
     stdoutBytes: run.stdout.totalBytes,

@@ -15,9 +15,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { formatDuration } from '../core/duration.js';
+import type { ResourceLimitName, ResourceLimits } from '../core/execution.js';
 import type { RunResult } from '../core/transition.js';
 import type { CapturedOutput, OutputStream } from '../core/task.js';
 import { OutputCapture } from './output-capture.js';
+import { describeLimit, limitFromExit, needsWatch, RunWatch, ulimitPrefix } from './resource-limits.js';
+import type { RunWorkspace } from './run-workspace.js';
 
 /** Receives a run's output as it is written: whole UTF-8 characters, at byte `offset` of `stream`. */
 export type RunOutputListener = (stream: OutputStream, offset: number, chunk: Buffer) => void;
@@ -36,6 +39,17 @@ export interface HeldProcessOptions {
   now: () => number;
   /** Ends the run (its whole group, as kill does) this long after it is released; none if absent. */
   timeoutMs?: number;
+  /** The resource limits of the run; a run that hits one is ended and says which. */
+  limits?: ResourceLimits;
+  /** Another user to run as (the daemon is root), with the workspace that holds the script file for them. */
+  user?: { uid: number; gid: number };
+  /**
+   * The run's own directory, when it needs one (another user, or the sandbox): the script
+   * file is written there, and it is removed when the run ends.
+   */
+  workspace?: RunWorkspace;
+  /** The sandbox's command prefix (bwrap ... --), given the script file to show it; absent: no sandbox. */
+  sandbox?: (scriptFile: string | undefined) => string[];
 }
 
 /** A run whose process has been started. */
@@ -53,16 +67,22 @@ export interface RunningProcess {
 }
 
 /**
- * The gate: wait for "go" on fd 3, close it, then evaluate the script, which is $1 (or the
- * content of the file $1 names, for scripts too long for one argument). The helper variables
- * are unset inside the eval, before the script's first command, so the script sees a shell
- * as `bash -c` would give it, with no positional parameters. A script file that cannot be
- * read fails the run (126, bash says why on stderr) rather than running an empty script.
+ * The gate: wait for "go" on fd 3 and close it; set the run's rlimits (ulimit), which then
+ * hold for everything the script starts; then run the script. A held process whose gate is
+ * closed without "go" exits 125 without running anything.
  */
-const gateInline = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; __s=$1; shift; eval "unset __go __s; $__s"';
-const gateFromFile = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; __s=$(<"$1") || exit 126; shift; eval "unset __go __s; $__s"';
-/** For other languages: the gate, then the interpreter replaces the shell: `exec COMMAND... FILE`. */
-const gateExec = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; unset __go; exec "$@"';
+const gateWait = 'read -r -u 3 __go && [ "$__go" = go ] || exit 125; exec 3<&-; unset __go; ';
+/**
+ * Bash scripts are evaluated by the gate shell itself: $1 is the script (or the file that
+ * holds it, for scripts too long for one argument). The helper variable is unset inside the
+ * eval, before the script's first command, so the script sees a shell as `bash -c` would
+ * give it, with no positional parameters. A script file that cannot be read fails the run
+ * (126, bash says why on stderr) rather than running an empty script.
+ */
+const evalInline = '__s=$1; shift; eval "unset __s; $__s"';
+const evalFromFile = '__s=$(<"$1") || exit 126; shift; eval "unset __s; $__s"';
+/** Other languages, and the sandbox: the command replaces the shell (`exec COMMAND... FILE`). */
+const execCommand = 'exec "$@"';
 
 /** Linux allows at most 128 KiB in one argument; longer scripts go through a file. */
 const maxInlineScriptBytes = 100 * 1024;
@@ -79,6 +99,11 @@ export class HeldProcess {
   private timeoutTimer: NodeJS.Timeout | undefined;
   private released = false;
   private scriptFile: string | undefined;
+  /** The resource limit that ended the run, once one did. */
+  private limitHit: { name: ResourceLimitName; detail: string } | undefined;
+  private watch: RunWatch | undefined;
+  /** Bytes written to stdout and stderr together, for the output limit. */
+  private outputBytes = 0;
   /** Settles with how the run ended (or that it never started); never rejects. */
   readonly finished: Promise<RunResult>;
 
@@ -90,6 +115,7 @@ export class HeldProcess {
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       detached: true, // its own session and process group
+      ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
     });
     this.gate = this.child.stdio[3] as Writable;
     this.gate.on('error', () => undefined); // the shell went away: its exit says why
@@ -106,12 +132,15 @@ export class HeldProcess {
     this.released = true;
     this.startedAt = this.options.now();
     this.gate.end('go\n');
-    const { timeoutMs } = this.options;
+    const { timeoutMs, limits } = this.options;
     if (timeoutMs !== undefined) {
       this.timeoutTimer = setTimeout(() => {
         this.timedOut = true;
         this.endGroup();
       }, timeoutMs);
+    }
+    if (this.pid !== undefined && limits && needsWatch(limits)) {
+      this.watch = new RunWatch({ pgid: this.pid, limits, onLimit: (name, detail) => this.hitLimit(name, detail) });
     }
     return {
       pid: this.pid,
@@ -137,21 +166,46 @@ export class HeldProcess {
   }
 
   private shellArguments(): string[] {
-    const { script, interpreter } = this.options;
-    if (interpreter !== null) return ['-c', gateExec, 'bash', ...interpreter, this.writeScriptFile()];
-    if (Buffer.byteLength(script) <= maxInlineScriptBytes) return ['-c', gateInline, 'bash', script];
-    return ['-c', gateFromFile, 'bash', this.writeScriptFile()];
+    const { script, interpreter, sandbox, limits } = this.options;
+    const gate = gateWait + ulimitPrefix(limits ?? {});
+    const inline = Buffer.byteLength(script) <= maxInlineScriptBytes;
+    if (sandbox) {
+      // bash reads a script file itself; only an inline script can be given as an argument.
+      const file = interpreter !== null || !inline ? this.writeScriptFile() : undefined;
+      const command = interpreter !== null ? [...interpreter, file!] : inline ? ['/bin/bash', '-c', script, 'bash'] : ['/bin/bash', file!];
+      return ['-c', gate + execCommand, 'bash', ...sandbox(file), ...command];
+    }
+    if (interpreter !== null) return ['-c', gate + execCommand, 'bash', ...interpreter, this.writeScriptFile()];
+    if (inline) return ['-c', gate + evalInline, 'bash', script];
+    return ['-c', gate + evalFromFile, 'bash', this.writeScriptFile()];
   }
 
   /**
-   * Writes the script to a file named for this process alone: a discarded process and a
-   * fresh one for the same run must not share (or delete) each other's file. It is removed
+   * Writes the script to a file: in the run's workspace when it has one (the run's user must
+   * read it), else in the spool, named for this process alone (a discarded process and a
+   * fresh one for the same run must not share, or delete, each other's file). It is removed
    * when the process ends.
    */
   private writeScriptFile(): string {
-    this.scriptFile = `${this.options.spoolBase}.${randomBytes(4).toString('hex')}.sh`;
-    writeFileSync(this.scriptFile, this.options.script, { mode: 0o600 });
+    const { workspace, spoolBase, script } = this.options;
+    if (workspace) return (this.scriptFile = workspace.writeScript(script));
+    this.scriptFile = `${spoolBase}.${randomBytes(4).toString('hex')}.sh`;
+    writeFileSync(this.scriptFile, script, { mode: 0o600 });
     return this.scriptFile;
+  }
+
+  /** Ends the run because it hit a resource limit (the first one it hit is the one recorded). */
+  private hitLimit(name: ResourceLimitName, detail: string): void {
+    if (this.limitHit || this.killRequested || this.timedOut) return;
+    this.limitHit = { name, detail };
+    this.endGroup();
+  }
+
+  /** Counts output against the output limit. */
+  private countOutput(bytes: number): void {
+    this.outputBytes += bytes;
+    const limit = this.options.limits?.outputBytes;
+    if (limit !== undefined && this.outputBytes > limit) this.hitLimit('output', `${this.outputBytes} bytes written`);
   }
 
   private supervise(): Promise<RunResult> {
@@ -166,7 +220,9 @@ export class HeldProcess {
         if (settled) return;
         settled = true;
         await Promise.all([stdout.close(), stderr.close()]);
+        this.watch?.stop();
         if (this.scriptFile) rmSync(this.scriptFile, { force: true });
+        options.workspace?.remove();
         const output = { stdout: stdout.result(), stderr: stderr.result(), outputCap: options.outputCap };
         // The run ended when its main process exited, even if what it left behind held the
         // pipes open a while longer (that output still belongs to it).
@@ -177,7 +233,15 @@ export class HeldProcess {
         }
         if (this.timedOut) {
           const limit = formatDuration(options.timeoutMs ?? 0);
-          resolve({ ...common, outcome: 'timed_out', exitCode: exit.code, signal: exit.signal, error: `timed out after ${limit}` });
+          resolve({ ...common, outcome: 'timed_out', exitCode: exit.code, signal: exit.signal, error: `timed out after ${limit}`, limit: 'wall_time' });
+          return;
+        }
+        // A limit the watch or the output count saw, else one the kernel enforced (CPU time).
+        const cpu = this.killRequested ? null : limitFromExit(options.limits ?? {}, exit, this.watch);
+        const limit = this.limitHit ?? (cpu === null ? undefined : { name: cpu, detail: '' });
+        if (limit) {
+          const error = `${describeLimit(limit.name, options.limits ?? {})}${limit.detail ? `: ${limit.detail}` : ''}`;
+          resolve({ ...common, outcome: 'failed', exitCode: exit.code, signal: exit.signal, error, limit: limit.name });
           return;
         }
         const ended = this.killRequested ? ' (the run was ended on request)' : '';
@@ -190,8 +254,14 @@ export class HeldProcess {
         });
       };
 
-      child.stdout!.on('data', (chunk: Buffer) => stdout.write(chunk));
-      child.stderr!.on('data', (chunk: Buffer) => stderr.write(chunk));
+      child.stdout!.on('data', (chunk: Buffer) => {
+        stdout.write(chunk);
+        this.countOutput(chunk.length);
+      });
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr.write(chunk);
+        this.countOutput(chunk.length);
+      });
       child.on('error', (error) => {
         spawnError = error;
         if (child.pid === undefined) void settle();
@@ -200,6 +270,7 @@ export class HeldProcess {
         exit = { code, signal };
         exitedAt = options.now();
         clearTimeout(this.timeoutTimer);
+        this.watch?.stop();
         // The run is over when its main process exits: end what it left in its group.
         this.endGroup();
         // A process that escaped the group may hold the pipes open: do not wait for it forever.

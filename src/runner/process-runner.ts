@@ -4,12 +4,16 @@
  * their output. The runner does I/O only: it returns how each run ended and never touches
  * storage.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { defaultExecution, effectiveLimits, type ExecutionSettings, type ResourceLimits } from '../core/execution.js';
 import { builtInInterpreters, defaultLanguage, type Interpreters } from '../core/interpreters.js';
 import { noOutput, type CapturedOutput } from '../core/task.js';
 import { HeldProcess, type RunningProcess } from './held-process.js';
 import { killOrphanedRuns } from './orphans.js';
+import { daemonAccount, lookUpUser, runEnvironment, type UserAccount } from './run-environment.js';
+import { RunWorkspace } from './run-workspace.js';
+import { sandboxCommand, sandboxIdentity } from './sandbox.js';
 import type { RunLauncher } from './run-launcher.js';
 
 export type { RunningProcess } from './held-process.js';
@@ -22,10 +26,22 @@ export interface ProcessRunnerOptions {
   outputCap: number;
   /** Between TERM and KILL when a run's processes are ended. */
   killGraceMs: number;
-  /** The working directory of scripts. */
+  /** The working directory of scripts that run as the daemon's user and set none. */
   cwd: string;
-  /** The environment of scripts. */
-  env: NodeJS.ProcessEnv;
+  /** The daemon's environment: the base variables of every run are read from it (see run-environment.ts), nothing else. */
+  daemonEnv: NodeJS.ProcessEnv;
+  /** Variables every run gets (the config file's `env`). */
+  variables?: Readonly<Record<string, string>>;
+  /** Each run's limits where its task sets none. */
+  defaultLimits?: ResourceLimits;
+  /** Each run's wall time where its task has no timeout. */
+  defaultTimeoutMs?: number;
+  /** Where runs that need a directory of their own (another user, the sandbox) get one; outside the data directory. */
+  workRoot: string;
+  /** Host paths the sandbox shows read-only besides the system's. */
+  sandboxReadOnlyPaths?: readonly string[];
+  /** The bwrap program, when not the one in PATH. */
+  bwrap?: string;
   /** The clock the run's start and end times are read from. */
   now: () => number;
   /** Marks every run's processes (SCHEDULER_DAEMON_ID), so a later daemon on the same data directory can find them. */
@@ -43,6 +59,8 @@ export interface RunSpec {
   lang?: string;
   /** Bound on the run's wall time, in milliseconds. */
   timeoutMs?: number;
+  /** Environment, directory, user, queue, sandbox and limits; the defaults when absent. */
+  execution?: ExecutionSettings;
 }
 
 /** Processes prepared ahead of time are held at most this many at once... */
@@ -55,6 +73,9 @@ export class ProcessRunner implements RunLauncher {
   private readonly prepared = new Map<string, { spec: RunSpec; process: HeldProcess; expiry: NodeJS.Timeout }>();
   /** Absolute: a long script's file is read by bash, which runs in the scripts' cwd, not the daemon's. */
   private readonly spoolDir: string;
+
+  /** The user the daemon runs as, whose scripts run as it unless their task names another. */
+  private readonly daemonUser = daemonAccount();
 
   constructor(private readonly options: ProcessRunnerOptions) {
     this.spoolDir = resolve(options.spoolDir);
@@ -80,7 +101,8 @@ export class ProcessRunner implements RunLauncher {
     if (ready) {
       clearTimeout(ready.expiry);
       this.prepared.delete(key);
-      const same = ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs && ready.spec.lang === spec.lang;
+      // Settings are fixed at submission, so the same task object means the same settings.
+      const same = ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs && ready.spec.lang === spec.lang && ready.spec.execution === spec.execution;
       if (same) return ready.process.release();
       ready.process.discard();
     }
@@ -123,21 +145,46 @@ export class ProcessRunner implements RunLauncher {
     const interpreter = Object.hasOwn(interpreters, lang) ? interpreters[lang] : undefined;
     // A task stored when its language was configured, run by a daemon whose config no longer has it.
     if (interpreter === undefined) throw new Error(`the language "${lang}" is not configured on this daemon (its --config file)`);
+    const execution = spec.execution ?? defaultExecution;
+    const account = execution.user === null ? this.daemonUser : runAsAccount(execution.user);
+    const asOther = account.uid !== this.daemonUser.uid ? { uid: account.uid, gid: account.gid } : undefined;
+    // The run's user owns its workspace: the sandbox's (nobody, under a root daemon), or the task's.
+    const owner = execution.sandbox ? sandboxIdentity() : asOther;
+    const workspace = owner ? RunWorkspace.create(options.workRoot, spec.taskId, spec.run, owner) : undefined;
+    const scratch = execution.sandbox ? workspace!.makeScratch() : undefined;
+    const timeoutMs = spec.timeoutMs ?? options.defaultTimeoutMs;
     return new HeldProcess({
       script: spec.script,
       interpreter,
       spoolBase,
       outputCap: options.outputCap,
       killGraceMs: options.killGraceMs,
-      cwd: options.cwd,
-      env: {
-        ...options.env,
-        SCHEDULER_TASK_ID: spec.taskId,
-        SCHEDULER_RUN: String(spec.run),
-        SCHEDULER_DAEMON_ID: options.daemonId,
-      },
+      cwd: scratch ?? execution.cwd ?? (asOther ? homeOrRoot(account.home) : options.cwd),
+      env: runEnvironment({
+        daemonEnv: options.daemonEnv,
+        user: account,
+        ...(scratch === undefined ? {} : { home: scratch }),
+        daemonVariables: options.variables ?? {},
+        taskVariables: execution.env,
+        runVariables: { SCHEDULER_TASK_ID: spec.taskId, SCHEDULER_RUN: String(spec.run), SCHEDULER_DAEMON_ID: options.daemonId },
+      }),
       now: options.now,
-      timeoutMs: spec.timeoutMs,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      limits: effectiveLimits(execution.limits, options.defaultLimits ?? {}),
+      ...(asOther ? { user: asOther } : {}),
+      ...(workspace ? { workspace } : {}),
+      ...(scratch === undefined
+        ? {}
+        : {
+            sandbox: (scriptFile: string | undefined) =>
+              sandboxCommand({
+                scratchDir: scratch,
+                network: execution.network,
+                readOnlyFiles: scriptFile === undefined ? [] : [scriptFile],
+                extraReadOnlyDirs: [...(options.sandboxReadOnlyPaths ?? [])],
+                ...(options.bwrap === undefined ? {} : { bwrap: options.bwrap }),
+              }),
+          }),
     });
   }
 
@@ -154,6 +201,18 @@ export class ProcessRunner implements RunLauncher {
     // Task ids are limited to [A-Za-z0-9._-], so they are safe in a file name.
     return join(this.spoolDir, `${taskId}.${run}`);
   }
+}
+
+/** The account of a task's user, which may have gone since the task was submitted. */
+function runAsAccount(name: string): UserAccount {
+  const account = lookUpUser(name);
+  if (!account) throw new Error(`there is no user "${name}" on this host any more`);
+  return account;
+}
+
+/** A user's home directory, or / when it has none (nobody's is /nonexistent), as login does. */
+function homeOrRoot(home: string): string {
+  return existsSync(home) ? home : '/';
 }
 
 function runKey(taskId: string, run: number): string {

@@ -8,6 +8,7 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { ChangeFeed } from '../engine/change-feed.js';
 import type { Engine } from '../engine/engine.js';
+import type { ConcurrencySnapshot } from '../runner/concurrency-gate.js';
 import type { TaskStore } from '../store/task-store.js';
 import { SchedulerError } from '../core/errors.js';
 import { HealthJson, StatusJson } from '../protocol/schemas.js';
@@ -32,8 +33,17 @@ export interface AppDeps {
   /** Where failures of requests are logged. */
   log: RequestLog;
   version: string;
-  /** What GET /api/status says of the store, and the languages scripts may use. */
-  about?: { store: { kind: string; location: string }; languages: readonly string[] };
+  /** What GET /api/status says of the store, the languages, the sandbox and the slots of runs. */
+  about?: DaemonAbout;
+}
+
+/** What the daemon tells of itself in GET /api/status, besides what the engine knows. */
+export interface DaemonAbout {
+  store: { kind: string; location: string };
+  languages: readonly string[];
+  sandbox: StatusJson['sandbox'];
+  /** How full the slots of runs are, now. */
+  slots(): ConcurrencySnapshot;
 }
 
 /**
@@ -115,15 +125,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const startedAt = Date.now();
   app.get('/api/status', {
     schema: { summary: "The daemon's version, uptime, store and what it is doing", response: { 200: StatusJson } },
-  }, async () => ({
-    version: deps.version,
-    startedAt: new Date(startedAt).toISOString(),
-    uptimeSeconds: Math.round((Date.now() - startedAt) / 100) / 10,
-    store: deps.about?.store ?? { kind: 'unknown', location: '' },
-    runsInProgress: deps.engine.runsInProgress,
-    eventStreams: deps.events.watchers,
-    languages: [...(deps.about?.languages ?? [])],
-  }));
+  }, async (): Promise<StatusJson> => {
+    const slots = deps.about?.slots();
+    return {
+      version: deps.version,
+      startedAt: new Date(startedAt).toISOString(),
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 100) / 10,
+      store: deps.about?.store ?? { kind: 'unknown', location: '' },
+      runsInProgress: slots?.running ?? deps.engine.runsInProgress,
+      runsWaiting: slots?.waiting ?? 0,
+      maxRuns: slots?.maxRuns ?? 0,
+      queues: slots?.queues ?? [],
+      eventStreams: deps.events.watchers,
+      languages: [...(deps.about?.languages ?? [])],
+      sandbox: deps.about?.sandbox ?? { mode: 'optional', available: false, detail: 'unknown' },
+    };
+  });
   app.get('/api/openapi.json', { schema: { summary: 'This API as an OpenAPI document' } }, async () => app.swagger());
   taskRoutes(app, deps);
   runRoutes(app, deps.engine);

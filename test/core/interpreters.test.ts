@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
 import { builtInInterpreters } from '../../src/core/interpreters.js';
 import { parseSubmission, type Submission, type SubmissionLimits } from '../../src/core/submission.js';
-import { loadConfigFile } from '../../src/daemon-config.js';
+import { loadConfigFile } from '../../src/config-file.js';
 
 const NOW = Date.parse('2026-11-25T10:00:00.000Z');
 const valid: Submission = { id: 'lang_task', type: 'delay', time: '1m', script: 'print(2**100)' };

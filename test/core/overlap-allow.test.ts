@@ -8,6 +8,7 @@
  *
  * Every task fires every 10s from T0 + 10s unless said otherwise.
  */
+import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
 import { defaultCatchUp, defaultMaxParallel, parseRunPolicy, type PolicyInput, type RunPolicy } from '../../src/core/policy.js';
@@ -39,6 +40,7 @@ function makeTask(state: TaskState, extra: Partial<Task> = {}): Task {
     timezone: 'UTC',
     script: 'echo hi',
     lang: 'bash',
+    execution: defaultExecution,
     policy: allow(3),
     createdAt: T0,
     state,

@@ -3,6 +3,7 @@
  * with their backoff, and the catch-up of fires that passed unserved (none, once, all),
  * each with fixed times. Every task fires every 10s from T0 + 10s unless said otherwise.
  */
+import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { defaultCatchUp, retryDelay, type RetryPolicy, type RunPolicy } from '../../src/core/policy.js';
 import type { Schedule } from '../../src/core/schedule.js';
@@ -37,6 +38,7 @@ function makeTask(state: TaskState, extra: Partial<Task> = {}): Task {
     timezone: 'UTC',
     script: 'echo hi',
     lang: 'bash',
+    execution: defaultExecution,
     policy: policyOf({}),
     createdAt: T0,
     state,

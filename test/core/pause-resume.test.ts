@@ -4,6 +4,7 @@
  * times, then the sequences that only show over several events: the catch-up of fires
  * missed while paused, a schedule that ended while paused, a run now while paused.
  */
+import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
 import { defaultRunPolicy, type RunPolicy } from '../../src/core/policy.js';
@@ -44,6 +45,7 @@ function makeTask(type: TaskType, state: TaskState, extra: Partial<Task> = {}): 
     timezone: 'UTC',
     script: 'echo hi',
     lang: 'bash',
+    execution: defaultExecution,
     policy: defaultRunPolicy,
     createdAt: T0,
     state,

@@ -1,3 +1,4 @@
+import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
 import { minCronIntervalMs, parseSubmission as parseAt, type Submission } from '../../src/core/submission.js';
@@ -39,6 +40,7 @@ describe('parseSubmission', () => {
       timezone: systemTimeZone(),
       script: 'sleep 10s;echo $((1+2))',
       lang: 'bash',
+      execution: defaultExecution,
       policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
     });
     expect(parseSubmission({ ...valid, id: 'print_ls_per_10s', type: 'cron', time: '10s', script: 'ls' }, limits)).toEqual({
@@ -49,6 +51,7 @@ describe('parseSubmission', () => {
       timezone: systemTimeZone(),
       script: 'ls',
       lang: 'bash',
+      execution: defaultExecution,
       policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
     });
   });

@@ -3,6 +3,7 @@
  * that status can occur, then a few sequences that only show up over several events (the
  * cron grid, skipped ticks, a stop during a run).
  */
+import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
 import type { Schedule } from '../../src/core/schedule.js';
@@ -44,6 +45,7 @@ function makeTask(type: TaskType, state: TaskState, extra: Partial<Task> = {}): 
     timezone: 'UTC',
     script: 'echo hi',
     lang: 'bash',
+    execution: defaultExecution,
     policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
     createdAt: T0,
     state,

@@ -327,6 +327,8 @@ export class DaemonProcess {
       '1s',
       '--log-level',
       'warn',
+      // Test files run many tasks at once; the concurrency cap has its own tests.
+      ...(options.args?.includes('--max-runs') ? [] : ['--max-runs', '64']),
       ...(options.args ?? []),
     ];
     const child = spawn(process.execPath, args, {

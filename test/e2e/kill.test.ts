@@ -108,11 +108,6 @@ function family(pidFile: string): string {
   return `echo $$ > ${pidFile}; sleep 30 & ( sleep 30 & ) ; ( trap '' TERM; exec sleep 30 ) & echo spawned`;
 }
 
-/** An instant a second from now, for `--start`: a recurring task's first run comes soon. */
-function soon(): string {
-  return new Date(Date.now() + 1_000).toISOString();
-}
-
 /** Waits until the script has written its pid and its family of 3 is up; returns the group id. */
 async function familyUp(pidFile: string): Promise<number> {
   const pgid = await waitFor(`the script to write its pid to ${pidFile}`, () => {
@@ -178,8 +173,10 @@ describe.concurrent('no process of a run is left behind', () => {
 
   test('a running cron task, killed then stopped: the group is gone, the task Stopped, no later run', async ({ expect }) => {
     const pidFile = join(scratch, 'cron-kill-stop.pid');
-    // Run 1 soon, run 2 a minute later: the kill and the stop land between them however slow the machine.
-    ok(await daemon.cli(['submit', 'cron-kill-stop', '--every', '1m', '--start', soon(), '--script', `${family(pidFile)}; wait`]), 'submit');
+    // Run 1 now (`scheduler run`), the scheduled one a minute later: the kill and the stop
+    // land between them however slow the machine.
+    ok(await daemon.cli(['submit', 'cron-kill-stop', '--every', '1m', '--script', `${family(pidFile)}; wait`]), 'submit');
+    ok(await daemon.cli(['run', 'cron-kill-stop']), 'run');
     const pgid = await familyUp(pidFile);
     expect(await daemon.cli(['kill', 'cron-kill-stop'])).toMatchObject({ code: 0, stdout: 'killed run 1 of cron-kill-stop; status WaitForNextExecution\n' });
     const stop = await daemon.cli(['stop', 'cron-kill-stop']);
@@ -192,7 +189,8 @@ describe.concurrent('no process of a run is left behind', () => {
 
   test('a running cron task, stopped (the run goes on) then killed: the group is gone, the task Stopped at once', async ({ expect }) => {
     const pidFile = join(scratch, 'cron-stop-kill.pid');
-    ok(await daemon.cli(['submit', 'cron-stop-kill', '--every', '1m', '--start', soon(), '--script', `${family(pidFile)}; wait`]), 'submit');
+    ok(await daemon.cli(['submit', 'cron-stop-kill', '--every', '1m', '--script', `${family(pidFile)}; wait`]), 'submit');
+    ok(await daemon.cli(['run', 'cron-stop-kill']), 'run');
     const pgid = await familyUp(pidFile);
     const stop = await daemon.cli(['stop', 'cron-stop-kill']);
     expect(stop.code, stop.stderr).toBe(0);

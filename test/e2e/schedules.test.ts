@@ -54,8 +54,9 @@ describe.concurrent('schedules that fire', () => {
   });
 
   test('--at a time runs once, then is Executed and will not run again', async ({ expect }) => {
-    // A whole second 3 to 4 s ahead: the submit, and the reads below, should come before it.
-    const at = new Date(Math.ceil((Date.now() + 3000) / 1000) * 1000).toISOString();
+    // A whole second 8 to 9 s ahead: the submit and the three reads below come before it,
+    // even with other test files loading the machine.
+    const at = new Date(Math.ceil((Date.now() + 8000) / 1000) * 1000).toISOString();
     const submitted = ok(await cli(['submit', 'once-at', '--at', at, '--script', 'echo at']), 'submit');
     expect(submitted.stdout).toMatch(new RegExp(`^submitted once-at: runs once, at ${shown(at)}; first run at ${shown(at)} \\(in [^)]+\\)\\n$`));
     const task = parseJson<TaskView>(await cli(['get', 'once-at', '--json']));

@@ -16,7 +16,9 @@ describe('scheduler status', () => {
     expect(human.stdout).toMatch(/^version: +\d+\.\d+\.\d+/m);
     expect(human.stdout).toMatch(/^up since: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(.+\)$/m);
     expect(human.stdout).toMatch(/^store: +sqlite .*scheduler\.db$/m);
-    expect(human.stdout).toMatch(/^runs in progress: 0$/m);
+    expect(human.stdout).toMatch(/^runs in progress: 0 \(at most \d+ at once\)$/m);
+    expect(human.stdout).toMatch(/^runs waiting: +0$/m);
+    expect(human.stdout).toMatch(/^queues: +default: 0 running, 0 waiting$/m);
     expect(human.stdout).toMatch(/^languages: +bash, sh, node, python$/m);
 
     const json = parseJson<{ version: string; runsInProgress: number; store: { kind: string } }>(await daemon.cli(['status', '--json']));

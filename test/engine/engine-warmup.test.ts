@@ -5,6 +5,7 @@
  * with no sleeping: after each step of the clock the test waits (with a deadline) until the
  * firing pass the step began is over.
  */
+import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it, vi } from 'vitest';
 import { MIN, SEC, T0, finish, lastRunOf, quietUntil, step, stepTo, taskOf, useEngineHarness, wakeAt, type HarnessOptions } from './engine-harness.js';
 
@@ -28,7 +29,7 @@ describe('Engine warm-up: a delay task', () => {
     expect(h.runner.prepared).toEqual([]);
 
     await wakeAt(h, due - WARMUP);
-    expect(h.runner.prepared).toEqual([{ taskId: 'd', run: 1, script: 'echo warm', lang: 'bash' }]);
+    expect(h.runner.prepared).toEqual([{ taskId: 'd', run: 1, script: 'echo warm', lang: 'bash', execution: defaultExecution }]);
     expect(h.runner.runs).toEqual([]);
     expect((await taskOf(h, 'd')).state).toEqual({ status: 'ToBeExecuted', nextRunAt: due });
 
@@ -36,7 +37,7 @@ describe('Engine warm-up: a delay task', () => {
     expect(h.runner.runs).toEqual([]);
 
     await wakeAt(h, due);
-    expect(h.runner.runs.map((run) => [run.spec, run.startedAt])).toEqual([[{ taskId: 'd', run: 1, script: 'echo warm', lang: 'bash' }, due]]);
+    expect(h.runner.runs.map((run) => [run.spec, run.startedAt])).toEqual([[{ taskId: 'd', run: 1, script: 'echo warm', lang: 'bash', execution: defaultExecution }, due]]);
     // The run started is the one that was prepared, and it is prepared once.
     expect(h.runner.prepared).toEqual([h.runner.runs[0]!.spec]);
     expect(await taskOf(h, 'd')).toMatchObject({ state: { status: 'Executing', run: 1 }, lastRun: 1 });
@@ -68,7 +69,7 @@ describe('Engine warm-up: a delay task', () => {
     await stepTo(h, due - WARMUP - 1);
     expect(h.runner.prepared).toEqual([]);
     await wakeAt(h, due - WARMUP);
-    expect(h.runner.prepared).toEqual([{ taskId: 'far', run: 1, script: 'echo far', lang: 'bash' }]);
+    expect(h.runner.prepared).toEqual([{ taskId: 'far', run: 1, script: 'echo far', lang: 'bash', execution: defaultExecution }]);
     await wakeAt(h, due);
     expect(h.runner.runs.map((run) => run.startedAt)).toEqual([due]);
   });
@@ -124,14 +125,14 @@ describe('Engine warm-up: a cron task', () => {
       expect(h.runner.prepared).toHaveLength(k - 1);
 
       await wakeAt(h, tick - WARMUP);
-      expect(h.runner.prepared.at(-1)).toEqual({ taskId: 'c', run: k, script: 'date', lang: 'bash' });
+      expect(h.runner.prepared.at(-1)).toEqual({ taskId: 'c', run: k, script: 'date', lang: 'bash', execution: defaultExecution });
       expect(h.runner.prepared).toHaveLength(k);
       expect(h.runner.runs).toHaveLength(k - 1);
 
       await quietUntil(h, tick - 1);
       await wakeAt(h, tick);
       const run = lastRunOf(h, 'c');
-      expect([run.spec, run.startedAt]).toEqual([{ taskId: 'c', run: k, script: 'date', lang: 'bash' }, tick]);
+      expect([run.spec, run.startedAt]).toEqual([{ taskId: 'c', run: k, script: 'date', lang: 'bash', execution: defaultExecution }, tick]);
 
       h.clock.advance(100);
       await finish(h, run);
@@ -144,7 +145,7 @@ describe('Engine warm-up: a cron task', () => {
     await wakeAt(h, T0 + SEC - WARMUP);
     await wakeAt(h, T0 + SEC);
     const first = lastRunOf(h, 'slow');
-    expect(h.runner.prepared).toEqual([{ taskId: 'slow', run: 1, script: 'sleep 2', lang: 'bash' }]);
+    expect(h.runner.prepared).toEqual([{ taskId: 'slow', run: 1, script: 'sleep 2', lang: 'bash', execution: defaultExecution }]);
 
     // Run 1 goes on past the next tick: the engine wakes before it, but prepares nothing.
     await wakeAt(h, T0 + 2 * SEC - WARMUP);
@@ -163,9 +164,9 @@ describe('Engine warm-up: a cron task', () => {
     h.clock.advance(100);
     await finish(h, first);
     await wakeAt(h, T0 + 4 * SEC - WARMUP);
-    expect(h.runner.prepared.at(-1)).toEqual({ taskId: 'slow', run: 4, script: 'sleep 2', lang: 'bash' });
+    expect(h.runner.prepared.at(-1)).toEqual({ taskId: 'slow', run: 4, script: 'sleep 2', lang: 'bash', execution: defaultExecution });
     await wakeAt(h, T0 + 4 * SEC);
-    expect(lastRunOf(h, 'slow').spec).toEqual({ taskId: 'slow', run: 4, script: 'sleep 2', lang: 'bash' });
+    expect(lastRunOf(h, 'slow').spec).toEqual({ taskId: 'slow', run: 4, script: 'sleep 2', lang: 'bash', execution: defaultExecution });
     expect(h.runner.prepared).toHaveLength(2);
   });
 });
@@ -183,7 +184,7 @@ describe('Engine warm-up: executing tasks do not crowd out the next run', () => 
     await h.engine.submit({ id: 'next', type: 'delay', time: `${SEC / 2}ms`, script: 'echo next' });
 
     await wakeAt(h, T0 + 2 * SEC - WARMUP);
-    expect(h.runner.prepared.filter((spec) => spec.taskId === 'next')).toEqual([{ taskId: 'next', run: 1, script: 'echo next', lang: 'bash' }]);
+    expect(h.runner.prepared.filter((spec) => spec.taskId === 'next')).toEqual([{ taskId: 'next', run: 1, script: 'echo next', lang: 'bash', execution: defaultExecution }]);
   });
 });
 
@@ -196,7 +197,7 @@ describe('Engine warm-up: limits and shutdown', () => {
     await wakeAt(h, T0 + SEC - WARMUP);
     expect(h.runner.prepared).toHaveLength(4);
     expect(new Set(h.runner.prepared.map((spec) => spec.taskId)).size).toBe(4);
-    for (const spec of h.runner.prepared) expect(spec).toEqual({ taskId: spec.taskId, run: 1, script: `echo ${spec.taskId}`, lang: 'bash' });
+    for (const spec of h.runner.prepared) expect(spec).toEqual({ taskId: spec.taskId, run: 1, script: `echo ${spec.taskId}`, lang: 'bash', execution: defaultExecution });
     expect(h.runner.runs).toEqual([]);
 
     await wakeAt(h, T0 + SEC);

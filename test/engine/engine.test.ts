@@ -2,6 +2,7 @@
  * The engine, driven by a fake clock and a fake runner over a real SQLite store (see
  * engine-harness.ts for how tests wait for the engine without sleeping).
  */
+import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
 import { droppedOutput, noOutput, type OutputStream, type Task } from '../../src/core/task.js';
@@ -68,7 +69,7 @@ describe('Engine: a delay task', () => {
     expect((await taskOf(h, 'calc')).state.status).toBe('ToBeExecuted');
 
     await fireAt(h, T0 + MIN);
-    expect(h.runner.runs.map((r) => r.spec)).toEqual([{ taskId: 'calc', run: 1, script: 'sleep 10s;echo $((1+2))', lang: 'bash' }]);
+    expect(h.runner.runs.map((r) => r.spec)).toEqual([{ taskId: 'calc', run: 1, script: 'sleep 10s;echo $((1+2))', lang: 'bash', execution: defaultExecution }]);
     expect(await taskOf(h, 'calc')).toMatchObject({
       state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false },
       version: 2,
@@ -1210,6 +1211,7 @@ describe('Engine: schedules beyond the fixed interval', () => {
         policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
         script: 'echo hi',
         lang: 'bash',
+        execution: defaultExecution,
         createdAt: T0 + 3_217,
         state: { status: 'ToBeExecuted', nextRunAt: utc('2026-11-26T08:00:00') },
         lastStatusUpdated: T0 + 3_217,

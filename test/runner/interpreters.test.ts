@@ -34,7 +34,7 @@ afterEach(() => {
 });
 
 function makeRunner(overrides: Partial<ProcessRunnerOptions> = {}): ProcessRunner {
-  const runner = new ProcessRunner({ spoolDir, outputCap, killGraceMs: 200, cwd, env: process.env, now: () => Date.now(), daemonId, ...overrides });
+  const runner = new ProcessRunner({ spoolDir, outputCap, killGraceMs: 200, cwd, daemonEnv: process.env, workRoot: join(spoolDir, '..', 'runs'), now: () => Date.now(), daemonId, ...overrides });
   runners.push(runner);
   return runner;
 }

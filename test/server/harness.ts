@@ -61,7 +61,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       outputCap: 4096,
       killGraceMs: 200,
       cwd: dir,
-      env: process.env,
+      daemonEnv: process.env,
+      workRoot: join(dir, 'runs'),
       now: systemClock.now,
       daemonId: `server-test-${process.pid}`,
     });

@@ -13,8 +13,8 @@ afterEach(async () => {
 });
 
 const summaryFields = [
-  'catchUp', 'catchUpWindow', 'createdAt', 'end', 'id', 'jitter', 'lang', 'lastStatusUpdated', 'maxParallel', 'nextRunAt', 'overlap', 'pauseRequested', 'retries', 'retryDelay', 'retryMaxDelay', 'retryOn',
-  'script', 'start', 'status', 'stopRequested', 'time', 'timeout', 'timezone', 'type', 'version',
+  'catchUp', 'catchUpWindow', 'createdAt', 'cwd', 'end', 'env', 'id', 'jitter', 'lang', 'lastStatusUpdated', 'limits', 'maxParallel', 'network', 'nextRunAt', 'overlap', 'pauseRequested', 'queue',
+  'retries', 'retryDelay', 'retryMaxDelay', 'retryOn', 'sandbox', 'script', 'start', 'status', 'stopRequested', 'time', 'timeout', 'timezone', 'type', 'user', 'version',
 ];
 
 describe('GET /api/tasks', () => {

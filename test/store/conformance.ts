@@ -6,6 +6,7 @@
  *
  *   describeTaskStoreConformance('SqliteTaskStore', async () => { ... return { store, cleanup } });
  */
+import { defaultExecution } from '../../src/core/execution.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SchedulerError, type ErrorCode } from '../../src/core/errors.js';
 import type { Schedule } from '../../src/core/schedule.js';
@@ -38,6 +39,7 @@ export function makeTask(id: string, overrides: Partial<Task> = {}): Task {
     policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
     script: 'echo hi',
     lang: 'bash',
+    execution: defaultExecution,
     createdAt: t0,
     state: { status: 'ToBeExecuted', nextRunAt: t0 + minute },
     lastStatusUpdated: t0,
@@ -248,6 +250,21 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect(await store.getTask(first.id)).toEqual(done);
         expect((await store.listTasks({ limit: 100 })).tasks).toEqual([done, ...tasks.slice(1)]);
         expect(await store.listExecutingTasks()).toEqual([]);
+      });
+
+      it('round-trips where and how its runs execute', async () => {
+        const execution = {
+          env: { A: '1', EMPTY: '', QUOTES: `it's "quoted"` },
+          cwd: '/srv/app',
+          user: 'alice',
+          queue: 'gpu',
+          sandbox: true,
+          network: true,
+          limits: { cpuSeconds: 30, memoryBytes: 512 * 1024 * 1024, processes: 64, openFiles: 256, outputBytes: 1024 },
+        };
+        await store.insertTask(makeTask('configured', { execution }));
+        expect((await store.getTask('configured'))?.execution).toEqual(execution);
+        expect((await store.listTasks({ limit: 10 })).tasks.find((task) => task.id === 'configured')?.execution).toEqual(execution);
       });
 
       it('returns undefined for an unknown id', async () => {
@@ -546,6 +563,26 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         await store.saveTask({ task: next(executing, { status: 'Executed' }), expectedVersion: 2, runChange: { kind: 'finish', run: 1, result }, keepRuns: 10 });
         const [run] = await store.listRuns('f2');
         expect(run).toMatchObject({ run: 1, scheduledAt: t0 + minute, startedAt: t0 + minute + 9, finishedAt: t0 + 2 * minute, outcome: 'succeeded', exitCode: 0, stdout: { text: 'hi\n', totalBytes: 3, droppedBytes: 0, droppedAt: 0 } });
+      });
+
+      it('finishes a run with the limit it hit and how long it waited for a slot', async () => {
+        const task = await insertIn(makeTask('limited'));
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute) }, keepRuns: 10 });
+        const result = succeeded(t0 + 2 * minute, { outcome: 'failed', startedAt: t0 + minute + 700, exitCode: null, signal: 'SIGTERM', error: 'hit its memory limit (64MiB)', limit: 'memory', waitedMs: 700 });
+        await store.saveTask({ task: next(executing, { status: 'Executed' }), expectedVersion: 2, runChange: { kind: 'finish', run: 1, result }, keepRuns: 10 });
+        expect((await store.listRuns('limited'))[0]).toMatchObject({ startedAt: t0 + minute + 700, outcome: 'failed', limit: 'memory', waitedMs: 700 });
+      });
+
+      it('records a run ended while it waited for a slot as never started', async () => {
+        const task = await insertIn(makeTask('never'));
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute) }, keepRuns: 10 });
+        const result = succeeded(t0 + 2 * minute, { outcome: 'killed', startedAt: null, exitCode: null, error: 'ended while waiting for a free slot', waitedMs: minute });
+        await store.saveTask({ task: next(executing, { status: 'Executed' }), expectedVersion: 2, runChange: { kind: 'finish', run: 1, result }, keepRuns: 10 });
+        const [run] = await store.listRuns('never');
+        expect(run).toMatchObject({ startedAt: null, outcome: 'killed', waitedMs: minute });
+        expect(run!.limit).toBeUndefined();
       });
 
       it('lists runs oldest first, and only the runs of the task asked for', async () => {

@@ -1,9 +1,10 @@
-/** The SQLite store keeps a task's language (schema migration 6), and reads older tasks as bash. */
+/** The SQLite store keeps a task's language (schema migration 6) and execution settings (7), and reads older tasks with the defaults. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultExecution } from '../../src/core/execution.js';
 import type { Task } from '../../src/core/task.js';
 import { migrations } from '../../src/store/sqlite/migrations.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -60,14 +61,32 @@ describe('SqliteTaskStore: lang', () => {
     // Take the database back to schema 5: the lang column did not exist then.
     const db = new Database(path);
     db.exec('ALTER TABLE tasks DROP COLUMN lang');
-    db.pragma(`user_version = ${migrations.length - 1}`);
+    // ...and what came after it.
+    db.exec('ALTER TABLE tasks DROP COLUMN execution; ALTER TABLE runs DROP COLUMN limit_hit; ALTER TABLE runs DROP COLUMN waited_ms');
+    db.pragma('user_version = 5');
     db.close();
-    expect(migrations.length).toBe(6);
+    expect(migrations.length).toBe(7);
 
     const store = openStore();
     expect((await store.getTask('older'))?.lang).toBe('bash');
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(6);
+    expect(check.pragma('user_version', { simple: true })).toBe(7);
+    check.close();
+  });
+
+  it('reads a task and runs stored before migration 7 with the default execution settings, no limit and no wait', async () => {
+    const before = openStore();
+    await before.insertTask(makeTask('older'));
+    await open.splice(0)[0]!.close();
+    const db = new Database(path);
+    db.exec('ALTER TABLE tasks DROP COLUMN execution; ALTER TABLE runs DROP COLUMN limit_hit; ALTER TABLE runs DROP COLUMN waited_ms');
+    db.pragma('user_version = 6');
+    db.close();
+
+    const store = openStore();
+    expect((await store.getTask('older'))?.execution).toEqual(defaultExecution);
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(7);
     check.close();
   });
 });

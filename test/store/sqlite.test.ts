@@ -1,4 +1,5 @@
 /** The SQLite store: the conformance suite over a temporary database file, and what only a file can show. */
+import { defaultExecution } from '../../src/core/execution.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -227,6 +228,7 @@ describe('SqliteTaskStore on a file', () => {
       policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
       script: 'echo old',
       lang: 'bash',
+      execution: defaultExecution,
       createdAt: created,
       state: { status: 'ToBeExecuted', nextRunAt: created + 90_000 },
       lastStatusUpdated: created,
@@ -242,6 +244,7 @@ describe('SqliteTaskStore on a file', () => {
       policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
       script: 'echo old',
       lang: 'bash',
+      execution: defaultExecution,
       runTimeout: { text: '5s', ms: 5_000 },
       createdAt: created + 7,
       state: { status: 'WaitForNextExecution', nextRunAt: created + 7 + 40_000 },

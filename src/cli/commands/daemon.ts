@@ -4,7 +4,10 @@ import { Command, Option } from 'commander';
 import { parseByteSize } from '../../core/byte-size.js';
 import { parseDuration } from '../../core/duration.js';
 import { SchedulerError } from '../../core/errors.js';
-import { defaultDataDir, defaultListen, defaults, loadConfigFile, loadToken, parseListen } from '../../daemon-config.js';
+import { loadConfigFile } from '../../config-file.js';
+import { sandboxModes, type SandboxMode } from '../../core/execution-input.js';
+import { defaultDataDir, defaultListen, defaults, loadToken, parseListen } from '../../daemon-config.js';
+import { defaultMaxRuns } from '../../runner/concurrency-gate.js';
 import type { CliIo } from '../context.js';
 
 interface DaemonOptions {
@@ -20,6 +23,8 @@ interface DaemonOptions {
   killGrace: string;
   durability: 'normal' | 'full';
   logLevel: string;
+  maxRuns: string;
+  sandbox: SandboxMode;
 }
 
 export function daemonCommand(io: CliIo): Command {
@@ -28,7 +33,9 @@ export function daemonCommand(io: CliIo): Command {
     .option('--listen <host:port>', 'address to listen on; other than loopback needs a token', defaultListen)
     .option('--data-dir <dir>', 'where the database and spooled output live', defaultDataDir())
     .option('--token-file <file>', 'require this bearer token (default: $SCHEDULER_TOKEN, if set)')
-    .option('--config <file>', 'a JSON config file: {"interpreters": {"ruby": ["ruby"]}} adds languages')
+    .option('--config <file>', 'a JSON config file: languages, variables for every run, queues, default limits, sandbox paths (see the README)')
+    .option('--max-runs <n>', 'runs executing at once, over every queue; later ones wait in order', String(defaultMaxRuns()))
+    .addOption(new Option('--sandbox <mode>', 'optional: tasks opt in with --sandbox; default: tasks opt out with --no-sandbox; required: every task is sandboxed').choices([...sandboxModes]).default('optional'))
     .option('--keep-runs <n>', 'results kept per task; older ones are pruned', String(defaults.keepRuns))
     .option('--output-cap <size>', 'bytes of stdout and of stderr kept per run: half from the start, half from the end', '1MiB')
     .option('--max-output-total <size>', 'output kept by all runs together; the oldest runs lose theirs first', '1GiB')
@@ -39,10 +46,8 @@ export function daemonCommand(io: CliIo): Command {
     .option('--log-level <level>', 'pino log level on stderr: fatal, error, warn, info, debug', 'info')
     .action(async (options: DaemonOptions) => {
       const { host, port } = parseListen(options.listen);
-      const keepRuns = Number(options.keepRuns);
-      if (!Number.isInteger(keepRuns) || keepRuns < 1) {
-        throw new SchedulerError('invalid_request', `--keep-runs: "${options.keepRuns}" is not a whole number of at least 1`);
-      }
+      const keepRuns = wholeNumber(options.keepRuns, '--keep-runs');
+      const maxRuns = wholeNumber(options.maxRuns, '--max-runs');
       // Loaded on demand, so client commands start without the server's modules.
       const { startDaemon } = await import('../../daemon.js');
       const daemon = await startDaemon(
@@ -59,7 +64,9 @@ export function daemonCommand(io: CliIo): Command {
           killGraceMs: parseDuration(options.killGrace, '--kill-grace'),
           durability: options.durability,
           logLevel: options.logLevel,
-          interpreters: loadConfigFile(options.config).interpreters,
+          ...loadConfigFile(options.config),
+          maxRuns,
+          sandboxMode: options.sandbox,
         },
         io.out,
       );
@@ -72,6 +79,12 @@ export function daemonCommand(io: CliIo): Command {
         process.once('SIGTERM', () => shutdown('SIGTERM'));
       });
     });
+}
+
+function wholeNumber(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new SchedulerError('invalid_request', `${flag}: "${text}" is not a whole number of at least 1`);
+  return n;
 }
 
 function positive(ms: number, flag: string): number {

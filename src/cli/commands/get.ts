@@ -12,7 +12,7 @@ import { isFinal } from '../../protocol/events.js';
 import type { TaskJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { OutputPrinter } from '../live-output.js';
-import { describeEvent, describeTask } from '../task-view.js';
+import { describeEvent, describeRunEnd, describeTask } from '../task-view.js';
 import { parseBooleanFlag } from '../boolean-flag.js';
 
 export function getCommand(io: CliIo): Command {
@@ -36,6 +36,9 @@ async function follow(client: SchedulerClient, first: TaskJson, io: CliIo, json:
   // The schema allows only the five status names.
   let status = first.status as TaskStatus;
   let version = first.version;
+  // Runs that ended before the watch began, and ends printed since: a stream resumed after
+  // a gap may have missed a run's end, which is then printed from the final read.
+  const ended = new Set(first.results.filter((run) => run.outcome !== 'running').map((run) => run.run));
   for await (const event of client.events(first.id)) {
     if (json) io.out(JSON.stringify({ event: event.name, id: event.id ?? null, data: event.data }));
     switch (event.name) {
@@ -51,6 +54,7 @@ async function follow(client: SchedulerClient, first: TaskJson, io: CliIo, json:
         break;
       }
       case 'run-finished':
+        ended.add(event.data.run);
         if (!json) {
           printer.end(event.data.run, 'stdout', event.data.stdoutBytes);
           printer.end(event.data.run, 'stderr', event.data.stderrBytes);
@@ -77,6 +81,9 @@ async function follow(client: SchedulerClient, first: TaskJson, io: CliIo, json:
     for (const run of final.results.filter((result) => printer.printedRun(result.run))) {
       printer.end(run.run, 'stdout', run.stdoutBytes);
       printer.end(run.run, 'stderr', run.stderrBytes);
+    }
+    for (const run of final.results) {
+      if (run.outcome !== 'running' && run.outcome !== 'skipped' && !ended.has(run.run)) printer.note(describeRunEnd(run));
     }
     printer.note(`task ${first.id} is ${status}; nothing more will happen`);
   }

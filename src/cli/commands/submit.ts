@@ -11,9 +11,11 @@ import { looksLikeDuration } from '../../core/submission.js';
 import { taskTypes } from '../../core/task.js';
 import type { SubmitBody, TaskSummaryJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
+import { addExecutionFlags, executionFields, type ExecutionOptions } from '../execution-flags.js';
 import { localTime, relativeTime } from '../render.js';
+import { wholeNumber } from '../whole-number.js';
 
-interface SubmitOptions {
+interface SubmitOptions extends ExecutionOptions {
   type?: string;
   time?: string;
   every?: string;
@@ -40,7 +42,7 @@ interface SubmitOptions {
 }
 
 export function submitCommand(io: CliIo): Command {
-  return new Command('submit')
+  const command = new Command('submit')
     .description('submit a task: run a script once (after a delay, or at a time) or again and again (every interval, or on a cron expression)')
     .argument('<id>', 'unique task id: 1 to 128 of letters, digits, ".", "_", "-"')
     .addOption(new Option('--type <type>', 'delay: run once, TIME after now; cron: run every TIME (or on TIME, a cron expression); at: run once at TIME').choices(taskTypes))
@@ -62,7 +64,8 @@ export function submitCommand(io: CliIo): Command {
     .option('--retry-max-delay <duration>', 'the longest wait before a retry (default 1h)')
     .option('--retry-on <codes>', 'retry only runs that exit with one of these codes, e.g. 1,75')
     .addOption(new Option('--catch-up <rule>', 'fires missed while the daemon was down: run none of them, once (default), or all').choices(catchUpModes))
-    .option('--catch-up-window <duration>', 'missed fires older than this are never run')
+    .option('--catch-up-window <duration>', 'missed fires older than this are never run');
+  return addExecutionFlags(command)
     .option('--dry-run', 'check the task and print when it would run, without submitting it')
     .option('-n, --next <n>', 'with --dry-run: how many fire times to print', '5')
     .option('--json', 'print the task as JSON')
@@ -74,7 +77,7 @@ Examples:
   scheduler submit backup --at "2026-12-24 23:00" --script "tar czf /tmp/b.tgz ~/work"
   scheduler submit poll --every 30s --end "2026-12-31 18:00" --script "curl -fsS localhost:8080/health"`)
     .action(async (id: string, options: SubmitOptions, command: Command) => {
-      const body: SubmitBody = { id, ...typeAndTime(options), script: options.script };
+      const body: SubmitBody = { id, ...typeAndTime(options), script: options.script, ...executionFields(options) };
       if (options.timeout !== undefined) body.timeout = options.timeout;
       if (options.tz !== undefined) body.timezone = options.tz;
       if (options.start !== undefined) body.start = options.start;
@@ -135,10 +138,4 @@ export function describeSchedule(task: Pick<TaskSummaryJson, 'type' | 'time' | '
   if (task.type === 'delay') return `once, after ${task.time}`;
   if (task.type === 'at') return `once, at ${localTime(task.nextRunAt)}`;
   return looksLikeDuration(task.time) ? `every ${task.time}${until}` : `on "${task.time}" (${task.timezone})${until}`;
-}
-
-function wholeNumber(text: string, flag: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new SchedulerError('invalid_request', `${flag}: "${text}" is not a whole number`);
-  return value;
 }

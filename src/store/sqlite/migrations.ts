@@ -102,4 +102,12 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE tasks ADD COLUMN lang TEXT NOT NULL DEFAULT 'bash';
   `,
+  // Where and how runs execute (environment, directory, user, queue, sandbox, limits) as
+  // JSON (NULL: the defaults); and, per run, the resource limit it hit and how long it
+  // waited for a free slot.
+  `
+  ALTER TABLE tasks ADD COLUMN execution TEXT;
+  ALTER TABLE runs ADD COLUMN limit_hit TEXT;
+  ALTER TABLE runs ADD COLUMN waited_ms INTEGER;
+  `,
 ];

@@ -1,4 +1,5 @@
 /** Conversions between SQLite rows and domain types. */
+import { defaultExecution, type ExecutionSettings, type ResourceLimitName } from '../../core/execution.js';
 import { defaultRunPolicy, type RunPolicy } from '../../core/policy.js';
 import type { Schedule } from '../../core/schedule.js';
 import type { Run, RunOutcome, Task, TaskState, TaskStatus, TaskType } from '../../core/task.js';
@@ -18,6 +19,7 @@ export interface TaskRow {
   policy: string | null;
   state_detail: string | null;
   lang: string;
+  execution: string | null;
   created_at: number;
   status: string;
   current_run: number | null;
@@ -48,6 +50,8 @@ export interface RunRow {
   stderr_dropped: number;
   stderr_dropped_at: number;
   output_cap: number;
+  limit_hit: string | null;
+  waited_ms: number | null;
 }
 
 /** The columns that hold a task's state. */
@@ -133,6 +137,7 @@ export function rowToTask(row: TaskRow): Task {
     lang: row.lang,
     // Fields added to the policy later take their defaults in rows written before them.
     policy: row.policy === null ? defaultRunPolicy : { ...defaultRunPolicy, ...(JSON.parse(row.policy) as Partial<RunPolicy>) },
+    execution: row.execution === null ? defaultExecution : { ...defaultExecution, ...(JSON.parse(row.execution) as Partial<ExecutionSettings>) },
     script: row.script,
     ...(row.timeout !== null && row.timeout_ms !== null ? { runTimeout: { text: row.timeout, ms: row.timeout_ms } } : {}),
     createdAt: row.created_at,
@@ -157,6 +162,8 @@ export function rowToRun(row: RunRow): Run {
     stdout: { text: row.stdout, totalBytes: row.stdout_bytes, droppedBytes: row.stdout_dropped, droppedAt: row.stdout_dropped_at },
     stderr: { text: row.stderr, totalBytes: row.stderr_bytes, droppedBytes: row.stderr_dropped, droppedAt: row.stderr_dropped_at },
     outputCap: row.output_cap,
+    ...(row.limit_hit === null ? {} : { limit: row.limit_hit as ResourceLimitName }),
+    ...(row.waited_ms === null ? {} : { waitedMs: row.waited_ms }),
   };
 }
 

@@ -28,7 +28,7 @@ export interface SqliteStoreOptions {
   durability?: 'normal' | 'full';
 }
 
-const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, policy, state_detail, lang, created_at, status, current_run,
+const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, policy, state_detail, lang, execution, created_at, status, current_run,
   stop_requested, next_run_at, last_status_updated, version, last_run`;
 
 /** A TaskStore over a SQLite database file. */
@@ -87,8 +87,8 @@ export class SqliteTaskStore implements TaskStore {
     const db = this.db;
     return {
       insertTask: db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone,
-          policy, state_detail, lang, created_at, status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
-        VALUES (@id, @type, @time, @interval_ms, @script, @timeout, @timeout_ms, @schedule, @timezone, @policy, @state_detail, @lang,
+          policy, state_detail, lang, execution, created_at, status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
+        VALUES (@id, @type, @time, @interval_ms, @script, @timeout, @timeout_ms, @schedule, @timezone, @policy, @state_detail, @lang, @execution,
           @created_at, @status, @current_run,
           @stop_requested, @next_run_at, @last_status_updated, @version, @last_run)
         ON CONFLICT (id) DO NOTHING`),
@@ -118,12 +118,15 @@ export class SqliteTaskStore implements TaskStore {
       ),
       getRun: db.prepare('SELECT * FROM runs WHERE task_id = ? AND run = ?'),
       insertRun: db.prepare(`INSERT OR REPLACE INTO runs (task_id, run, scheduled_at, attempt, started_at,
-          finished_at, outcome, exit_code, signal, error, ${outputColumns.join(', ')})
+          finished_at, outcome, exit_code, signal, error, limit_hit, waited_ms, ${outputColumns.join(', ')})
         VALUES (@task_id, @run, @scheduled_at, @attempt, @started_at, @finished_at, @outcome, @exit_code,
-          @signal, @error, ${outputColumns.map((column) => `@${column}`).join(', ')})`),
-      finishRun: db.prepare(`UPDATE runs SET started_at = COALESCE(@started_at, started_at),
+          @signal, @error, @limit_hit, @waited_ms, ${outputColumns.map((column) => `@${column}`).join(', ')})`),
+      // A run that waited for a slot started when the runner says (never, if it was ended
+      // while waiting), not when it was recorded as started.
+      finishRun: db.prepare(`UPDATE runs SET
+          started_at = CASE WHEN @waited_ms IS NOT NULL THEN @started_at ELSE COALESCE(@started_at, started_at) END,
           finished_at = @finished_at, outcome = @outcome, exit_code = @exit_code,
-          signal = @signal, error = @error,
+          signal = @signal, error = @error, limit_hit = @limit_hit, waited_ms = @waited_ms,
           ${outputColumns.map((column) => `${column} = @${column}`).join(', ')}
         WHERE task_id = @task_id AND run = @run`),
       outputUsage: db.prepare('SELECT bytes FROM output_usage WHERE id = 1'),
@@ -187,6 +190,8 @@ export class SqliteTaskStore implements TaskStore {
         exit_code: result.exitCode,
         signal: result.signal,
         error: result.error,
+        limit_hit: result.limit ?? null,
+        waited_ms: result.waitedMs ?? null,
         ...outputParams(result),
       });
     }
@@ -305,6 +310,7 @@ function taskParams(task: Task) {
     timezone: task.timezone,
     policy: JSON.stringify(task.policy),
     lang: task.lang,
+    execution: JSON.stringify(task.execution),
     script: task.script,
     timeout: task.runTimeout?.text ?? null,
     timeout_ms: task.runTimeout?.ms ?? null,
@@ -352,6 +358,8 @@ function runParams(taskId: string, run: Run) {
     exit_code: run.exitCode,
     signal: run.signal,
     error: run.error,
+    limit_hit: run.limit ?? null,
+    waited_ms: run.waitedMs ?? null,
     ...outputParams(run),
   };
 }
