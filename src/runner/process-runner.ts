@@ -85,6 +85,8 @@ export class ProcessRunner implements RunLauncher {
     for (const name of readdirSync(this.spoolDir)) {
       if (name.endsWith('.sh')) rmSync(join(this.spoolDir, name), { force: true });
     }
+    // Likewise the workspaces (scratch directories, script files) of that daemon's runs.
+    rmSync(options.workRoot, { recursive: true, force: true });
   }
 
   prepare(spec: RunSpec): void {

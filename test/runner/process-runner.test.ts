@@ -561,6 +561,15 @@ describe('ProcessRunner: spool', () => {
     expect(runner.recoverOutput('crashed', 7).stdout.text).toBe('partial\n');
   });
 
+  it('a new runner removes the run workspaces (scratch directories, script files) a dead daemon left', () => {
+    const workRoot = join(root, 'runs');
+    const left = join(workRoot, 'crashed.7-abc123', 'scratch');
+    mkdirSync(left, { recursive: true });
+    writeFileSync(join(left, 'data'), 'left behind');
+    makeRunner({ workRoot });
+    expect(existsSync(join(workRoot, 'crashed.7-abc123'))).toBe(false);
+  });
+
   it('recoverOutput reads what a run spooled (the head of each stream); removeSpool deletes it', () => {
     const cap = 100;
     const { runner } = makeRunner({ outputCap: cap });
