@@ -19,7 +19,8 @@ import type { ResourceLimitName, ResourceLimits } from '../core/execution.js';
 import type { RunResult } from '../core/transition.js';
 import type { CapturedOutput, OutputStream } from '../core/task.js';
 import { OutputCapture } from './output-capture.js';
-import { describeLimit, limitFromExit, needsWatch, RunWatch, ulimitPrefix } from './resource-limits.js';
+import { describeLimit, limitFromExit, ulimitPrefix } from './resource-limits.js';
+import { needsWatch, RunWatch } from './run-watch.js';
 import type { RunWorkspace } from './run-workspace.js';
 
 /** Receives a run's output as it is written: whole UTF-8 characters, at byte `offset` of `stream`. */

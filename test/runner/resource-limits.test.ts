@@ -11,15 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { ResourceLimitName, ResourceLimits } from '../../src/core/execution.js';
-import {
-  describeLimit,
-  limitFromExit,
-  needsWatch,
-  parseProcStat,
-  RunWatch,
-  ulimitFailedStatus,
-  ulimitPrefix,
-} from '../../src/runner/resource-limits.js';
+import { describeLimit, limitFromExit, ulimitFailedStatus, ulimitPrefix } from '../../src/runner/resource-limits.js';
+import { needsWatch, parseProcStat, RunWatch } from '../../src/runner/run-watch.js';
 
 const MiB = 1024 * 1024;
 /** Deadlines only matter when a test fails: generous, for a loaded machine. */
@@ -327,7 +320,9 @@ print('ready', flush=True); time.sleep(60)"; exit`);
     const stopped = watch(group.pgid, { processes: 10 });
     const running = watch(group.pgid, { processes: 10 });
     await moreSamples(stopped.watch, 2);
-    expect(stopped.watch.last!.processes).toBe(1);
+    // It sees the group (bash, and under load maybe the fork it is still being spawned from), not yet forked.
+    expect(stopped.watch.last!.processes).toBeGreaterThanOrEqual(1);
+    expect(stopped.watch.last!.processes).toBeLessThan(10);
     stopped.watch.stop();
     const samplesWhenStopped = stopped.watch.samples;
     group.child.stdin!.end('go\n');
