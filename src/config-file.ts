@@ -85,7 +85,7 @@ function parseEnv(value: unknown): Record<string, string> {
   if (value === undefined) return {};
   if (!isObject(value) || Object.values(value).some((v) => typeof v !== 'string')) fail('"env" must be an object of NAME -> "value" strings');
   // The same rules as a task's own variables.
-  return checked('env', () => parseExecution({ env: value as Record<string, string> }, anyCapabilities).env);
+  return checked(() => parseExecution({ env: value as Record<string, string> }, anyCapabilities).env);
 }
 
 function parseQueues(value: unknown): Record<string, number> {
@@ -110,10 +110,10 @@ function parseLimits(value: unknown): { limits: ResourceLimits; timeoutMs?: numb
     if (typeof v !== fields[key]) fail(`limits.${key} must be a ${fields[key] === 'number' ? 'whole number' : 'string such as "10s" or "1GiB"'}`);
     if (fields[key] === 'number' && (!Number.isInteger(v) || (v as number) < (key === 'openFiles' ? 32 : 1))) fail(`limits.${key} must be a whole number of at least ${key === 'openFiles' ? 32 : 1}`);
   }
-  const limits = checked('limits', () => parseExecution({ limits: rest as LimitsInput }, anyCapabilities).limits);
+  const limits = checked(() => parseExecution({ limits: rest as LimitsInput }, anyCapabilities).limits);
   if (timeout === undefined) return { limits };
   if (typeof timeout !== 'string') fail('limits.timeout must be a duration such as "1h"');
-  const timeoutMs = checked('limits', () => parseDuration(timeout, 'timeout'));
+  const timeoutMs = checked(() => parseDuration(timeout, 'limits.timeout'));
   if (timeoutMs <= 0) fail('limits.timeout must be longer than 0');
   return { limits, timeoutMs };
 }
@@ -139,12 +139,12 @@ const anyCapabilities = {
   checkUser: () => null,
 };
 
-/** Runs a check written for submissions, reporting its refusal as the config file's. */
-function checked<T>(what: string, check: () => T): T {
+/** Runs a check written for submissions (its messages name the field), reporting its refusal as the config file's. */
+function checked<T>(check: () => T): T {
   try {
     return check();
   } catch (error) {
-    fail(`${what}: ${(error as Error).message}`);
+    fail((error as Error).message);
   }
 }
 

@@ -155,39 +155,45 @@ export class ProcessRunner implements RunLauncher {
     const workspace = owner ? RunWorkspace.create(options.workRoot, spec.taskId, spec.run, owner) : undefined;
     const scratch = execution.sandbox ? workspace!.makeScratch() : undefined;
     const timeoutMs = spec.timeoutMs ?? options.defaultTimeoutMs;
-    return new HeldProcess({
-      script: spec.script,
-      interpreter,
-      spoolBase,
-      outputCap: options.outputCap,
-      killGraceMs: options.killGraceMs,
-      cwd: scratch ?? execution.cwd ?? (asOther ? homeOrRoot(account.home) : options.cwd),
-      env: runEnvironment({
-        daemonEnv: options.daemonEnv,
-        user: account,
-        ...(scratch === undefined ? {} : { home: scratch }),
-        daemonVariables: options.variables ?? {},
-        taskVariables: execution.env,
-        runVariables: { SCHEDULER_TASK_ID: spec.taskId, SCHEDULER_RUN: String(spec.run), SCHEDULER_DAEMON_ID: options.daemonId },
-      }),
-      now: options.now,
-      ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      limits: effectiveLimits(execution.limits, options.defaultLimits ?? {}),
-      ...(asOther ? { user: asOther } : {}),
-      ...(workspace ? { workspace } : {}),
-      ...(scratch === undefined
-        ? {}
-        : {
-            sandbox: (scriptFile: string | undefined) =>
-              sandboxCommand({
-                scratchDir: scratch,
-                network: execution.network,
-                readOnlyFiles: scriptFile === undefined ? [] : [scriptFile],
-                extraReadOnlyDirs: [...(options.sandboxReadOnlyPaths ?? [])],
-                ...(options.bwrap === undefined ? {} : { bwrap: options.bwrap }),
-              }),
-          }),
-    });
+    // Until the process exists, nothing else would remove the workspace.
+    try {
+      return new HeldProcess({
+        script: spec.script,
+        interpreter,
+        spoolBase,
+        outputCap: options.outputCap,
+        killGraceMs: options.killGraceMs,
+        cwd: scratch ?? execution.cwd ?? (asOther ? homeOrRoot(account.home) : options.cwd),
+        env: runEnvironment({
+          daemonEnv: options.daemonEnv,
+          user: account,
+          ...(scratch === undefined ? {} : { home: scratch }),
+          daemonVariables: options.variables ?? {},
+          taskVariables: execution.env,
+          runVariables: { SCHEDULER_TASK_ID: spec.taskId, SCHEDULER_RUN: String(spec.run), SCHEDULER_DAEMON_ID: options.daemonId },
+        }),
+        now: options.now,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        limits: effectiveLimits(execution.limits, options.defaultLimits ?? {}),
+        ...(asOther ? { user: asOther } : {}),
+        ...(workspace ? { workspace } : {}),
+        ...(scratch === undefined
+          ? {}
+          : {
+              sandbox: (scriptFile: string | undefined) =>
+                sandboxCommand({
+                  scratchDir: scratch,
+                  network: execution.network,
+                  readOnlyFiles: scriptFile === undefined ? [] : [scriptFile],
+                  extraReadOnlyDirs: [...(options.sandboxReadOnlyPaths ?? [])],
+                  ...(options.bwrap === undefined ? {} : { bwrap: options.bwrap }),
+                }),
+            }),
+      });
+    } catch (error) {
+      workspace?.remove();
+      throw error;
+    }
   }
 
   private discard(key: string): void {

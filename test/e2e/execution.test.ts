@@ -186,6 +186,21 @@ describe('resource limits', () => {
   });
 });
 
+describe("the daemon's default limits (config file)", () => {
+  test("apply to a task that sets none; a task's own limit wins", async () => {
+    const config = join(e2e.tempDir('scheduler-e2e-limits-'), 'config.json');
+    writeFileSync(config, JSON.stringify({ limits: { output: '1KiB', timeout: '20s' } }));
+    const strict = await e2e.startDaemon({ args: ['--config', config] });
+    const print = 'head -c 5000 /dev/zero | tr "\\0" x; sleep 30';
+    ok(await strict.cli(['submit', 'default-bound', '-type=delay', '-time=0s', '--script', print]), 'submit');
+    ok(await strict.cli(['submit', 'own-bound', '-type=delay', '-time=0s', '--output-limit', '1MiB', '--timeout', '1s', '--script', print]), 'submit');
+    const bounded = (await strict.waitForStatus('default-bound', 'Executed')).results[0] as ExecutionRun;
+    expect(bounded).toMatchObject({ outcome: 'failed', limit: 'output' });
+    const own = (await strict.waitForStatus('own-bound', 'Executed')).results[0] as ExecutionRun;
+    expect(own).toMatchObject({ outcome: 'timed_out', limit: 'wall_time', stdoutBytes: 5000 });
+  });
+});
+
 /** The most runs that were executing at the same instant. */
 function maxOverlap(runs: ExecutionRun[]): number {
   const edges = runs.flatMap((run) => [
