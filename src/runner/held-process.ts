@@ -237,9 +237,9 @@ export class HeldProcess {
           resolve({ ...common, outcome: 'timed_out', exitCode: exit.code, signal: exit.signal, error: `timed out after ${limit}`, limit: 'wall_time' });
           return;
         }
-        // A limit the watch or the output count saw, else one the kernel enforced (CPU time).
-        const cpu = this.killRequested ? null : limitFromExit(options.limits ?? {}, exit, this.watch);
-        const limit = this.limitHit ?? (cpu === null ? undefined : { name: cpu, detail: '' });
+        // A limit the watch or the output count saw, else one the kernel enforced (CPU time, open files).
+        const enforced = this.killRequested ? null : limitFromExit(options.limits ?? {}, exit, this.watch, output.stderr.text);
+        const limit = this.limitHit ?? (enforced === null ? undefined : { name: enforced, detail: '' });
         if (limit) {
           const error = `${describeLimit(limit.name, options.limits ?? {})}${limit.detail ? `: ${limit.detail}` : ''}`;
           resolve({ ...common, outcome: 'failed', exitCode: exit.code, signal: exit.signal, error, limit: limit.name });

@@ -7,7 +7,8 @@
  *   process (all its threads), RLIMIT_NOFILE the descriptors one process may have open.
  *   A process over its CPU time gets SIGXCPU (which kills it unless caught or ignored), and
  *   SIGKILL `cpuHardMarginSeconds` later. A process at its open files limit gets EMFILE from
- *   open(), which the script sees as an error: that limit cannot be told from how a run ends.
+ *   open(), which the script sees as an error; a run that failed saying "Too many open files" on
+ *   stderr is taken to have hit it.
  * - Resident memory (summed over the run's processes) and the number of processes are
  *   watched by sampling /proc (run-watch.ts); the caller ends the run's group.
  */
@@ -74,11 +75,14 @@ export interface ObservedCpu {
   readonly peakCpuSeconds: number;
 }
 
+/** strerror(EMFILE): what bash, python, node and most programs print when an open fails at the limit. */
+const tooManyOpenFiles = 'Too many open files';
+
 /**
- * Whether a run ended because it hit its CPU time limit: 'cpu', or null. Only the CPU limit
- * can be told from how a run ended (memory and processes are reported by RunWatch as they
- * happen, output by the output capture, wall time by the timeout). The heuristic, with
- * `cpuSeconds` set:
+ * Which kernel-enforced limit a run that ended on its own hit: 'cpu', 'open_files', or null.
+ * Memory and processes are reported by RunWatch as they happen, output by the output count,
+ * wall time by the timeout; the caller decides first whether it ended the run itself. CPU
+ * time, with `cpuSeconds` set:
  *
  * - the main process died of SIGXCPU (the script's shell, or the interpreter that replaced
  *   it, went over the soft limit), or
@@ -89,23 +93,29 @@ export interface ObservedCpu {
  *   caught or ignored SIGXCPU and the kernel killed it at the hard limit. Without `observed`
  *   (or if a watch sample did not come between the soft and the hard limit, as with a
  *   process running several threads, which burns CPU seconds faster than wall seconds) such a
- *   run is not recognised. The caller decides first whether it killed the run itself
- *   (request, timeout, a watched limit), which this cannot tell.
+ *   run is not recognised.
  *
- * Not recognised either: a process that went over its limit when it was not the last
- * command (the script went on, and exited with another status), and a main process other
- * than bash (an interpreter) whose child went over.
+ * Open files, with `openFiles` set: the run failed and its stderr says "Too many open files"
+ * (the kernel only refuses the open; the program decides what to do, and says so this way).
+ *
+ * Not recognised: a process that went over its CPU limit when it was not the last command
+ * (the script went on, and exited with another status), a main process other than bash (an
+ * interpreter) whose child went over, and an open refused without that message on stderr.
  */
 export function limitFromExit(
   limits: ResourceLimits,
   exit: { code: number | null; signal: NodeJS.Signals | null },
   observed?: ObservedCpu,
+  stderr = '',
 ): ResourceLimitName | null {
-  const { cpuSeconds } = limits;
-  if (cpuSeconds === undefined) return null;
-  if (exit.signal === 'SIGXCPU' || exit.code === sigxcpuStatus) return 'cpu';
-  const killed = exit.signal === 'SIGKILL' || exit.code === sigkillStatus;
-  if (killed && observed !== undefined && observed.peakCpuSeconds >= cpuSeconds) return 'cpu';
+  const { cpuSeconds, openFiles } = limits;
+  if (cpuSeconds !== undefined) {
+    if (exit.signal === 'SIGXCPU' || exit.code === sigxcpuStatus) return 'cpu';
+    const killed = exit.signal === 'SIGKILL' || exit.code === sigkillStatus;
+    if (killed && observed !== undefined && observed.peakCpuSeconds >= cpuSeconds) return 'cpu';
+  }
+  const failed = exit.code !== 0;
+  if (openFiles !== undefined && failed && stderr.includes(tooManyOpenFiles)) return 'open_files';
   return null;
 }
 

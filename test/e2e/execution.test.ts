@@ -165,12 +165,13 @@ describe('resource limits', () => {
     expect(run.stdoutBytes).toBeGreaterThan(64 * 1024);
   });
 
-  test('open files: each process gets the limit (a script sees it, and cannot open more)', async () => {
+  test('open files: each process gets the limit; a run that fails on it is recorded as having hit the open_files limit', async () => {
     ok(await cli(['submit', 'fd-bound', '-type=delay', '-time=0s', '--open-file-limit', '32', '--script',
       'ulimit -n; for i in $(seq 40); do exec {fd}</dev/null || { echo "stopped at $i"; exit 3; }; done']), 'submit');
     const run = (await finished('fd-bound')).results[0]!;
     expect(run.stdout).toMatch(/^32\nstopped at \d+\n$/);
-    expect(run.exitCode).toBe(3);
+    expect(run).toMatchObject({ outcome: 'failed', exitCode: 3, limit: 'open_files' });
+    expect(run.stderr).toContain('Too many open files');
   });
 
   test('wall time: --timeout ends the run, recorded as timed out with the wall_time limit', async () => {

@@ -202,6 +202,15 @@ describe('CPU time limit', () => {
 
 describe('limitFromExit', () => {
   const limits: ResourceLimits = { cpuSeconds: 5 };
+  it('tells open_files from a run that failed saying "Too many open files", with that limit set', () => {
+    const said = 'bash: line 1: /dev/null: Too many open files\n';
+    expect(limitFromExit({ openFiles: 32 }, { code: 3, signal: null }, undefined, said)).toBe('open_files');
+    expect(limitFromExit({ openFiles: 32 }, { code: null, signal: 'SIGABRT' }, undefined, said)).toBe('open_files');
+    expect(limitFromExit({ openFiles: 32 }, { code: 0, signal: null }, undefined, said)).toBeNull(); // it coped
+    expect(limitFromExit({ openFiles: 32 }, { code: 3, signal: null }, undefined, 'other trouble\n')).toBeNull();
+    expect(limitFromExit({}, { code: 3, signal: null }, undefined, said)).toBeNull(); // not our limit
+  });
+
   it('tells cpu from other ends', () => {
     expect(limitFromExit(limits, { code: 0, signal: null })).toBeNull();
     expect(limitFromExit(limits, { code: 1, signal: null })).toBeNull();
