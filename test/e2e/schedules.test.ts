@@ -74,7 +74,8 @@ describe.concurrent('schedules that fire', () => {
   });
 
   test('--every with --end fires on its grid until the end, then is Executed; nothing is scheduled after the end', async ({ expect }) => {
-    const end = new Date(Date.now() + 1500).toISOString();
+    // Far enough ahead that a CLI slowed by a loaded machine still submits before it.
+    const end = new Date(Date.now() + 4000).toISOString();
     const submitted = ok(await cli(['submit', 'bounded', '--every', '300ms', '--end', end, '--script', 'echo beat']), 'submit');
     expect(submitted.stdout).toMatch(new RegExp(`^submitted bounded: runs every 300ms, until ${shown(end)}; first run at `));
     const task = parseJson<TaskView>(await cli(['get', 'bounded', '--json']));
