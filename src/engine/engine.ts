@@ -1,30 +1,25 @@
 /**
- * The scheduler. It keeps one timer, armed for the earliest time at which any task needs
- * it (read from the store's due index, so pending tasks cost no memory here), claims due
- * tasks when it fires, and hands their runs to the runner. Every change to a task goes
- * through the pure `transition` and a compare-and-set write, under a per-task mutex; then
- * watchers are told. The engine holds only what scheduling needs: the armed due time and
- * the handles of runs in progress.
+ * The scheduler. Every change to a task, whether a user's command, a fire or the end of a
+ * run, goes through `apply`: the pure `transition` and a compare-and-set write, under a
+ * per-task mutex; then its effect is carried out and watchers are told. Timing (the one
+ * timer, due tasks fired, runs warmed up) lives in firing-loop.ts and the recovery after an
+ * unclean stop in recovery.ts; both change tasks only through `apply`, so this file stays
+ * the one place where a transition is written and acted on. The engine holds only what
+ * scheduling needs: the armed due time (in the firing loop) and the runs in progress.
  */
 import type { Clock } from '../core/clock.js';
 import { SchedulerError } from '../core/errors.js';
 import { nextFireAfter } from '../core/schedule.js';
 import { parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
 import { dueAt, noOutput, type Run, type RunOutcome, type Task, type TaskStatus } from '../core/task.js';
-import {
-  IllegalTransition,
-  transition,
-  type Effect,
-  type RunResult,
-  type TaskEvent,
-  type Transition,
-} from '../core/transition.js';
+import { transition, type Effect, type RunResult, type TaskEvent, type Transition } from '../core/transition.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
 import type { RunChange, RunPage, TaskPage, TaskStore } from '../store/task-store.js';
 import type { ChangeFeed } from './change-feed.js';
+import { FiringLoop } from './firing-loop.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { RunSupervisor, runSpec } from './run-supervisor.js';
-import { WakeTimer } from './wake-timer.js';
+import { recoverInterruptedRuns } from './recovery.js';
+import { RunSupervisor } from './run-supervisor.js';
 
 import type { EngineLog } from './engine-log.js';
 import { ignoredActivity, type LiveOutput, type TaskActivity } from './task-activity.js';
@@ -60,14 +55,6 @@ export interface TaskWithRuns {
   runs: Run[];
 }
 
-/** Due tasks claimed per store query; the loop goes on until none is due. */
-const dueBatch = 500;
-/** In a burst, the engine lets other work in (requests, runs ending) after this many fires. */
-const firesBetweenYields = 8;
-/** At most this many runs are warmed up per wake-up: a burst must not delay the runs already due. */
-const warmupsPerWake = 4;
-/** How long the engine waits before trying again when the store fails. */
-const retryAfterErrorMs = 1000;
 /** Compare-and-set retries before a write is given up as contended. */
 const maxWriteAttempts = 5;
 
@@ -75,13 +62,18 @@ const maxWriteAttempts = 5;
 export class Engine {
   private readonly mutex = new KeyedMutex();
   private readonly runs: RunSupervisor;
-  private readonly timer: WakeTimer;
+  private readonly firingLoop: FiringLoop;
   private readonly activity: TaskActivity;
-  private firing = false;
-  private stopping = false;
 
   constructor(private readonly options: EngineOptions) {
-    this.timer = new WakeTimer(options.clock, options.warmupMs ?? 0, () => void this.fireDue());
+    this.firingLoop = new FiringLoop({
+      store: options.store,
+      runner: options.runner,
+      clock: options.clock,
+      log: options.log,
+      warmupMs: options.warmupMs ?? 0,
+      apply: (id, event) => this.apply(id, event),
+    });
     this.activity = options.activity ?? ignoredActivity;
     this.runs = new RunSupervisor({
       runner: options.runner,
@@ -95,16 +87,16 @@ export class Engine {
 
   /** Recovers from an unclean stop, applies the bound on kept output, then starts the timer. */
   async start(): Promise<void> {
-    await this.recoverInterruptedRuns();
+    const { store, runner, clock, log, outputCap } = this.options;
+    await recoverInterruptedRuns({ store, runner, clock, log, outputCap, apply: (id, event) => this.apply(id, event) });
     // The bound may have been lowered since the last start.
     await this.boundOutput();
-    await this.arm();
+    await this.firingLoop.armForEarliestDue();
   }
 
   /** Stops scheduling, ends the runs in progress (recorded as interrupted) and waits for them. */
   async shutdown(): Promise<void> {
-    this.stopping = true;
-    this.timer.clear();
+    this.firingLoop.stop();
     this.options.runner.discardPrepared();
     await this.runs.shutdown();
   }
@@ -114,7 +106,7 @@ export class Engine {
     const task = this.dryRun(input);
     await this.options.store.insertTask(task);
     this.options.log.debug({ task: task.id, type: task.type, time: task.time, nextRunAt: dueAt(task.state) }, 'task submitted');
-    this.armFor(task);
+    this.firingLoop.armFor(task);
     return task;
   }
 
@@ -302,7 +294,7 @@ export class Engine {
     if (effect?.kind === 'skipRun') {
       this.options.log.warn({ task: task.id, run: effect.run }, `tick skipped: ${effect.reason}`);
     }
-    this.armFor(task);
+    this.firingLoop.armFor(task);
     this.options.feed.publish(task.id, 'changed');
     this.activity.changed(task, previous, effect);
   }
@@ -330,125 +322,6 @@ export class Engine {
     if (maxOutputBytes === undefined) return;
     const runs = await store.boundOutput(maxOutputBytes);
     if (runs > 0) log.info({ runs, maxOutputBytes }, 'dropped the output of the oldest runs to keep all output within its bound');
-  }
-
-  /**
-   * A run recorded as executing when the daemon starts was interrupted by the last stop:
-   * kill what is left of the processes of such runs, and record each with the output it had
-   * spooled.
-   */
-  private async recoverInterruptedRuns(): Promise<void> {
-    const { store, runner, log } = this.options;
-    const interrupted = await store.listExecutingTasks();
-    if (interrupted.length === 0) return; // the last stop was clean
-    const orphans = runner.killOrphans();
-    if (orphans > 0) log.warn({ processGroups: orphans }, 'killed the processes that interrupted runs left behind');
-    for (const found of interrupted) {
-      // A task running several runs at once (overlap allow) has each one recorded in turn.
-      for (let task: Task | undefined = found; task?.state.status === 'Executing'; task = await store.getTask(found.id)) {
-        await this.recordInterrupted(task, task.state.run);
-      }
-    }
-  }
-
-  /** Records run `run` of `task` as interrupted, with the output it had spooled. */
-  private async recordInterrupted(task: Task, run: number): Promise<void> {
-    const { runner, clock, log } = this.options;
-    const output = runner.recoverOutput(task.id, run);
-    await this.apply(task.id, {
-      kind: 'runFinished',
-      run,
-      result: {
-        outcome: 'interrupted',
-        startedAt: null,
-        finishedAt: clock.now(),
-        exitCode: null,
-        signal: null,
-        error: 'the daemon stopped while the run was executing',
-        outputCap: this.options.outputCap,
-        ...output,
-      },
-    });
-    runner.removeSpool(task.id, run);
-    log.warn({ task: task.id, run }, 'recorded an interrupted run');
-  }
-
-  /** Arms the timer for `task` if it is due before the timer now armed. */
-  private armFor(task: Task): void {
-    const at = dueAt(task.state);
-    // While firing, the loop re-arms from the store when it is done.
-    if (at === null || this.stopping || this.firing) return;
-    this.timer.armIfEarlier(at);
-  }
-
-  /** Arms the timer for the earliest due task in the store. */
-  private async arm(): Promise<void> {
-    if (this.stopping) return;
-    const at = await this.options.store.earliestDueAt();
-    // A timer armed meanwhile for an earlier time (a submit during the read) stays.
-    if (at !== undefined) this.timer.armIfEarlier(at);
-  }
-
-  /** Fires every task that is due, then re-arms for the next one. */
-  private async fireDue(): Promise<void> {
-    if (this.firing || this.stopping) return;
-    this.firing = true;
-    try {
-      for (;;) {
-        const due = await this.options.store.listDueTasks({ now: this.options.clock.now(), limit: dueBatch });
-        for (const [index, task] of due.entries()) {
-          await this.fire(task.id);
-          // The store answers synchronously, so a burst would otherwise hold the event loop
-          // until every run has started: no request served, no run's end or output read.
-          if (index % firesBetweenYields === firesBetweenYields - 1) await new Promise((resolve) => setImmediate(resolve));
-        }
-        if (due.length < dueBatch) break;
-      }
-    } catch (error) {
-      // A failing store must not turn the timer into a busy loop: try again a little later.
-      this.options.log.error({ error }, `could not fire due tasks; retrying in ${retryAfterErrorMs}ms`);
-      this.firing = false;
-      if (!this.stopping) this.timer.arm(this.options.clock.now() + retryAfterErrorMs);
-      return;
-    }
-    this.firing = false;
-    await this.warmUpSoonDue().catch((error) => this.options.log.warn({ error }, 'could not warm up the next runs'));
-    await this.arm().catch((error) => {
-      this.options.log.error({ error }, `could not re-arm the timer; retrying in ${retryAfterErrorMs}ms`);
-      if (!this.stopping) this.timer.arm(this.options.clock.now() + retryAfterErrorMs);
-    });
-  }
-
-  /** Spawns, held, the processes of the next runs due within the warm-up time. */
-  private async warmUpSoonDue(): Promise<void> {
-    const warmupMs = this.options.warmupMs ?? 0;
-    if (warmupMs <= 0 || this.stopping) return;
-    const horizon = this.options.clock.now() + warmupMs;
-    // An executing task's next tick is skipped, not run: nothing to warm up. Look a little
-    // further than needed, so that such tasks do not crowd out the ones that will run.
-    const soon = await this.options.store.listDueTasks({ now: horizon, limit: warmupsPerWake * 4 });
-    const willRun = soon.filter((task) => task.state.status !== 'Executing').slice(0, warmupsPerWake);
-    for (const task of willRun) {
-      // Best effort, one task at a time: a task that cannot be prepared (its language is no
-      // longer configured) starts cold, or fails to start, without holding up the others.
-      try {
-        this.options.runner.prepare(runSpec(task, task.lastRun + 1));
-      } catch (error) {
-        this.options.log.warn({ task: task.id, error }, 'could not prepare a run ahead of time');
-      }
-    }
-  }
-
-  private async fire(id: string): Promise<void> {
-    if (this.stopping) return;
-    try {
-      await this.apply(id, { kind: 'fire' });
-    } catch (error) {
-      // Stopped, deleted or fired by someone else since it was listed: nothing to do.
-      if (error instanceof IllegalTransition) return;
-      if (error instanceof SchedulerError && error.code === 'not_found') return;
-      throw error;
-    }
   }
 }
 

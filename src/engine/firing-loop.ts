@@ -1,0 +1,136 @@
+/**
+ * The firing loop: the engine's one timer and what happens when it wakes. It fires every
+ * task the store's due index says is due, letting other work in during a burst, then
+ * spawns (held) the processes of the runs due within the warm-up time, and re-arms for the
+ * earliest due task. Nothing pending is kept here: the store's index is the queue, so this
+ * holds only the timer and whether a pass is under way. It is apart from the engine so the
+ * engine's commands and its transitions do not mix with timing, batching and warm-up.
+ */
+import type { Clock } from '../core/clock.js';
+import { SchedulerError } from '../core/errors.js';
+import { dueAt, type Task } from '../core/task.js';
+import { IllegalTransition, type TaskEvent } from '../core/transition.js';
+import type { RunLauncher } from '../runner/run-launcher.js';
+import type { TaskStore } from '../store/task-store.js';
+import type { EngineLog } from './engine-log.js';
+import { runSpec } from './run-supervisor.js';
+import { WakeTimer } from './wake-timer.js';
+
+/** Due tasks claimed per store query; the loop goes on until none is due. */
+const dueBatch = 500;
+/** In a burst, the engine lets other work in (requests, runs ending) after this many fires. */
+const firesBetweenYields = 8;
+/** At most this many runs are warmed up per wake-up: a burst must not delay the runs already due. */
+const warmupsPerWake = 4;
+/** How long the loop waits before trying again when the store fails. */
+const retryAfterErrorMs = 1000;
+
+/** What the firing loop needs. */
+export interface FiringLoopOptions {
+  store: Pick<TaskStore, 'listDueTasks' | 'earliestDueAt'>;
+  runner: Pick<RunLauncher, 'prepare'>;
+  clock: Clock;
+  log: EngineLog;
+  /** How long before a run is due its process is spawned, held; 0: no warm-up. */
+  warmupMs: number;
+  /**
+   * The engine's apply (per-task mutex, compare-and-set write, then the run starts), so that
+   * a fire goes through the same path as every other change of a task.
+   */
+  apply(taskId: string, event: Extract<TaskEvent, { kind: 'fire' }>): Promise<unknown>;
+}
+
+/** Fires due tasks when they are due, and warms up the runs due soon. */
+export class FiringLoop {
+  private readonly timer: WakeTimer;
+  private firing = false;
+  private stopped = false;
+
+  constructor(private readonly options: FiringLoopOptions) {
+    this.timer = new WakeTimer(options.clock, options.warmupMs, () => void this.fireDue());
+  }
+
+  /** Arms the timer for `task` if it is due before the timer now armed. */
+  armFor(task: Task): void {
+    const at = dueAt(task.state);
+    // While firing, the loop re-arms from the store when it is done.
+    if (at === null || this.stopped || this.firing) return;
+    this.timer.armIfEarlier(at);
+  }
+
+  /** Arms the timer for the earliest due task in the store. */
+  async armForEarliestDue(): Promise<void> {
+    if (this.stopped) return;
+    const at = await this.options.store.earliestDueAt();
+    // A timer armed meanwhile for an earlier time (a submit during the read) stays.
+    if (at !== undefined) this.timer.armIfEarlier(at);
+  }
+
+  /** Disarms the timer for good: nothing is fired, warmed up or armed from now on. */
+  stop(): void {
+    this.stopped = true;
+    this.timer.clear();
+  }
+
+  /** Fires every task that is due, then re-arms for the next one. */
+  private async fireDue(): Promise<void> {
+    if (this.firing || this.stopped) return;
+    this.firing = true;
+    try {
+      for (;;) {
+        const due = await this.options.store.listDueTasks({ now: this.options.clock.now(), limit: dueBatch });
+        for (const [index, task] of due.entries()) {
+          await this.fire(task.id);
+          // The store answers synchronously, so a burst would otherwise hold the event loop
+          // until every run has started: no request served, no run's end or output read.
+          if (index % firesBetweenYields === firesBetweenYields - 1) await new Promise((resolve) => setImmediate(resolve));
+        }
+        if (due.length < dueBatch) break;
+      }
+    } catch (error) {
+      // A failing store must not turn the timer into a busy loop: try again a little later.
+      this.options.log.error({ error }, `could not fire due tasks; retrying in ${retryAfterErrorMs}ms`);
+      this.firing = false;
+      if (!this.stopped) this.timer.arm(this.options.clock.now() + retryAfterErrorMs);
+      return;
+    }
+    this.firing = false;
+    await this.warmUpSoonDue().catch((error) => this.options.log.warn({ error }, 'could not warm up the next runs'));
+    await this.armForEarliestDue().catch((error) => {
+      this.options.log.error({ error }, `could not re-arm the timer; retrying in ${retryAfterErrorMs}ms`);
+      if (!this.stopped) this.timer.arm(this.options.clock.now() + retryAfterErrorMs);
+    });
+  }
+
+  /** Spawns, held, the processes of the next runs due within the warm-up time. */
+  private async warmUpSoonDue(): Promise<void> {
+    const { warmupMs } = this.options;
+    if (warmupMs <= 0 || this.stopped) return;
+    const horizon = this.options.clock.now() + warmupMs;
+    // An executing task's next tick is skipped, not run: nothing to warm up. Look a little
+    // further than needed, so that such tasks do not crowd out the ones that will run.
+    const soon = await this.options.store.listDueTasks({ now: horizon, limit: warmupsPerWake * 4 });
+    const willRun = soon.filter((task) => task.state.status !== 'Executing').slice(0, warmupsPerWake);
+    for (const task of willRun) {
+      // Best effort, one task at a time: a task that cannot be prepared (its language is no
+      // longer configured) starts cold, or fails to start, without holding up the others.
+      try {
+        this.options.runner.prepare(runSpec(task, task.lastRun + 1));
+      } catch (error) {
+        this.options.log.warn({ task: task.id, error }, 'could not prepare a run ahead of time');
+      }
+    }
+  }
+
+  private async fire(id: string): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.options.apply(id, { kind: 'fire' });
+    } catch (error) {
+      // Stopped, deleted or fired by someone else since it was listed: nothing to do.
+      if (error instanceof IllegalTransition) return;
+      if (error instanceof SchedulerError && error.code === 'not_found') return;
+      throw error;
+    }
+  }
+}
