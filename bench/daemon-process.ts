@@ -33,11 +33,14 @@ export async function startBenchDaemon(options: { label: string; nodeArgs?: stri
   const dataDir = join(root, 'data');
   const logPath = join(root, 'daemon.log');
   const logFd = openSync(logPath, 'a');
+  // The figures measure firing, not the cap on runs at once (by default a few per CPU): a
+  // burst of 1,000 runs must not wait for slots.
+  const slots = options.extraArgs?.includes('--max-runs') ? [] : ['--max-runs', '100000'];
   let child: ChildProcess;
   try {
     child = spawn(
       process.execPath,
-      [...programNodeFlags, ...(options.nodeArgs ?? []), mainScript, 'daemon', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(options.extraArgs ?? [])],
+      [...programNodeFlags, ...(options.nodeArgs ?? []), mainScript, 'daemon', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...slots, ...(options.extraArgs ?? [])],
       { cwd: root, stdio: ['ignore', 'pipe', logFd] },
     );
   } finally {

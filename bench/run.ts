@@ -8,6 +8,7 @@
  * The bare-server reference is measured only when figure 1 or 2 runs.
  */
 import { burstLateness } from './figures/burst-lateness.js';
+import { executionOverhead } from './figures/execution-overhead.js';
 import { burstFirePrecision, idleFirePrecision } from './figures/fire-precision.js';
 import { getThroughput } from './figures/get-throughput.js';
 import { pendingMemory } from './figures/pending-memory.js';
@@ -32,6 +33,7 @@ const figures: { name: string; target: string; measure: () => Promise<FigureResu
   { name: '7. output of one run: MB/s', target: 'none set', measure: outputThroughput },
   { name: '8a. fire-time precision, idle: p99 startedAt - scheduledAt', target: 'a few ms (p99 <= 5 ms)', measure: idleFirePrecision },
   { name: '8b. fire-time precision, 1,000 at once', target: 'none set', measure: burstFirePrecision },
+  { name: '9. start of a run: plain, with limits, sandboxed', target: 'none set', measure: executionOverhead },
 ];
 
 /** The whole run is cut off after this, whatever hangs. */
