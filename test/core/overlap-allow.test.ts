@@ -8,95 +8,24 @@
  *
  * Every task fires every 10s from T0 + 10s unless said otherwise.
  */
-import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
 import { defaultCatchUp, defaultMaxParallel, parseRunPolicy, type PolicyInput, type RunPolicy } from '../../src/core/policy.js';
 import type { Schedule } from '../../src/core/schedule.js';
 import { parseSubmission, type Submission } from '../../src/core/submission.js';
 import type { Task, TaskState } from '../../src/core/task.js';
-import { IllegalTransition, transition, type RunResult, type TaskEvent, type Transition } from '../../src/core/transition.js';
-
-const T0 = Date.parse('2026-11-25T10:00:00.000Z');
-const SEC = 1000;
-/** The interval of the recurring tasks below. */
-const I = 10 * SEC;
-const UPDATED = T0 + 1;
-
-const every10s: Schedule = { kind: 'interval', everyMs: I, first: T0 + I, end: null };
-
-type Executing = Extract<TaskState, { status: 'Executing' }>;
+import { IllegalTransition, transition } from '../../src/core/transition.js';
+import { apply, every10s, executingFor, fire, I, makeTask, runResults, SEC, T0, trigger, UPDATED, type Executing } from '../support/task-fixtures.js';
 
 function allow(maxParallel?: number, patch: Partial<RunPolicy> = {}): RunPolicy {
   return { overlap: 'allow', retry: null, catchUp: defaultCatchUp, ...(maxParallel === undefined ? {} : { maxParallel }), ...patch };
 }
 
-function makeTask(state: TaskState, extra: Partial<Task> = {}): Task {
-  return {
-    id: 'allow-task',
-    type: 'cron',
-    time: '10s',
-    schedule: every10s,
-    timezone: 'UTC',
-    script: 'echo hi',
-    lang: 'bash',
-    execution: defaultExecution,
-    policy: allow(3),
-    createdAt: T0,
-    state,
-    lastStatusUpdated: UPDATED,
-    version: 7,
-    lastRun: 0,
-    ...extra,
-  };
-}
+/** This file's task: the shared cron task, named allow-task, overlap allow up to 3 runs at once. */
+const allowTask = (state: TaskState, extra: Partial<Task> = {}): Task => makeTask('cron', state, { id: 'allow-task', policy: allow(3), ...extra });
 
-/** Run `run` executing for the fire `fire` (attempt 1 unless given), the next fire at `nextRunAt`. */
-function executing(run: number, fire: number, nextRunAt: number | null, more: Partial<Executing> = {}): Executing {
-  return { status: 'Executing', run, nextRunAt, stopRequested: false, fire, attempt: 1, ...more };
-}
-
-function result(overrides: Partial<RunResult> = {}): RunResult {
-  return {
-    outcome: 'succeeded',
-    startedAt: null,
-    finishedAt: T0,
-    exitCode: 0,
-    signal: null,
-    error: null,
-    stdout: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
-    stderr: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
-    outputCap: 1024,
-    ...overrides,
-  };
-}
-const failed = (exitCode = 1) => result({ outcome: 'failed', exitCode });
-
-const fire: TaskEvent = { kind: 'fire' };
-const finished = (run: number, res: RunResult = result()): TaskEvent => ({ kind: 'runFinished', run, result: res });
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-/** Applies `event` at `now` to a frozen copy of `task`, checking what every change must do. */
-function apply(task: Task, event: TaskEvent, now: number): Transition {
-  const input = deepFreeze(structuredClone(task));
-  const out = transition(input, event, now);
-  expect(input).toEqual(task);
-  if (out.changed) {
-    expect(out.task.version).toBe(task.version + 1);
-    expect(out.task.lastStatusUpdated).toBe(out.task.state.status === task.state.status ? task.lastStatusUpdated : now);
-    const { state: _s, version: _v, lastRun: _l, lastStatusUpdated: _u, ...definition } = out.task;
-    const { state: _s2, version: _v2, lastRun: _l2, lastStatusUpdated: _u2, ...before } = task;
-    expect(definition).toEqual(before);
-  }
-  return out;
-}
+/** This file's runs have no start time and end at T0 (the shared default: from T0 + I, for 500ms). */
+const { result, failed, finished } = runResults({ startedAt: null, finishedAt: T0 });
 
 function executingState(task: Task): Executing {
   expect(task.state.status).toBe('Executing');
@@ -108,11 +37,11 @@ function executingState(task: Task): Executing {
  * it (runs 2 and 3) through real transitions: three runs at once under maxParallel 3.
  */
 function threeAtOnce(policy: RunPolicy = allow(3), schedule: Schedule = every10s): Task {
-  let task = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy, schedule });
+  let task = allowTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy, schedule });
   for (const k of [2, 3]) task = apply(task, fire, T0 + k * I).task;
   const state = executingState(task);
   expect(state).toStrictEqual(
-    executing(1, T0 + I, state.nextRunAt, {
+    executingFor(1, T0 + I, state.nextRunAt, {
       parallel: [
         { run: 2, fire: T0 + 2 * I },
         { run: 3, fire: T0 + 3 * I },
@@ -127,13 +56,13 @@ function threeAtOnce(policy: RunPolicy = allow(3), schedule: Schedule = every10s
 
 describe('overlap rule allow: a fire during a run', () => {
   it('starts another run at once, beside the one executing: startRun, attempt 1, scheduled at the fire', () => {
-    const task = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1 });
+    const task = allowTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1 });
     const out = apply(task, fire, T0 + 2 * I + 3);
     expect(out.changed).toBe(true);
     expect(out.warning).toBeNull();
     expect(out.effect).toEqual({ kind: 'startRun', run: 2, scheduledAt: T0 + 2 * I, startedAt: T0 + 2 * I + 3, attempt: 1 });
     // Run 1 stays the run; run 2 is beside it; the next fire is the grid's next.
-    expect(out.task.state).toStrictEqual(executing(1, T0 + I, T0 + 3 * I, { parallel: [{ run: 2, fire: T0 + 2 * I }] }));
+    expect(out.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 3 * I, { parallel: [{ run: 2, fire: T0 + 2 * I }] }));
     expect(out.task.lastRun).toBe(2);
     // Still Executing: the status did not change, nor its time.
     expect(out.task.lastStatusUpdated).toBe(UPDATED);
@@ -156,7 +85,7 @@ describe('overlap rule allow: a fire during a run', () => {
   });
 
   it('maxParallel 2: one run beside the first, then skipped', () => {
-    let task = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: allow(2) });
+    let task = allowTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: allow(2) });
     const beside = apply(task, fire, T0 + 2 * I);
     expect(beside.effect).toMatchObject({ kind: 'startRun', run: 2, attempt: 1 });
     task = beside.task;
@@ -167,7 +96,7 @@ describe('overlap rule allow: a fire during a run', () => {
 
   it(`without maxParallel the default (${defaultMaxParallel}) applies: ${defaultMaxParallel} runs at once, then skipped`, () => {
     expect(defaultMaxParallel).toBe(4);
-    let task = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: allow() });
+    let task = allowTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: allow() });
     for (const k of [2, 3, 4]) {
       const out = apply(task, fire, T0 + k * I);
       expect(out.effect, `fire ${k}`).toMatchObject({ kind: 'startRun', run: k, scheduledAt: T0 + k * I });
@@ -179,20 +108,20 @@ describe('overlap rule allow: a fire during a run', () => {
   });
 
   it('a late fire starts its run scheduled at its own time, and the next fire is the first after now', () => {
-    const task = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1 });
+    const task = allowTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1 });
     // The fire at +20s is served at +35s (the engine was busy): +30s has passed too.
     const out = apply(task, fire, T0 + 3.5 * I);
     expect(out.effect).toEqual({ kind: 'startRun', run: 2, scheduledAt: T0 + 2 * I, startedAt: T0 + 3.5 * I, attempt: 1 });
-    expect(out.task.state).toStrictEqual(executing(1, T0 + I, T0 + 4 * I, { parallel: [{ run: 2, fire: T0 + 2 * I }] }));
+    expect(out.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 4 * I, { parallel: [{ run: 2, fire: T0 + 2 * I }] }));
   });
 
   it('a fire before it is due is refused', () => {
-    const task = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1 });
+    const task = allowTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1 });
     expect(() => transition(task, fire, T0 + 2 * I - 1)).toThrow(IllegalTransition);
   });
 
   it('during a catch-up backlog (catch-up all) a fire is not run beside: the backlog runs one after another', () => {
-    const task = makeTask(executing(1, T0 + I, T0 + 5 * I, { queued: T0 + 2 * I, backlog: true }), { lastRun: 1 });
+    const task = allowTask(executingFor(1, T0 + I, T0 + 5 * I, { queued: T0 + 2 * I, backlog: true }), { lastRun: 1 });
     const out = apply(task, fire, T0 + 5 * I);
     expect(out.effect?.kind).not.toBe('startRun');
     expect(executingState(out.task)).toMatchObject({ run: 1, queued: T0 + 2 * I, backlog: true, nextRunAt: T0 + 6 * I });
@@ -205,7 +134,7 @@ describe('overlap rule allow: a fire during a run', () => {
     const out = apply(task, fire, T0 + 4 * I);
     expect(out.effect).toMatchObject({ kind: 'startRun', run: 4, scheduledAt: T0 + 4 * I, attempt: 1 });
     expect(out.task.state).toStrictEqual(
-      executing(1, T0 + I, T0 + 5 * I, {
+      executingFor(1, T0 + I, T0 + 5 * I, {
         parallel: [
           { run: 3, fire: T0 + 3 * I },
           { run: 4, fire: T0 + 4 * I },
@@ -222,33 +151,33 @@ describe('overlap rule allow: runs end in any order', () => {
     const task = threeAtOnce();
     const out = apply(task, finished(3, failed(2)), T0 + 3 * I + 5);
     expect(out.effect).toEqual({ kind: 'finishRun', run: 3, result: failed(2) });
-    expect(out.task.state).toStrictEqual(executing(1, T0 + I, T0 + 4 * I, { parallel: [{ run: 2, fire: T0 + 2 * I }] }));
+    expect(out.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 4 * I, { parallel: [{ run: 2, fire: T0 + 2 * I }] }));
     expect(out.task.lastRun).toBe(3);
     // The last one beside it ends: no parallel left at all (not an empty list).
     const alone = apply(out.task, finished(2), T0 + 3 * I + 6);
     expect(alone.effect).toMatchObject({ kind: 'finishRun', run: 2 });
-    expect(alone.task.state).toStrictEqual(executing(1, T0 + I, T0 + 4 * I));
+    expect(alone.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 4 * I));
   });
 
   it('the end of the first run makes the oldest one beside it the run (its fire, attempt 1)', () => {
     const task = threeAtOnce();
     const out = apply(task, finished(1), T0 + 3 * I + 5);
     expect(out.effect).toEqual({ kind: 'finishRun', run: 1, result: result() });
-    expect(out.task.state).toStrictEqual(executing(2, T0 + 2 * I, T0 + 4 * I, { parallel: [{ run: 3, fire: T0 + 3 * I }] }));
+    expect(out.task.state).toStrictEqual(executingFor(2, T0 + 2 * I, T0 + 4 * I, { parallel: [{ run: 3, fire: T0 + 3 * I }] }));
     const next = apply(out.task, finished(2), T0 + 3 * I + 6);
-    expect(next.task.state).toStrictEqual(executing(3, T0 + 3 * I, T0 + 4 * I));
+    expect(next.task.state).toStrictEqual(executingFor(3, T0 + 3 * I, T0 + 4 * I));
   });
 
   it('a run that failed while others execute is not retried; the promoted run is attempt 1 whatever the first was', () => {
     // Run 1 is attempt 2 of the fire at +10s (a retry); runs beside it start at +20s and +30s.
-    let task = makeTask(executing(1, T0 + I, T0 + 2 * I, { attempt: 2 }), { lastRun: 1, policy: allow(3, { retry: { max: 3, delayMs: SEC, maxDelayMs: SEC, onExitCodes: null } }) });
+    let task = allowTask(executingFor(1, T0 + I, T0 + 2 * I, { attempt: 2 }), { lastRun: 1, policy: allow(3, { retry: { max: 3, delayMs: SEC, maxDelayMs: SEC, onExitCodes: null } }) });
     task = apply(task, fire, T0 + 2 * I).task;
     task = apply(task, fire, T0 + 3 * I).task;
     const parallelFailed = apply(task, finished(3, failed()), T0 + 3 * I + 1);
     expect(parallelFailed.effect).toMatchObject({ kind: 'finishRun', run: 3 });
-    expect(parallelFailed.task.state).toStrictEqual(executing(1, T0 + I, T0 + 4 * I, { attempt: 2, parallel: [{ run: 2, fire: T0 + 2 * I }] }));
+    expect(parallelFailed.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 4 * I, { attempt: 2, parallel: [{ run: 2, fire: T0 + 2 * I }] }));
     const mainFailed = apply(parallelFailed.task, finished(1, failed()), T0 + 3 * I + 2);
-    expect(mainFailed.task.state).toStrictEqual(executing(2, T0 + 2 * I, T0 + 4 * I));
+    expect(mainFailed.task.state).toStrictEqual(executingFor(2, T0 + 2 * I, T0 + 4 * I));
   });
 
   it('a run that is not executing cannot end', () => {
@@ -289,7 +218,7 @@ describe('overlap rule allow: runs end in any order', () => {
         expect(out.task.lastStatusUpdated).toBe(now);
       } else {
         const more = others.length > 0 ? { parallel: others.map((other) => ({ run: other, fire: fires.get(other)! })) } : {};
-        expect(out.task.state, `after ${order.slice(0, index + 1).join(', ')}`).toStrictEqual(executing(oldest, fires.get(oldest)!, T0 + 4 * I, more));
+        expect(out.task.state, `after ${order.slice(0, index + 1).join(', ')}`).toStrictEqual(executingFor(oldest, fires.get(oldest)!, T0 + 4 * I, more));
         expect(out.task.lastStatusUpdated).toBe(UPDATED);
       }
       task = out.task;
@@ -308,7 +237,7 @@ describe('overlap rule allow: only the end of the last run decides what comes ne
     const first = apply(task, finished(1), T0 + 3 * I + 1);
     expect(first.task.state.status).toBe('Executing');
     const second = apply(first.task, finished(3), T0 + 3 * I + 2);
-    expect(second.task.state).toStrictEqual(executing(2, T0 + 2 * I, null));
+    expect(second.task.state).toStrictEqual(executingFor(2, T0 + 2 * I, null));
     const last = apply(second.task, finished(2), T0 + 3 * I + 3);
     expect(last.task.state).toStrictEqual({ status: 'Executed' });
   });
@@ -322,10 +251,10 @@ describe('overlap rule allow: only the end of the last run decides what comes ne
 
     // Runs end, in an order where the first run is neither first nor last.
     const a = apply(stopped.task, finished(2), T0 + 3 * I + 2);
-    expect(a.task.state).toStrictEqual(executing(1, T0 + I, null, { stopRequested: true, parallel: [{ run: 3, fire: T0 + 3 * I }] }));
+    expect(a.task.state).toStrictEqual(executingFor(1, T0 + I, null, { stopRequested: true, parallel: [{ run: 3, fire: T0 + 3 * I }] }));
     const b = apply(a.task, finished(1, failed()), T0 + 3 * I + 3);
     // The promoted run keeps the stop asked for.
-    expect(b.task.state).toStrictEqual(executing(3, T0 + 3 * I, null, { stopRequested: true }));
+    expect(b.task.state).toStrictEqual(executingFor(3, T0 + 3 * I, null, { stopRequested: true }));
     const c = apply(b.task, finished(3), T0 + 3 * I + 4);
     expect(c.task.state).toStrictEqual({ status: 'Stopped' });
     expect(c.effect).toMatchObject({ kind: 'finishRun', run: 3 });
@@ -349,7 +278,7 @@ describe('overlap rule allow: only the end of the last run decides what comes ne
       current = apply(current, finished(run), T0 + 3 * I + 2).task;
       expect(current.state).toMatchObject({ status: 'Executing', pauseRequested: true, nextRunAt: null });
     }
-    expect(current.state).toStrictEqual(executing(2, T0 + 2 * I, null, { pauseRequested: true }));
+    expect(current.state).toStrictEqual(executingFor(2, T0 + 2 * I, null, { pauseRequested: true }));
     const last = apply(current, finished(2), T0 + 3 * I + 3);
     expect(last.task.state).toStrictEqual({ status: 'Paused' });
   });
@@ -489,20 +418,18 @@ describe('maxParallel: parseSubmission', () => {
 });
 
 describe('run now (trigger) while runs execute, overlap allow', () => {
-  const trigger: TaskEvent = { kind: 'trigger' };
-
   it('starts a run beside them, at once, serving now; the next fire stays', () => {
     const now = T0 + I + 3 * SEC;
-    const out = apply(makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1 }), trigger, now);
+    const out = apply(allowTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1 }), trigger, now);
     expect(out.effect).toEqual({ kind: 'startRun', run: 2, scheduledAt: now, startedAt: now, attempt: 1 });
-    expect(out.task.state).toStrictEqual(executing(1, T0 + I, T0 + 2 * I, { parallel: [{ run: 2, fire: now }] }));
+    expect(out.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 2 * I, { parallel: [{ run: 2, fire: now }] }));
     expect(out.warning).toBeNull();
   });
 
   it('is skipped, saying so, when as many runs execute as the task allows', () => {
     const now = T0 + I + 3 * SEC;
-    const full = executing(1, T0 + I, T0 + 2 * I, { parallel: [{ run: 2, fire: T0 + I + SEC }, { run: 3, fire: T0 + I + 2 * SEC }] });
-    const out = apply(makeTask(full, { lastRun: 3 }), trigger, now);
+    const full = executingFor(1, T0 + I, T0 + 2 * I, { parallel: [{ run: 2, fire: T0 + I + SEC }, { run: 3, fire: T0 + I + 2 * SEC }] });
+    const out = apply(allowTask(full, { lastRun: 3 }), trigger, now);
     expect(out.effect).toMatchObject({ kind: 'skipRun', run: 4, scheduledAt: now });
     expect(out.task.state).toStrictEqual(full);
     expect(out.warning).toMatch(/run 4 skipped/);
@@ -511,10 +438,10 @@ describe('run now (trigger) while runs execute, overlap allow', () => {
 
 describe('run now while a stop was requested', () => {
   it.each([allow(3), { ...allow(), overlap: 'skip' as const, maxParallel: undefined }])('is refused: the task ends Stopped after its run (%j)', (policy) => {
-    const stopping = executing(1, T0 + I, null, { stopRequested: true });
+    const stopping = executingFor(1, T0 + I, null, { stopRequested: true });
     let error: unknown;
     try {
-      transition(makeTask(stopping, { lastRun: 1, policy }), { kind: 'trigger' }, T0 + I + SEC);
+      transition(allowTask(stopping, { lastRun: 1, policy }), { kind: 'trigger' }, T0 + I + SEC);
     } catch (caught) {
       error = caught;
     }

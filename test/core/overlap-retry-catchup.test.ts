@@ -3,21 +3,13 @@
  * with their backoff, and the catch-up of fires that passed unserved (none, once, all),
  * each with fixed times. Every task fires every 10s from T0 + 10s unless said otherwise.
  */
-import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { defaultCatchUp, retryDelay, type RetryPolicy, type RunPolicy } from '../../src/core/policy.js';
 import type { Schedule } from '../../src/core/schedule.js';
 import type { Task, TaskState } from '../../src/core/task.js';
-import { transition, type Effect, type RunResult, type TaskEvent, type Transition } from '../../src/core/transition.js';
+import type { Effect, Transition } from '../../src/core/transition.js';
+import { apply, executingFor, fire, I, makeTask, MIN, runResults, SEC, T0, UPDATED } from '../support/task-fixtures.js';
 
-const T0 = Date.parse('2026-11-25T10:00:00.000Z');
-const SEC = 1000;
-const MIN = 60 * SEC;
-/** The interval of the recurring tasks below. */
-const I = 10 * SEC;
-const UPDATED = T0 + 1;
-
-const every10s: Schedule = { kind: 'interval', everyMs: I, first: T0 + I, end: null };
 const why = 'passed while the task could not run (the daemon was not running, or was busy)';
 
 function policyOf(patch: Partial<RunPolicy>): RunPolicy {
@@ -29,73 +21,11 @@ function retries(max: number, codes: number[] | null = null): RetryPolicy {
   return { max, delayMs: SEC, maxDelayMs: 10 * SEC, onExitCodes: codes };
 }
 
-function makeTask(state: TaskState, extra: Partial<Task> = {}): Task {
-  return {
-    id: 'policy-task',
-    type: 'cron',
-    time: '10s',
-    schedule: every10s,
-    timezone: 'UTC',
-    script: 'echo hi',
-    lang: 'bash',
-    execution: defaultExecution,
-    policy: policyOf({}),
-    createdAt: T0,
-    state,
-    lastStatusUpdated: UPDATED,
-    version: 7,
-    lastRun: 0,
-    ...extra,
-  };
-}
+/** This file's task: the shared cron task (overlap skip, no retries), named policy-task: the name seeds the retry jitter. */
+const policyTask = (state: TaskState, extra: Partial<Task> = {}): Task => makeTask('cron', state, { id: 'policy-task', ...extra });
 
-/** Run `run` executing for the fire `fire` (attempt 1 unless given), the next fire at `nextRunAt`. */
-function executing(run: number, fire: number, nextRunAt: number | null, more: Partial<Extract<TaskState, { status: 'Executing' }>> = {}): TaskState {
-  return { status: 'Executing', run, nextRunAt, stopRequested: false, fire, attempt: 1, ...more };
-}
-
-function result(overrides: Partial<RunResult> = {}): RunResult {
-  return {
-    outcome: 'succeeded',
-    startedAt: null,
-    finishedAt: T0,
-    exitCode: 0,
-    signal: null,
-    error: null,
-    stdout: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
-    stderr: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
-    outputCap: 1024,
-    ...overrides,
-  };
-}
-const failed = (exitCode: number | null = 1, more: Partial<RunResult> = {}) => result({ outcome: 'failed', exitCode, ...more });
-
-const fire: TaskEvent = { kind: 'fire' };
-const finished = (run: number, res: RunResult = result()): TaskEvent => ({ kind: 'runFinished', run, result: res });
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-/** Applies `event` at `now` to a frozen copy of `task`, checking what every change must do. */
-function apply(task: Task, event: TaskEvent, now: number): Transition {
-  const input = deepFreeze(structuredClone(task));
-  const out = transition(input, event, now);
-  expect(input).toEqual(task);
-  if (out.changed) {
-    expect(out.task.version).toBe(task.version + 1);
-    expect(out.task.lastStatusUpdated).toBe(out.task.state.status === task.state.status ? task.lastStatusUpdated : now);
-    // The definition never changes.
-    const { state: _s, version: _v, lastRun: _l, lastStatusUpdated: _u, ...definition } = out.task;
-    const { state: _s2, version: _v2, lastRun: _l2, lastStatusUpdated: _u2, ...before } = task;
-    expect(definition).toEqual(before);
-  }
-  return out;
-}
+/** This file's runs have no start time and end at T0 (the shared default: from T0 + I, for 500ms). */
+const { result, failed, finished } = runResults({ startedAt: null, finishedAt: T0 });
 
 function startEffect(out: Transition): Extract<Effect, { kind: 'startRun' }> {
   expect(out.effect?.kind).toBe('startRun');
@@ -106,10 +36,10 @@ function startEffect(out: Transition): Extract<Effect, { kind: 'startRun' }> {
 
 describe('overlap rule skip (the default)', () => {
   it('a fire during a run is recorded as skipped; nothing waits; the run ends and the task waits for the grid', () => {
-    const task = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1 });
+    const task = policyTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1 });
     const skipped = apply(task, fire, T0 + 2 * I + 3);
     expect(skipped.effect).toEqual({ kind: 'skipRun', run: 2, scheduledAt: T0 + 2 * I, at: T0 + 2 * I + 3, reason: 'run 1 was still executing' });
-    expect(skipped.task.state).toStrictEqual(executing(1, T0 + I, T0 + 3 * I));
+    expect(skipped.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 3 * I));
     expect(skipped.task.lastRun).toBe(2);
     const end = apply(skipped.task, finished(1), T0 + 2 * I + 5 * SEC);
     expect(end.task.state).toStrictEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I });
@@ -118,14 +48,14 @@ describe('overlap rule skip (the default)', () => {
 
 describe('overlap rule queue', () => {
   const queue = policyOf({ overlap: 'queue' });
-  const running = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: queue });
+  const running = policyTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: queue });
 
   it('the first fire during a run waits: no record, no effect, the next fire moves on', () => {
     const queued = apply(running, fire, T0 + 2 * I + 3);
     expect(queued.changed).toBe(true);
     expect(queued.effect).toBeNull();
     expect(queued.warning).toBeNull();
-    expect(queued.task.state).toStrictEqual(executing(1, T0 + I, T0 + 3 * I, { queued: T0 + 2 * I }));
+    expect(queued.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 3 * I, { queued: T0 + 2 * I }));
     expect(queued.task.lastRun).toBe(1);
   });
 
@@ -137,7 +67,7 @@ describe('overlap rule queue', () => {
     expect(end.task.state).toStrictEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I, retry: { fire: T0 + 2 * I, attempt: 1, thenNextRunAt: T0 + 3 * I } });
     const start = apply(end.task, fire, T0 + 2 * I + 600);
     expect(start.effect).toEqual({ kind: 'startRun', run: 2, scheduledAt: T0 + 2 * I, startedAt: T0 + 2 * I + 600, attempt: 1 });
-    expect(start.task.state).toStrictEqual(executing(2, T0 + 2 * I, T0 + 3 * I));
+    expect(start.task.state).toStrictEqual(executingFor(2, T0 + 2 * I, T0 + 3 * I));
     // And the grid goes on after it.
     expect(apply(start.task, finished(2), T0 + 2 * I + 900).task.state).toStrictEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I });
   });
@@ -153,7 +83,7 @@ describe('overlap rule queue', () => {
       reason: 'run 1 was still executing and a run was already waiting',
     });
     // The first fire still waits; the next fire moves on.
-    expect(second.task.state).toStrictEqual(executing(1, T0 + I, T0 + 4 * I, { queued: T0 + 2 * I }));
+    expect(second.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 4 * I, { queued: T0 + 2 * I }));
     expect(second.task.lastRun).toBe(2);
   });
 
@@ -166,11 +96,11 @@ describe('overlap rule queue', () => {
     const start = apply(end.task, fire, T0 + 3 * I + 500);
     // The queued fire (+20s) runs as run 3: the fire at +30s was recorded skipped already.
     expect(start.effect).toEqual({ kind: 'startRun', run: 3, scheduledAt: T0 + 2 * I, startedAt: T0 + 3 * I + 500, attempt: 1 });
-    expect(start.task.state).toStrictEqual(executing(3, T0 + 2 * I, T0 + 4 * I));
+    expect(start.task.state).toStrictEqual(executingFor(3, T0 + 2 * I, T0 + 4 * I));
   });
 
   it('a queued fire runs after a long run even under catch-up none (it was not missed: it waited)', () => {
-    const task = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: policyOf({ overlap: 'queue', catchUp: { mode: 'none', windowMs: null } }) });
+    const task = policyTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: policyOf({ overlap: 'queue', catchUp: { mode: 'none', windowMs: null } }) });
     const queued = apply(task, fire, T0 + 2 * I);
     const end = apply(queued.task, finished(1), T0 + 2 * I + 5 * SEC);
     const start = apply(end.task, fire, T0 + 2 * I + 5 * SEC);
@@ -184,11 +114,11 @@ describe('overlap rule queue', () => {
     const late = T0 + 65_500;
     const start = apply(end.task, fire, late);
     expect(start.effect).toEqual({ kind: 'startRun', run: 2, scheduledAt: T0 + 2 * I, startedAt: late, attempt: 1 });
-    expect(start.task.state).toStrictEqual(executing(2, T0 + 2 * I, T0 + 3 * I));
+    expect(start.task.state).toStrictEqual(executingFor(2, T0 + 2 * I, T0 + 3 * I));
   });
 
   it('a queued fire takes precedence over a retry of the failed run', () => {
-    const task = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: policyOf({ overlap: 'queue', retry: retries(3) }) });
+    const task = policyTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: policyOf({ overlap: 'queue', retry: retries(3) }) });
     const queued = apply(task, fire, T0 + 2 * I);
     const end = apply(queued.task, finished(1, failed()), T0 + 2 * I + 100);
     // Attempt 1 of the queued fire (+20s), not attempt 2 of the failed one (+10s).
@@ -206,12 +136,12 @@ describe('overlap rule queue', () => {
 
 describe('overlap rule replace', () => {
   const replace = policyOf({ overlap: 'replace' });
-  const running = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: replace });
+  const running = policyTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: replace });
 
   it('a fire during a run kills it, saying which fire replaces it, and waits for its end', () => {
     const replacing = apply(running, fire, T0 + 2 * I + 3);
     expect(replacing.effect).toEqual({ kind: 'killRun', run: 1, reason: 'replaced by the fire at 2026-11-25T10:00:20.000Z' });
-    expect(replacing.task.state).toStrictEqual(executing(1, T0 + I, T0 + 3 * I, { queued: T0 + 2 * I }));
+    expect(replacing.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 3 * I, { queued: T0 + 2 * I }));
     expect(replacing.task.lastRun).toBe(1);
   });
 
@@ -223,18 +153,18 @@ describe('overlap rule replace', () => {
     expect(end.task.state).toStrictEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I, retry: { fire: T0 + 2 * I, attempt: 1, thenNextRunAt: T0 + 3 * I } });
     const start = apply(end.task, fire, T0 + 2 * I + 250);
     expect(start.effect).toEqual({ kind: 'startRun', run: 2, scheduledAt: T0 + 2 * I, startedAt: T0 + 2 * I + 250, attempt: 1 });
-    expect(start.task.state).toStrictEqual(executing(2, T0 + 2 * I, T0 + 3 * I));
+    expect(start.task.state).toStrictEqual(executingFor(2, T0 + 2 * I, T0 + 3 * I));
   });
 
   it('a second fire while the run is being replaced is skipped, and kills nothing more', () => {
     const replacing = apply(running, fire, T0 + 2 * I);
     const second = apply(replacing.task, fire, T0 + 3 * I + 2);
     expect(second.effect).toEqual({ kind: 'skipRun', run: 2, scheduledAt: T0 + 3 * I, at: T0 + 3 * I + 2, reason: 'run 1 was being replaced already' });
-    expect(second.task.state).toStrictEqual(executing(1, T0 + I, T0 + 4 * I, { queued: T0 + 2 * I }));
+    expect(second.task.state).toStrictEqual(executingFor(1, T0 + I, T0 + 4 * I, { queued: T0 + 2 * I }));
   });
 
   it('a killed run is not retried: the replacing fire runs', () => {
-    const task = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: policyOf({ overlap: 'replace', retry: retries(3) }) });
+    const task = policyTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: policyOf({ overlap: 'replace', retry: retries(3) }) });
     const replacing = apply(task, fire, T0 + 2 * I);
     const end = apply(replacing.task, finished(1, result({ outcome: 'killed', exitCode: null, signal: 'SIGTERM' })), T0 + 2 * I + 100);
     expect(end.task.state).toStrictEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I, retry: { fire: T0 + 2 * I, attempt: 1, thenNextRunAt: T0 + 3 * I } });
@@ -245,7 +175,7 @@ describe('overlap rule replace', () => {
 
 describe('retries', () => {
   const policy = policyOf({ retry: retries(2) });
-  const running = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy });
+  const running = policyTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy });
 
   it('a failed run with attempts left waits for its retry: now + the backoff, then the next fire', () => {
     const now = T0 + I + 500;
@@ -267,7 +197,7 @@ describe('retries', () => {
     expect(() => apply(end.task, fire, retryAt - 1)).toThrow(/not due/);
     const retry = apply(end.task, fire, retryAt);
     expect(retry.effect).toEqual({ kind: 'startRun', run: 2, scheduledAt: T0 + I, startedAt: retryAt, attempt: 2 });
-    expect(retry.task.state).toStrictEqual(executing(2, T0 + I, T0 + 2 * I, { attempt: 2 }));
+    expect(retry.task.state).toStrictEqual(executingFor(2, T0 + I, T0 + 2 * I, { attempt: 2 }));
     expect(retry.task.lastRun).toBe(2);
     const ok = apply(retry.task, finished(2), retryAt + 300);
     expect(ok.task.state).toStrictEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I });
@@ -308,7 +238,7 @@ describe('retries', () => {
 
   it('retries of different fires are jittered apart', () => {
     const many = Array.from({ length: 20 }, (_, k) => {
-      const task = makeTask(executing(k + 1, T0 + (k + 1) * I, T0 + (k + 2) * I), { lastRun: k + 1, policy });
+      const task = policyTask(executingFor(k + 1, T0 + (k + 1) * I, T0 + (k + 2) * I), { lastRun: k + 1, policy });
       const now = T0 + (k + 1) * I + 100;
       return (apply(task, finished(k + 1, failed()), now).task.state as { nextRunAt: number }).nextRunAt - now;
     });
@@ -316,7 +246,7 @@ describe('retries', () => {
   });
 
   it('with exit codes: a run that exits with another code (or by a signal) is not retried', () => {
-    const only75 = makeTask(executing(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: policyOf({ retry: retries(3, [75]) }) });
+    const only75 = policyTask(executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: policyOf({ retry: retries(3, [75]) }) });
     expect(apply(only75, finished(1, failed(75)), T0 + I + 100).task.state).toMatchObject({ status: 'WaitForNextExecution', retry: { attempt: 2 } });
     for (const res of [failed(1), failed(null, { signal: 'SIGKILL' }), result({ outcome: 'timed_out', exitCode: null, signal: 'SIGTERM' })]) {
       expect(apply(only75, finished(1, res), T0 + I + 100).task.state, JSON.stringify(res.exitCode)).toStrictEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I });
@@ -344,13 +274,13 @@ describe('retries', () => {
 
   it('a one-time (delay) task retries, then ends Executed', () => {
     const once: Schedule = { kind: 'once', at: T0 + I };
-    const task = makeTask(executing(1, T0 + I, null), { type: 'delay', schedule: once, lastRun: 1, policy: policyOf({ retry: retries(1) }) });
+    const task = policyTask(executingFor(1, T0 + I, null), { type: 'delay', schedule: once, lastRun: 1, policy: policyOf({ retry: retries(1) }) });
     const end = apply(task, finished(1, failed()), T0 + I + 500);
     const state = end.task.state as Extract<TaskState, { status: 'WaitForNextExecution' }>;
     expect(state).toMatchObject({ status: 'WaitForNextExecution', retry: { fire: T0 + I, attempt: 2, thenNextRunAt: null } });
     const retry = apply(end.task, fire, state.nextRunAt);
     expect(retry.effect).toEqual({ kind: 'startRun', run: 2, scheduledAt: T0 + I, startedAt: state.nextRunAt, attempt: 2 });
-    expect(retry.task.state).toStrictEqual(executing(2, T0 + I, null, { attempt: 2 }));
+    expect(retry.task.state).toStrictEqual(executingFor(2, T0 + I, null, { attempt: 2 }));
     // The retry fails too: no attempt is left, and a delay task is done whatever the outcome.
     expect(apply(retry.task, finished(2, failed()), state.nextRunAt + 100).task.state).toStrictEqual({ status: 'Executed' });
     // Or it succeeds: Executed as well.
@@ -363,7 +293,7 @@ describe('retries', () => {
 describe('catch-up through transition (fires +20s .. +60s passed; fired at +65.5s)', () => {
   const now = T0 + 65_500;
   const waiting = (mode: 'none' | 'once' | 'all', windowMs: number | null = null, extra: Partial<Task> = {}) =>
-    makeTask({ status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I }, { lastRun: 1, policy: policyOf({ catchUp: { mode, windowMs } }), ...extra });
+    policyTask({ status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I }, { lastRun: 1, policy: policyOf({ catchUp: { mode, windowMs } }), ...extra });
 
   it('once: one write inserts two records: the missed fires (run 2), then the run of the latest (run 3)', () => {
     const out = apply(waiting('once'), fire, now);
@@ -375,12 +305,12 @@ describe('catch-up through transition (fires +20s .. +60s passed; fired at +65.5
       attempt: 1,
       missed: { run: 2, scheduledAt: T0 + 2 * I, reason: `4 fires ${why}; catch-up once: the latest runs instead` },
     });
-    expect(out.task.state).toStrictEqual(executing(3, T0 + 6 * I, T0 + 7 * I));
+    expect(out.task.state).toStrictEqual(executingFor(3, T0 + 6 * I, T0 + 7 * I));
     expect(out.task.lastRun).toBe(3);
   });
 
   it('once, from ToBeExecuted (never run yet): run 1 is the record of what was missed, run 2 the run', () => {
-    const task = makeTask({ status: 'ToBeExecuted', nextRunAt: T0 + I }, { policy: policyOf({}) });
+    const task = policyTask({ status: 'ToBeExecuted', nextRunAt: T0 + I }, { policy: policyOf({}) });
     const out = apply(task, fire, now);
     expect(out.effect).toMatchObject({ kind: 'startRun', run: 2, scheduledAt: T0 + 6 * I, missed: { run: 1, scheduledAt: T0 + I, reason: expect.stringMatching(/^5 fires /) } });
     expect(out.task.lastRun).toBe(2);
@@ -410,7 +340,7 @@ describe('catch-up through transition (fires +20s .. +60s passed; fired at +65.5
   });
 
   it('none, from ToBeExecuted: it stays ToBeExecuted, waiting for its next fire', () => {
-    const task = makeTask({ status: 'ToBeExecuted', nextRunAt: T0 + I }, { policy: policyOf({ catchUp: { mode: 'none', windowMs: null } }) });
+    const task = policyTask({ status: 'ToBeExecuted', nextRunAt: T0 + I }, { policy: policyOf({ catchUp: { mode: 'none', windowMs: null } }) });
     const out = apply(task, fire, now);
     expect(out.task.state).toStrictEqual({ status: 'ToBeExecuted', nextRunAt: T0 + 7 * I });
     expect(out.effect).toMatchObject({ kind: 'skipRun', run: 1, scheduledAt: T0 + I });
@@ -429,7 +359,7 @@ describe('catch-up through transition (fires +20s .. +60s passed; fired at +65.5
   });
 
   it('none, for a one-time task fired late: it never runs, and ends Executed', () => {
-    const task = makeTask({ status: 'ToBeExecuted', nextRunAt: T0 + I }, { type: 'delay', schedule: { kind: 'once', at: T0 + I }, policy: policyOf({ catchUp: { mode: 'none', windowMs: null } }) });
+    const task = policyTask({ status: 'ToBeExecuted', nextRunAt: T0 + I }, { type: 'delay', schedule: { kind: 'once', at: T0 + I }, policy: policyOf({ catchUp: { mode: 'none', windowMs: null } }) });
     const out = apply(task, fire, T0 + 5 * MIN);
     expect(out.task.state).toStrictEqual({ status: 'Executed' });
     expect(out.effect).toEqual({ kind: 'skipRun', run: 1, scheduledAt: T0 + I, at: T0 + 5 * MIN, reason: `1 fire ${why}; catch-up none: not run` });
@@ -471,7 +401,7 @@ describe('catch-up through transition (fires +20s .. +60s passed; fired at +65.5
       attempt: 1,
       missed: { run: 2, scheduledAt: T0 + 2 * I, reason: `50 fires ${why}, beyond the catch-up bound or window: not run` },
     });
-    expect(out.task.state).toStrictEqual(executing(3, T0 + 52 * I, T0 + 152 * I, { queued: T0 + 53 * I, backlog: true }));
+    expect(out.task.state).toStrictEqual(executingFor(3, T0 + 52 * I, T0 + 152 * I, { queued: T0 + 53 * I, backlog: true }));
   });
 
   it('all, with a window: only the fires inside it run', () => {
@@ -484,17 +414,17 @@ describe('catch-up through transition (fires +20s .. +60s passed; fired at +65.5
       attempt: 1,
       missed: { run: 2, scheduledAt: T0 + 2 * I, reason: `3 fires ${why}, beyond the catch-up bound or window: not run` },
     });
-    expect(out.task.state).toStrictEqual(executing(3, T0 + 5 * I, T0 + 7 * I, { queued: T0 + 6 * I, backlog: true }));
+    expect(out.task.state).toStrictEqual(executingFor(3, T0 + 5 * I, T0 + 7 * I, { queued: T0 + 6 * I, backlog: true }));
   });
 
   for (const overlap of ['skip', 'queue', 'replace'] as const) {
     it(`all, overlap ${overlap}: a fire during a catch-up run joins the backlog (nothing recorded, queued or killed)`, () => {
       const start = apply(waiting('all', null, { policy: policyOf({ overlap, catchUp: { mode: 'all', windowMs: null } }) }), fire, now);
-      expect(start.task.state).toStrictEqual(executing(2, T0 + 2 * I, T0 + 7 * I, { queued: T0 + 3 * I, backlog: true }));
+      expect(start.task.state).toStrictEqual(executingFor(2, T0 + 2 * I, T0 + 7 * I, { queued: T0 + 3 * I, backlog: true }));
       // The run of +20s goes on until past the next fire (+70s): that fire only moves the next fire on.
       const during = apply(start.task, fire, T0 + 7 * I);
       expect(during.effect).toBeNull();
-      expect(during.task.state).toStrictEqual(executing(2, T0 + 2 * I, T0 + 8 * I, { queued: T0 + 3 * I, backlog: true }));
+      expect(during.task.state).toStrictEqual(executingFor(2, T0 + 2 * I, T0 + 8 * I, { queued: T0 + 3 * I, backlog: true }));
       expect(during.task.lastRun).toBe(start.task.lastRun);
       // The run ends: the backlog's next fire (+30s) is due, to be planned again (no retry).
       const end = apply(during.task, finished(2), T0 + 7 * I + 100);
@@ -537,7 +467,7 @@ describe('catch-up through transition (fires +20s .. +60s passed; fired at +65.5
       attempt: 1,
       missed: { run: 4, scheduledAt: T0 + 5 * I, reason: `5 fires ${why}, beyond the catch-up bound or window: not run` },
     });
-    expect(again.task.state).toStrictEqual(executing(5, T0 + 10 * I, T0 + 13 * I, { queued: T0 + 11 * I, backlog: true }));
+    expect(again.task.state).toStrictEqual(executingFor(5, T0 + 10 * I, T0 + 13 * I, { queued: T0 + 11 * I, backlog: true }));
   });
 
   it('all, stopped during a catch-up run: Stopped when it ends, the backlog dropped', () => {

@@ -4,100 +4,36 @@
  * times, then the sequences that only show over several events: the catch-up of fires
  * missed while paused, a schedule that ended while paused, a run now while paused.
  */
-import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
-import { defaultRunPolicy, type RunPolicy } from '../../src/core/policy.js';
+import type { RunPolicy } from '../../src/core/policy.js';
 import type { Schedule } from '../../src/core/schedule.js';
 import type { Task, TaskState, TaskStatus, TaskType } from '../../src/core/task.js';
+import { IllegalTransition, transition, type Effect, type TaskEvent, type Transition } from '../../src/core/transition.js';
 import {
-  IllegalTransition,
-  transition,
-  type Effect,
-  type RunResult,
-  type TaskEvent,
-  type Transition,
-} from '../../src/core/transition.js';
-
-const T0 = Date.parse('2026-11-25T10:00:00.000Z');
-const SEC = 1000;
-/** The interval of every recurring task below: a fire every 10s, the first at T0 + I. */
-const I = 10 * SEC;
-/** Status last changed here (for a Paused task: when it was paused), before any event of the tests. */
-const UPDATED = T0 + 1;
+  deepFreeze,
+  executing,
+  executingFor,
+  fire,
+  I,
+  makeTask,
+  pause,
+  play,
+  resume,
+  runResults,
+  SEC,
+  stop,
+  T0,
+  trigger,
+} from '../support/task-fixtures.js';
 
 /** Up to 3 retries of a failed run, 1s apart (the jitter takes up to half of that off). */
 const retrying: RunPolicy = { overlap: 'skip', retry: { max: 3, delayMs: SEC, maxDelayMs: 10 * SEC, onExitCodes: null }, catchUp: { mode: 'once', windowMs: null } };
 
-const every10s: Schedule = { kind: 'interval', everyMs: I, first: T0 + I, end: null };
+/** For an `at` task, the time and schedule of one due at T0 + I, like the delay tasks here (the shared default: T0 + 5I); nothing for the others. */
+const dueAtI = (type: TaskType): Partial<Task> => (type === 'at' ? { time: '2026-11-25T10:00:10Z', schedule: { kind: 'once', at: T0 + I } } : {});
 
-function scheduleOf(type: TaskType): Schedule {
-  return type === 'cron' ? every10s : { kind: 'once', at: T0 + I };
-}
-
-/** A task of `type` in `state`, with the default run policy (overlap skip, no retries) unless `extra` says otherwise. */
-function makeTask(type: TaskType, state: TaskState, extra: Partial<Task> = {}): Task {
-  return {
-    id: `t-${type}`,
-    type,
-    time: type === 'at' ? '2026-11-25T10:00:10Z' : '10s',
-    schedule: scheduleOf(type),
-    timezone: 'UTC',
-    script: 'echo hi',
-    lang: 'bash',
-    execution: defaultExecution,
-    policy: defaultRunPolicy,
-    createdAt: T0,
-    state,
-    lastStatusUpdated: UPDATED,
-    version: 7,
-    lastRun: 0,
-    ...extra,
-  };
-}
-
-function result(overrides: Partial<RunResult> = {}): RunResult {
-  return {
-    outcome: 'succeeded',
-    startedAt: T0 + I,
-    finishedAt: T0 + I + 500,
-    exitCode: 0,
-    signal: null,
-    error: null,
-    stdout: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
-    stderr: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
-    outputCap: 1024,
-    ...overrides,
-  };
-}
-
-const fire: TaskEvent = { kind: 'fire' };
-const stop: TaskEvent = { kind: 'stop' };
-const pause: TaskEvent = { kind: 'pause' };
-const resume: TaskEvent = { kind: 'resume' };
-const trigger: TaskEvent = { kind: 'trigger' };
-const finished = (run: number, res: RunResult = result()): TaskEvent => ({ kind: 'runFinished', run, result: res });
-
-const executing = (run: number, nextRunAt: number | null, more: Partial<Extract<TaskState, { status: 'Executing' }>> = {}): TaskState => ({
-  status: 'Executing',
-  run,
-  nextRunAt,
-  stopRequested: false,
-  ...more,
-});
-
-/** The state of run `run` started for the fire (or run now) at `fire`, first attempt. */
-const started = (run: number, nextRunAt: number | null, fire: number, more: Partial<Extract<TaskState, { status: 'Executing' }>> = {}): TaskState =>
-  executing(run, nextRunAt, { fire, attempt: 1, ...more });
-
-/** Freezes an object graph, so that a transition that mutated its input would throw. */
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
+const { result, finished } = runResults();
 
 type Expected =
   | {
@@ -178,13 +114,13 @@ const cases: Case[] = [
   ...(['delay', 'at'] as const).flatMap((type): Case[] => [
     {
       name: `${type} ToBeExecuted + pause: status_conflict, it runs once`,
-      task: makeTask(type, { status: 'ToBeExecuted', nextRunAt: T0 + I }),
+      task: makeTask(type, { status: 'ToBeExecuted', nextRunAt: T0 + I }, dueAtI(type)),
       input: pause, now: T0 + 3 * SEC,
       expected: { conflict: new RegExp(`^cannot pause ${type} task t-${type}: it runs once; stop it instead$`) },
     },
     {
       name: `${type} Executing + pause: status_conflict, it runs once`,
-      task: makeTask(type, executing(1, null), { lastRun: 1 }),
+      task: makeTask(type, executing(1, null), { ...dueAtI(type), lastRun: 1 }),
       input: pause, now: T0 + I + 3 * SEC,
       expected: { conflict: /it runs once; stop it instead/ },
     },
@@ -264,7 +200,7 @@ const cases: Case[] = [
     task: makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
     input: trigger, now: T0 + 3 * SEC,
     expected: {
-      state: started(1, T0 + I, T0 + 3 * SEC),
+      state: executingFor(1, T0 + 3 * SEC, T0 + I),
       effect: { kind: 'startRun', run: 1, scheduledAt: T0 + 3 * SEC, startedAt: T0 + 3 * SEC, attempt: 1 },
       warning: null, lastRun: 1, statusChanged: true,
     },
@@ -274,7 +210,7 @@ const cases: Case[] = [
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
     input: trigger, now: T0 + 2 * I + 4 * SEC,
     expected: {
-      state: started(3, T0 + 3 * I, T0 + 2 * I + 4 * SEC),
+      state: executingFor(3, T0 + 2 * I + 4 * SEC, T0 + 3 * I),
       effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 2 * I + 4 * SEC, startedAt: T0 + 2 * I + 4 * SEC, attempt: 1 },
       lastRun: 3, statusChanged: true,
     },
@@ -284,7 +220,7 @@ const cases: Case[] = [
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
     input: trigger, now: T0 + 3 * I,
     expected: {
-      state: started(3, T0 + 4 * I, T0 + 3 * I),
+      state: executingFor(3, T0 + 3 * I, T0 + 4 * I),
       effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 3 * I, startedAt: T0 + 3 * I, attempt: 1 },
       lastRun: 3, statusChanged: true,
     },
@@ -294,7 +230,7 @@ const cases: Case[] = [
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
     input: trigger, now: T0 + 4 * I + 250,
     expected: {
-      state: started(3, T0 + 5 * I, T0 + 4 * I + 250),
+      state: executingFor(3, T0 + 4 * I + 250, T0 + 5 * I),
       effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 4 * I + 250, startedAt: T0 + 4 * I + 250, attempt: 1 },
       lastRun: 3, statusChanged: true,
     },
@@ -304,17 +240,17 @@ const cases: Case[] = [
     task: makeTask('cron', { status: 'Paused' }, { lastRun: 2 }),
     input: trigger, now: T0 + 6 * I + 3 * SEC,
     expected: {
-      state: started(3, null, T0 + 6 * I + 3 * SEC, { pauseRequested: true }),
+      state: executingFor(3, T0 + 6 * I + 3 * SEC, null, { pauseRequested: true }),
       effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 6 * I + 3 * SEC, startedAt: T0 + 6 * I + 3 * SEC, attempt: 1 },
       warning: null, lastRun: 3, statusChanged: true,
     },
   },
   ...(['delay', 'at'] as const).map((type): Case => ({
     name: `${type} ToBeExecuted + trigger: run 1 starts now, no fire after it`,
-    task: makeTask(type, { status: 'ToBeExecuted', nextRunAt: T0 + I }),
+    task: makeTask(type, { status: 'ToBeExecuted', nextRunAt: T0 + I }, dueAtI(type)),
     input: trigger, now: T0 + 2 * SEC,
     expected: {
-      state: started(1, null, T0 + 2 * SEC),
+      state: executingFor(1, T0 + 2 * SEC, null),
       effect: { kind: 'startRun', run: 1, scheduledAt: T0 + 2 * SEC, startedAt: T0 + 2 * SEC, attempt: 1 },
       lastRun: 1, statusChanged: true,
     },
@@ -357,7 +293,7 @@ const cases: Case[] = [
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I + 3 * SEC, retry: { fire: T0 + 2 * I, attempt: 2, thenNextRunAt: T0 + 3 * I } }, { lastRun: 2, policy: retrying }),
     input: trigger, now: T0 + 2 * I + SEC,
     expected: {
-      state: started(3, T0 + 3 * I, T0 + 2 * I + SEC),
+      state: executingFor(3, T0 + 2 * I + SEC, T0 + 3 * I),
       effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 2 * I + SEC, startedAt: T0 + 2 * I + SEC, attempt: 1 },
       lastRun: 3, statusChanged: true,
     },
@@ -404,7 +340,7 @@ const cases: Case[] = [
   ...finalStates.flatMap(([type, state]): Case[] =>
     (['pause', 'resume', 'trigger'] as const).map((kind): Case => ({
       name: `${type} ${state.status} + ${kind}: status_conflict`,
-      task: makeTask(type, state, { lastRun: 1 }),
+      task: makeTask(type, state, { ...dueAtI(type), lastRun: 1 }),
       input: { kind },
       now: T0 + 20 * I,
       expected: {
@@ -478,18 +414,6 @@ describe('transition: pause, resume and trigger, status x event', () => {
 });
 
 describe('transition: pause, resume and trigger, sequences', () => {
-  /** Applies events in order, each at its time, and returns every transition. */
-  function play(task: Task, steps: Array<[TaskEvent, number]>): Transition[] {
-    const out: Transition[] = [];
-    let current = task;
-    for (const [event, now] of steps) {
-      const step = transition(current, event, now);
-      out.push(step);
-      current = step.task;
-    }
-    return out;
-  }
-
   const starts = (steps: Transition[]) =>
     steps.map((s) => s.effect).filter((e): e is Extract<Effect, { kind: 'startRun' }> => e?.kind === 'startRun');
 
@@ -510,7 +434,7 @@ describe('transition: pause, resume and trigger, sequences', () => {
       [4, 6 * I],
     ]);
     // The catch-up run is followed by the next fire of the grid, not resumeAt + I.
-    expect(steps[2]!.task.state).toStrictEqual(started(3, T0 + 6 * I, resumeAt));
+    expect(steps[2]!.task.state).toStrictEqual(executingFor(3, resumeAt, T0 + 6 * I));
     expect(steps.map((s) => s.task.version)).toEqual([6, 7, 8, 9, 10]);
   });
 
@@ -573,13 +497,13 @@ describe('transition: pause, resume and trigger, sequences', () => {
       [resume, T0 + 4 * I + 2_000],
       [finished(3), T0 + 4 * I + 3_000],
     ]);
-    expect(steps[1]!.task.state).toStrictEqual(started(3, T0 + 5 * I, T0 + 4 * I + 100));
+    expect(steps[1]!.task.state).toStrictEqual(executingFor(3, T0 + 4 * I + 100, T0 + 5 * I));
     expect(steps[2]!.task.state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 5 * I });
   });
 
   it('a one-time task run now ends Executed, and its own time never fires', () => {
     for (const type of ['delay', 'at'] as const) {
-      const steps = play(makeTask(type, { status: 'ToBeExecuted', nextRunAt: T0 + I }), [
+      const steps = play(makeTask(type, { status: 'ToBeExecuted', nextRunAt: T0 + I }, dueAtI(type)), [
         [trigger, T0 + 2 * SEC],
         [finished(1), T0 + 3 * SEC],
       ]);
@@ -603,7 +527,7 @@ describe('transition: pause, resume and trigger, sequences', () => {
 
   it('paused during a run that fails, with retries: Paused when it ends, no retry is scheduled', () => {
     const failed = finished(2, result({ outcome: 'failed', exitCode: 1, finishedAt: T0 + 2 * I + 2_000 }));
-    const running = makeTask('cron', started(2, T0 + 3 * I, T0 + 2 * I), { lastRun: 2, policy: retrying });
+    const running = makeTask('cron', executingFor(2, T0 + 2 * I, T0 + 3 * I), { lastRun: 2, policy: retrying });
     // Without the pause, this failure would be retried before the next fire.
     const retried = transition(running, failed, T0 + 2 * I + 2_000).task.state;
     expect(retried).toMatchObject({ status: 'WaitForNextExecution', retry: { fire: T0 + 2 * I, attempt: 2, thenNextRunAt: T0 + 3 * I } });
@@ -657,7 +581,7 @@ describe('transition: pause, resume and trigger, sequences', () => {
         [finished(4), T0 + 4 * I + 100],
       ]);
       expect(steps[1]!.task.state).toEqual({ status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I + 500 });
-      expect(steps[4]!.task.state).toStrictEqual(started(4, null, T0 + 4 * I));
+      expect(steps[4]!.task.state).toStrictEqual(executingFor(4, T0 + 4 * I, null));
       expect(steps[5]!.task.state).toEqual({ status: 'Executed' });
     });
 

@@ -3,86 +3,15 @@
  * that status can occur, then a few sequences that only show up over several events (the
  * cron grid, skipped ticks, a stop during a run).
  */
-import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
 import type { Schedule } from '../../src/core/schedule.js';
-import { taskStatuses, type Task, type TaskState, type TaskStatus, type TaskType } from '../../src/core/task.js';
-import {
-  IllegalTransition,
-  transition,
-  type Effect,
-  type RunResult,
-  type TaskEvent,
-  type Transition,
-} from '../../src/core/transition.js';
+import { taskStatuses, type Task, type TaskState, type TaskStatus } from '../../src/core/task.js';
+import { IllegalTransition, transition, type Effect, type TaskEvent, type Transition } from '../../src/core/transition.js';
+import { deepFreeze, fire, I, makeTask, play, runResults, SEC, stop, T0, UPDATED } from '../support/task-fixtures.js';
 
-const T0 = Date.parse('2026-11-25T10:00:00.000Z');
-const SEC = 1000;
-/** The interval of every task below: delay 10s, or a cron tick every 10s. */
-const I = 10 * SEC;
-/** Status last changed here, before any event of the tests. */
-const UPDATED = T0 + 1;
-
-/** The schedule the spec's task types get when submitted at T0: delay 10s, or every 10s. */
-function scheduleOf(type: TaskType): Schedule {
-  switch (type) {
-    case 'delay':
-      return { kind: 'once', at: T0 + I };
-    case 'cron':
-      return { kind: 'interval', everyMs: I, first: T0 + I, end: null };
-    case 'at':
-      return { kind: 'once', at: T0 + 5 * I };
-  }
-}
-
-function makeTask(type: TaskType, state: TaskState, extra: Partial<Task> = {}): Task {
-  return {
-    id: `t-${type}`,
-    type,
-    time: type === 'at' ? new Date(T0 + 5 * I).toISOString() : '10s',
-    schedule: scheduleOf(type),
-    timezone: 'UTC',
-    script: 'echo hi',
-    lang: 'bash',
-    execution: defaultExecution,
-    policy: { overlap: 'skip', retry: null, catchUp: { mode: 'once', windowMs: null } },
-    createdAt: T0,
-    state,
-    lastStatusUpdated: UPDATED,
-    version: 7,
-    lastRun: 0,
-    ...extra,
-  };
-}
-
-function result(overrides: Partial<RunResult> = {}): RunResult {
-  return {
-    outcome: 'succeeded',
-    startedAt: T0 + I,
-    finishedAt: T0 + I + 500,
-    exitCode: 0,
-    signal: null,
-    error: null,
-    stdout: { text: '3\n', totalBytes: 2, droppedBytes: 0, droppedAt: 0 },
-    stderr: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
-    outputCap: 1024,
-    ...overrides,
-  };
-}
-
-const fire: TaskEvent = { kind: 'fire' };
-const stop: TaskEvent = { kind: 'stop' };
-const finished = (run: number, res: RunResult = result()): TaskEvent => ({ kind: 'runFinished', run, result: res });
-
-/** Freezes an object graph, so that a transition that mutated its input would throw. */
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
+/** This file's runs print '3\n' (the shared default: no output), carried by the finishRun effects below. */
+const { result, finished } = runResults({ stdout: { text: '3\n', totalBytes: 2, droppedBytes: 0, droppedAt: 0 } });
 
 type Expected =
   | {
@@ -604,18 +533,6 @@ describe('transition: status x event table', () => {
 });
 
 describe('transition: sequences', () => {
-  /** Applies events in order, each at its time, and returns every transition. */
-  function play(task: Task, steps: Array<[TaskEvent, number]>): Transition[] {
-    const out: Transition[] = [];
-    let current = task;
-    for (const [event, now] of steps) {
-      const step = transition(current, event, now);
-      out.push(step);
-      current = step.task;
-    }
-    return out;
-  }
-
   it('a cron task stays on the grid anchored at createdAt, however late runs finish or start', () => {
     const start = makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }, { version: 1, lastStatusUpdated: T0 });
     const steps = play(start, [
