@@ -103,8 +103,8 @@ export class ProcessRunner implements RunLauncher {
     if (ready) {
       clearTimeout(ready.expiry);
       this.prepared.delete(key);
-      // Settings are fixed at submission, so the same task object means the same settings.
-      const same = ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs && ready.spec.lang === spec.lang && ready.spec.execution === spec.execution;
+      const same = ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs && ready.spec.lang === spec.lang &&
+        sameExecution(ready.spec.execution, spec.execution);
       if (same) return ready.process.release();
       ready.process.discard();
     }
@@ -216,6 +216,16 @@ function runAsAccount(name: string): UserAccount {
   const account = lookUpUser(name);
   if (!account) throw new Error(`there is no user "${name}" on this host any more`);
   return account;
+}
+
+/**
+ * Whether a process prepared with `prepared` settings can serve a run with `wanted`. They
+ * come from two reads of the same stored task (settings never change after submission), so
+ * they are equal unless the task was replaced; compared by value, as they are not the same
+ * objects.
+ */
+function sameExecution(prepared: ExecutionSettings | undefined, wanted: ExecutionSettings | undefined): boolean {
+  return prepared === wanted || JSON.stringify(prepared ?? defaultExecution) === JSON.stringify(wanted ?? defaultExecution);
 }
 
 /** A user's home directory, or / when it has none (nobody's is /nonexistent), as login does. */

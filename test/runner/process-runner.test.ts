@@ -7,6 +7,7 @@
  * SCHEDULER_TASK_ID in its environment, and this file's daemon id is unique, so the
  * processes of a task id used once in this file are the processes of that one run.
  */
+import { defaultExecution } from '../../src/core/execution.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -490,6 +491,25 @@ describe('ProcessRunner: prepared (held) runs', () => {
     expect(result).toMatchObject({ outcome: 'succeeded', startedAt: 9_000, stdout: { text: 'released 1\n' } });
     expect(existsSync(marker)).toBe(true);
     await allGone([heldPid], 'the run to end');
+  });
+
+  it('a prepared process serves the run when its settings are equal, read again from the store (not the same objects)', async () => {
+    const { runner } = makeRunner();
+    const execution = { ...defaultExecution, env: { GREETING: 'hi' }, limits: { outputBytes: 1024 } };
+    runner.prepare({ taskId: 'prep-read-twice', run: 1, script: 'echo "$GREETING"', execution });
+    const heldPid = await heldProcessOf('prep-read-twice');
+    const running = runner.start({ taskId: 'prep-read-twice', run: 1, script: 'echo "$GREETING"', execution: structuredClone(execution) });
+    expect(running.pid).toBe(heldPid);
+    expect(await withDeadline(running.finished)).toMatchObject({ outcome: 'succeeded', stdout: { text: 'hi\n' } });
+  });
+
+  it('a prepared process with other settings is discarded, and the run gets a process with its own', async () => {
+    const { runner } = makeRunner();
+    runner.prepare({ taskId: 'prep-changed', run: 1, script: 'echo "$GREETING"', execution: { ...defaultExecution, env: { GREETING: 'old' } } });
+    const heldPid = await heldProcessOf('prep-changed');
+    const running = runner.start({ taskId: 'prep-changed', run: 1, script: 'echo "$GREETING"', execution: { ...defaultExecution, env: { GREETING: 'new' } } });
+    expect(running.pid).not.toBe(heldPid);
+    expect(await withDeadline(running.finished)).toMatchObject({ outcome: 'succeeded', stdout: { text: 'new\n' } });
   });
 
   it('preparing the same run twice holds one process', async () => {
