@@ -98,7 +98,8 @@ export class FiringLoop {
     await this.warmUpSoonDue().catch((error) => this.options.log.warn({ error }, 'could not warm up the next runs'));
     await this.armForEarliestDue().catch((error) => {
       this.options.log.error({ error }, `could not re-arm the timer; retrying in ${retryAfterErrorMs}ms`);
-      if (!this.stopped) this.timer.arm(this.options.clock.now() + retryAfterErrorMs);
+      // Firing is over, so a submit may have armed the timer for an earlier task meanwhile: keep that.
+      if (!this.stopped) this.timer.armIfEarlier(this.options.clock.now() + retryAfterErrorMs);
     });
   }
 
