@@ -4,11 +4,14 @@
  * alone), and the sandbox's scratch directory. It is removed with everything in it when the
  * run ends, so a run leaves nothing behind.
  *
- * Layout: ROOT/TASK.RUN-XXXXXX/ (0700, owned by the run's user) holding `script` (0600) and,
- * for the sandbox, `scratch/`. ROOT is 0711: anyone may pass through it to their own run's
- * directory, nobody but the daemon may list it, so a run cannot find another's.
+ * Layout: ROOT/TASK.RUN-XXXXXX/ holding `script` (0600) and, for the sandbox, `scratch/`
+ * (0700), both owned by the run's user. ROOT and the run's directory belong to the daemon
+ * and are 0711: the run's user may pass through them to its own entries, but nobody else
+ * may list, add, rename or replace anything in them. That matters when the daemon is root:
+ * an entry swapped for a symlink between its creation and its use would have root write
+ * the script, or bubblewrap bind the scratch directory, wherever the link points.
  */
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Who owns the workspace: the user the run executes as. */
@@ -25,19 +28,18 @@ export class RunWorkspace {
 
   /** Makes the directory of run `run` of `taskId` under `root`. */
   static create(root: string, taskId: string, run: number, owner?: WorkspaceOwner): RunWorkspace {
-    mkdirSync(root, { recursive: true, mode: 0o711 });
-    chmodSync(root, 0o711);
+    ensureOwnRoot(root);
     // Task ids are limited to [A-Za-z0-9._-], so they are safe in a file name.
     const dir = mkdtempSync(join(root, `${taskId}.${run}-`));
-    const workspace = new RunWorkspace(dir, owner);
-    workspace.own(dir);
-    return workspace;
+    chmodSync(dir, 0o711);
+    return new RunWorkspace(dir, owner);
   }
 
   /** Writes the script to `script` in the workspace, readable by its owner only, and returns its path. */
   writeScript(script: string): string {
     const path = join(this.dir, 'script');
-    writeFileSync(path, script, { mode: 0o600 });
+    // 'wx': created here and now, never an existing file (or link) written through.
+    writeFileSync(path, script, { mode: 0o600, flag: 'wx' });
     this.own(path);
     return path;
   }
@@ -58,4 +60,19 @@ export class RunWorkspace {
   private own(path: string): void {
     if (this.owner) chownSync(path, this.owner.uid, this.owner.gid);
   }
+}
+
+/**
+ * Makes `root` (0711) unless it exists, and checks that it is a real directory of the
+ * daemon's that no one else can write: a directory someone else made there first (it lives
+ * in a shared /tmp) would let them swap a run's entries.
+ */
+function ensureOwnRoot(root: string): void {
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  const stat = lstatSync(root);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) {
+    throw new Error(`${root} is not a directory of the daemon's user (someone else made it?); remove it and try again`);
+  }
+  chmodSync(root, 0o711);
 }
