@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, test } from 'vitest';
 import { gate, useE2e, waitFor, type DaemonProcess, type Gate, type TaskView } from './harness.js';
-import { joinContiguous, SseStream, type OutputData } from './sse-client.js';
+import { joinContiguous, SseClient, type OutputData } from '../support/sse-client.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;
@@ -67,7 +67,7 @@ describe.concurrent('the live event stream of a task', () => {
       '1s',
       `${g0.wait}; echo out-1; echo err-1 >&2; ${g1.wait}; printf 'out-2 '; echo err-2 >&2; ${g2.wait}; echo 'out-3 ünï'; printf 'err-3 ☃' >&2; ${g3.wait}; echo out-end`,
     );
-    const stream = await SseStream.open(eventsUrl(id));
+    const stream = await SseClient.open(eventsUrl(id));
     expect(stream.status).toBe(200);
     expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
     await stream.waitUntil('the snapshot', (s) => s.events.length > 0);
@@ -95,7 +95,7 @@ describe.concurrent('the live event stream of a task', () => {
       s.named('run-finished').length > 0 && s.named('status').some((e) => e.data.status === 'Executed'),
     );
     // The task is final: the daemon ends the stream.
-    await stream.done();
+    await stream.waitForClose();
     expect(stream.ended).toBe(true);
 
     const recorded = await recordedRun(id, 1);
@@ -129,12 +129,12 @@ describe.concurrent('the live event stream of a task', () => {
 
     // Resuming after the last event of a final task: nothing more will come, 204; the same
     // with the id in the query string, for clients that cannot set the header.
-    const again = await SseStream.open(eventsUrl(id), { lastEventId: stream.lastId() });
-    await again.done();
+    const again = await SseClient.open(eventsUrl(id), { lastEventId: stream.lastId() });
+    await again.waitForClose();
     expect(again.status).toBe(204);
     expect(again.events).toEqual([]);
-    const byQuery = await SseStream.open(`${eventsUrl(id)}?lastEventId=${encodeURIComponent(stream.lastId()!)}`);
-    await byQuery.done();
+    const byQuery = await SseClient.open(`${eventsUrl(id)}?lastEventId=${encodeURIComponent(stream.lastId()!)}`);
+    await byQuery.waitForClose();
     expect(byQuery.status).toBe(204);
   });
 
@@ -149,7 +149,7 @@ describe.concurrent('the live event stream of a task', () => {
         `for i in 1 2 3 4 5; do echo "out-2.$i"; echo "err-2.$i" >&2; done; ${g2.wait}; ` +
         `echo out-3; echo err-3 >&2; ${g3.wait}; echo out-4`,
     );
-    const first = await SseStream.open(eventsUrl(id));
+    const first = await SseClient.open(eventsUrl(id));
     await first.waitUntil('run 1 to have started', (s) => s.named('run-started').length > 0 || s.events[0]?.data.run === 1);
     g0.open();
     await first.waitUntil('the first step on both streams', (s) => text(s.output(), 'stdout') === 'out-1\n' && text(s.output(), 'stderr') === 'err-1\n');
@@ -167,7 +167,7 @@ describe.concurrent('the live event stream of a task', () => {
     );
     expect((await recordedRun(id, 1)).outcome).toBe('running');
 
-    const second = await SseStream.open(eventsUrl(id), { lastEventId: lastSeen });
+    const second = await SseClient.open(eventsUrl(id), { lastEventId: lastSeen });
     expect(second.status).toBe(200);
     // Resumed: what was missed comes first, without a snapshot or a `pruned`.
     await second.waitUntil('the missed second step', (s) =>
@@ -177,7 +177,7 @@ describe.concurrent('the live event stream of a task', () => {
     await second.waitUntil('the third step, live', (s) => text([...first.output(), ...s.output()], 'stdout') === `${out2}out-3\n`);
     g3.open();
     await second.waitUntil('the end of the run', (s) => s.named('run-finished').length > 0);
-    await second.done();
+    await second.waitForClose();
 
     expect(second.named('snapshot')).toEqual([]);
     expect(second.named('pruned')).toEqual([]);
@@ -209,25 +209,25 @@ describe.concurrent('the live event stream of a task', () => {
       (await liveBytes(id, 1, 'stdout')) === 'before\n'.length && (await liveBytes(id, 1, 'stderr')) === 'early\n'.length,
     );
     // An id as an earlier run of the daemon would have given: a real one, with another epoch.
-    const peek = await SseStream.open(eventsUrl(id));
+    const peek = await SseClient.open(eventsUrl(id));
     await peek.waitUntil('the snapshot', (s) => s.events.length > 0);
     await peek.close();
     const [epoch, number] = peek.events[0]!.id!.split('-') as [string, string];
     const stale = `${epoch === 'ffffffff' ? '00000000' : 'ffffffff'}-${number}`;
-    const stream = await SseStream.open(eventsUrl(id), { lastEventId: stale });
+    const stream = await SseClient.open(eventsUrl(id), { lastEventId: stale });
     await stream.waitUntil('the output so far', (s) => text(s.output(), 'stdout') === 'before\n' && text(s.output(), 'stderr') === 'early\n');
     expect(stream.events[0]).toMatchObject({ event: 'pruned', data: { lastEventId: stale } });
     expect(stream.events[0]!.data.reason).toMatch(/restarted/);
     expect(stream.events[1]).toMatchObject({ event: 'snapshot', data: { run: 1, task: { id, status: 'Executing' } } });
     g0.open();
     await stream.waitUntil('the end of the run', (s) => s.named('run-finished').length > 0);
-    await stream.done();
+    await stream.waitForClose();
     expect(text(stream.output(), 'stdout')).toBe('before\nafter\n');
     expect(text(stream.output(), 'stdout')).toBe((await recordedRun(id, 1)).stdout);
 
     // A malformed id: the same, on a task that is already final (snapshot, then the end).
-    const malformed = await SseStream.open(eventsUrl(id), { lastEventId: 'not-an-id' });
-    await malformed.done();
+    const malformed = await SseClient.open(eventsUrl(id), { lastEventId: 'not-an-id' });
+    await malformed.waitForClose();
     expect(malformed.events.map((e) => e.event)).toEqual(['pruned', 'snapshot']);
     expect(malformed.events[0]!.data.reason).toMatch(/not an event id/);
     expect(malformed.events[1]!.data).toMatchObject({ run: null, task: { status: 'Executed' } });
@@ -238,7 +238,7 @@ describe.concurrent('the live event stream of a task', () => {
     const [g0, g1, g2] = gates(id, 3) as [Gate, Gate, Gate];
     // 3MB while nobody is connected: more than the 1MiB of events retained per task.
     await submitDelay(id, '1s', `${g0.wait}; echo a; ${g1.wait}; head -c 3000000 /dev/zero | tr '\\0' y; echo; ${g2.wait}; echo end`);
-    const first = await SseStream.open(eventsUrl(id));
+    const first = await SseClient.open(eventsUrl(id));
     g0.open();
     await first.waitUntil('the first line', (s) => text(s.output(), 'stdout') === 'a\n');
     await first.close();
@@ -246,14 +246,14 @@ describe.concurrent('the live event stream of a task', () => {
     const written = 2 + 3_000_000 + 1;
     await waitFor('the daemon to have taken the 3MB', async () => (await liveBytes(id, 1, 'stdout')) === written);
 
-    const second = await SseStream.open(eventsUrl(id), { lastEventId: first.lastId() });
+    const second = await SseClient.open(eventsUrl(id), { lastEventId: first.lastId() });
     await second.waitUntil('the snapshot and the output so far', (s) => s.output().length >= 2);
     expect(second.events[0]).toMatchObject({ event: 'pruned', data: { lastEventId: first.lastId() } });
     expect(second.events[0]!.data.reason).toMatch(/no longer retained/);
     expect(second.events[1]).toMatchObject({ event: 'snapshot', data: { run: 1 } });
     g2.open();
     await second.waitUntil('the end of the run', (s) => s.named('run-finished').length > 0);
-    await second.done();
+    await second.waitForClose();
 
     const recorded = await recordedRun(id, 1);
     const total = written + 'end\n'.length;
@@ -275,20 +275,20 @@ describe.concurrent('the live event stream of a task', () => {
   test('an idle stream gets keep-alive comments every --heartbeat; a deleted task ends its stream with `deleted`', async ({ expect }) => {
     const id = 'idle';
     await submitDelay(id, '1h', 'true');
-    const stream = await SseStream.open(eventsUrl(id));
+    const stream = await SseClient.open(eventsUrl(id));
     await stream.waitUntil('two heartbeats', (s) => s.comments.filter((c) => c.trim() === 'keep-alive').length >= 2);
     expect(stream.events.map((e) => e.event)).toEqual(['snapshot']);
     expect(stream.closed).toBe(false);
     await daemon.api('DELETE', `/api/tasks/${id}`);
-    await stream.done();
+    await stream.waitForClose();
     expect(stream.ended).toBe(true);
     expect(stream.events.map((e) => e.event)).toEqual(['snapshot', 'deleted']);
     expect(stream.events[1]!.data).toEqual({ id });
   });
 
   test('the stream of an unknown task: 404 not_found', async ({ expect }) => {
-    const stream = await SseStream.open(eventsUrl('nobody-here'));
-    await stream.done();
+    const stream = await SseClient.open(eventsUrl('nobody-here'));
+    await stream.waitForClose();
     expect(stream.status).toBe(404);
     expect(JSON.parse(stream.body)).toMatchObject({ error: { code: 'not_found' } });
   });

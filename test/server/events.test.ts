@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import type { TaskJson } from '../../src/protocol/schemas.js';
 import { expectError, getTask, isoTime, startHarness, submit, waitForStatus, type Harness, type HarnessOptions } from './harness.js';
-import { outputOf, seqOf, SseClient, type SseEvent, type SseOptions } from './sse-client.js';
+import { outputOf, seqOf, SseClient, type SseEvent, type SseOptions } from '../support/sse-client.js';
 
 let harness: Harness | undefined;
 let clients: SseClient[] = [];
@@ -52,7 +52,7 @@ const steps = (n: number) => Array.from({ length: n }, (_, i) => `${hold(`s${i +
 async function runSteps(client: SseClient, n: number): Promise<void> {
   for (let i = 1; i <= n; i++) {
     touch(`s${i}`);
-    await client.waitUntil(() => outputOf(client.events, 'stdout').text.endsWith(`step-${i}\n`), `step-${i}`);
+    await client.waitUntil(`step-${i}`, () => outputOf(client.events, 'stdout').text.endsWith(`step-${i}\n`));
   }
 }
 
@@ -98,8 +98,8 @@ describe('a fresh stream', () => {
 
     // The first chunks arrive while the script is held: they are sent as written, not at the end.
     await client.waitUntil(
-      () => outputOf(client.events, 'stdout').text === 'out-1\n' && outputOf(client.events, 'stderr').text === 'err-1\n',
       'the output written before the hold',
+      () => outputOf(client.events, 'stdout').text === 'out-1\n' && outputOf(client.events, 'stderr').text === 'err-1\n',
     );
     expect(client.named('run-finished')).toEqual([]);
     expect((await getTask(h.app, 'live')).status).toBe('Executing');
@@ -149,7 +149,7 @@ describe('a fresh stream', () => {
     }, { timeout: 10_000, interval: 10 });
 
     const client = await open('/api/tasks/midway/events');
-    await client.waitUntil(() => client.events.length >= 3, 'the snapshot and the output so far');
+    await client.waitUntil('the snapshot and the output so far', () => client.events.length >= 3);
     const [snapshot, ...replay] = client.events.slice(0, 3);
     expect(snapshot!.event).toBe('snapshot');
     expect(snapshot!.data).toMatchObject({ run: 1, task: { id: 'midway', status: 'Executing', version: 2 } });
@@ -178,7 +178,7 @@ describe('a fresh stream', () => {
     }, { timeout: 10_000, interval: 10 });
 
     const client = await open('/api/tasks/long/events');
-    await client.waitUntil(() => client.events.length >= 3, 'the snapshot and the output so far');
+    await client.waitUntil('the snapshot and the output so far', () => client.events.length >= 3);
     const replay = client.events.slice(1, 3) as Array<SseEvent<'output'>>;
     expect(replay.map((event) => [event.id, event.data.stream, event.data.offset, event.data.bytes])).toEqual([
       [undefined, 'stdout', 0, 2048],
@@ -199,7 +199,7 @@ describe('a fresh stream', () => {
     const h = await start({ events: { heartbeatMs: 50 } });
     await submit(h.app, { id: 'idle', time: '1h' });
     const client = await open('/api/tasks/idle/events');
-    await client.waitUntil(() => client.comments.filter((comment) => comment === 'keep-alive').length >= 3, 'three keep-alive comments');
+    await client.waitUntil('three keep-alive comments', () => client.comments.filter((comment) => comment === 'keep-alive').length >= 3);
     expect(client.events.map((event) => event.event)).toEqual(['snapshot']);
     expect(client.closed).toBe(false);
     expect(h.events.watchers).toBe(1);
@@ -213,17 +213,17 @@ describe('resuming with Last-Event-ID', () => {
     await submit(h.app, { id: 'resume', type: 'delay', time: '10ms', script });
     const steady = await open('/api/tasks/resume/events');
     const first = await open('/api/tasks/resume/events');
-    await first.waitUntil(() => outputOf(first.events, 'stdout').text === 'step-1\n', 'step-1');
+    await first.waitUntil('step-1', () => outputOf(first.events, 'stdout').text === 'step-1\n');
     const lastId = first.events.filter((event) => event.id !== undefined).at(-1)!.id!;
     first.close();
     await vi.waitFor(() => expect(h.events.watchers).toBe(1));
 
     // Missed: the run goes on while the client is away.
     touch('go2');
-    await steady.waitUntil(() => outputOf(steady.events, 'stderr').text === 'step-2\n', 'step-2');
+    await steady.waitUntil('step-2', () => outputOf(steady.events, 'stderr').text === 'step-2\n');
     const again = await open('/api/tasks/resume/events', { lastEventId: lastId });
     expect(again.status).toBe(200);
-    await again.waitUntil(() => outputOf(again.events, 'stderr').text === 'step-2\n', 'step-2 on the resumed stream');
+    await again.waitUntil('step-2 on the resumed stream', () => outputOf(again.events, 'stderr').text === 'step-2\n');
     expect(again.named('snapshot')).toEqual([]);
     expect(again.named('pruned')).toEqual([]);
     touch('go3');
@@ -375,7 +375,7 @@ describe('bounds', () => {
     touch('go');
     await vi.waitFor(() => expect(h.events.watchers).toBe(1), { timeout: 10_000, interval: 5 });
     expect((await h.app.inject({ method: 'GET', url: '/api/tasks/flood' })).statusCode).toBe(200);
-    await reader.waitUntil(() => outputOf(reader.events, 'stdout').end === 20_000_001, 'the whole flood', 20_000);
+    await reader.waitUntil('the whole flood', () => outputOf(reader.events, 'stdout').end === 20_000_001, 20_000);
     expect(reader.closed).toBe(false);
     expect(h.events.watchers).toBe(1);
     touch('finish');
