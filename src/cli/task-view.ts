@@ -76,6 +76,7 @@ function runSummary(run: RunJson): string {
   const parts = [run.outcome];
   if (run.exitCode !== null) parts.push(`exit ${run.exitCode}`);
   if (run.signal !== null) parts.push(`signal ${run.signal}`);
+  if (run.waiting) parts.push('waiting for a free slot');
   parts.push(`scheduled ${localTime(run.scheduledAt)}`);
   if (run.startedAt !== null) parts.push(`started ${localTime(run.startedAt)}`);
   if (run.startedAt !== null && run.finishedAt !== null) {

@@ -166,6 +166,8 @@ export interface Run {
   limit?: ResourceLimitName;
   /** How long the run waited for a free slot (the daemon's or its queue's maximum) before it started; absent: it did not wait. */
   waitedMs?: number;
+  /** Set while the run waits for a free slot: it is in progress, but its script has not started (startedAt is then null). */
+  waiting?: true;
 }
 
 /** The time the engine must next act on the task, if any. */

@@ -198,7 +198,7 @@ export class Engine {
   async get(id: string): Promise<TaskWithRuns> {
     const found = await this.options.store.getTaskWithRuns(id);
     if (!found) throw notFound(id);
-    return found;
+    return { task: found.task, runs: found.runs.map((run) => this.asNow(id, run)) };
   }
 
   /** A page of a task's runs, newest first; not_found when there is no such task. */
@@ -206,17 +206,27 @@ export class Engine {
     const page = await this.options.store.listRunsPage({ taskId: params.id, limit: params.limit, cursor: params.cursor, outcome: params.outcome });
     // An empty page may mean no such task: say so rather than answer an empty list.
     if (page.runs.length === 0 && !(await this.options.store.getTask(params.id))) throw notFound(params.id);
-    return page;
+    return { ...page, runs: page.runs.map((run) => this.asNow(params.id, run)) };
   }
 
   /** One run of a task; not_found when there is no such task or run (pruned, or not yet). */
   async getRun(id: string, run: number): Promise<Run> {
     const found = await this.options.store.getRun(id, run);
-    if (found) return found;
+    if (found) return this.asNow(id, found);
     const task = await this.options.store.getTask(id);
     if (!task) throw notFound(id);
     const why = run > task.lastRun ? `it has had ${task.lastRun} so far` : `it was pruned (the daemon keeps the last ${this.options.keepRuns})`;
     throw new SchedulerError('not_found', `task "${id}" has no run ${run}: ${why}`);
+  }
+
+  /**
+   * A run as it is now: one recorded as started but waiting for a free slot (the cap on runs
+   * at once, or its queue's) is shown waiting, not started; the store learns its real start
+   * when it ends.
+   */
+  private asNow(taskId: string, run: Run): Run {
+    if (run.outcome !== 'running' || !this.runs.isWaiting(taskId, run.run)) return run;
+    return { ...run, startedAt: null, waiting: true };
   }
 
   /** A page of tasks, in submission order. */

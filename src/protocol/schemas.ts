@@ -109,6 +109,7 @@ export const RunJson = Type.Object({
   error: Nullable<string>('string', { description: 'why the run failed to start, was skipped or interrupted' }),
   limit: Type.Unsafe<string | null>({ type: ['string', 'null'], enum: [...resourceLimitNames, null], description: 'the resource limit that ended the run; null when it hit none' }),
   waitedMs: Nullable<number>('integer', { description: 'how long the run waited for a free slot before it started; null when it did not wait' }),
+  waiting: Type.Boolean({ description: 'the run is in progress but waits for a free slot: its script has not started (startedAt is null)' }),
   ...OutputFields,
 });
 export type RunJson = Static<typeof RunJson>;

@@ -70,6 +70,7 @@ export function runJson(run: Run): RunJson {
     error: run.error,
     limit: run.limit ?? null,
     waitedMs: run.waitedMs ?? null,
+    waiting: run.waiting === true,
     stdout: run.stdout.text,
     stderr: run.stderr.text,
     stdoutBytes: run.stdout.totalBytes,

@@ -290,6 +290,11 @@ class GatedRun implements RunningProcess {
     return this.inner?.pid;
   }
 
+  /** Still waiting for its slot. */
+  get waiting(): boolean {
+    return this.inner === undefined && !this.ended;
+  }
+
   listen(listener: RunOutputListener): void {
     if (this.inner) this.inner.listen(listener);
     else this.listener = listener;

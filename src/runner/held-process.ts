@@ -65,6 +65,8 @@ export interface RunningProcess {
   listen(listener: RunOutputListener): void;
   /** The output written so far (up to the last chunk handed to the listener). */
   outputSoFar(): { stdout: CapturedOutput; stderr: CapturedOutput };
+  /** True while the run waits for a free slot (see ConcurrencyGate); absent or false once it runs. */
+  readonly waiting?: boolean;
 }
 
 /**

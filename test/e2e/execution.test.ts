@@ -16,6 +16,7 @@ let scratch: string;
 interface ExecutionRun extends RunView {
   limit: string | null;
   waitedMs: number | null;
+  waiting: boolean;
 }
 
 beforeAll(async () => {
@@ -124,7 +125,7 @@ describe('the concurrency cap (--max-runs 2) and queues', () => {
     expect((await cli(['get', 'solo-a'])).stdout).toMatch(/^queue: +solo$/m);
   });
 
-  test('status shows the runs waiting and the queues', async () => {
+  test('status shows the runs waiting and the queues; a waiting run says so, and a kill ends it unstarted', async () => {
     for (const id of ['hold-1', 'hold-2', 'hold-3']) ok(await cli(['submit', id, '-type=delay', '-time=0s', '--script', 'sleep 3']), `submit ${id}`);
     const status = await waitForStatusJson((s) => s.runsInProgress === 2 && s.runsWaiting === 1);
     expect(status).toMatchObject({ maxRuns: 2, queues: [{ name: 'default', limit: null }, { name: 'solo', limit: 1, running: 0, waiting: 0 }] });
@@ -132,7 +133,20 @@ describe('the concurrency cap (--max-runs 2) and queues', () => {
     expect(human.stdout).toMatch(/^runs in progress: 2 \(at most 2 at once\)$/m);
     expect(human.stdout).toMatch(/^runs waiting: +1$/m);
     expect(human.stdout).toMatch(/^queues: +default: 2 running, 1 waiting; solo: 0 running, 0 waiting, at most 1$/m);
-    for (const id of ['hold-1', 'hold-2', 'hold-3']) ok(await cli(['kill', id]), `kill ${id}`);
+    // The waiting run says so, in the API, get and runs; the others have started.
+    const runsOf = async (id: string) => parseJson<{ results: ExecutionRun[] }>(await cli(['get', id, '--json'])).results;
+    const firstRuns = await Promise.all(['hold-1', 'hold-2', 'hold-3'].map(async (id) => (await runsOf(id))[0]!));
+    const waiting = firstRuns.filter((run) => run.waiting);
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]).toMatchObject({ outcome: 'running', startedAt: null });
+    expect(firstRuns.filter((run) => !run.waiting).every((run) => run.startedAt !== null)).toBe(true);
+    const waitingId = ['hold-1', 'hold-2', 'hold-3'][firstRuns.indexOf(waiting[0]!)]!;
+    expect((await cli(['get', waitingId])).stdout).toMatch(/^ {2}run 1: running, waiting for a free slot, scheduled /m);
+    expect((await cli(['runs', waitingId])).stdout).toMatch(/^1 .* waiting +-$/m);
+    // Killed while it waits (first, before the others free a slot): it never started.
+    ok(await cli(['kill', waitingId]), `kill ${waitingId}`);
+    expect((await daemon.waitForStatus(waitingId, 'Executed')).results[0]).toMatchObject({ outcome: 'killed', startedAt: null });
+    for (const id of ['hold-1', 'hold-2', 'hold-3'].filter((id) => id !== waitingId)) ok(await cli(['kill', id]), `kill ${id}`);
   });
 });
 

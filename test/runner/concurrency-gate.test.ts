@@ -164,6 +164,20 @@ describe('ConcurrencyGate', () => {
     expect(result.outcome).toBe('succeeded');
   });
 
+  it('says a run is waiting until it starts, and not once it has, or was ended waiting', async () => {
+    const { gate, inner } = setup(1);
+    const first = gate.start(spec('a'));
+    const second = gate.start(spec('b'));
+    const third = gate.start(spec('c'));
+    expect([first.waiting ?? false, second.waiting, third.waiting]).toEqual([false, true, true]);
+    void third.kill();
+    expect(third.waiting).toBe(false);
+    inner('a').finish();
+    await flush();
+    expect(second.waiting).toBe(false);
+    expect(second.pid).toBe(inner('b').pid);
+  });
+
   it('serialises the runs of a queue limited to 1 while default runs proceed', async () => {
     const { runner, gate, inner, started } = setup(4, { gpu: 1 });
     gate.start(spec('g1', 'gpu'));

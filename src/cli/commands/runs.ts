@@ -38,6 +38,6 @@ function runRow(run: RunJson): string[] {
   const duration =
     run.startedAt !== null && run.finishedAt !== null ? formatDuration(Date.parse(run.finishedAt) - Date.parse(run.startedAt)) : '-';
   const exit = run.exitCode !== null ? String(run.exitCode) : run.signal ?? '-';
-  return [String(run.run), localTime(run.scheduledAt), String(run.attempt), localTime(run.startedAt), duration, run.outcome, exit];
+  return [String(run.run), localTime(run.scheduledAt), String(run.attempt), localTime(run.startedAt), duration, run.waiting ? 'waiting' : run.outcome, exit];
 }
 
