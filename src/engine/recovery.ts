@@ -38,9 +38,16 @@ export async function recoverInterruptedRuns(deps: InterruptedRunRecoveryDeps): 
   const orphans = runner.killOrphans();
   if (orphans > 0) log.warn({ processGroups: orphans }, 'killed the processes that interrupted runs left behind');
   for (const found of interrupted) {
-    // A task running several runs at once (overlap allow) has each one recorded in turn.
-    for (let task: Task | undefined = found; task?.state.status === 'Executing'; task = await store.getTask(found.id)) {
-      await recordInterrupted(deps, task, task.state.run);
+    // One task that cannot be recorded (a damaged row, a refused transition) must not keep
+    // the daemon from starting for all the others: it is logged, and stays Executing until
+    // a later start records it.
+    try {
+      // A task running several runs at once (overlap allow) has each one recorded in turn.
+      for (let task: Task | undefined = found; task?.state.status === 'Executing'; task = await store.getTask(found.id)) {
+        await recordInterrupted(deps, task, task.state.run);
+      }
+    } catch (error) {
+      log.error({ task: found.id, error }, 'could not record the interrupted run of this task; it stays Executing until the next start');
     }
   }
 }
