@@ -15,10 +15,11 @@ import { ChangeFeed } from './engine/change-feed.js';
 import { Engine } from './engine/engine.js';
 import { systemClock } from './engine/system-clock.js';
 import { defaultQueue } from './core/execution.js';
+import type { Interpreters } from './core/interpreters.js';
 import { ConcurrencyGate } from './runner/concurrency-gate.js';
 import { ProcessRunner } from './runner/process-runner.js';
 import { checkRunAsUser } from './runner/run-environment.js';
-import { probeSandbox } from './runner/sandbox.js';
+import { installationDirsOf, probeSandbox } from './runner/sandbox.js';
 import { buildApp } from './server/app.js';
 import { defaultEventHubOptions, EventHub } from './server/events/event-hub.js';
 import { SqliteTaskStore } from './store/sqlite/sqlite-store.js';
@@ -58,7 +59,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     ...(config.timeoutMs === undefined ? {} : { defaultTimeoutMs: config.timeoutMs }),
     // Outside the data directory: a run as another user must reach its own directory.
     workRoot: join(tmpdir(), `scheduler-runs-${daemonId}`),
-    sandboxReadOnlyPaths: config.sandboxReadOnlyPaths,
+    sandboxReadOnlyPaths: [...new Set([...config.sandboxReadOnlyPaths, ...installationDirsOf(interpreterPrograms(config.interpreters), process.env.PATH ?? '')])],
     ...(config.bwrap === undefined ? {} : { bwrap: config.bwrap }),
     now: systemClock.now,
     daemonId,
@@ -136,6 +137,11 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
       unlock();
     })());
   return { app, url, close };
+}
+
+/** The program of each language's command (bash evaluates its scripts itself). */
+function interpreterPrograms(interpreters: Interpreters): string[] {
+  return ['bash', ...Object.values(interpreters).flatMap((command) => (command === null ? [] : [command[0]!]))];
 }
 
 /** A listen failure the user can act on, said so; anything else as it is. */

@@ -47,7 +47,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, normalize } from 'node:path';
 
 /** What one sandboxed run may see. Every path is absolute. */
@@ -199,6 +199,36 @@ export function sandboxCommand(options: SandboxOptions, daemonUid: number = curr
   args.push('--unshare-user', '--disable-userns', '--cap-drop', 'ALL');
   // env's first operand is the command: one with a "=" would be taken for a variable.
   return [env, '--ignore-signal=TERM', options.bwrap ?? findBwrap(), ...args, '--', env, '--default-signal=TERM', '--'];
+}
+
+/**
+ * The installation directories of the interpreters `commands` (each a program name or
+ * path, found in `searchPath` like a shell would) that lie outside the system directories
+ * the sandbox shows: without them a sandboxed script could not start its interpreter (a
+ * python under ~/.pyenv, a node under ~/.nvm). For a program at PREFIX/bin/NAME, or a link
+ * to one, that is PREFIX: the whole installation, whose libraries the program needs (a
+ * pyenv shim runs PREFIX/libexec/pyenv). Programs not found are left out: their runs fail
+ * saying so; so is a PREFIX that is a home directory (a program in ~/bin), which must be
+ * listed in the config file's sandbox.readOnlyPaths if it is really meant.
+ */
+export function installationDirsOf(commands: readonly string[], searchPath: string): string[] {
+  const dirs = new Set<string>();
+  for (const command of commands) {
+    const found = isAbsolute(command) ? command : searchPath.split(delimiter).filter(isAbsolute).map((dir) => join(dir, command)).find(existsSync);
+    if (found === undefined || !existsSync(found)) continue;
+    for (const path of new Set([found, realpathSync(found)])) {
+      if (systemDirs.some((dir) => isWithin(dir, path))) continue;
+      const bin = dirname(path);
+      dirs.add(bin === '/' ? bin : dirname(bin));
+    }
+  }
+  // A program in ~/bin would make that the whole home directory: never guessed, only listed.
+  return [...dirs].filter((dir) => dir !== '/' && !isHomeDirectory(dir)).sort();
+}
+
+/** /root, /home/NAME, or the daemon user's home. */
+function isHomeDirectory(dir: string): boolean {
+  return dir === '/root' || /^\/home\/[^/]+$/.test(dir) || dir === homedir();
 }
 
 export type SandboxProbe = { available: true; version: string } | { available: false; reason: string };

@@ -5,8 +5,8 @@
  * processes outside its run, and leaves nothing behind; a daemon that cannot sandbox refuses
  * sandboxed tasks with what to install.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ok, parseJson, useE2e, waitFor, type DaemonProcess, type RunView } from './harness.js';
@@ -56,14 +56,22 @@ describe('a sandboxed script', () => {
     expect(existsSync(join(dataDir, 'escape'))).toBe(false);
   });
 
-  test("cannot read the daemon's database, data directory or other home directories", async () => {
-    const run = await sandboxed('reads', [
-      `cat ${join(dataDir, 'scheduler.db')} >/dev/null 2>&1 && echo "db: read" || echo "db: unreadable"`,
-      `ls ${dataDir} >/dev/null 2>&1 && echo "data dir: listed" || echo "data dir: absent"`,
-      'ls /root >/dev/null 2>&1 && echo "root home: listed" || echo "root home: absent"',
-      'cat /etc/shadow >/dev/null 2>&1 && echo "shadow: read" || echo "shadow: unreadable"',
-    ].join('\n'));
-    expect(run.stdout).toBe('db: unreadable\ndata dir: absent\nroot home: absent\nshadow: unreadable\n');
+  test("cannot read the daemon's database, data directory, the daemon user's home or /etc/shadow", async () => {
+    // A file of the daemon user's own, in its home (an interpreter installed there may be
+    // shown, read-only; nothing else of the home is).
+    const secret = join(homedir(), `.scheduler-e2e-secret-${process.pid}`);
+    writeFileSync(secret, 'secret\n', { mode: 0o644 });
+    try {
+      const run = await sandboxed('reads', [
+        `cat ${join(dataDir, 'scheduler.db')} >/dev/null 2>&1 && echo "db: read" || echo "db: unreadable"`,
+        `ls ${dataDir} >/dev/null 2>&1 && echo "data dir: listed" || echo "data dir: absent"`,
+        `cat ${secret} >/dev/null 2>&1 && echo "home file: read" || echo "home file: absent"`,
+        'cat /etc/shadow >/dev/null 2>&1 && echo "shadow: read" || echo "shadow: unreadable"',
+      ].join('\n'));
+      expect(run.stdout).toBe('db: unreadable\ndata dir: absent\nhome file: absent\nshadow: unreadable\n');
+    } finally {
+      rmSync(secret, { force: true });
+    }
   });
 
   test('cannot open a network connection, not even to the daemon on loopback; with --network it can', async () => {
@@ -86,6 +94,17 @@ describe('a sandboxed script', () => {
     expect(count).toBeGreaterThanOrEqual(3);
     expect(count).toBeLessThanOrEqual(8);
     expect(run.stdout).toContain('host process: out of reach');
+  });
+
+  test('runs the other languages too: their interpreters are shown read-only wherever they are installed', async () => {
+    const python = await daemon.cli(['submit', 'py-boxed', '-type=delay', '-time=0s', '--sandbox', '--lang', 'python', '--script',
+      'import os\nprint(os.getcwd() == os.environ["HOME"], os.getuid() == 0)']);
+    ok(python, 'submit python');
+    const node = await daemon.cli(['submit', 'node-boxed', '-type=delay', '-time=0s', '--sandbox', '--lang', 'node', '--script', 'console.log(process.cwd() === process.env.HOME)']);
+    ok(node, 'submit node');
+    const [py, js] = await Promise.all([daemon.waitForStatus('py-boxed', 'Executed', 15_000), daemon.waitForStatus('node-boxed', 'Executed', 15_000)]);
+    expect(py.results[0], JSON.stringify(py.results[0])).toMatchObject({ outcome: 'succeeded', stdout: 'True False\n' });
+    expect(js.results[0], JSON.stringify(js.results[0])).toMatchObject({ outcome: 'succeeded', stdout: 'true\n' });
   });
 
   test('leaves nothing behind: its daemonised children are gone and its scratch directory removed', async () => {

@@ -10,12 +10,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { giveToSandboxUser, probeSandbox, sandboxCommand, sandboxUid, type SandboxOptions } from '../../src/runner/sandbox.js';
+import { giveToSandboxUser, installationDirsOf, probeSandbox, sandboxCommand, sandboxUid, type SandboxOptions } from '../../src/runner/sandbox.js';
 
 const isRoot = process.getuid?.() === 0;
 const marker = `sandbox-test-${randomUUID()}`;
@@ -164,6 +164,29 @@ function daemonise(name: string): string {
 function hasRun(argv: string[], run: string[]): boolean {
   return argv.some((_, i) => run.every((word, j) => argv[i + j] === word));
 }
+
+describe('installationDirsOf', () => {
+  it('finds the installation of each interpreter outside the system directories, through PATH and links', () => {
+    const root = mkdtempSync(join(tmpdir(), 'scheduler-interpreters-'));
+    try {
+      // PREFIX/bin/tool, and a link to PREFIX2/bin/other from a directory of links.
+      for (const prefix of ['tools', 'other']) {
+        mkdirSync(join(root, prefix, 'bin'), { recursive: true });
+        writeFileSync(join(root, prefix, 'bin', prefix), '#!/bin/sh\n', { mode: 0o755 });
+      }
+      mkdirSync(join(root, 'links', 'bin'), { recursive: true });
+      symlinkSync(join(root, 'other', 'bin', 'other'), join(root, 'links', 'bin', 'other'));
+      const path = [join(root, 'tools', 'bin'), join(root, 'links', 'bin'), '/usr/bin', '/bin'].join(':');
+      expect(installationDirsOf(['tools', 'other', 'bash', 'sh', 'no-such-interpreter'], path)).toEqual(
+        [join(root, 'links'), join(root, 'other'), join(root, 'tools')].sort(),
+      );
+      expect(installationDirsOf([join(root, 'tools', 'bin', 'tools')], '')).toEqual([join(root, 'tools')]);
+      expect(installationDirsOf(['/usr/bin/env'], '')).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('sandboxCommand', () => {
   const scratchDir = '/var/lib/scheduler/scratch/t.1';
