@@ -126,7 +126,9 @@ describe('the concurrency cap (--max-runs 2) and queues', () => {
   });
 
   test('status shows the runs waiting and the queues; a waiting run says so, and a kill ends it unstarted', async () => {
-    for (const id of ['hold-1', 'hold-2', 'hold-3']) ok(await cli(['submit', id, '-type=delay', '-time=0s', '--script', 'sleep 3']), `submit ${id}`);
+    // Held at a gate nobody opens: they run until killed, however slow the machine.
+    const held = gate(scratch, 'hold');
+    for (const id of ['hold-1', 'hold-2', 'hold-3']) ok(await cli(['submit', id, '-type=delay', '-time=0s', '--script', held.wait]), `submit ${id}`);
     const status = await waitForStatusJson((s) => s.runsInProgress === 2 && s.runsWaiting === 1);
     expect(status).toMatchObject({ maxRuns: 2, queues: [{ name: 'default', limit: null }, { name: 'solo', limit: 1, running: 0, waiting: 0 }] });
     const human = await cli(['status']);

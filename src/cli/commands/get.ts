@@ -39,6 +39,7 @@ async function follow(client: SchedulerClient, first: TaskJson, io: CliIo, json:
   // Runs that ended before the watch began, and ends printed since: a stream resumed after
   // a gap may have missed a run's end, which is then printed from the final read.
   const ended = new Set(first.results.filter((run) => run.outcome !== 'running').map((run) => run.run));
+  let streaming = false;
   for await (const event of client.events(first.id)) {
     if (json) io.out(JSON.stringify({ event: event.name, id: event.id ?? null, data: event.data }));
     switch (event.name) {
@@ -48,6 +49,9 @@ async function follow(client: SchedulerClient, first: TaskJson, io: CliIo, json:
       case 'snapshot': {
         // The first event, and the first after a resumption that failed: print only news.
         const { task } = event.data;
+        // Runs of the first read that ended before the stream began are not news either.
+        if (!streaming) for (const run of first.results) if (!event.data.runs.includes(run.run)) ended.add(run.run);
+        streaming = true;
         if (!json && task.version > version && task.status !== status) printer.note(describeEvent({ name: 'status', data: { ...task, status: task.status as TaskStatus, previousStatus: status } }));
         status = task.status as TaskStatus;
         version = Math.max(version, task.version);
