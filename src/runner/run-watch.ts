@@ -138,11 +138,12 @@ export class RunWatch implements ObservedCpu {
     let detail: string | undefined;
     if (processes !== undefined && sample.processes > processes) {
       this.hit = 'processes';
-      detail = `${sample.processes} processes, over the limit of ${processes}`;
+      // The limit itself is in the run's message already (describeLimit): say what was seen.
+      detail = `${sample.processes} processes at once`;
     } else if (memoryBytes !== undefined && sample.memoryBytes > memoryBytes) {
       this.hit = 'memory';
       const count = sample.processes === 1 ? '1 process' : `${sample.processes} processes`;
-      detail = `${formatByteSize(sample.memoryBytes)} resident (${count}), over the limit of ${formatByteSize(memoryBytes)}`;
+      detail = `${formatByteSize(sample.memoryBytes)} resident in ${count}`;
     }
     if (detail === undefined) return undefined;
     const name = this.hit!;
