@@ -103,7 +103,7 @@ function eventText(event: Exclude<NamedEvent, { name: 'output' }>): string {
       return parts.join('; ');
     }
     case 'run-started':
-      return `run ${event.data.run} started`;
+      return event.data.waiting ? `run ${event.data.run} waits for a free slot` : `run ${event.data.run} started`;
     case 'run-skipped':
       return `run ${event.data.run} skipped: ${event.data.reason}`;
     case 'run-finished':

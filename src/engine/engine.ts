@@ -306,7 +306,8 @@ export class Engine {
     }
     this.firingLoop.armFor(task);
     this.options.feed.publish(task.id, 'changed');
-    this.activity.changed(task, previous, effect);
+    const runWaits = effect?.kind === 'startRun' && this.runs.isWaiting(task.id, effect.run);
+    this.activity.changed(task, previous, effect, runWaits);
   }
 
   /** Records how a run ended (the supervisor calls this once per run). */

@@ -16,8 +16,11 @@ export interface LiveOutput {
 
 /** Receives the engine's activity. */
 export interface TaskActivity {
-  /** `task` was committed, replacing `previous`, with `effect` (a run started, skipped or finished). */
-  changed(task: Task, previous: Task, effect: Effect | null): void;
+  /**
+   * `task` was committed, replacing `previous`, with `effect` (a run started, skipped or
+   * finished); `runWaits` when the run it started waits for a free slot.
+   */
+  changed(task: Task, previous: Task, effect: Effect | null, runWaits?: boolean): void;
   /** Run `run` of `taskId` wrote `chunk` (whole UTF-8 characters) at byte `offset` of `stream`. */
   output(taskId: string, run: number, stream: OutputStream, offset: number, chunk: Buffer, at: number): void;
   /** The task was deleted. */

@@ -31,9 +31,12 @@ export interface RunStartedEvent {
   run: number;
   /** The fire time it serves. */
   scheduledAt: string;
+  /** When it was recorded as started; its script starts then, or once a slot frees if `waiting`. */
   startedAt: string;
   /** 1, or more for a retry of the same fire. */
   attempt: number;
+  /** The run waits for a free slot (the cap on runs at once, or its queue's): its output comes once it starts. */
+  waiting?: true;
 }
 
 /** A tick that did not run (the previous run was still executing). */
@@ -91,7 +94,7 @@ export type NamedEvent = { [Name in TaskEventName]: { name: Name; data: TaskEven
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** The events of one committed change, in the order things happened: a run ends, the status moves, a run starts. */
-export function changeEvents(task: Task, previous: Task, effect: Effect | null): NamedEvent[] {
+export function changeEvents(task: Task, previous: Task, effect: Effect | null, runWaits = false): NamedEvent[] {
   const status: NamedEvent = {
     name: 'status',
     data: {
@@ -107,7 +110,10 @@ export function changeEvents(task: Task, previous: Task, effect: Effect | null):
     case undefined:
       return [status];
     case 'startRun': {
-      const started: NamedEvent = { name: 'run-started', data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), startedAt: iso(effect.startedAt), attempt: effect.attempt } };
+      const started: NamedEvent = {
+        name: 'run-started',
+        data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), startedAt: iso(effect.startedAt), attempt: effect.attempt, ...(runWaits ? { waiting: true as const } : {}) },
+      };
       const { missed } = effect;
       if (!missed) return [status, started];
       return [{ name: 'run-skipped', data: { run: missed.run, scheduledAt: iso(missed.scheduledAt), reason: missed.reason } }, status, started];

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import type { TaskJson } from '../../src/protocol/schemas.js';
+import { ConcurrencyGate } from '../../src/runner/concurrency-gate.js';
 import { expectError, getTask, isoTime, startHarness, submit, waitForStatus, type Harness, type HarnessOptions } from './harness.js';
 import { outputOf, seqOf, SseClient, type SseEvent, type SseOptions } from '../support/sse-client.js';
+import { ManualLauncher } from './manual-launcher.js';
 
 let harness: Harness | undefined;
 let clients: SseClient[] = [];
@@ -525,5 +527,29 @@ describe('deletion, unknown tasks and authentication', () => {
     // With the token, the same stream opens.
     const client = await open('/api/tasks/guarded/events', { token: 'sekret' });
     expect((await client.waitForEvent('snapshot')).data.task.id).toBe('guarded');
+  });
+});
+
+describe('a run that waits for a free slot', () => {
+  it('is announced as waiting in run-started, in reads, and its output follows once a slot frees', async () => {
+    const launcher = new ManualLauncher();
+    const gate = new ConcurrencyGate({ inner: launcher, maxRuns: 1, queues: {}, now: () => Date.now(), outputCap: 4096 });
+    const h = await start({ launcher: gate });
+    await submit(h.app, { id: 'first', type: 'delay', time: '10ms' });
+    await waitForStatus(h.app, 'first', 'Executing');
+    await submit(h.app, { id: 'second', type: 'delay', time: '1s' }); // time to open the stream first
+    const client = await open('/api/tasks/second/events');
+    const started = await client.waitForEvent('run-started');
+    expect(started.data).toMatchObject({ run: 1, waiting: true });
+    expect((await getTask(h.app, 'second')).results[0]).toMatchObject({ outcome: 'running', waiting: true, startedAt: null });
+
+    launcher.runs[0]!.finish();
+    await vi.waitFor(() => expect(launcher.runs).toHaveLength(2));
+    launcher.runs[1]!.write('stdout', 'at last\n');
+    await client.waitUntil('the output of the run once it started', () => outputOf(client.events, 'stdout').text === 'at last\n');
+    expect((await getTask(h.app, 'second')).results[0]).toMatchObject({ outcome: 'running', waiting: false });
+    launcher.runs[1]!.finish();
+    const done = await waitForStatus(h.app, 'second', 'Executed');
+    expect(done.results[0]!.waitedMs).toBeGreaterThan(0);
   });
 });

@@ -200,14 +200,14 @@ export class EventHub implements TaskActivity {
     return this.totalBytes;
   }
 
-  changed(task: Task, previous: Task, effect: Effect | null): void {
+  changed(task: Task, previous: Task, effect: Effect | null, runWaits = false): void {
     const channel = this.channels.get(task.id);
     if (!channel) return;
     channel.observe(task);
     // A change is two events or three (a run ends, the status moves): each watcher gets them
     // in one write, which halves the writes of a fan-out to many watchers.
     for (const watcher of channel.watchers) watcher.hold();
-    for (const event of changeEvents(task, previous, effect)) this.publish(task.id, channel, event);
+    for (const event of changeEvents(task, previous, effect, runWaits)) this.publish(task.id, channel, event);
     for (const watcher of channel.watchers) watcher.flush();
     if (isFinal(task.state.status)) for (const watcher of channel.watchers) watcher.end();
   }
