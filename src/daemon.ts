@@ -61,6 +61,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     workRoot: join(tmpdir(), `scheduler-runs-${daemonId}`),
     sandboxReadOnlyPaths: [...new Set([...config.sandboxReadOnlyPaths, ...installationDirsOf(interpreterPrograms(config.interpreters), process.env.PATH ?? '')])],
     ...(config.bwrap === undefined ? {} : { bwrap: config.bwrap }),
+    sandboxRequired: config.sandboxMode === 'required',
     now: systemClock.now,
     daemonId,
     interpreters: config.interpreters,

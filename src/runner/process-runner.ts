@@ -42,6 +42,11 @@ export interface ProcessRunnerOptions {
   sandboxReadOnlyPaths?: readonly string[];
   /** The bwrap program, when not the one in PATH. */
   bwrap?: string;
+  /**
+   * The daemon runs every script in the sandbox (--sandbox required): a task stored without
+   * it (submitted before the daemon required it) fails to start rather than run outside.
+   */
+  sandboxRequired?: boolean;
   /** The clock the run's start and end times are read from. */
   now: () => number;
   /** Marks every run's processes (SCHEDULER_DAEMON_ID), so a later daemon on the same data directory can find them. */
@@ -148,6 +153,9 @@ export class ProcessRunner implements RunLauncher {
     // A task stored when its language was configured, run by a daemon whose config no longer has it.
     if (interpreter === undefined) throw new Error(`the language "${lang}" is not configured on this daemon (its --config file)`);
     const execution = spec.execution ?? defaultExecution;
+    if (options.sandboxRequired && !execution.sandbox) {
+      throw new Error('this daemon runs every script in its sandbox (--sandbox required), and this task was submitted without it; submit it again');
+    }
     const account = execution.user === null ? this.daemonUser : runAsAccount(execution.user);
     const asOther = account.uid !== this.daemonUser.uid ? { uid: account.uid, gid: account.gid } : undefined;
     // The run's user owns its workspace: the sandbox's (nobody, under a root daemon), or the task's.

@@ -135,6 +135,17 @@ describe('a daemon and the sandbox setting', () => {
     expect(refused.stderr).toMatch(/sandbox: this daemon runs every script in its sandbox/);
   });
 
+  test('--sandbox required after the fact: a task stored unsandboxed fails to start, saying so, rather than run outside', async () => {
+    const before = await e2e.startDaemon();
+    ok(await before.cli(['submit', 'old-plain', '--every', '1h', '--script', 'echo outside']), 'submit');
+    await before.stop();
+    const strict = await e2e.restart(before, { args: ['--sandbox', 'required'] });
+    ok(await strict.cli(['run', 'old-plain']), 'run now');
+    const task = await strict.waitForTask('old-plain', 'its run to end', (t) => t.results.some((run) => run.finishedAt !== null));
+    expect(task.results[0]).toMatchObject({ outcome: 'failed', stdout: '' });
+    expect(task.results[0]!.error).toMatch(/this daemon runs every script in its sandbox \(--sandbox required\), and this task was submitted without it; submit it again/);
+  });
+
   test('without a working bubblewrap: sandboxed tasks are refused saying what to install; --sandbox required does not start', async () => {
     const config = join(e2e.tempDir('scheduler-e2e-nobwrap-'), 'config.json');
     writeFileSync(config, JSON.stringify({ sandbox: { bwrap: '/nonexistent/bwrap' } }));
