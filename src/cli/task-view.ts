@@ -89,8 +89,12 @@ function runSummary(run: RunJson): string {
 
 /** One event of a task's live stream, as a line for a watcher (output is printed as it is, elsewhere). */
 export function describeEvent(event: Exclude<NamedEvent, { name: 'output' }>): string {
-  const stamp = localTime(new Date().toISOString());
-  return `${stamp}  ${eventText(event)}`;
+  return stamped(eventText(event));
+}
+
+/** A watcher's line: the local time now, then `text`. */
+export function stamped(text: string): string {
+  return `${localTime(new Date().toISOString())}  ${text}`;
 }
 
 function eventText(event: Exclude<NamedEvent, { name: 'output' }>): string {

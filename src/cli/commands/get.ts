@@ -12,7 +12,7 @@ import { isFinal } from '../../protocol/events.js';
 import type { TaskJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { OutputPrinter } from '../live-output.js';
-import { describeEvent, describeRunEnd, describeTask } from '../task-view.js';
+import { describeEvent, describeRunEnd, describeTask, stamped } from '../task-view.js';
 import { parseBooleanFlag } from '../boolean-flag.js';
 
 export function getCommand(io: CliIo): Command {
@@ -30,7 +30,7 @@ export function getCommand(io: CliIo): Command {
 }
 
 /** Prints the task, then its events, until it is final; fails with run_not_succeeded if its last run did not succeed. */
-async function follow(client: SchedulerClient, first: TaskJson, io: CliIo, json: boolean): Promise<void> {
+export async function follow(client: Pick<SchedulerClient, 'get' | 'events'>, first: TaskJson, io: CliIo, json: boolean): Promise<void> {
   io.out(json ? JSON.stringify(first) : describeTask(first));
   const printer = new OutputPrinter(io);
   // The schema allows only the five status names.
@@ -87,7 +87,7 @@ async function follow(client: SchedulerClient, first: TaskJson, io: CliIo, json:
       printer.end(run.run, 'stderr', run.stderrBytes);
     }
     for (const run of final.results) {
-      if (run.outcome !== 'running' && run.outcome !== 'skipped' && !ended.has(run.run)) printer.note(describeRunEnd(run));
+      if (run.outcome !== 'running' && run.outcome !== 'skipped' && !ended.has(run.run)) printer.note(stamped(describeRunEnd(run)));
     }
     printer.note(`task ${first.id} is ${status}; nothing more will happen`);
   }
