@@ -12,8 +12,8 @@ describe('runEnvironment', () => {
     TZ: 'Europe/Paris',
     SCHEDULER_TOKEN: 'the-secret',
     AWS_SECRET_ACCESS_KEY: 'also-secret',
-    HOME: '/root',
-    npm_config_cache: '/root/.npm',
+    HOME: '/home/someone',
+    npm_config_cache: '/home/someone/.npm',
   };
 
   it("passes only the documented base from the daemon's environment: never its token or anything else", () => {
