@@ -7,7 +7,7 @@
  *   "env": { "PGHOST": "db.internal" },
  *   "queues": { "gpu": 1, "backups": 2 },
  *   "limits": { "cpu": "10m", "memory": "2GiB", "processes": 256, "openFiles": 1024, "output": "100MiB", "timeout": "1h" },
- *   "sandbox": { "readOnlyPaths": ["/root/.pyenv"], "bwrap": "/usr/bin/bwrap" }
+ *   "sandbox": { "readOnlyPaths": ["/opt/tools"], "bwrap": "/usr/bin/bwrap" }
  * }
  * ```
  *

@@ -62,7 +62,7 @@ export interface SandboxOptions {
   network: boolean;
   /** Files bound read-only into the sandbox at the same path (e.g. the script file the interpreter reads); the sandbox's user must be able to read them (`giveToSandboxUser`). */
   readOnlyFiles: string[];
-  /** Host directories that hold interpreters to make visible read-only when outside the usual system dirs (e.g. a python under /root/.pyenv); may be empty. */
+  /** Host directories that hold interpreters to make visible read-only when outside the usual system dirs (e.g. a python under ~/.pyenv); may be empty. */
   extraReadOnlyDirs: string[];
   /** Size of each of the private /tmp and /dev/shm (tmpfs, in memory); 256 MiB when absent. */
   tmpSizeBytes?: number;
