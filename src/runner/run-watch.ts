@@ -214,6 +214,8 @@ class Sampler {
     let usage: Map<number, RunSample>;
     try {
       usage = await this.scanner.scan(groups);
+    } catch {
+      return; // /proc could not be read this time (it never should): the next tick tries again
     } finally {
       this.scanning = false;
       this.schedule();
