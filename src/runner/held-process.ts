@@ -42,7 +42,7 @@ export interface HeldProcessOptions {
   timeoutMs?: number;
   /** The resource limits of the run; a run that hits one is ended and says which. */
   limits?: ResourceLimits;
-  /** Another user to run as (the daemon is root), with the workspace that holds the script file for them. */
+  /** Another user to run as (the daemon is root); the script file, if any, goes to `workspace`, where that user can read it. */
   user?: { uid: number; gid: number };
   /**
    * The run's own directory, when it needs one (another user, or the sandbox): the script
