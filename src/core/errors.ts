@@ -16,7 +16,10 @@ export const errorCodes = {
   /** The task's status does not allow it (pause a one-time task, run a finished one). */
   status_conflict: { httpStatus: 409, exitCode: 6 },
   payload_too_large: { httpStatus: 413, exitCode: 2 },
+  /** The store cannot write now (disk full, I/O error); the request may be retried later. */
   store_unavailable: { httpStatus: 503, exitCode: 7 },
+  /** The database is damaged; an operator must restore it (see the README's durability section). */
+  store_corrupt: { httpStatus: 503, exitCode: 7 },
   shutting_down: { httpStatus: 503, exitCode: 7 },
   internal: { httpStatus: 500, exitCode: 1 },
   /** Client side only: no daemon answered at the address. */
