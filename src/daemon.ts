@@ -13,6 +13,7 @@ import { SchedulerError } from './core/errors.js';
 import { checkExposure, type DaemonConfig } from './daemon-config.js';
 import { ChangeFeed } from './engine/change-feed.js';
 import { Engine } from './engine/engine.js';
+import { FaultLog } from './engine/fault-log.js';
 import { systemClock } from './engine/system-clock.js';
 import { defaultQueue } from './core/execution.js';
 import type { Interpreters } from './core/interpreters.js';
@@ -45,6 +46,8 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
   const unlock = lockDataDir(config.dataDir);
   const log = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: false }));
   const store = new SqliteTaskStore({ path: join(config.dataDir, 'scheduler.db'), durability: config.durability });
+  // Failures that repeat while the store is down are logged once a minute, with a count.
+  const faults = new FaultLog(log, systemClock);
   const feed = new ChangeFeed(systemClock);
   const events = new EventHub({ ...defaultEventHubOptions, heartbeatMs: config.heartbeatMs, log });
   const daemonId = dataDirId(config.dataDir);
@@ -75,6 +78,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     feed,
     activity: events,
     log,
+    faults,
     keepRuns: config.keepRuns,
     outputCap: config.outputCap,
     maxOutputBytes: config.maxOutputBytes,
@@ -99,6 +103,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     // A script at its limit, JSON-escaped, fits with room to spare.
     bodyLimit: config.maxScriptBytes * 2 + 64 * 1024,
     log,
+    faults,
     version: programVersion(),
     about: {
       store: { kind: 'sqlite', location: join(config.dataDir, 'scheduler.db') },
@@ -134,6 +139,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
       feed.close(); // answer pending long polls now, or closing would wait for them
       await app.close();
       await engine.shutdown();
+      faults.close();
       await store.close();
       unlock();
     })());

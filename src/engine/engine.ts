@@ -22,6 +22,8 @@ import { recoverInterruptedRuns } from './recovery.js';
 import { RunSupervisor } from './run-supervisor.js';
 
 import type { EngineLog } from './engine-log.js';
+import { silentFaults, type FaultReporter } from './fault-log.js';
+import { isStoreFault, RunEndBacklog, type CommitOutcome } from './run-end-backlog.js';
 import { ignoredActivity, type LiveOutput, type TaskActivity } from './task-activity.js';
 
 export type { EngineLog };
@@ -35,6 +37,10 @@ export interface EngineOptions {
   /** Told of each change, output chunk and deletion as it happens (the live event stream); none if absent. */
   activity?: TaskActivity;
   log: EngineLog;
+  /** Where failures that repeat (the store refusing writes) are logged once per interval; nowhere if absent. */
+  faults?: FaultReporter;
+  /** Output held in memory for ended runs the store could not commit yet, in bytes (default 64 MiB). */
+  maxHeldOutputBytes?: number;
   /** Runs kept per task; older ones are pruned as new ones are recorded. */
   keepRuns: number;
   /** The per-stream output cap recorded on a run when it starts. */
@@ -58,19 +64,31 @@ export interface TaskWithRuns {
 /** Compare-and-set retries before a write is given up as contended. */
 const maxWriteAttempts = 5;
 
+/** What the engine holds in memory because the store refused it; nothing when all is committed. */
+export interface EngineBacklog {
+  /** Ended runs whose end waits to be committed. */
+  heldRunEnds: number;
+  /** The bytes of output they hold. */
+  heldOutputBytes: number;
+}
+
 /** The task scheduler. */
 export class Engine {
   private readonly mutex = new KeyedMutex();
   private readonly runs: RunSupervisor;
   private readonly firingLoop: FiringLoop;
   private readonly activity: TaskActivity;
+  /** Ends of runs the store refused, waiting to be committed. */
+  private readonly heldEnds: RunEndBacklog;
 
   constructor(private readonly options: EngineOptions) {
+    const faults = options.faults ?? silentFaults;
     this.firingLoop = new FiringLoop({
       store: options.store,
       runner: options.runner,
       clock: options.clock,
       log: options.log,
+      faults,
       warmupMs: options.warmupMs ?? 0,
       apply: (id, event) => this.apply(id, event),
     });
@@ -82,6 +100,13 @@ export class Engine {
       activity: this.activity,
       outputCap: options.outputCap,
       onEnd: (id, run, result) => this.recordRunEnd(id, run, result),
+    });
+    this.heldEnds = new RunEndBacklog({
+      commit: (id, run, result) => this.commitRunEnd(id, run, result),
+      clock: options.clock,
+      log: options.log,
+      faults,
+      maxOutputBytes: options.maxHeldOutputBytes ?? 64 * 1024 * 1024,
     });
   }
 
@@ -99,6 +124,18 @@ export class Engine {
     this.firingLoop.stop();
     this.options.runner.discardPrepared();
     await this.runs.shutdown();
+    // A last try for the ends the store refused; what is still held then is lost with the
+    // process, but not its output: the spool stays, and the next start records the run.
+    if (this.heldEnds.size > 0) await this.heldEnds.retryNow();
+    const lost = this.heldEnds.close();
+    if (lost > 0) {
+      this.options.log.error({ runs: lost }, 'the store refused to record the end of these runs until shutdown; the next start records them as interrupted, with their spooled output');
+    }
+  }
+
+  /** What is held in memory because the store refused to commit it. */
+  get backlog(): EngineBacklog {
+    return { heldRunEnds: this.heldEnds.size, heldOutputBytes: this.heldEnds.outputBytes };
   }
 
   /** Validates and stores a new task; it is committed when this resolves. */
@@ -225,7 +262,15 @@ export class Engine {
    * when it ends.
    */
   private asNow(taskId: string, run: Run): Run {
-    if (run.outcome !== 'running' || !this.runs.isWaiting(taskId, run.run)) return run;
+    if (run.outcome !== 'running') return run;
+    // Ended, but the store refused the record so far: show how it ended.
+    const ended = this.heldEnds.resultOf(taskId, run.run);
+    if (ended) {
+      const { outcome, startedAt, finishedAt, exitCode, signal, error, stdout, stderr, limit, waitedMs } = ended;
+      return { ...run, outcome, startedAt: startedAt ?? run.startedAt, finishedAt, exitCode, signal, error, stdout, stderr,
+        ...(limit === undefined ? {} : { limit }), ...(waitedMs === undefined ? {} : { waitedMs }) };
+    }
+    if (!this.runs.isWaiting(taskId, run.run)) return run;
     return { ...run, startedAt: null, waiting: true };
   }
 
@@ -310,21 +355,43 @@ export class Engine {
     this.activity.changed(task, previous, effect, runWaits);
   }
 
-  /** Records how a run ended (the supervisor calls this once per run). */
+  /**
+   * Records how a run ended (the supervisor calls this once per run). An end the store
+   * refuses (disk full) is held and committed later; so is every end after it, in order.
+   */
   private async recordRunEnd(id: string, run: number, result: RunResult): Promise<void> {
+    if (this.heldEnds.size > 0) {
+      this.heldEnds.hold(id, run, result, 'behind');
+      void this.heldEnds.retryNow();
+      return;
+    }
     try {
-      await this.apply(id, { kind: 'runFinished', run, result });
-      this.options.log.info({ task: id, run, outcome: result.outcome, exitCode: result.exitCode }, 'run finished');
-      await this.boundOutput().catch((error) => this.options.log.error({ error }, 'could not bound the output kept on disk'));
+      await this.commitRunEnd(id, run, result);
     } catch (error) {
-      // The task was deleted while its run went on: there is nothing left to record.
-      if (!(error instanceof SchedulerError && error.code === 'not_found')) {
-        this.options.log.error({ task: id, run, error }, 'could not record the end of a run');
+      if (isStoreFault(error)) {
+        this.heldEnds.hold(id, run, result, 'refused');
+        return;
       }
-    } finally {
-      // Recorded (or the task is gone): the spool, kept in case the daemon died first, is done.
+      this.options.log.error({ task: id, run, error }, 'could not record the end of a run');
       this.options.runner.removeSpool(id, run);
     }
+  }
+
+  /** Commits the end of a run; 'gone' when its task was deleted meanwhile. Store faults are thrown. */
+  private async commitRunEnd(id: string, run: number, result: RunResult): Promise<CommitOutcome> {
+    try {
+      await this.apply(id, { kind: 'runFinished', run, result });
+    } catch (error) {
+      // The task was deleted while its run went on: there is nothing left to record.
+      if (!(error instanceof SchedulerError && error.code === 'not_found')) throw error;
+      this.options.runner.removeSpool(id, run);
+      return 'gone';
+    }
+    this.options.log.info({ task: id, run, outcome: result.outcome, exitCode: result.exitCode }, 'run finished');
+    // Recorded: the spool, kept in case the daemon died first, is done.
+    this.options.runner.removeSpool(id, run);
+    await this.boundOutput().catch((error) => this.options.log.error({ error }, 'could not bound the output kept on disk'));
+    return 'committed';
   }
 
   /** Drops the output of the oldest runs while all kept output is over its bound. */

@@ -13,6 +13,7 @@ import { IllegalTransition, type TaskEvent } from '../core/transition.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { EngineLog } from './engine-log.js';
+import type { FaultReporter } from './fault-log.js';
 import { runSpec } from './run-supervisor.js';
 import { WakeTimer } from './wake-timer.js';
 
@@ -31,6 +32,8 @@ export interface FiringLoopOptions {
   runner: Pick<RunLauncher, 'prepare'>;
   clock: Clock;
   log: EngineLog;
+  /** Where a failure that repeats at every retry (the store refusing writes) is logged, once per interval. */
+  faults: FaultReporter;
   /** How long before a run is due its process is spawned, held; 0: no warm-up. */
   warmupMs: number;
   /**
@@ -89,7 +92,7 @@ export class FiringLoop {
       }
     } catch (error) {
       // A failing store must not turn the timer into a busy loop: try again a little later.
-      this.options.log.error({ error }, `could not fire due tasks; retrying in ${retryAfterErrorMs}ms`);
+      this.options.faults.report('firing', { error }, `could not fire due tasks; retrying every ${retryAfterErrorMs}ms`);
       this.firing = false;
       if (!this.stopped) this.timer.arm(this.options.clock.now() + retryAfterErrorMs);
       return;
@@ -97,7 +100,7 @@ export class FiringLoop {
     this.firing = false;
     await this.warmUpSoonDue().catch((error) => this.options.log.warn({ error }, 'could not warm up the next runs'));
     await this.armForEarliestDue().catch((error) => {
-      this.options.log.error({ error }, `could not re-arm the timer; retrying in ${retryAfterErrorMs}ms`);
+      this.options.faults.report('re-arming', { error }, `could not re-arm the timer; retrying every ${retryAfterErrorMs}ms`);
       // Firing is over, so a submit may have armed the timer for an earlier task meanwhile: keep that.
       if (!this.stopped) this.timer.armIfEarlier(this.options.clock.now() + retryAfterErrorMs);
     });

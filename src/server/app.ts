@@ -8,6 +8,7 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { ChangeFeed } from '../engine/change-feed.js';
 import type { Engine } from '../engine/engine.js';
+import type { FaultReporter } from '../engine/fault-log.js';
 import type { ConcurrencySnapshot } from '../runner/concurrency-gate.js';
 import type { TaskStore } from '../store/task-store.js';
 import { SchedulerError } from '../core/errors.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   bodyLimit: number;
   /** Where failures of requests are logged. */
   log: RequestLog;
+  /** Where store failures that repeat with every request are logged, once per interval; each is logged if absent. */
+  faults?: FaultReporter;
   version: string;
   /** What GET /api/status says of the store, the languages, the sandbox and the slots of runs. */
   about?: DaemonAbout;
@@ -80,7 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // valid ids with a 414 of Fastify's own shape. Longer ones reach the schema and get a 400.
     routerOptions: { maxParamLength: 1024 },
     // Errors the router raises before a route is found (a bad URL) leave in our shape too.
-    frameworkErrors: errorHandler(deps.log),
+    frameworkErrors: errorHandler(deps.log, deps.faults),
   });
 
   const routeTable: RouteLine[] = [];
@@ -99,7 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : coercingAjv).compile(schema));
-  app.setErrorHandler(errorHandler(deps.log));
+  app.setErrorHandler(errorHandler(deps.log, deps.faults));
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; GET /api/openapi.json lists the routes`),
   );

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SchedulerError, type ErrorCode } from '../core/errors.js';
+import type { FaultReporter } from '../engine/fault-log.js';
 
 export function sendError(reply: FastifyReply, status: number, code: ErrorCode | string, message: string): FastifyReply {
   return reply.code(status).type('application/json').send({ error: { code, message } });
@@ -15,14 +16,25 @@ export interface RequestLog {
   error(details: object, message: string): void;
 }
 
-/** Fastify's setErrorHandler callback, logging unexpected failures to `log`. */
-export function errorHandler(log: RequestLog) {
+/**
+ * Fastify's setErrorHandler callback, logging unexpected failures to `log`. A store that
+ * refuses requests (full disk, damaged file) is logged through `faults`, once per interval
+ * and kind with a count, since every request would otherwise log the same failure.
+ */
+export function errorHandler(log: RequestLog, faults?: FaultReporter) {
   return (error: FastifyError | SchedulerError | Error, request: FastifyRequest, reply: FastifyReply) =>
-    handleError(error, request, reply, log);
+    handleError(error, request, reply, log, faults);
 }
 
-function handleError(error: FastifyError | SchedulerError | Error, request: FastifyRequest, reply: FastifyReply, log: RequestLog) {
-  if (error instanceof SchedulerError) return sendError(reply, error.httpStatus, error.code, error.message);
+function handleError(error: FastifyError | SchedulerError | Error, request: FastifyRequest, reply: FastifyReply, log: RequestLog, faults?: FaultReporter) {
+  if (error instanceof SchedulerError) {
+    if (error.code === 'store_unavailable' || error.code === 'store_corrupt') {
+      const details = { method: request.method, url: request.url, error: error.message };
+      if (faults) faults.report(`requests: ${error.code}`, details, `requests fail: ${error.message}`);
+      else log.error(details, `request failed: ${error.message}`);
+    }
+    return sendError(reply, error.httpStatus, error.code, error.message);
+  }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     return sendError(reply, 400, 'invalid_request', describeValidation(fastifyError));

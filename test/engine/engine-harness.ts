@@ -17,6 +17,7 @@ import type { Run, Task } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
 import { ChangeFeed } from '../../src/engine/change-feed.js';
 import { Engine, type EngineLog } from '../../src/engine/engine.js';
+import { FaultLog } from '../../src/engine/fault-log.js';
 import type { TaskActivity } from '../../src/engine/task-activity.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
@@ -96,6 +97,10 @@ export interface HarnessOptions {
   activity?: TaskActivity;
   /** The bound on all kept output; none if absent. */
   maxOutputBytes?: number;
+  /** Wraps the store the engine uses (e.g. to make its writes fail); the test still reads the real one. */
+  wrapStore?: (store: TaskStore) => TaskStore;
+  /** The bound on output held for run ends the store refused. */
+  maxHeldOutputBytes?: number;
 }
 
 /**
@@ -129,7 +134,8 @@ export function useEngineHarness(check: 'errors' | 'problems' = 'errors') {
     async harness(options: HarnessOptions = {}): Promise<Harness> {
       const clock = options.clock ?? new FakeClock(T0);
       const inner = new SqliteTaskStore({ path: options.path ?? ':memory:' });
-      const { store, calls } = probe(inner);
+      const probed = probe(options.wrapStore ? options.wrapStore(inner) : inner);
+      const { store, calls } = probed;
       const runner = options.runner ?? new FakeRunner({ now: () => clock.now() });
       const feed = new ChangeFeed(clock);
       const log = new RecordingLog();
@@ -145,6 +151,8 @@ export function useEngineHarness(check: 'errors' | 'problems' = 'errors') {
         warmupMs: options.warmupMs,
         activity: options.activity,
         maxOutputBytes: options.maxOutputBytes,
+        faults: new FaultLog(log, clock),
+        maxHeldOutputBytes: options.maxHeldOutputBytes,
       });
       cleanups.push(() => inner.close());
       if (options.shutdownAtEnd !== false) cleanups.push(() => engine.shutdown());

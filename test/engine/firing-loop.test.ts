@@ -1,6 +1,7 @@
 /** The firing loop on its own: what it does when the store fails it. */
 import { describe, expect, it } from 'vitest';
 import { FiringLoop } from '../../src/engine/firing-loop.js';
+import { FaultLog } from '../../src/engine/fault-log.js';
 import type { Task } from '../../src/core/task.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { RecordingLog, T0 } from './engine-harness.js';
@@ -35,6 +36,7 @@ describe('FiringLoop', () => {
       runner: { prepare: () => undefined },
       clock,
       log,
+      faults: new FaultLog(log, clock),
       warmupMs: 0,
       apply: async () => undefined,
     });
@@ -47,7 +49,7 @@ describe('FiringLoop', () => {
     // ...then the read fails: the retry in 1 s must not replace the earlier timer.
     earliest.reject(new Error('disk I/O error'));
     await settle();
-    expect(log.errors.map((entry) => entry.message)).toEqual(['could not re-arm the timer; retrying in 1000ms']);
+    expect(log.errors.map((entry) => entry.message)).toEqual(['could not re-arm the timer; retrying every 1000ms']);
     clock.advance(100);
     await settle();
     expect(passes).toBe(2);
