@@ -298,12 +298,15 @@ describe('a recurring task whose schedule ends', () => {
     const done = await waitForStatus(harness.app, 'ends-interval', 'Executed');
     expect(done.nextRunAt).toBeNull();
     expect(done.stopRequested).toBe(false);
-    // Fires that came late collapse into one run, so there may be fewer than three; none is off the grid or after the end.
+    // Fires that came late collapse into one run, so there may be fewer than three; and on a
+    // loaded machine a run may outlast 100 ms, so the fire during it is skipped (the overlap
+    // rule). None is off the grid or after the end, and at least one ran.
     expect(done.results.length).toBeGreaterThanOrEqual(1);
     for (const run of done.results) {
       expect([start, start + 100, start + 200]).toContain(ms(run.scheduledAt));
-      expect(run.outcome).toBe('succeeded');
+      expect(['succeeded', 'skipped']).toContain(run.outcome);
     }
+    expect(done.results.some((run) => run.outcome === 'succeeded')).toBe(true);
     expect(await nextRuns('ends-interval')).toEqual([]);
   });
 
