@@ -30,8 +30,16 @@ interface CheckResult {
   error?: { code?: string; message: string };
 }
 
-/** Starts the check of the database at `path`; returns a function that abandons it. */
-export function startQuickCheck(path: string, onDamage: (problem: string) => void): () => void {
+/** A check under way. */
+export interface QuickCheck {
+  /** Settles when the check has ended, whatever it found (or when it could not run). */
+  done: Promise<void>;
+  /** Abandons it. */
+  stop(): void;
+}
+
+/** Starts the check of the database at `path`. */
+export function startQuickCheck(path: string, onDamage: (problem: string) => void): QuickCheck {
   const worker = new Worker(workerSource, {
     eval: true,
     workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path },
@@ -43,5 +51,6 @@ export function startQuickCheck(path: string, onDamage: (problem: string) => voi
     if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') onDamage(result.error!.message);
   });
   worker.on('error', () => undefined);
-  return () => void worker.terminate();
+  const done = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  return { done, stop: () => void worker.terminate() };
 }

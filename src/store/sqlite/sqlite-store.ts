@@ -25,7 +25,7 @@ import type {
 } from '../task-store.js';
 import { writeBackup } from './backup.js';
 import { GroupCommit } from './group-commit.js';
-import { startQuickCheck } from './quick-check.js';
+import { startQuickCheck, type QuickCheck } from './quick-check.js';
 import { classifySqliteError, corruptionRemedy, StoreFailure } from './sqlite-errors.js';
 import { checkDatabaseAtStart } from './start-check.js';
 import { migrations } from './migrations.js';
@@ -55,7 +55,7 @@ export class SqliteTaskStore implements TaskStore {
   private state: StoreHealth = { ok: true };
   /** The damage found, refused again on every later call. */
   private corruption: StoreFailure | undefined;
-  private stopBackgroundCheck: (() => void) | undefined;
+  private readonly backgroundCheck: QuickCheck | undefined;
   private readonly statements;
   private readonly saveInTransaction: (params: SaveTaskParams) => void;
   private readonly deleteInTransaction: (id: string) => boolean;
@@ -89,7 +89,7 @@ export class SqliteTaskStore implements TaskStore {
     const insertInTransaction = this.db.transaction((tasks: Task[]) => this.insertBatch(tasks));
     this.inserts = new GroupCommit((tasks: Task[]) => this.guard('write', () => insertInTransaction(tasks)));
     if (options.backgroundCheck && options.path !== ':memory:') {
-      this.stopBackgroundCheck = startQuickCheck(options.path, (problem) => {
+      this.backgroundCheck = startQuickCheck(options.path, (problem) => {
         this.failed(Object.assign(new Error(`PRAGMA quick_check: ${problem}`), { code: 'SQLITE_CORRUPT' }));
       });
     }
@@ -344,6 +344,11 @@ export class SqliteTaskStore implements TaskStore {
     this.guard('read', () => this.statements.ping.get());
   }
 
+  /** Settles once the background check (if any) has ended; its findings are then in health(). */
+  async backgroundCheckDone(): Promise<void> {
+    await this.backgroundCheck?.done;
+  }
+
   health(): StoreHealth {
     return this.state;
   }
@@ -357,7 +362,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async close(): Promise<void> {
-    this.stopBackgroundCheck?.();
+    this.backgroundCheck?.stop();
     if (!this.db.open) return;
     this.inserts.flush();
     this.db.close();
