@@ -56,7 +56,29 @@ export interface RunPage {
   nextCursor: string | null;
 }
 
-/** Durable storage of tasks and their runs. */
+/**
+ * Whether the store can serve requests. `store_corrupt` (the database is damaged) lasts
+ * until the daemon is restarted on a repaired or restored file; `store_unavailable` (the
+ * disk is full, an I/O error) lasts until a write succeeds again. `since` is when it began
+ * (milliseconds since the epoch); `reason` says what failed, for /healthz and the log.
+ */
+export type StoreHealth =
+  | { ok: true }
+  | { ok: false; code: 'store_corrupt' | 'store_unavailable'; reason: string; since: number };
+
+/** Parameters of TaskStore.backup. */
+export interface BackupParams {
+  /** Where the copy goes: an absolute path on the daemon's host. */
+  path: string;
+  /** Replace a file already there (refused otherwise). */
+  overwrite: boolean;
+}
+
+/**
+ * Durable storage of tasks and their runs. A failure of the storage itself comes out of any
+ * method as a SchedulerError `store_corrupt` or `store_unavailable` (with the original
+ * error as its cause), and is reflected by health().
+ */
 export interface TaskStore {
   /** Stores a new task; fails with already_exists when the id is taken. Committed on return. */
   insertTask(task: Task): Promise<void>;
@@ -90,5 +112,12 @@ export interface TaskStore {
   boundOutput(maxBytes: number): Promise<number>;
   /** Fails when the store cannot serve requests. */
   ping(): Promise<void>;
+  /** The last failure of the storage still in force, or ok. */
+  health(): StoreHealth;
+  /**
+   * Writes a consistent copy of the whole store to a new file while it keeps serving;
+   * resolves with the copy's size once the file is complete (never a partial file at `path`).
+   */
+  backup(params: BackupParams): Promise<{ bytes: number }>;
   close(): Promise<void>;
 }

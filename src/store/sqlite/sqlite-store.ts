@@ -4,19 +4,30 @@
  * resolves (new tasks are committed in groups, see GroupCommit); with WAL and synchronous=NORMAL a commit survives a crash of the daemon
  * (kill -9) and only the last commits can be lost to a power cut (synchronous=FULL, the
  * `durability: 'full'` option, closes that window at the cost of an fsync per commit).
+ *
+ * Every public method passes through guard(): a failure of the database (damage, a full
+ * disk, an I/O error) leaves as a StoreFailure naming the file and what to do, and sets
+ * health(). Once the file is known to be damaged, every later call is refused with the same
+ * store_corrupt error: writing on into a damaged b-tree can spread the damage.
  */
 import Database from 'better-sqlite3';
 import { SchedulerError } from '../../core/errors.js';
 import type { Run, Task } from '../../core/task.js';
 import type {
+  BackupParams,
   ListRunsParams,
   ListTasksParams,
   RunPage,
   SaveTaskParams,
+  StoreHealth,
   TaskPage,
   TaskStore,
 } from '../task-store.js';
+import { writeBackup } from './backup.js';
 import { GroupCommit } from './group-commit.js';
+import { startQuickCheck, type QuickCheck } from './quick-check.js';
+import { classifySqliteError, corruptionRemedy, StoreFailure } from './sqlite-errors.js';
+import { checkDatabaseAtStart } from './start-check.js';
 import { migrations } from './migrations.js';
 import { intervalColumn, rowToRun, rowToTask, stateToColumns, type RunRow, type TaskRow } from './rows.js';
 
@@ -26,6 +37,12 @@ export interface SqliteStoreOptions {
   path: string;
   /** 'normal' survives a daemon crash; 'full' also survives a power cut. */
   durability?: 'normal' | 'full';
+  /**
+   * After opening, run a full `PRAGMA quick_check` in a worker thread (off the event loop,
+   * on its own read-only connection); damage it finds turns the store corrupt. The daemon
+   * sets it; a check that reads the whole file is too slow to make the start wait for it.
+   */
+  backgroundCheck?: boolean;
 }
 
 const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, policy, state_detail, lang, execution, created_at, status, current_run,
@@ -34,6 +51,11 @@ const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_
 /** A TaskStore over a SQLite database file. */
 export class SqliteTaskStore implements TaskStore {
   private readonly db: Database.Database;
+  private readonly path: string;
+  private state: StoreHealth = { ok: true };
+  /** The damage found, refused again on every later call. */
+  private corruption: StoreFailure | undefined;
+  private readonly backgroundCheck: QuickCheck | undefined;
   private readonly statements;
   private readonly saveInTransaction: (params: SaveTaskParams) => void;
   private readonly deleteInTransaction: (id: string) => boolean;
@@ -43,16 +65,34 @@ export class SqliteTaskStore implements TaskStore {
   private readonly inserts: GroupCommit<Task>;
 
   constructor(options: SqliteStoreOptions) {
-    this.db = new Database(options.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
-    this.db.pragma('busy_timeout = 5000');
-    // A row replaced by INSERT OR REPLACE must fire the delete triggers that keep
-    // output_usage right; SQLite fires them only with recursive triggers on.
-    this.db.pragma('recursive_triggers = ON');
-    this.migrate();
-    this.statements = this.prepare();
-    this.inserts = new GroupCommit(this.db.transaction((tasks: Task[]) => this.insertBatch(tasks)));
+    this.path = options.path;
+    try {
+      this.db = new Database(options.path);
+    } catch (error) {
+      throw classifySqliteError(error, options.path) ?? error;
+    }
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+      this.db.pragma('busy_timeout = 5000');
+      // A row replaced by INSERT OR REPLACE must fire the delete triggers that keep
+      // output_usage right; SQLite fires them only with recursive triggers on.
+      this.db.pragma('recursive_triggers = ON');
+      checkDatabaseAtStart(this.db);
+      this.migrate();
+      this.statements = this.prepare();
+    } catch (error) {
+      // Closed here: the caller never gets a store to close.
+      this.db.close();
+      throw classifySqliteError(error, options.path) ?? error;
+    }
+    const insertInTransaction = this.db.transaction((tasks: Task[]) => this.insertBatch(tasks));
+    this.inserts = new GroupCommit((tasks: Task[]) => this.guard('write', () => insertInTransaction(tasks)));
+    if (options.backgroundCheck && options.path !== ':memory:') {
+      this.backgroundCheck = startQuickCheck(options.path, (problem) => {
+        this.failed(Object.assign(new Error(`PRAGMA quick_check: ${problem}`), { code: 'SQLITE_CORRUPT' }));
+      });
+    }
     this.saveInTransaction = this.db.transaction((params: SaveTaskParams) => this.writeTask(params));
     // One read transaction, so that the runs belong to the version of the task read.
     this.readTaskWithRuns = this.db.transaction((id: string) => {
@@ -159,7 +199,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async saveTask(params: SaveTaskParams): Promise<void> {
-    this.saveInTransaction(params);
+    this.guard('write', () => this.saveInTransaction(params));
   }
 
   /** The body of saveTask, as one transaction. */
@@ -199,19 +239,25 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async getTask(id: string): Promise<Task | undefined> {
-    const row = this.statements.getTask.get(id) as TaskRow | undefined;
-    return row && rowToTask(row);
+    return this.guard('read', () => {
+      const row = this.statements.getTask.get(id) as TaskRow | undefined;
+      return row && rowToTask(row);
+    });
   }
 
   async getTaskWithRuns(id: string): Promise<{ task: Task; runs: Run[] } | undefined> {
-    return this.readTaskWithRuns(id);
+    return this.guard('read', () => this.readTaskWithRuns(id));
   }
 
   async listRuns(taskId: string): Promise<Run[]> {
-    return (this.statements.listRuns.all(taskId) as RunRow[]).map(rowToRun);
+    return this.guard('read', () => (this.statements.listRuns.all(taskId) as RunRow[]).map(rowToRun));
   }
 
   async listRunsPage(params: ListRunsParams): Promise<RunPage> {
+    return this.guard('read', () => this.readRunsPage(params));
+  }
+
+  private readRunsPage(params: ListRunsParams): RunPage {
     const before = params.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(params.cursor);
     // One row more than asked tells whether there is a next page.
     const rows = (
@@ -225,11 +271,17 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async getRun(taskId: string, run: number): Promise<Run | undefined> {
-    const row = this.statements.getRun.get(taskId, run) as RunRow | undefined;
-    return row && rowToRun(row);
+    return this.guard('read', () => {
+      const row = this.statements.getRun.get(taskId, run) as RunRow | undefined;
+      return row && rowToRun(row);
+    });
   }
 
   async listTasks(params: ListTasksParams): Promise<TaskPage> {
+    return this.guard('read', () => this.readTasksPage(params));
+  }
+
+  private readTasksPage(params: ListTasksParams): TaskPage {
     const after = params.cursor === undefined ? 0 : decodeCursor(params.cursor);
     // One row more than asked tells whether there is a next page.
     const rows = (
@@ -246,30 +298,29 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async deleteTask(id: string): Promise<boolean> {
-    return this.deleteInTransaction(id);
+    return this.guard('write', () => this.deleteInTransaction(id));
   }
 
   async earliestDueAt(): Promise<number | undefined> {
-    const row = this.statements.earliestDue.get() as { due: number | null };
-    return row.due ?? undefined;
+    return this.guard('read', () => (this.statements.earliestDue.get() as { due: number | null }).due ?? undefined);
   }
 
   async listDueTasks(params: { now: number; limit: number }): Promise<Task[]> {
-    return (this.statements.listDue.all(params.now, params.limit) as TaskRow[]).map(rowToTask);
+    return this.guard('read', () => (this.statements.listDue.all(params.now, params.limit) as TaskRow[]).map(rowToTask));
   }
 
   async listExecutingTasks(): Promise<Task[]> {
-    return (this.statements.listExecuting.all() as TaskRow[]).map(rowToTask);
+    return this.guard('read', () => (this.statements.listExecuting.all() as TaskRow[]).map(rowToTask));
   }
 
   async outputBytes(): Promise<number> {
-    return (this.statements.outputUsage.get() as { bytes: number }).bytes;
+    return this.guard('read', () => (this.statements.outputUsage.get() as { bytes: number }).bytes);
   }
 
   async boundOutput(maxBytes: number): Promise<number> {
     // Most calls find the total within the bound: one row read, no write transaction.
     if ((await this.outputBytes()) <= maxBytes) return 0;
-    return this.boundOutputInTransaction(maxBytes);
+    return this.guard('write', () => this.boundOutputInTransaction(maxBytes));
   }
 
   /** The body of boundOutput: drops the output of the oldest finished runs until the total fits. */
@@ -290,13 +341,63 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async ping(): Promise<void> {
-    this.statements.ping.get();
+    this.guard('read', () => this.statements.ping.get());
+  }
+
+  /** Settles once the background check (if any) has ended; its findings are then in health(). */
+  async backgroundCheckDone(): Promise<void> {
+    await this.backgroundCheck?.done;
+  }
+
+  health(): StoreHealth {
+    return this.state;
+  }
+
+  async backup(params: BackupParams): Promise<{ bytes: number }> {
+    // A copy of a damaged file is damaged too, and could replace a good backup.
+    if (this.corruption) {
+      throw new SchedulerError('store_corrupt', `${this.corruption.reason}: a backup of it would be damaged too; ${corruptionRemedy(this.path)}`);
+    }
+    return writeBackup(this.db, params);
   }
 
   async close(): Promise<void> {
+    this.backgroundCheck?.stop();
     if (!this.db.open) return;
     this.inserts.flush();
     this.db.close();
+  }
+
+  /**
+   * Runs one call of the store: a failure of the database leaves as a StoreFailure and is
+   * recorded in health(); a write that succeeds ends a `store_unavailable` spell (the disk
+   * has room again). Once the file is known to be damaged, nothing reaches it any more.
+   */
+  private guard<T>(kind: 'read' | 'write', work: () => T): T {
+    if (this.corruption) throw this.corruption;
+    let result: T;
+    try {
+      result = work();
+    } catch (error) {
+      throw this.failed(error);
+    }
+    if (kind === 'write' && !this.state.ok && this.state.code === 'store_unavailable') this.state = { ok: true };
+    return result;
+  }
+
+  /** The error to throw for `error`, recording a failure of the database in health(). */
+  private failed(error: unknown): unknown {
+    const failure = classifySqliteError(error, this.path);
+    if (!failure) return error;
+    if (failure.code === 'store_corrupt') {
+      this.corruption ??= failure;
+      if (this.state.ok || this.state.code !== 'store_corrupt') {
+        this.state = { ok: false, code: 'store_corrupt', reason: failure.reason, since: Date.now() };
+      }
+    } else if (this.state.ok) {
+      this.state = { ok: false, code: 'store_unavailable', reason: failure.reason, since: Date.now() };
+    }
+    return failure;
   }
 }
 
