@@ -65,11 +65,6 @@ export class RunSupervisor {
     return count;
   }
 
-  /** Whether run `run` of `taskId` is in progress but still waiting for a free slot. */
-  isWaiting(taskId: string, run: number): boolean {
-    return this.active.get(taskId)?.get(run)?.process.waiting === true;
-  }
-
   /** The output run `run` of `taskId` (by default its first run in progress) has written so far, if it is in progress. */
   liveOutput(taskId: string, run?: number): LiveOutput | undefined {
     const runs = this.active.get(taskId);
