@@ -36,6 +36,8 @@ export type TaskEvent =
   | { kind: 'fire' }
   /** The run in progress ended (or was found interrupted after a restart). */
   | { kind: 'runFinished'; run: number; result: RunResult }
+  /** A run recorded as waiting for a free slot really started its script, at `startedAt`. */
+  | { kind: 'runStarted'; run: number; startedAt: number }
   /** The user asked to stop the task. */
   | { kind: 'stop' }
   /** The user asked to pause a recurring task: no fire until it is resumed. */
@@ -64,7 +66,9 @@ export type Effect =
   /** Record the tick at `scheduledAt` as skipped, saying why. */
   | { kind: 'skipRun'; run: number; scheduledAt: number; at: number; reason: string }
   /** Record how run `run` ended. */
-  | { kind: 'finishRun'; run: number; result: RunResult };
+  | { kind: 'finishRun'; run: number; result: RunResult }
+  /** Record that run `run`, recorded as waiting for a free slot, started at `startedAt` (it serves `scheduledAt`, attempt `attempt`). */
+  | { kind: 'recordStart'; run: number; startedAt: number; scheduledAt: number; attempt: number };
 
 /** The outcome of applying an event. `changed` is false when the event was a no-op. */
 export interface Transition {
@@ -94,7 +98,7 @@ type Handlers = { [K in TaskEvent['kind']]?: Handler<Extract<TaskEvent, { kind: 
 const table: Record<TaskStatus, Handlers> = {
   ToBeExecuted: { fire: startRun, trigger: runNow, stop: stopWaiting, pause: pauseWaiting, resume: unchanged },
   WaitForNextExecution: { fire: startRun, trigger: runNow, stop: stopWaiting, pause: pauseWaiting, resume: unchanged },
-  Executing: { fire: fireDuringRun, trigger: triggerDuringRun, runFinished: finishRun, stop: stopExecuting, pause: pauseExecuting, resume: resumeExecuting },
+  Executing: { fire: fireDuringRun, trigger: triggerDuringRun, runFinished: finishRun, runStarted: recordStart, stop: stopExecuting, pause: pauseExecuting, resume: resumeExecuting },
   Paused: { trigger: runNow, stop: stopWaiting, pause: unchanged, resume: resumePaused },
   Executed: { stop: refuseStop('it has already executed'), trigger: refuseFinal, pause: refuseFinal, resume: refuseFinal },
   Stopped: { stop: alreadyStopped, trigger: refuseFinal, pause: refuseFinal, resume: refuseFinal },
@@ -331,6 +335,21 @@ function finishRun(
   return changedTo(task, next, now, {
     effect: { kind: 'finishRun', run: event.run, result: event.result },
   });
+}
+
+/**
+ * A run that waited for a free slot has started its script. Nothing changes but the task's
+ * version (so that watchers and long polls learn of it) and the run's record. A start of a
+ * run that is not in progress (it ended meanwhile) changes nothing.
+ */
+function recordStart(task: Task, event: Extract<TaskEvent, { kind: 'runStarted' }>, now: number): Transition {
+  const state = task.state as Extract<TaskState, { status: 'Executing' }>;
+  const beside = state.parallel?.find((other) => other.run === event.run);
+  if (event.run !== state.run && !beside) return unchanged(task);
+  // The fire it serves; absent only in states stored before fires were, where it is its start.
+  const scheduledAt = beside ? beside.fire : (state.fire ?? event.startedAt);
+  const attempt = beside ? 1 : (state.attempt ?? 1);
+  return changedTo(task, state, now, { effect: { kind: 'recordStart', run: event.run, startedAt: event.startedAt, scheduledAt, attempt } });
 }
 
 /**

@@ -19,7 +19,7 @@ import type { ChangeFeed } from './change-feed.js';
 import { FiringLoop } from './firing-loop.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { recoverInterruptedRuns } from './recovery.js';
-import { RunSupervisor } from './run-supervisor.js';
+import { RunSupervisor, type Admission } from './run-supervisor.js';
 
 import type { EngineLog } from './engine-log.js';
 import { silentFaults, type FaultReporter } from './fault-log.js';
@@ -100,6 +100,7 @@ export class Engine {
       activity: this.activity,
       outputCap: options.outputCap,
       onEnd: (id, run, result) => this.recordRunEnd(id, run, result),
+      onStart: (id, run, startedAt) => this.recordRunStart(id, run, startedAt),
     });
     this.heldEnds = new RunEndBacklog({
       commit: (id, run, result) => this.commitRunEnd(id, run, result),
@@ -113,7 +114,15 @@ export class Engine {
   /** Recovers from an unclean stop, applies the bound on kept output, then starts the timer. */
   async start(): Promise<void> {
     const { store, runner, clock, log, outputCap } = this.options;
-    await recoverInterruptedRuns({ store, runner, clock, log, outputCap, apply: (id, event) => this.apply(id, event) });
+    await recoverInterruptedRuns({
+      store,
+      runner,
+      clock,
+      log,
+      outputCap,
+      apply: (id, event) => this.apply(id, event),
+      startWaiting: (task, run) => this.runs.start(task, run, true),
+    });
     // The bound may have been lowered since the last start.
     await this.boundOutput();
     await this.firingLoop.armForEarliestDue();
@@ -257,9 +266,9 @@ export class Engine {
   }
 
   /**
-   * A run as it is now: one recorded as started but waiting for a free slot (the cap on runs
-   * at once, or its queue's) is shown waiting, not started; the store learns its real start
-   * when it ends.
+   * A run as it is now: one that ended while the store refused writes shows how it ended;
+   * one in progress shows the output it has written so far (the store gets its output when
+   * it ends).
    */
   private asNow(taskId: string, run: Run): Run {
     if (run.outcome !== 'running') return run;
@@ -270,8 +279,8 @@ export class Engine {
       return { ...run, outcome, startedAt: startedAt ?? run.startedAt, finishedAt, exitCode, signal, error, stdout, stderr,
         ...(limit === undefined ? {} : { limit }), ...(waitedMs === undefined ? {} : { waitedMs }) };
     }
-    if (!this.runs.isWaiting(taskId, run.run)) return run;
-    return { ...run, startedAt: null, waiting: true };
+    const live = this.runs.liveOutput(taskId, run.run);
+    return live ? { ...run, stdout: live.stdout, stderr: live.stderr } : run;
   }
 
   /** A page of tasks, in submission order. */
@@ -301,31 +310,36 @@ export class Engine {
       const now = this.options.clock.now();
       const result = transition(task, event, now);
       if (!result.changed) return result;
+      // A run to start takes its slot before its start is written, so the record says truly whether it waits.
+      const admission = this.runs.admit(result.task, result.effect);
       try {
         await this.options.store.saveTask({
           task: result.task,
           expectedVersion: task.version,
-          runChange: this.runChangeFor(result.effect),
+          runChange: this.runChangeFor(result.effect, admission.waits),
           keepRuns: this.options.keepRuns,
         });
       } catch (error) {
+        admission.cancel();
         if (isVersionConflict(error) && attempt < maxWriteAttempts) continue;
         throw error;
       }
-      this.afterSave(result, task);
+      this.afterSave(result, task, admission);
       return result;
     }
   }
 
-  private runChangeFor(effect: Effect | null): RunChange | undefined {
+  /** The run record `effect` writes; a run that `waits` for a free slot is recorded waiting, not started. */
+  private runChangeFor(effect: Effect | null, waits: boolean): RunChange | undefined {
     if (!effect) return undefined;
     const blank = { exitCode: null, signal: null, stdout: noOutput, stderr: noOutput, outputCap: this.options.outputCap };
     switch (effect.kind) {
       case 'startRun': {
         const { missed } = effect;
+        const started = waits ? { startedAt: null, waiting: true as const } : { startedAt: effect.startedAt };
         return {
           kind: 'insert',
-          run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, attempt: effect.attempt, startedAt: effect.startedAt, finishedAt: null, outcome: 'running', error: null },
+          run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, attempt: effect.attempt, ...started, finishedAt: null, outcome: 'running', error: null },
           ...(missed ? { skipped: { ...blank, ...missed, attempt: 1, startedAt: null, finishedAt: effect.startedAt, outcome: 'skipped' as const, error: missed.reason } } : {}),
         };
       }
@@ -336,14 +350,16 @@ export class Engine {
         };
       case 'finishRun':
         return { kind: 'finish', run: effect.run, result: effect.result };
+      case 'recordStart':
+        return { kind: 'start', run: effect.run, startedAt: effect.startedAt };
       case 'killRun':
         return undefined; // its end is recorded when the run ends
     }
   }
 
   /** What follows a committed write: start the run it asked for, re-arm, tell watchers. */
-  private afterSave({ task, effect }: Transition, previous: Task): void {
-    if (effect?.kind === 'startRun') this.runs.start(task, effect.run);
+  private afterSave({ task, effect }: Transition, previous: Task, admission: Admission): void {
+    if (effect?.kind === 'startRun') this.runs.start(task, effect.run, admission.waits);
     // Not awaited: the run's end is recorded (as killed) under this task's mutex, held now.
     if (effect?.kind === 'killRun') void this.runs.kill(task.id, effect.reason, effect.run);
     if (effect?.kind === 'skipRun') {
@@ -351,8 +367,22 @@ export class Engine {
     }
     this.firingLoop.armFor(task);
     this.options.feed.publish(task.id, 'changed');
-    const runWaits = effect?.kind === 'startRun' && this.runs.isWaiting(task.id, effect.run);
-    this.activity.changed(task, previous, effect, runWaits);
+    this.activity.changed(task, previous, effect, effect?.kind === 'startRun' && admission.waits);
+  }
+
+  /**
+   * Records that a run recorded as waiting for a free slot has started: its start time, and
+   * the task's version raised, so that watchers and long polls learn of it. A task deleted
+   * meanwhile has nothing left to record.
+   */
+  private async recordRunStart(id: string, run: number, startedAt: number): Promise<void> {
+    try {
+      await this.apply(id, { kind: 'runStarted', run, startedAt });
+    } catch (error) {
+      if (!(error instanceof SchedulerError && error.code === 'not_found')) {
+        this.options.log.error({ task: id, run, error }, 'could not record the start of a run that waited for a free slot');
+      }
+    }
   }
 
   /**

@@ -31,7 +31,10 @@ export interface RunStartedEvent {
   run: number;
   /** The fire time it serves. */
   scheduledAt: string;
-  /** When it was recorded as started; its script starts then, or once a slot frees if `waiting`. */
+  /**
+   * When its script started; for a run that waits (`waiting`), when it was recorded, and a
+   * second `run-started` of the same run, without `waiting`, follows when its script starts.
+   */
   startedAt: string;
   /** 1, or more for a retry of the same fire. */
   attempt: number;
@@ -118,6 +121,8 @@ export function changeEvents(task: Task, previous: Task, effect: Effect | null, 
       if (!missed) return [status, started];
       return [{ name: 'run-skipped', data: { run: missed.run, scheduledAt: iso(missed.scheduledAt), reason: missed.reason } }, status, started];
     }
+    case 'recordStart':
+      return [status, { name: 'run-started', data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), startedAt: iso(effect.startedAt), attempt: effect.attempt } }];
     case 'killRun':
       return [status];
     case 'skipRun':

@@ -16,6 +16,16 @@
  * up, the waiting runs are scanned in arrival order and every one that fits is started.
  * Hence, between two events, no waiting run fits, and a new run that fits may start at once
  * without passing anyone who could have run.
+ *
+ * The engine records a run's start before it starts it, and a run that waits is recorded so
+ * (a daemon restarted after a crash starts it then, rather than call it interrupted). So that
+ * the record is true, the engine reserves the run's slot before it writes (reserve): a run
+ * that got one starts at once when start() comes, whatever started meanwhile. One that did
+ * not is recorded waiting and started with a `beforeStart` hook: it always queues, and when
+ * its turn comes it holds its slot while the hook records the start, then starts. Recorded
+ * before started, as every other run: a crash can leave a run recorded as started that never
+ * ran (the next daemon says it was interrupted), never one that ran recorded as waiting (the
+ * next daemon would run it again).
  */
 import { availableParallelism } from 'node:os';
 import { defaultQueue } from '../core/execution.js';
@@ -23,7 +33,7 @@ import { noOutput, type CapturedOutput } from '../core/task.js';
 import type { RunResult } from '../core/transition.js';
 import type { RunOutputListener, RunningProcess } from './held-process.js';
 import type { RunSpec } from './process-runner.js';
-import type { RunLauncher } from './run-launcher.js';
+import type { RecoveredOutput, RunLauncher, StartOptions } from './run-launcher.js';
 
 /**
  * The global maximum when none is configured: twice the number of CPUs the daemon may use,
@@ -81,6 +91,8 @@ export class ConcurrencyGate implements RunLauncher, Gate {
   private readonly runningIn = new Map<string, number>();
   /** Runs waiting for a slot, in the order they arrived. */
   private readonly waiting: GatedRun[] = [];
+  /** Slots taken by reserve() for runs not yet started, by run, with their queue. */
+  private readonly reserved = new Map<string, string>();
   private closed = false;
 
   constructor(private readonly options: ConcurrencyGateOptions) {
@@ -99,21 +111,54 @@ export class ConcurrencyGate implements RunLauncher, Gate {
     if (!this.closed && this.fits(queueOf(spec))) this.options.inner.prepare(spec);
   }
 
-  /**
-   * Starts the run now if a slot is free (an inner start that throws is rethrown, and takes
-   * no slot); otherwise returns a run that waits for one. After close(), returns a run that
-   * never starts.
-   */
-  start(spec: RunSpec): RunningProcess {
-    if (this.closed) return endedBeforeStart(this.result(spec, 'interrupted', 'the daemon was shutting down'));
+  /** Takes a slot for `spec` if one is free now; start() of the same run then uses it. */
+  reserve(spec: RunSpec): boolean {
     const queue = queueOf(spec);
-    if (this.fits(queue)) {
-      const process = this.options.inner.start(spec);
+    if (this.closed || !this.fits(queue)) return false;
+    this.take(queue);
+    this.reserved.set(runKey(spec), queue);
+    return true;
+  }
+
+  /** Gives back the slot reserved for `spec` (its start was not recorded); nothing if it has none. */
+  unreserve(spec: RunSpec): void {
+    const queue = this.reserved.get(runKey(spec));
+    if (queue === undefined) return;
+    this.reserved.delete(runKey(spec));
+    this.free(queue);
+  }
+
+  /**
+   * Starts the run now if a slot was reserved for it or (without a `beforeStart` hook) is
+   * free; an inner start that throws is rethrown, and takes no slot. Otherwise returns a run
+   * that waits for one, and starts once the hook has settled. After close(), returns a run
+   * that never starts.
+   */
+  start(spec: RunSpec, options: StartOptions = {}): RunningProcess {
+    const key = runKey(spec);
+    const reservedIn = this.reserved.get(key);
+    if (reservedIn !== undefined) this.reserved.delete(key);
+    if (this.closed) {
+      if (reservedIn !== undefined) this.release(reservedIn);
+      return endedBeforeStart(this.result(spec, 'interrupted', 'the daemon was shutting down'));
+    }
+    const queue = queueOf(spec);
+    if (reservedIn !== undefined || (!options.beforeStart && this.fits(queue))) {
+      if (reservedIn === undefined) this.take(queue);
+      let process: RunningProcess;
+      try {
+        process = this.options.inner.start(spec);
+      } catch (error) {
+        this.free(queue);
+        throw error;
+      }
       this.occupy(queue, process);
       return process;
     }
-    const run = new GatedRun(spec, queue, this.options.now(), this);
+    const run = new GatedRun(spec, queue, this.options.now(), this, options.beforeStart);
     this.waiting.push(run);
+    // A run with a hook queues even when it fits, so that its start is recorded first.
+    if (options.beforeStart) this.startWaiting();
     return run;
   }
 
@@ -121,7 +166,7 @@ export class ConcurrencyGate implements RunLauncher, Gate {
     this.options.inner.discardPrepared();
   }
 
-  recoverOutput(taskId: string, run: number): { stdout: CapturedOutput; stderr: CapturedOutput } {
+  recoverOutput(taskId: string, run: number): RecoveredOutput {
     return this.options.inner.recoverOutput(taskId, run);
   }
 
@@ -176,20 +221,30 @@ export class ConcurrencyGate implements RunLauncher, Gate {
     return Object.hasOwn(this.options.queues, queue) ? this.options.queues[queue] : undefined;
   }
 
-  /** Takes a slot of `queue` until `process` ends. */
-  private occupy(queue: string, process: RunningProcess): void {
+  /** Takes a slot of `queue`. */
+  private take(queue: string): void {
     this.running++;
     this.runningIn.set(queue, (this.runningIn.get(queue) ?? 0) + 1);
+  }
+
+  /** The slot of `queue` taken for `process` is freed when it ends. */
+  private occupy(queue: string, process: RunningProcess): void {
     const free = () => this.free(queue);
     process.finished.then(free, free);
   }
 
+  /** Gives back a slot of `queue`, and starts the waiting runs that now fit. */
   private free(queue: string): void {
+    this.release(queue);
+    this.startWaiting();
+  }
+
+  /** Gives back a slot of `queue`. */
+  private release(queue: string): void {
     this.running--;
     const left = (this.runningIn.get(queue) ?? 1) - 1;
     if (left > 0) this.runningIn.set(queue, left);
     else this.runningIn.delete(queue);
-    this.startWaiting();
   }
 
   /** Starts, in arrival order, every waiting run that fits. */
@@ -201,25 +256,56 @@ export class ConcurrencyGate implements RunLauncher, Gate {
         continue;
       }
       this.waiting.splice(i, 1);
+      this.take(run.queue);
       const startedAt = this.options.now();
-      let process: RunningProcess;
-      try {
-        process = this.options.inner.start(run.spec);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        run.end(this.result(run.spec, 'failed', `the script could not be started: ${message}`, run.enqueuedAt));
+      const { beforeStart } = run;
+      if (!beforeStart) {
+        this.launch(run, startedAt);
         continue;
       }
-      this.occupy(run.queue, process);
-      run.begin(process, startedAt - run.enqueuedAt);
+      // It holds its slot while its start is recorded. A hook that fails (the store refused
+      // the write) does not keep the run from starting: it was due, and is started unrecorded.
+      run.starting = true;
+      const launch = () => {
+        run.starting = false;
+        if (!this.launch(run, startedAt)) this.startWaiting();
+      };
+      beforeStart(startedAt).then(launch, launch);
     }
   }
 
-  /** A waiting run is being killed: it leaves the list, ends killed, and never starts. It held no slot. */
+  /**
+   * Starts the inner process of `run`, whose slot is taken; false when it did not start (it
+   * ended meanwhile, the gate closed, or the inner start threw) and its slot was given back.
+   */
+  private launch(run: GatedRun, startedAt: number): boolean {
+    if (run.ended || this.closed) {
+      if (!run.ended) run.end(this.result(run.spec, 'interrupted', 'the daemon was shutting down', run.enqueuedAt));
+      this.release(run.queue);
+      return false;
+    }
+    let process: RunningProcess;
+    try {
+      process = this.options.inner.start(run.spec);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      run.end(this.result(run.spec, 'failed', `the script could not be started: ${message}`, run.enqueuedAt));
+      this.release(run.queue);
+      return false;
+    }
+    this.occupy(run.queue, process);
+    run.begin(process, startedAt - run.enqueuedAt);
+    return true;
+  }
+
+  /**
+   * A waiting run is being killed: it leaves the list, ends killed, and never starts. It held
+   * no slot; one whose start is being recorded gives its slot back once that is done.
+   */
   cancel(run: GatedRun): void {
     const index = this.waiting.indexOf(run);
-    if (index < 0) return;
-    this.waiting.splice(index, 1);
+    if (index < 0 && !run.starting) return;
+    if (index >= 0) this.waiting.splice(index, 1);
     run.end(this.result(run.spec, 'killed', endedWhileWaiting, run.enqueuedAt));
   }
 
@@ -247,6 +333,10 @@ function queueOf(spec: RunSpec): string {
   return spec.execution?.queue ?? defaultQueue;
 }
 
+function runKey(spec: RunSpec): string {
+  return `${spec.taskId}\n${spec.run}`;
+}
+
 const none = (): { stdout: CapturedOutput; stderr: CapturedOutput } => ({ stdout: noOutput, stderr: noOutput });
 
 /** A run that ended before it started. */
@@ -271,13 +361,17 @@ class GatedRun implements RunningProcess {
   private reject!: (error: unknown) => void;
   private inner: RunningProcess | undefined;
   private listener: RunOutputListener | undefined;
-  private ended = false;
+  /** It has ended (started or not). */
+  ended = false;
+  /** Its slot is taken and its start is being recorded (beforeStart); it has not started yet. */
+  starting = false;
 
   constructor(
     readonly spec: RunSpec,
     readonly queue: string,
     readonly enqueuedAt: number,
     private readonly gate: Gate,
+    readonly beforeStart?: (startedAt: number) => Promise<void>,
   ) {
     this.finished = new Promise<RunResult>((resolve, reject) => {
       this.resolve = resolve;

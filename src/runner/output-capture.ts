@@ -2,15 +2,29 @@
  * Captures one output stream of a run. It keeps the stream's first bytes (the head, where a
  * script says what it is doing) and its last bytes (the tail, where it says how it ended),
  * and only counts what falls between, so memory stays bounded however much a script prints.
- * The head is also appended to a spool file, so that the output of a run survives a crash of
- * the daemon and can be attached to the run when it is recorded as interrupted.
+ * The head is also appended to a spool file as it comes, and the tail, once there is one, is
+ * written to a second spool file (`.tail`: the stream's byte count, a newline, the tail's
+ * bytes) at most every `tailSpoolIntervalMs`, replaced whole (written aside, then renamed).
+ * So the output of a run survives a crash of the daemon as head and tail, bounded by the cap
+ * like any run's (less the tail's last seconds), and is attached to the run when it is
+ * recorded as interrupted (recoverCapture). A chatty stream costs one write of at most half
+ * the cap per interval, never a write per chunk.
  *
  * Every chunk is also handed, as it arrives, to a listener (the live event stream), cut at
  * UTF-8 character boundaries so that each chunk reads as text on its own.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { incompleteCharacterAtEnd } from '../core/output-window.js';
 import type { CapturedOutput } from '../core/task.js';
+
+/** Between two writes of a stream's tail to its spool. */
+export const tailSpoolIntervalMs = 2000;
+
+/** The file that holds the spooled tail of the stream spooled at `spoolPath`. */
+export function tailSpoolPath(spoolPath: string): string {
+  return `${spoolPath}.tail`;
+}
 
 /** Receives the bytes of a stream as they are written; `offset` is where they begin in the stream. */
 export type OutputListener = (offset: number, chunk: Buffer) => void;
@@ -32,6 +46,11 @@ export class OutputCapture {
   private spool: WriteStream | undefined;
   /** Set when the spool file could not be opened or written: the capture goes on in memory. */
   private spoolFailed = false;
+  /** The next write of the tail to its spool file, while one is due. */
+  private tailTimer: NodeJS.Timeout | undefined;
+  /** The write of the tail in progress, if any. */
+  private tailWrite: Promise<void> | undefined;
+  private closed = false;
   listener: OutputListener | undefined;
 
   /** `cap` bytes are kept in all: half from the start of the stream, half from its end. */
@@ -83,29 +102,21 @@ export class OutputCapture {
   private summary(withheld: number): CapturedOutput {
     let head = Buffer.concat(this.head, this.headBytes);
     let tail = this.orderedTail();
-    const total = this.totalBytes - withheld;
     // The withheld bytes are the stream's last: at the end of the tail, and of the head
     // when the tail holds fewer of them (then nothing was dropped between the two).
     const fromTail = Math.min(withheld, tail.length);
     tail = tail.subarray(0, tail.length - fromTail);
     head = head.subarray(0, head.length - (withheld - fromTail));
-    if (head.length + tail.length === total) {
-      return { text: Buffer.concat([head, tail]).toString('utf8'), totalBytes: total, droppedBytes: 0, droppedAt: 0 };
-    }
-    // Bytes were dropped between head and tail: trim each side to whole characters, so the
-    // kept text has no broken character at the seam, and count the trimmed bytes as dropped.
-    const keptHead = head.subarray(0, head.length - incompleteCharacterAtEnd(head));
-    const keptTail = tail.subarray(leadingContinuationBytes(tail));
-    return {
-      text: keptHead.toString('utf8') + keptTail.toString('utf8'),
-      totalBytes: total,
-      droppedBytes: total - keptHead.length - keptTail.length,
-      droppedAt: keptHead.length,
-    };
+    return headAndTail(head, tail, this.totalBytes - withheld);
   }
 
-  /** Closes the spool file; its content is no longer needed once the run is recorded. */
+  /** Closes the spool files; their content is no longer needed once the run is recorded. */
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.tailTimer);
+    this.tailTimer = undefined;
+    // A write of the tail still going must not land after the run's spool is removed.
+    await this.tailWrite;
     this.flush();
     const spool = this.spool;
     if (!spool || spool.destroyed) return;
@@ -126,6 +137,24 @@ export class OutputCapture {
     source.copy(tail, 0, first);
     this.tailNext = (this.tailNext + source.length) % this.tailCap;
     this.tailBytes = Math.min(this.tailCap, this.tailBytes + source.length);
+    if (!this.tailTimer && !this.spoolFailed && !this.closed) {
+      this.tailTimer = setTimeout(() => this.spoolTail(), tailSpoolIntervalMs).unref();
+    }
+  }
+
+  /** Replaces the spooled tail with the tail now (written aside, then renamed, so a crash leaves one whole). */
+  private spoolTail(): void {
+    this.tailTimer = undefined;
+    if (this.closed || this.tailWrite) return;
+    const path = tailSpoolPath(this.spoolPath);
+    const content = Buffer.concat([Buffer.from(`${this.totalBytes}\n`), this.orderedTail()]);
+    this.tailWrite = writeFile(`${path}.tmp`, content)
+      .then(() => rename(`${path}.tmp`, path))
+      // Like the head's, a tail that cannot be spooled only weakens what a crash leaves.
+      .catch(() => undefined)
+      .finally(() => {
+        this.tailWrite = undefined;
+      });
   }
 
   private orderedTail(): Buffer {
@@ -163,6 +192,48 @@ export class OutputCapture {
       });
     }
     if (!this.spoolFailed) this.spool.write(bytes);
+  }
+}
+
+/**
+ * The captured output of a stream of `total` bytes of which `head` (its first bytes) and
+ * `tail` (its last) were kept: all of it when they add up to the total, else both with what
+ * was dropped between them, each side trimmed to whole characters at the seam (the trimmed
+ * bytes counted as dropped).
+ */
+function headAndTail(head: Buffer, tail: Buffer, total: number): CapturedOutput {
+  if (head.length + tail.length >= total) {
+    return { text: Buffer.concat([head, tail]).toString('utf8'), totalBytes: head.length + tail.length, droppedBytes: 0, droppedAt: 0 };
+  }
+  const keptHead = head.subarray(0, head.length - incompleteCharacterAtEnd(head));
+  const keptTail = tail.subarray(leadingContinuationBytes(tail));
+  return {
+    text: keptHead.toString('utf8') + keptTail.toString('utf8'),
+    totalBytes: total,
+    droppedBytes: total - keptHead.length - keptTail.length,
+    droppedAt: keptHead.length,
+  };
+}
+
+/**
+ * What a stream spooled at `spoolPath` had captured when the daemon stopped: its head, and
+ * its tail as last spooled (the bytes after that were lost). Nothing spooled: no output.
+ */
+export function recoverCapture(spoolPath: string): CapturedOutput {
+  const head = readOrEmpty(spoolPath);
+  const spooledTail = readOrEmpty(tailSpoolPath(spoolPath));
+  const newline = spooledTail.indexOf(0x0a);
+  const total = newline > 0 ? Number(spooledTail.subarray(0, newline).toString('latin1')) : NaN;
+  // No tail spooled (the stream fit in its head, or it died first), or a damaged one: the head alone.
+  if (!Number.isSafeInteger(total)) return headAndTail(head, Buffer.alloc(0), head.length);
+  return headAndTail(head, spooledTail.subarray(newline + 1), Math.max(total, head.length));
+}
+
+function readOrEmpty(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch {
+    return Buffer.alloc(0);
   }
 }
 

@@ -4,17 +4,17 @@
  * their output. The runner does I/O only: it returns how each run ended and never touches
  * storage.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultExecution, effectiveLimits, type ExecutionSettings, type ResourceLimits } from '../core/execution.js';
 import { builtInInterpreters, defaultLanguage, type Interpreters } from '../core/interpreters.js';
-import { noOutput, type CapturedOutput } from '../core/task.js';
 import { HeldProcess, type RunningProcess } from './held-process.js';
+import { recoverCapture, tailSpoolPath } from './output-capture.js';
 import { killOrphanedRuns } from './orphans.js';
 import { daemonAccount, lookUpUser, runEnvironment, type UserAccount } from './run-environment.js';
 import { RunWorkspace } from './run-workspace.js';
 import { sandboxCommand, sandboxIdentity } from './sandbox.js';
-import type { RunLauncher } from './run-launcher.js';
+import type { RecoveredOutput, RunLauncher } from './run-launcher.js';
 
 export type { RunningProcess } from './held-process.js';
 
@@ -68,6 +68,15 @@ export interface RunSpec {
   execution?: ExecutionSettings;
 }
 
+/**
+ * While runs execute, the runner touches `spool/heartbeat` this often: after a crash, the
+ * file's time says until when the daemon knew its runs alive.
+ */
+export const heartbeatIntervalMs = 2000;
+
+/** Spool files of a run, beside its script files: the head of each stream, its tail, and a tail being written. */
+const spoolSuffixes = ['.stdout', '.stderr', ...['.stdout', '.stderr'].flatMap((stream) => [tailSpoolPath(stream), `${tailSpoolPath(stream)}.tmp`])];
+
 /** Processes prepared ahead of time are held at most this many at once... */
 const maxPrepared = 64;
 /** ...and are discarded if their run has not started this long after they were prepared. */
@@ -81,14 +90,23 @@ export class ProcessRunner implements RunLauncher {
 
   /** The user the daemon runs as, whose scripts run as it unless their task names another. */
   private readonly daemonUser = daemonAccount();
+  /** The last heartbeat of the daemon that ran before this one, if it left one. */
+  private readonly previousHeartbeat: number | undefined;
+  private readonly heartbeatPath: string;
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** Runs started and not yet ended. */
+  private running = 0;
 
   constructor(private readonly options: ProcessRunnerOptions) {
     this.spoolDir = resolve(options.spoolDir);
     mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
-    // Script files belong to processes, which remove them; one left here is from a daemon
-    // that died (its output files stay: they are recovered with the interrupted runs).
+    this.heartbeatPath = join(this.spoolDir, 'heartbeat');
+    this.previousHeartbeat = mtimeOf(this.heartbeatPath);
+    // Script files belong to processes, which remove them, and so do half-written tails; one
+    // left here is from a daemon that died (its output files stay: they are recovered with
+    // the interrupted runs).
     for (const name of readdirSync(this.spoolDir)) {
-      if (name.endsWith('.sh')) rmSync(join(this.spoolDir, name), { force: true });
+      if (name.endsWith('.sh') || name.endsWith('.tmp')) rmSync(join(this.spoolDir, name), { force: true });
     }
     // Likewise the workspaces (scratch directories, script files) of that daemon's runs.
     rmSync(options.workRoot, { recursive: true, force: true });
@@ -103,6 +121,10 @@ export class ProcessRunner implements RunLauncher {
   }
 
   start(spec: RunSpec): RunningProcess {
+    return this.beating(this.release(spec));
+  }
+
+  private release(spec: RunSpec): RunningProcess {
     const key = runKey(spec.taskId, spec.run);
     const ready = this.prepared.get(key);
     if (ready) {
@@ -116,22 +138,48 @@ export class ProcessRunner implements RunLauncher {
     return this.spawnHeld(spec).release();
   }
 
+  /** Keeps the heartbeat going while `process` (and any other run) executes. */
+  private beating(process: RunningProcess): RunningProcess {
+    if (this.running++ === 0) this.heartbeat = setInterval(() => this.beat(), heartbeatIntervalMs).unref();
+    const ended = () => {
+      if (--this.running === 0) clearInterval(this.heartbeat);
+    };
+    process.finished.then(ended, ended);
+    return process;
+  }
+
+  /** Sets the heartbeat file's time to now (creating it the first time). */
+  private beat(): void {
+    const now = new Date(this.options.now());
+    try {
+      utimesSync(this.heartbeatPath, now, now);
+    } catch {
+      try {
+        closeSync(openSync(this.heartbeatPath, 'a'));
+        utimesSync(this.heartbeatPath, now, now);
+      } catch {
+        // The disk is full or the spool is gone: interrupted runs get an earlier end time, nothing worse.
+      }
+    }
+  }
+
   discardPrepared(): void {
     for (const key of [...this.prepared.keys()]) this.discard(key);
   }
 
-  recoverOutput(taskId: string, run: number): { stdout: CapturedOutput; stderr: CapturedOutput } {
+  /**
+   * The head and tail each stream spooled (see OutputCapture), and when the run was last
+   * known alive: the latest of the times its spool files were written and of the last
+   * heartbeat of the daemon that ran it.
+   */
+  recoverOutput(taskId: string, run: number): RecoveredOutput {
     const base = this.spoolBase(taskId, run);
-    const read = (path: string): CapturedOutput => {
-      try {
-        // The spool holds the head of the stream: what came after it died with the daemon.
-        const bytes = readFileSync(path);
-        return { text: bytes.toString('utf8'), totalBytes: bytes.length, droppedBytes: 0, droppedAt: 0 };
-      } catch {
-        return noOutput;
-      }
+    const times = [this.previousHeartbeat, ...spoolSuffixes.map((suffix) => mtimeOf(`${base}${suffix}`))].filter((time) => time !== undefined);
+    return {
+      stdout: recoverCapture(`${base}.stdout`),
+      stderr: recoverCapture(`${base}.stderr`),
+      ...(times.length > 0 ? { lastAliveAt: Math.max(...times) } : {}),
     };
-    return { stdout: read(`${base}.stdout`), stderr: read(`${base}.stderr`) };
   }
 
   killOrphans(): number {
@@ -140,7 +188,7 @@ export class ProcessRunner implements RunLauncher {
 
   removeSpool(taskId: string, run: number): void {
     const base = this.spoolBase(taskId, run);
-    for (const suffix of ['.stdout', '.stderr']) rmSync(`${base}${suffix}`, { force: true });
+    for (const suffix of spoolSuffixes) rmSync(`${base}${suffix}`, { force: true });
   }
 
   private spawnHeld(spec: RunSpec): HeldProcess {
@@ -239,6 +287,15 @@ function sameExecution(prepared: ExecutionSettings | undefined, wanted: Executio
 /** A user's home directory, or / when it has none (nobody's is /nonexistent), as login does. */
 function homeOrRoot(home: string): string {
   return existsSync(home) ? home : '/';
+}
+
+/** When the file at `path` was last written, in milliseconds; undefined when there is none. */
+function mtimeOf(path: string): number | undefined {
+  try {
+    return Math.floor(statSync(path).mtimeMs);
+  } catch {
+    return undefined;
+  }
 }
 
 function runKey(taskId: string, run: number): string {

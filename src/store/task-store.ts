@@ -11,6 +11,8 @@ import type { Run, RunOutcome, Task, TaskStatus } from '../core/task.js';
 export type RunChange =
   /** A new run record (started, or a skipped tick), after `skipped` (fires missed before it) if given. */
   | { kind: 'insert'; run: Run; skipped?: Run }
+  /** The real start of a run recorded earlier as waiting for a free slot: it is no longer waiting. */
+  | { kind: 'start'; run: number; startedAt: number }
   /** The end of a run recorded earlier as running. */
   | { kind: 'finish'; run: number; result: RunResult };
 

@@ -18,6 +18,7 @@ import type { RunResult } from '../../src/core/transition.js';
 import { ChangeFeed } from '../../src/engine/change-feed.js';
 import { Engine, type EngineLog } from '../../src/engine/engine.js';
 import { FaultLog } from '../../src/engine/fault-log.js';
+import { ConcurrencyGate } from '../../src/runner/concurrency-gate.js';
 import type { TaskActivity } from '../../src/engine/task-activity.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
@@ -83,6 +84,8 @@ export interface Harness {
   feed: ChangeFeed;
   log: RecordingLog;
   engine: Engine;
+  /** The gate in front of the fake runner, when the harness has one (maxRuns). */
+  gate: ConcurrencyGate | undefined;
 }
 
 /** Options of a harness. */
@@ -101,6 +104,8 @@ export interface HarnessOptions {
   wrapStore?: (store: TaskStore) => TaskStore;
   /** The bound on output held for run ends the store refused. */
   maxHeldOutputBytes?: number;
+  /** Runs at once: the engine's runner is then a ConcurrencyGate over the fake runner. None if absent. */
+  maxRuns?: number;
 }
 
 /**
@@ -139,9 +144,10 @@ export function useEngineHarness(check: 'errors' | 'problems' = 'errors') {
       const runner = options.runner ?? new FakeRunner({ now: () => clock.now() });
       const feed = new ChangeFeed(clock);
       const log = new RecordingLog();
+      const gate = options.maxRuns === undefined ? undefined : new ConcurrencyGate({ inner: runner, maxRuns: options.maxRuns, queues: {}, now: () => clock.now(), outputCap: 1024 });
       const engine = new Engine({
         store,
-        runner,
+        runner: gate ?? runner,
         clock,
         feed,
         log,
@@ -158,7 +164,7 @@ export function useEngineHarness(check: 'errors' | 'problems' = 'errors') {
       if (options.shutdownAtEnd !== false) cleanups.push(() => engine.shutdown());
       checkedLogs.push(log);
       await engine.start();
-      return { clock, inner, store, calls, runner, feed, log, engine };
+      return { clock, inner, store, calls, runner, feed, log, engine, gate };
     },
   };
 }

@@ -638,14 +638,14 @@ describe('Engine: restart after a crash', () => {
     return harness({ path, clock, runner });
   }
 
-  it('records the run that was executing as interrupted, with the output spooled before the crash', async () => {
+  it('records the run that was executing as interrupted, with the output spooled before the crash, ended when last known alive', async () => {
     const { path, first } = await crashedDaemon();
     await first.engine.submit({ id: 'd', type: 'delay', time: '10s', script: 'echo partial; sleep 100' });
     await fireAt(first, T0 + 10 * SEC);
     // kill -9: the first engine is abandoned as it is, its run still 'running'.
 
     const second = await restart(path, T0 + 5 * MIN, (runner) => {
-      runner.spooled.set('d#1', { stdout: output('partial\n'), stderr: output('warn\n') });
+      runner.spooled.set('d#1', { stdout: output('partial\n'), stderr: output('warn\n'), lastAliveAt: T0 + 2 * MIN });
     });
     expect(await runsOf(second, 'd')).toMatchObject([
       {
@@ -653,7 +653,8 @@ describe('Engine: restart after a crash', () => {
         outcome: 'interrupted',
         scheduledAt: T0 + 10 * SEC,
         startedAt: T0 + 10 * SEC,
-        finishedAt: T0 + 5 * MIN,
+        // Its last output or the daemon's last heartbeat, not the restart.
+        finishedAt: T0 + 2 * MIN,
         exitCode: null,
         error: expect.stringMatching(/daemon stopped/),
         stdout: { text: 'partial\n', totalBytes: 8, droppedBytes: 0, droppedAt: 0 },

@@ -435,4 +435,132 @@ describe('ConcurrencyGate', () => {
     expect(defaultMaxRuns()).toBe(Math.max(4, 2 * availableParallelism()));
     expect(defaultMaxRuns()).toBeGreaterThanOrEqual(4);
   });
+
+describe('ConcurrencyGate: reserving a slot before the start is recorded', () => {
+  it('a reserved run starts at once when start() comes, even if every other slot was taken meanwhile', () => {
+    const { runner, gate, started } = setup(2);
+    expect(gate.reserve(spec('a'))).toBe(true);
+    gate.start(spec('b')); // takes the last free slot
+    expect(gate.reserve(spec('c'))).toBe(false); // none left: c would wait
+    const a = gate.start(spec('a'));
+    expect(a.waiting).toBeFalsy();
+    expect(started()).toEqual(['b', 'a']);
+    expect(runner.violations).toEqual([]);
+    expect(gate.snapshot()).toMatchObject({ running: 2, waiting: 0 });
+  });
+
+  it('a reservation counts as a run: a run not reserved waits behind it', () => {
+    const { gate, started } = setup(1);
+    expect(gate.reserve(spec('a'))).toBe(true);
+    const b = gate.start(spec('b'));
+    expect(b.waiting).toBe(true);
+    gate.start(spec('a'));
+    expect(started()).toEqual(['a']);
+  });
+
+  it('unreserve gives the slot back, to the first waiting run; a second unreserve or one of nothing changes nothing', async () => {
+    const { gate, started } = setup(1);
+    expect(gate.reserve(spec('a'))).toBe(true);
+    const b = gate.start(spec('b'));
+    expect(b.waiting).toBe(true);
+    gate.unreserve(spec('a'));
+    expect(started()).toEqual(['b']);
+    gate.unreserve(spec('a'));
+    gate.unreserve(spec('nobody'));
+    expect(gate.snapshot()).toMatchObject({ running: 1, waiting: 0 });
+  });
+
+  it('a reserved run whose inner start throws gives its slot back', () => {
+    const { runner, gate } = setup(1);
+    expect(gate.reserve(spec('a'))).toBe(true);
+    runner.failNextStart = new Error('spawn E2BIG');
+    expect(() => gate.start(spec('a'))).toThrow('spawn E2BIG');
+    expect(gate.snapshot()).toMatchObject({ running: 0 });
+    expect(gate.reserve(spec('b'))).toBe(true);
+  });
+
+  it('after close(), nothing is reserved, and a reserved run does not start', async () => {
+    const { gate, started } = setup(2);
+    expect(gate.reserve(spec('a'))).toBe(true);
+    gate.close();
+    expect(gate.reserve(spec('b'))).toBe(false);
+    expect(await gate.start(spec('a')).finished).toMatchObject({ outcome: 'interrupted', startedAt: null });
+    expect(started()).toEqual([]);
+    expect(gate.snapshot()).toMatchObject({ running: 0 });
+  });
+});
+
+describe('ConcurrencyGate: a run recorded as waiting (beforeStart)', () => {
+  /** A beforeStart hook whose calls the test sees and settles. */
+  function hook() {
+    const calls: Array<{ at: number; settle: () => void }> = [];
+    const beforeStart = (at: number) => new Promise<void>((resolve) => calls.push({ at, settle: resolve }));
+    return { calls, beforeStart };
+  }
+
+  it('queues even when a slot is free, takes the slot, and starts its script only once the hook has settled', async () => {
+    const { clock, gate, started } = setup(1);
+    const { calls, beforeStart } = hook();
+    const run = gate.start(spec('a'), { beforeStart });
+    expect(calls.map((call) => call.at)).toEqual([1000]);
+    expect(run.waiting).toBe(true);
+    expect(started()).toEqual([]);
+    // Its slot is held while the start is recorded.
+    expect(gate.start(spec('b')).waiting).toBe(true);
+    clock.t = 1300;
+    calls[0]!.settle();
+    await flush();
+    expect(started()).toEqual(['a']);
+    expect(run.waiting).toBe(false);
+  });
+
+  it('when a slot frees, the hook is called with that time; the run then starts and says how long it waited', async () => {
+    const { clock, gate, inner, started } = setup(1);
+    gate.start(spec('a'));
+    const { calls, beforeStart } = hook();
+    const b = gate.start(spec('b'), { beforeStart });
+    expect(calls).toEqual([]);
+    clock.t = 1700;
+    inner('a').finish();
+    await flush();
+    expect(calls.map((call) => call.at)).toEqual([1700]);
+    expect(started()).toEqual(['a']);
+    calls[0]!.settle();
+    await flush();
+    expect(started()).toEqual(['a', 'b']);
+    inner('b').finish();
+    expect(await b.finished).toMatchObject({ outcome: 'succeeded', waitedMs: 700 });
+  });
+
+  it('a hook that fails does not keep the run from starting', async () => {
+    const { gate, started } = setup(1);
+    gate.start(spec('a'), { beforeStart: () => Promise.reject(new Error('disk full')) });
+    await flush();
+    expect(started()).toEqual(['a']);
+  });
+
+  it('killed while its start is being recorded: it ends killed, never starts, and its slot goes to the next run', async () => {
+    const { gate, started } = setup(1);
+    const { calls, beforeStart } = hook();
+    const a = gate.start(spec('a'), { beforeStart });
+    const b = gate.start(spec('b'));
+    void a.kill();
+    expect(await settledWith(a.finished)).toMatchObject({ outcome: 'killed', startedAt: null, error: endedWhileWaiting });
+    expect(b.waiting).toBe(true); // the slot is given back once the hook is done
+    calls[0]!.settle();
+    await flush();
+    expect(started()).toEqual(['b']);
+  });
+
+  it('closed while its start is being recorded: it does not start, and ends as never started', async () => {
+    const { gate, started } = setup(1);
+    const { calls, beforeStart } = hook();
+    const a = gate.start(spec('a'), { beforeStart });
+    gate.close();
+    calls[0]!.settle();
+    expect(await a.finished).toMatchObject({ outcome: 'interrupted', startedAt: null, error: 'the daemon was shutting down' });
+    expect(started()).toEqual([]);
+    expect(gate.snapshot()).toMatchObject({ running: 0, waiting: 0 });
+  });
+});
 });

@@ -1,16 +1,17 @@
 /**
  * OutputCapture on its own: what it keeps of a stream (all of it under the cap, else the
  * head and the tail with the middle counted), what it hands the listener (every byte, cut at
- * UTF-8 character boundaries, at contiguous offsets), and what it spools (the head only).
+ * UTF-8 character boundaries, at contiguous offsets), and what it spools (the head as it
+ * comes, the tail every interval) and what a crash lets recoverCapture rebuild from that.
  * Caps are tiny so that every boundary can be placed by hand.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CapturedOutput } from '../../src/core/task.js';
 import { incompleteCharacterAtEnd as incompleteUtf8Tail } from '../../src/core/output-window.js';
-import { OutputCapture } from '../../src/runner/output-capture.js';
+import { OutputCapture, recoverCapture, tailSpoolIntervalMs, tailSpoolPath } from '../../src/runner/output-capture.js';
 
 let dir: string;
 let spools = 0;
@@ -353,6 +354,69 @@ describe('OutputCapture: the spool file', () => {
     const { capture: made, spoolPath } = capture(6);
     await made.close();
     expect(existsSync(spoolPath)).toBe(false);
+  });
+});
+
+describe('OutputCapture: the spooled tail, and recoverCapture after a crash', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Lets the interval pass, and waits for the tail write it starts (close() waits for one in progress). */
+  async function spoolTailNow(made: OutputCapture): Promise<void> {
+    vi.advanceTimersByTime(tailSpoolIntervalMs);
+    vi.useRealTimers();
+    await made.close();
+  }
+
+  it('a stream within its head spools no tail, and is recovered whole', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { capture: made, spoolPath } = capture(6);
+    made.write(Buffer.from('abc'));
+    await spoolTailNow(made);
+    expect(existsSync(tailSpoolPath(spoolPath))).toBe(false);
+    expect(recoverCapture(spoolPath)).toEqual(made.result());
+  });
+
+  it('a stream beyond its head has its tail spooled once per interval, and is recovered as the capture has it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { capture: made, spoolPath } = capture(6);
+    writeInChunks(made, Buffer.from('0123456789abcdef'), [2, 2, 5]);
+    // Before the interval has passed, no tail: a crash now would leave the head alone.
+    expect(existsSync(tailSpoolPath(spoolPath))).toBe(false);
+    await spoolTailNow(made);
+    expect(recoverCapture(spoolPath)).toEqual(made.result());
+    expect(made.result()).toEqual({ text: '012def', totalBytes: 16, droppedBytes: 10, droppedAt: 3 });
+  });
+
+  it('cuts head and tail at whole characters at the seam, as the capture does', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { capture: made, spoolPath } = capture(8);
+    made.write(Buffer.from('aé€xxxxxxxx😀b'));
+    await spoolTailNow(made);
+    const recovered = recoverCapture(spoolPath);
+    expect(recovered).toEqual(made.result());
+    expect(recovered.text).not.toContain('\uFFFD');
+  });
+
+  it('output after the last spooled tail is lost to a crash, and counted as of that tail', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { capture: made, spoolPath } = capture(6);
+    made.write(Buffer.from('0123456789'));
+    vi.advanceTimersByTime(tailSpoolIntervalMs);
+    vi.useRealTimers();
+    await vi.waitFor(() => expect(existsSync(tailSpoolPath(spoolPath))).toBe(true));
+    const atSpool = made.result();
+    made.write(Buffer.from('ZZ'));
+    expect(recoverCapture(spoolPath)).toEqual(atSpool);
+  });
+
+  it('a damaged tail file is ignored: the head alone is recovered', () => {
+    const spoolPath = join(dir, `damaged-${++spools}`);
+    writeFileSync(spoolPath, 'head');
+    writeFileSync(tailSpoolPath(spoolPath), 'no count here');
+    expect(recoverCapture(spoolPath)).toEqual({ text: 'head', totalBytes: 4, droppedBytes: 0, droppedAt: 0 });
+    expect(recoverCapture(join(dir, 'nothing-spooled'))).toEqual({ text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 });
   });
 });
 

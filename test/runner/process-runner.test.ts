@@ -599,12 +599,12 @@ describe('ProcessRunner: spool', () => {
     writeFileSync(stdoutPath, 'x'.repeat(cap / 2));
     writeFileSync(stderrPath, 'partial error\n');
 
-    expect(runner.recoverOutput('recover-me', 3)).toEqual({
+    expect(runner.recoverOutput('recover-me', 3)).toMatchObject({
       stdout: { text: 'x'.repeat(cap / 2), totalBytes: cap / 2, droppedBytes: 0, droppedAt: 0 },
       stderr: { text: 'partial error\n', totalBytes: 14, droppedBytes: 0, droppedAt: 0 },
     });
     // Another run of the task, or a run that spooled nothing: empty output.
-    expect(runner.recoverOutput('recover-me', 4)).toEqual({
+    expect(runner.recoverOutput('recover-me', 4)).toMatchObject({
       stdout: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
       stderr: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
     });
@@ -618,8 +618,56 @@ describe('ProcessRunner: spool', () => {
   it('the output a run spools while it runs is what recoverOutput gives back', async () => {
     const { runner } = makeRunner();
     const result = await withDeadline(runner.start({ taskId: 'spooled', run: 2, script: 'echo to-out; echo to-err >&2' }).finished);
-    expect(runner.recoverOutput('spooled', 2)).toEqual({ stdout: result.stdout, stderr: result.stderr });
+    expect(runner.recoverOutput('spooled', 2)).toMatchObject({ stdout: result.stdout, stderr: result.stderr });
     expect(statSync(join(spoolDir, 'spooled.2.stdout')).size).toBe(7);
+  });
+});
+
+describe('ProcessRunner: what a crash leaves in the spool', () => {
+  /** A script that prints `bytes` bytes to stdout, then waits for the file `gate` to appear. */
+  const printThenWait = (bytes: number, gate: string) =>
+    `head -c ${bytes} /dev/zero | tr '\\0' x; printf END; while [ ! -e ${gate} ]; do sleep 0.02; done`;
+
+  it('the tail of a stream beyond its head is spooled too: a restarted runner rebuilds head and tail, bounded by the cap', async () => {
+    const dir = mkdtempSync(join(root, 'tail-spool-'));
+    const gate = join(dir, 'go');
+    const { runner } = makeRunner({ spoolDir: dir, outputCap: 100, now: () => Date.now() });
+    const running = runner.start({ taskId: 'chatty', run: 5, script: printThenWait(1000, gate) });
+    await until(() => existsSync(join(dir, 'chatty.5.stdout.tail')), 'the tail to be spooled');
+    // The daemon dies here; the next one reads the spool.
+    const { runner: next } = makeRunner({ spoolDir: dir, outputCap: 100 });
+    const recovered = next.recoverOutput('chatty', 5);
+    expect(recovered.stdout).toEqual({ text: `${'x'.repeat(50)}${'x'.repeat(47)}END`, totalBytes: 1003, droppedBytes: 903, droppedAt: 50 });
+    writeFileSync(gate, '');
+    const result = await withDeadline(running.finished);
+    // What the run itself reports is the same head and tail.
+    expect(result.stdout).toEqual(recovered.stdout);
+    runner.removeSpool('chatty', 5);
+    expect(readdirSync(dir).filter((name) => name.startsWith('chatty.'))).toEqual([]);
+  });
+
+  it('while runs execute a heartbeat is kept; a restarted runner says a run was alive until the later of it and its last output', async () => {
+    const dir = mkdtempSync(join(root, 'heartbeat-'));
+    const gate = join(dir, 'go');
+    const heartbeat = join(dir, 'heartbeat');
+    const { runner } = makeRunner({ spoolDir: dir, now: () => Date.now() });
+    const startedAt = Date.now();
+    const running = runner.start({ taskId: 'quiet', run: 1, script: printThenWait(0, gate) });
+    await until(() => existsSync(heartbeat), 'the first heartbeat', 10_000);
+    const beat = Math.floor(statSync(heartbeat).mtimeMs);
+    expect(beat).toBeGreaterThanOrEqual(startedAt);
+    const { runner: next } = makeRunner({ spoolDir: dir });
+    const output = Math.floor(statSync(join(dir, 'quiet.1.stdout')).mtimeMs);
+    expect(next.recoverOutput('quiet', 1).lastAliveAt).toBe(Math.max(beat, output));
+    // A run with no spool at all: the heartbeat alone.
+    expect(next.recoverOutput('quiet', 2).lastAliveAt).toBe(beat);
+    writeFileSync(gate, '');
+    await withDeadline(running.finished);
+  });
+
+  it('with neither heartbeat nor spool, nothing says when a run was last alive', () => {
+    const { runner } = makeRunner({ spoolDir: mkdtempSync(join(root, 'empty-spool-')) });
+    expect(runner.recoverOutput('never', 1).lastAliveAt).toBeUndefined();
   });
 });
 

@@ -585,6 +585,69 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect(run!.limit).toBeUndefined();
       });
 
+      describe('a run recorded while it waits for a free slot', () => {
+        /** Task `id` executing run 1, recorded waiting (no startedAt yet). */
+        async function waitingRun(id: string): Promise<Task> {
+          const task = await insertIn(makeTask(id));
+          const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+          const run: Run = { ...runningRun(1, t0 + minute, 0), startedAt: null, waiting: true };
+          await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run }, keepRuns: 10 });
+          return executing;
+        }
+
+        it('is read back waiting, with no startedAt, in every way runs are read', async () => {
+          await waitingRun('w');
+          expect(await store.getRun('w', 1)).toMatchObject({ outcome: 'running', startedAt: null, waiting: true });
+          expect((await store.listRuns('w'))[0]).toMatchObject({ startedAt: null, waiting: true });
+          expect((await store.listRunsPage({ taskId: 'w', limit: 5 })).runs[0]).toMatchObject({ startedAt: null, waiting: true });
+          expect((await store.getTaskWithRuns('w'))!.runs[0]).toMatchObject({ startedAt: null, waiting: true });
+        });
+
+        it('a run recorded as started is not waiting', async () => {
+          const task = await insertIn(makeTask('s'));
+          const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+          await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute) }, keepRuns: 10 });
+          expect((await store.getRun('s', 1))!.waiting).toBeUndefined();
+        });
+
+        it('records its real start with the task: startedAt set, no longer waiting', async () => {
+          const executing = await waitingRun('w');
+          const started = next(executing, executing.state);
+          await store.saveTask({ task: started, expectedVersion: executing.version, runChange: { kind: 'start', run: 1, startedAt: t0 + minute + 500 }, keepRuns: 10 });
+          const run = await store.getRun('w', 1);
+          expect(run).toMatchObject({ outcome: 'running', startedAt: t0 + minute + 500 });
+          expect(run!.waiting).toBeUndefined();
+          expect((await store.getTask('w'))!.version).toBe(started.version);
+        });
+
+        it('writes no start with a stale version', async () => {
+          const executing = await waitingRun('w');
+          const started = next(executing, executing.state);
+          await expectCode(
+            store.saveTask({ task: started, expectedVersion: executing.version - 1, runChange: { kind: 'start', run: 1, startedAt: t0 + minute + 500 }, keepRuns: 10 }),
+            'version_conflict',
+          );
+          expect(await store.getRun('w', 1)).toMatchObject({ startedAt: null, waiting: true });
+        });
+
+        it('a start changes nothing on a run that is not waiting (it started, or it ended)', async () => {
+          const task = await insertIn(makeTask('s'));
+          const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+          await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute + 1) }, keepRuns: 10 });
+          await store.saveTask({ task: next(executing, executing.state), expectedVersion: 2, runChange: { kind: 'start', run: 1, startedAt: t0 + minute + 900 }, keepRuns: 10 });
+          expect((await store.getRun('s', 1))!.startedAt).toBe(t0 + minute + 1);
+        });
+
+        it('is no longer waiting once finished, started or not', async () => {
+          const executing = await waitingRun('w');
+          const result = succeeded(t0 + 2 * minute, { outcome: 'killed', startedAt: null, exitCode: null, error: 'ended while waiting for a free slot', waitedMs: minute });
+          await store.saveTask({ task: next(executing, { status: 'Executed' }), expectedVersion: executing.version, runChange: { kind: 'finish', run: 1, result }, keepRuns: 10 });
+          const run = await store.getRun('w', 1);
+          expect(run).toMatchObject({ outcome: 'killed', startedAt: null });
+          expect(run!.waiting).toBeUndefined();
+        });
+      });
+
       it('lists runs oldest first, and only the runs of the task asked for', async () => {
         const a = await insertIn(makeTask('a', { type: 'cron' }));
         const b = await insertIn(makeTask('b', { type: 'cron' }));

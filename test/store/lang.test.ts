@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultExecution } from '../../src/core/execution.js';
-import type { Task } from '../../src/core/task.js';
+import { noOutput, type Task } from '../../src/core/task.js';
 import { migrations } from '../../src/store/sqlite/migrations.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import { makeTask } from './conformance.js';
@@ -63,14 +63,15 @@ describe('SqliteTaskStore: lang', () => {
     db.exec('ALTER TABLE tasks DROP COLUMN lang');
     // ...and what came after it.
     db.exec('ALTER TABLE tasks DROP COLUMN execution; ALTER TABLE runs DROP COLUMN limit_hit; ALTER TABLE runs DROP COLUMN waited_ms');
+    db.exec('ALTER TABLE runs DROP COLUMN waiting');
     db.pragma('user_version = 5');
     db.close();
-    expect(migrations.length).toBe(7);
+    expect(migrations.length).toBe(8);
 
     const store = openStore();
     expect((await store.getTask('older'))?.lang).toBe('bash');
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(7);
+    expect(check.pragma('user_version', { simple: true })).toBe(8);
     check.close();
   });
 
@@ -80,13 +81,34 @@ describe('SqliteTaskStore: lang', () => {
     await open.splice(0)[0]!.close();
     const db = new Database(path);
     db.exec('ALTER TABLE tasks DROP COLUMN execution; ALTER TABLE runs DROP COLUMN limit_hit; ALTER TABLE runs DROP COLUMN waited_ms');
+    db.exec('ALTER TABLE runs DROP COLUMN waiting');
     db.pragma('user_version = 6');
     db.close();
 
     const store = openStore();
     expect((await store.getTask('older'))?.execution).toEqual(defaultExecution);
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(7);
+    expect(check.pragma('user_version', { simple: true })).toBe(8);
+    check.close();
+  });
+
+  it('reads a run stored before migration 8 (a run that waited was never recorded so) as started', async () => {
+    const before = openStore();
+    const task = makeTask('older');
+    await before.insertTask(task);
+    const executing: Task = { ...task, state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, lastRun: 1, version: 2 };
+    const run = { run: 1, scheduledAt: task.createdAt, attempt: 1, startedAt: task.createdAt + 5, finishedAt: null, outcome: 'running' as const, exitCode: null, signal: null, error: null, stdout: noOutput, stderr: noOutput, outputCap: 64 };
+    await before.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run }, keepRuns: 10 });
+    await open.splice(0)[0]!.close();
+    const db = new Database(path);
+    db.exec('ALTER TABLE runs DROP COLUMN waiting');
+    db.pragma('user_version = 7');
+    db.close();
+
+    const store = openStore();
+    expect(await store.getRun('older', 1)).toEqual(run);
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(8);
     check.close();
   });
 });

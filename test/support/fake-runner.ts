@@ -9,7 +9,7 @@ import type { CapturedOutput, OutputStream } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
 import type { RunOutputListener } from '../../src/runner/held-process.js';
 import type { RunningProcess, RunSpec } from '../../src/runner/process-runner.js';
-import type { RunLauncher } from '../../src/runner/run-launcher.js';
+import type { RecoveredOutput, RunLauncher } from '../../src/runner/run-launcher.js';
 
 const noOutput = (): CapturedOutput => ({ text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 });
 
@@ -135,8 +135,8 @@ export interface FakeRunnerOptions {
 export class FakeRunner implements RunLauncher {
   /** Every run started, in order. */
   readonly runs: FakeRun[] = [];
-  /** What recoverOutput answers, by "taskId#run"; nothing spooled otherwise. */
-  readonly spooled = new Map<string, { stdout: CapturedOutput; stderr: CapturedOutput }>();
+  /** What recoverOutput answers, by "taskId#run"; nothing spooled (and no sign of life) otherwise. */
+  readonly spooled = new Map<string, RecoveredOutput>();
   /** Every call of killOrphans, recoverOutput and removeSpool, in order. */
   readonly calls: Array<
     | { kind: 'recoverOutput'; taskId: string; run: number }
@@ -164,7 +164,7 @@ export class FakeRunner implements RunLauncher {
     return run;
   }
 
-  recoverOutput(taskId: string, run: number): { stdout: CapturedOutput; stderr: CapturedOutput } {
+  recoverOutput(taskId: string, run: number): RecoveredOutput {
     this.calls.push({ kind: 'recoverOutput', taskId, run });
     return this.spooled.get(`${taskId}#${run}`) ?? { stdout: noOutput(), stderr: noOutput() };
   }

@@ -110,4 +110,10 @@ export const migrations: readonly string[] = [
   ALTER TABLE runs ADD COLUMN limit_hit TEXT;
   ALTER TABLE runs ADD COLUMN waited_ms INTEGER;
   `,
+  // A run recorded while it waits for a free slot: 1 until its script really starts (then
+  // started_at is set), so that a daemon restarted after a crash starts it instead of
+  // recording it as interrupted. Rows written before this migration were all started.
+  `
+  ALTER TABLE runs ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -52,6 +52,8 @@ export interface RunRow {
   output_cap: number;
   limit_hit: string | null;
   waited_ms: number | null;
+  /** 1 while the run waits for a free slot (its script has not started), else 0. */
+  waiting: number;
 }
 
 /** The columns that hold a task's state. */
@@ -164,6 +166,7 @@ export function rowToRun(row: RunRow): Run {
     outputCap: row.output_cap,
     ...(row.limit_hit === null ? {} : { limit: row.limit_hit as ResourceLimitName }),
     ...(row.waited_ms === null ? {} : { waitedMs: row.waited_ms }),
+    ...(row.waiting === 1 ? { waiting: true as const } : {}),
   };
 }
 

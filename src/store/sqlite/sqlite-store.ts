@@ -158,14 +158,17 @@ export class SqliteTaskStore implements TaskStore {
       ),
       getRun: db.prepare('SELECT * FROM runs WHERE task_id = ? AND run = ?'),
       insertRun: db.prepare(`INSERT OR REPLACE INTO runs (task_id, run, scheduled_at, attempt, started_at,
-          finished_at, outcome, exit_code, signal, error, limit_hit, waited_ms, ${outputColumns.join(', ')})
+          finished_at, outcome, exit_code, signal, error, limit_hit, waited_ms, waiting, ${outputColumns.join(', ')})
         VALUES (@task_id, @run, @scheduled_at, @attempt, @started_at, @finished_at, @outcome, @exit_code,
-          @signal, @error, @limit_hit, @waited_ms, ${outputColumns.map((column) => `@${column}`).join(', ')})`),
+          @signal, @error, @limit_hit, @waited_ms, @waiting, ${outputColumns.map((column) => `@${column}`).join(', ')})`),
+      // A run that waited for a slot has started: only a run still recorded as waiting.
+      startRun: db.prepare(`UPDATE runs SET started_at = @started_at, waiting = 0
+        WHERE task_id = @task_id AND run = @run AND waiting = 1 AND outcome = 'running'`),
       // A run that waited for a slot started when the runner says (never, if it was ended
       // while waiting), not when it was recorded as started.
       finishRun: db.prepare(`UPDATE runs SET
           started_at = CASE WHEN @waited_ms IS NOT NULL THEN @started_at ELSE COALESCE(@started_at, started_at) END,
-          finished_at = @finished_at, outcome = @outcome, exit_code = @exit_code,
+          finished_at = @finished_at, outcome = @outcome, exit_code = @exit_code, waiting = 0,
           signal = @signal, error = @error, limit_hit = @limit_hit, waited_ms = @waited_ms,
           ${outputColumns.map((column) => `${column} = @${column}`).join(', ')}
         WHERE task_id = @task_id AND run = @run`),
@@ -219,6 +222,8 @@ export class SqliteTaskStore implements TaskStore {
     if (runChange.kind === 'insert') {
       if (runChange.skipped) this.statements.insertRun.run(runParams(task.id, runChange.skipped));
       this.statements.insertRun.run(runParams(task.id, runChange.run));
+    } else if (runChange.kind === 'start') {
+      this.statements.startRun.run({ task_id: task.id, run: runChange.run, started_at: runChange.startedAt });
     } else {
       const { result } = runChange;
       this.statements.finishRun.run({
@@ -461,6 +466,7 @@ function runParams(taskId: string, run: Run) {
     error: run.error,
     limit_hit: run.limit ?? null,
     waited_ms: run.waitedMs ?? null,
+    waiting: run.waiting ? 1 : 0,
     ...outputParams(run),
   };
 }
