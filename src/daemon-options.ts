@@ -175,7 +175,7 @@ export const daemonOptions = [
   }),
   option({
     name: 'logLevel', flag: '--log-level', value: 'LEVEL', env: 'SCHEDULER_LOG_LEVEL', configKey: 'logLevel', default: 'info', choices: logLevels,
-    help: 'JSON logs (pino) on stderr from this level up',
+    help: 'JSON logs (pino) on stderr from this level up: fatal, error, warn, info, debug, trace or silent',
     parse: choice(logLevels),
   }),
 ] as const satisfies readonly DaemonOption[];
@@ -268,7 +268,8 @@ export function optionsTableMarkdown(): string {
   const code = (text: string) => `\`${text}\``;
   const lines = ['| flag | environment | config key | default | meaning |', '| --- | --- | --- | --- | --- |'];
   for (const row of daemonOptions as readonly DaemonOption[]) {
-    const value = row.choices ? row.choices.join('\\|') : row.value;
+    // A few choices are shown as they are; a long list is in the help.
+    const value = row.choices && row.choices.length <= 3 ? row.choices.join('\\|') : row.value;
     const byDefault = row.defaultDoc ?? (typeof row.default === 'string' ? code(row.default) : 'none');
     const cells = [code(`${row.flag} ${value}`), row.envDoc ?? code(row.env), row.configKey ? code(row.configKey) : '', byDefault, row.help.replace(/\|/g, '\\|')];
     lines.push(`| ${cells.join(' | ')} |`);
