@@ -11,6 +11,9 @@
  * }
  * ```
  *
+ * It may also set the daemon's options (`"listen"`, `"maxRuns"`, `"sandbox": {"mode": ...}`,
+ * ...: see daemon-options.ts); a flag or an environment variable wins over them.
+ *
  * Every key is optional; an unknown key or a bad value stops the daemon with a message
  * naming it, before it listens.
  */
@@ -42,10 +45,13 @@ export interface ConfigFile {
 
 const keys = ['interpreters', 'env', 'queues', 'limits', 'sandbox'] as const;
 
-/** The settings of `path`; the built-in ones when there is no file. */
+/** The settings of `path`; the built-in ones when there is no file. (Only the keys above: the daemon's options are read by daemon-options.ts.) */
 export function loadConfigFile(path: string | undefined): ConfigFile {
-  const none: ConfigFile = { interpreters: builtInInterpreters, env: {}, queues: {}, limits: {}, sandboxReadOnlyPaths: [] };
-  if (path === undefined) return none;
+  return parseConfigObject(path === undefined ? {} : readConfigObject(path), []);
+}
+
+/** The JSON object in `path`, refused with a clear message when it is not one. */
+export function readConfigObject(path: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
@@ -53,17 +59,38 @@ export function loadConfigFile(path: string | undefined): ConfigFile {
     fail(`cannot read ${path} as JSON: ${(error as Error).message}`);
   }
   if (!isObject(parsed)) fail(`${path} must hold a JSON object, e.g. {"interpreters": {"ruby": ["ruby"]}}`);
-  const stray = Object.keys(parsed).find((key) => !(keys as readonly string[]).includes(key));
-  if (stray !== undefined) fail(`"${stray}" is not a setting of the config file (known: ${keys.join(', ')})`);
-  const { limits, timeoutMs } = parseLimits(parsed.limits);
+  return parsed;
+}
+
+/**
+ * The settings of a config file's object. `optionKeys` are the keys (dotted when nested,
+ * e.g. "sandbox.mode") that the daemon's options read; any other unknown key is refused.
+ */
+export function parseConfigObject(parsed: Record<string, unknown>, optionKeys: readonly string[]): ConfigFile {
+  const rest = withoutKeys(parsed, optionKeys);
+  const known = [...keys, ...optionKeys.filter((key) => !key.includes('.'))];
+  const stray = Object.keys(rest).find((key) => !(known as readonly string[]).includes(key));
+  if (stray !== undefined) fail(`"${stray}" is not a setting of the config file (known: ${known.join(', ')})`);
+  const { limits, timeoutMs } = parseLimits(rest.limits);
   return {
-    interpreters: parseInterpreters(parsed.interpreters),
-    env: parseEnv(parsed.env),
-    queues: parseQueues(parsed.queues),
+    interpreters: parseInterpreters(rest.interpreters),
+    env: parseEnv(rest.env),
+    queues: parseQueues(rest.queues),
     limits,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
-    ...parseSandbox(parsed.sandbox),
+    ...parseSandbox(rest.sandbox, optionKeys.filter((key) => key.startsWith('sandbox.')).map((key) => key.slice('sandbox.'.length))),
   };
+}
+
+/** `object` without the (dotted) `paths`, which are read elsewhere; nested objects are copied, not changed. */
+function withoutKeys(object: Record<string, unknown>, paths: readonly string[]): Record<string, unknown> {
+  const copy = { ...object };
+  for (const path of paths) {
+    const [head, ...tail] = path.split('.');
+    if (tail.length === 0) delete copy[head!];
+    else if (isObject(copy[head!])) copy[head!] = withoutKeys(copy[head!] as Record<string, unknown>, [tail.join('.')]);
+  }
+  return copy;
 }
 
 function parseInterpreters(value: unknown): Interpreters {
@@ -118,12 +145,12 @@ function parseLimits(value: unknown): { limits: ResourceLimits; timeoutMs?: numb
   return { limits, timeoutMs };
 }
 
-function parseSandbox(value: unknown): Pick<ConfigFile, 'sandboxReadOnlyPaths' | 'bwrap'> {
+function parseSandbox(value: unknown, optionKeys: readonly string[]): Pick<ConfigFile, 'sandboxReadOnlyPaths' | 'bwrap'> {
   if (value === undefined) return { sandboxReadOnlyPaths: [] };
   if (!isObject(value)) fail('"sandbox" must be an object, e.g. {"readOnlyPaths": ["/opt/tools"]}');
   const { readOnlyPaths = [], bwrap, ...stray } = value;
   const unknown = Object.keys(stray)[0];
-  if (unknown !== undefined) fail(`sandbox: "${unknown}" is not a setting (known: readOnlyPaths, bwrap; the mode is the daemon's --sandbox flag)`);
+  if (unknown !== undefined) fail(`sandbox: "${unknown}" is not a setting (known: ${['readOnlyPaths', 'bwrap', ...optionKeys].join(', ')})`);
   if (!Array.isArray(readOnlyPaths) || readOnlyPaths.some((path) => typeof path !== 'string' || !isAbsolute(path))) {
     fail('sandbox.readOnlyPaths must be a list of absolute paths');
   }

@@ -29,15 +29,11 @@ export interface DaemonConfig extends ConfigFile {
   maxRuns: number;
   /** Whether tasks opt in to the sandbox, opt out of it, or cannot opt out. */
   sandboxMode: SandboxMode;
+  /** The config file read, if any. */
+  configFile?: string;
 }
 
-export const defaultListen = '127.0.0.1:8865';
-export const defaults = {
-  keepRuns: 100,
-  outputCap: 1024 * 1024,
-  maxScriptBytes: 256 * 1024,
-  killGraceMs: 5000,
-};
+// The defaults of these settings are in the table of the daemon's options (daemon-options.ts).
 
 /** $XDG_DATA_HOME/scheduler, or ~/.local/share/scheduler. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -46,11 +42,11 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Splits HOST:PORT ([::1]:PORT for IPv6). */
-export function parseListen(text: string): { host: string; port: number } {
+export function parseListen(text: string, label = '--listen'): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = Number(match?.[3]);
   if (!match || port > 65535) {
-    throw new SchedulerError('invalid_request', `--listen: "${text}" is not HOST:PORT (e.g. 127.0.0.1:8865, or 0.0.0.0:8865 with a token)`);
+    throw new SchedulerError('invalid_request', `${label}: "${text}" is not HOST:PORT (e.g. 127.0.0.1:8865, or 0.0.0.0:8865 with a token)`);
   }
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
@@ -60,19 +56,16 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** The token from --token-file, else SCHEDULER_TOKEN, else none. */
-export function loadToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (tokenFile !== undefined) {
-    let token: string;
-    try {
-      token = readFileSync(tokenFile, 'utf8').trim();
-    } catch (error) {
-      throw new SchedulerError('invalid_request', `--token-file: cannot read ${tokenFile}: ${(error as Error).message}`);
-    }
-    if (token.length === 0) throw new SchedulerError('invalid_request', `--token-file: ${tokenFile} is empty`);
-    return token;
+/** The token in `path` (trimmed), for the option `label`; an empty file is refused, not taken for "no token". */
+export function readTokenFile(path: string, label = '--token-file'): string {
+  let token: string;
+  try {
+    token = readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    throw new SchedulerError('invalid_request', `${label}: cannot read ${path}: ${(error as Error).message}`);
   }
-  return env.SCHEDULER_TOKEN || undefined;
+  if (token.length === 0) throw new SchedulerError('invalid_request', `${label}: ${path} is empty`);
+  return token;
 }
 
 /** Refuses settings that would expose the daemon. */

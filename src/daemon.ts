@@ -110,6 +110,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
       languages,
       sandbox: { mode: config.sandboxMode, available: sandbox.available, detail: sandbox.available ? `bubblewrap ${sandbox.version}` : sandbox.reason },
       slots: () => runner.snapshot(),
+      settings: settingsOf(config),
     },
   });
 
@@ -144,6 +145,24 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
       unlock();
     })());
   return { app, url, close };
+}
+
+/** The options the daemon runs with, as GET /api/status shows them. */
+function settingsOf(config: DaemonConfig) {
+  return {
+    listen: `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`,
+    dataDir: config.dataDir,
+    tokenRequired: config.token !== undefined,
+    configFile: config.configFile ?? null,
+    keepRuns: config.keepRuns,
+    outputCapBytes: config.outputCap,
+    maxOutputTotalBytes: config.maxOutputBytes,
+    heartbeatMs: config.heartbeatMs,
+    maxScriptBytes: config.maxScriptBytes,
+    killGraceMs: config.killGraceMs,
+    durability: config.durability,
+    logLevel: config.logLevel,
+  };
 }
 
 /** The program of each language's command (bash evaluates its scripts itself). */

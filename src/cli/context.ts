@@ -28,12 +28,17 @@ export interface GlobalOptions {
 
 /** A client for the daemon chosen by --server, else SCHEDULER_URL, else the default address. */
 export function clientFor(command: Command, env: NodeJS.ProcessEnv = process.env): SchedulerClient {
-  const options = command.optsWithGlobals<GlobalOptions>();
+  // The command's own options win over the program's (`scheduler --server A list --server B` asks B).
+  const options = { ...command.parent?.opts<GlobalOptions>(), ...definedOnly(command.opts<GlobalOptions>()) };
   const baseUrl = options.server ?? env.SCHEDULER_URL ?? defaultServerUrl;
   if (!/^https?:\/\//.test(baseUrl)) {
     throw new SchedulerError('invalid_request', `--server: "${baseUrl}" is not an http:// or https:// URL`);
   }
   return new SchedulerClient({ baseUrl, token: readClientToken(options.tokenFile, env) });
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 function readClientToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv): string | undefined {

@@ -6,7 +6,7 @@
  * The `scheduler` program: `daemon` runs the server; every other command is a thin client
  * of its HTTP API. Errors go to stderr with the exit status of their code.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { SchedulerError } from '../core/errors.js';
 import { programVersion } from '../version.js';
 import { daemonCommand } from './commands/daemon.js';
@@ -29,16 +29,24 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('scheduler')
     .description('Schedule scripts to run after a delay or on an interval, through a durable daemon.')
     .version(programVersion())
-    .option('--server <url>', 'daemon address (default: $SCHEDULER_URL or http://127.0.0.1:8865)')
-    .option('--token-file <file>', 'bearer token for the daemon (default: $SCHEDULER_TOKEN)')
+    .addOption(serverOption())
+    .addOption(tokenFileOption())
+    // The program's options count only before the command: after it, each command reads its
+    // own, so `scheduler daemon --token-file F` is the daemon's, never the client's.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride();
-  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand]) {
-    program.addCommand(make(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
+  program.addCommand(daemonCommand(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
+  for (const make of [submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand]) {
+    // A client's options work after its command too (`scheduler list --server URL`).
+    program.addCommand(make(io).addOption(serverOption()).addOption(tokenFileOption()).exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   return program;
 }
+
+const serverOption = () => new Option('--server <url>', 'daemon address (default: $SCHEDULER_URL or http://127.0.0.1:8865)');
+const tokenFileOption = () => new Option('--token-file <file>', 'bearer token for the daemon (default: $SCHEDULER_TOKEN)');
 
 /** Every long option name of the program, and those that take a value. */
 function longOptionNames(program: Command): { all: Set<string>; withValues: Set<string> } {

@@ -251,6 +251,25 @@ export const StatusJson = Type.Object({
     available: Type.Boolean({ description: 'whether bubblewrap works on this host' }),
     detail: Type.String({ description: "bubblewrap's version, or why it cannot work and what to install" }),
   }),
+  settings: Type.Optional(
+    Type.Object(
+      {
+        listen: Type.String({ description: 'the address asked for (--listen), HOST:PORT' }),
+        dataDir: Type.String(),
+        tokenRequired: Type.Boolean({ description: 'every request but /healthz must carry the bearer token' }),
+        configFile: Nullable<string>('string', { description: 'the --config file read; null: none' }),
+        keepRuns: Type.Integer(),
+        outputCapBytes: Type.Integer(),
+        maxOutputTotalBytes: Type.Integer(),
+        heartbeatMs: Type.Integer(),
+        maxScriptBytes: Type.Integer(),
+        killGraceMs: Type.Integer(),
+        durability: Type.String({ enum: ['normal', 'full'] }),
+        logLevel: Type.String(),
+      },
+      { description: "the daemon's effective options (from its flags, environment, config file and defaults)" },
+    ),
+  ),
 });
 export type StatusJson = Static<typeof StatusJson>;
 

@@ -47,6 +47,8 @@ export interface DaemonAbout {
   sandbox: StatusJson['sandbox'];
   /** How full the slots of runs are, now. */
   slots(): ConcurrencySnapshot;
+  /** The daemon's effective options. */
+  settings?: StatusJson['settings'];
 }
 
 /**
@@ -142,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       eventStreams: deps.events.watchers,
       languages: [...(deps.about?.languages ?? [])],
       sandbox: deps.about?.sandbox ?? { mode: 'optional', available: false, detail: 'unknown' },
+      ...(deps.about?.settings === undefined ? {} : { settings: deps.about.settings }),
     };
   });
   app.get('/api/openapi.json', { schema: { summary: 'This API as an OpenAPI document' } }, async () => app.swagger());

@@ -164,6 +164,33 @@ describe('bearer token', () => {
     expect((await harness.app.inject({ method: 'GET', url: '/api/openapi.json', headers: withToken })).statusCode).toBe(200);
   });
 
+  it('answers 401 with a Bearer challenge: the realm without credentials, also invalid_token with wrong ones', async () => {
+    harness = await startHarness({ token });
+    for (const [headers, challenge] of [
+      [{}, 'Bearer realm="scheduler"'],
+      [{ authorization: 'Basic dXNlcjpwYXNz' }, 'Bearer realm="scheduler"'],
+      [{ authorization: 'Bearer ' }, 'Bearer realm="scheduler"'],
+      [{ authorization: 'Bearer wrong-token' }, 'Bearer realm="scheduler", error="invalid_token"'],
+    ] as const) {
+      const response = await harness.app.inject({ method: 'GET', url: '/api/tasks', headers });
+      expectError(response, 401, 'unauthorized');
+      expect(response.headers['www-authenticate'], JSON.stringify(headers)).toBe(challenge);
+    }
+    // An admitted request carries no challenge.
+    const admitted = await harness.app.inject({ method: 'GET', url: '/api/tasks', headers: withToken });
+    expect(admitted.statusCode).toBe(200);
+    expect(admitted.headers['www-authenticate']).toBeUndefined();
+  });
+
+  it.each(['bearer', 'BEARER', 'bEaReR'])('takes the scheme name in any case: "%s TOKEN" is admitted', async (scheme) => {
+    harness = await startHarness({ token });
+    const response = await harness.app.inject({ method: 'GET', url: '/api/tasks', headers: { authorization: `${scheme} ${token}` } });
+    expect(response.statusCode, response.body).toBe(200);
+    // ...but the token itself is compared exactly.
+    const wrongCase = await harness.app.inject({ method: 'GET', url: '/api/tasks', headers: { authorization: `${scheme} ${token.toUpperCase()}` } });
+    expectError(wrongCase, 401, 'unauthorized');
+  });
+
   it('leaves /healthz open', async () => {
     harness = await startHarness({ token });
     const response = await harness.app.inject({ method: 'GET', url: '/healthz' });
