@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { SchedulerError } from '../core/errors.js';
 import type { SubmitBody } from '../protocol/schemas.js';
 import { wholeNumber } from './whole-number.js';
+import { booleanOption } from './boolean-flag.js';
 
 export interface ExecutionOptions {
   env: string[];
@@ -34,9 +35,9 @@ export function addExecutionFlags(command: Command): Command {
     .option('--cwd <dir>', "the runs' working directory (default: the home directory of the user they run as)")
     .option('--user <name>', 'run the script as this user (the daemon must run as root)')
     .option('--queue <name>', "take the slots of this queue (the daemon's --config defines queues; default: default)")
-    .option('--sandbox', 'run in the bubblewrap sandbox: read-only system, private scratch directory and /tmp, no network')
+    .addOption(booleanOption('--sandbox', 'run in the bubblewrap sandbox: read-only system, private scratch directory and /tmp, no network'))
     .option('--no-sandbox', "run outside the sandbox when the daemon's --sandbox is default")
-    .option('--network', 'in the sandbox: keep the network')
+    .addOption(booleanOption('--network', 'in the sandbox: keep the network'))
     .option('--cpu-limit <duration>', 'CPU time of each process of a run, in whole seconds (e.g. 30s, 5m)')
     .option('--memory-limit <size>', "resident memory of a run's processes together (e.g. 512MiB)")
     .option('--process-limit <n>', 'processes of a run at once')

@@ -6,6 +6,8 @@
  * The `scheduler` program: `daemon` runs the server; every other command is a thin client
  * of its HTTP API. Errors go to stderr with the exit status of their code.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { SchedulerError } from '../core/errors.js';
 import { programVersion } from '../version.js';
@@ -22,7 +24,7 @@ import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
 import { submitCommand } from './commands/submit.js';
 import type { CliIo } from './context.js';
-import { normalizeSpecFlags } from './spec-flags.js';
+import { normalizeSpecFlags, optionTable } from './spec-flags.js';
 
 /** Builds the program with every command. */
 export function buildProgram(io: CliIo): Command {
@@ -48,27 +50,10 @@ export function buildProgram(io: CliIo): Command {
 const serverOption = () => new Option('--server <url>', 'daemon address (default: $SCHEDULER_URL or http://127.0.0.1:8865)');
 const tokenFileOption = () => new Option('--token-file <file>', 'bearer token for the daemon (default: $SCHEDULER_TOKEN)');
 
-/** Every long option name of the program, and those that take a value. */
-function longOptionNames(program: Command): { all: Set<string>; withValues: Set<string> } {
-  const all = new Set<string>(['help', 'version']);
-  const withValues = new Set<string>();
-  for (const command of [program, ...program.commands]) {
-    for (const option of command.options) {
-      const name = option.long?.replace(/^--/, '');
-      if (!name) continue;
-      all.add(name);
-      if (option.required) withValues.add(name);
-    }
-  }
-  return { all, withValues };
-}
-
 /** Runs the CLI with `args` (without node and the script); resolves to the exit status. */
-export async function runCli(args: string[], io: CliIo): Promise<number> {
-  const program = buildProgram(io);
-  const names = longOptionNames(program);
+export async function runCli(args: string[], io: CliIo, program = buildProgram(io)): Promise<number> {
   try {
-    await program.parseAsync(normalizeSpecFlags(args, names.all, names.withValues), { from: 'user' });
+    await program.parseAsync(normalizeSpecFlags(args, optionTable(program)), { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -100,4 +85,16 @@ const io: CliIo = {
   // A terminal's width; through a pipe, $COLUMNS if set, else a wide default.
   columns: process.stdout.columns ?? (Number(process.env.COLUMNS) || 120),
 };
-process.exitCode = await runCli(process.argv.slice(2), io);
+// Run as the program, not when a test imports buildProgram() to look at its options.
+if (isEntryPoint()) process.exitCode = await runCli(process.argv.slice(2), io);
+
+/** Whether node runs this file (directly or through a link such as npm's bin). */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}

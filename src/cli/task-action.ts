@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { SchedulerClient } from '../client/client.js';
 import type { StopResponse } from '../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from './context.js';
+import { booleanOption } from './boolean-flag.js';
 
 /** A command that applies one action to a task and prints the task's new state. */
 export function taskAction(
@@ -15,7 +16,7 @@ export function taskAction(
   return new Command(name)
     .description(description)
     .argument('<id>', 'task id')
-    .option('--json', 'print the task as JSON')
+    .addOption(booleanOption('--json', 'print the task as JSON'))
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       const task = await act(clientFor(command), id);
       if (task.warning) io.err(`warning: ${task.warning}`);

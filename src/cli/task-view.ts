@@ -23,7 +23,8 @@ export function describeTask(task: TaskJson): string {
   if (task.results.length === 0) lines.push('results:      none yet');
   else {
     lines.push(`results:      ${task.results.length} retained, oldest first`);
-    for (const run of task.results) lines.push(...describeRun(run));
+    // One line at a time: a run's output may have more lines than a call takes arguments.
+    for (const run of task.results) for (const line of describeRun(run)) lines.push(line);
   }
   return lines.join('\n');
 }

@@ -61,14 +61,27 @@ export class SchedulerClient {
     return this.request('GET', `/api/tasks${queryString(query)}`);
   }
 
+  /**
+   * Every task, a page at a time, in the API's order. The next page is asked for while the
+   * caller handles this one, and no more than one page is held ahead: a million tasks are
+   * streamed in bounded memory.
+   */
+  async *listPages(query: Omit<ListQuery, 'cursor'> = {}): AsyncGenerator<TaskPageJson['tasks']> {
+    let page = await this.listPage(query);
+    for (;;) {
+      const cursor = page.nextCursor ?? undefined;
+      const next = cursor === undefined ? undefined : this.listPage({ ...query, cursor });
+      // A caller that stops early never awaits `next`: its failure is not an unhandled rejection.
+      next?.catch(() => undefined);
+      yield page.tasks;
+      if (next === undefined) return;
+      page = await next;
+    }
+  }
+
   /** Every task, page after page. */
   async *listAll(query: Omit<ListQuery, 'cursor'> = {}): AsyncGenerator<TaskPageJson['tasks'][number]> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.listPage({ ...query, cursor });
-      yield* page.tasks;
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
+    for await (const tasks of this.listPages(query)) yield* tasks;
   }
 
   /** A task with its results. */

@@ -13,15 +13,15 @@ import type { TaskJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { OutputPrinter } from '../live-output.js';
 import { describeEvent, describeRunEnd, describeTask, stamped } from '../task-view.js';
-import { parseBooleanFlag } from '../boolean-flag.js';
+import { booleanOption } from '../boolean-flag.js';
 
 export function getCommand(io: CliIo): Command {
   return new Command('get')
     .description('show a task and its results; with --watch, follow it live (its runs\' output too) until it ends')
     .argument('<id>', 'task id')
-    .option('--watch [bool]', 'then print what happens as it happens, until the task reaches a final status; exits 8 if its last run did not succeed', parseBooleanFlag, false)
-    .option('--json', 'print JSON (with --watch: the task, then one event per line)')
-    .action(async (id: string, options: { watch: boolean; json?: boolean }, command: Command) => {
+    .addOption(booleanOption('--watch', 'then print what happens as it happens, until the task reaches a final status; exits 8 if its last run did not succeed (also -watch=true)'))
+    .addOption(booleanOption('--json', 'print JSON (with --watch: the task, then one event per line)'))
+    .action(async (id: string, options: { watch?: boolean; json?: boolean }, command: Command) => {
       const client = clientFor(command);
       const task = await client.get(id);
       if (!options.watch) return options.json ? printJson(io, task) : io.out(describeTask(task));

@@ -1,12 +1,13 @@
 /** scheduler kill ID: end the run in progress of a task. */
 import { Command } from 'commander';
 import { clientFor, printJson, type CliIo } from '../context.js';
+import { booleanOption } from '../boolean-flag.js';
 
 export function killCommand(io: CliIo): Command {
   return new Command('kill')
     .description('end the run in progress of a task (TERM to its whole process group, then KILL); the schedule goes on')
     .argument('<id>', 'task id')
-    .option('--json', 'print the task as JSON')
+    .addOption(booleanOption('--json', 'print the task as JSON'))
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       const client = clientFor(command);
       // The runs executing before the kill (several, under --overlap allow): the ones it ends.

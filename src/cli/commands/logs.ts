@@ -13,6 +13,7 @@ import type { TaskJson } from '../../protocol/schemas.js';
 import type { CliIo } from '../context.js';
 import { clientFor } from '../context.js';
 import { OutputPrinter } from '../live-output.js';
+import { booleanOption } from '../boolean-flag.js';
 
 interface LogsOptions {
   run?: string;
@@ -32,8 +33,8 @@ export function logsCommand(io: CliIo): Command {
     .description("print a run's output: run N, else the one executing, else the last that ran")
     .argument('<id>', 'task id')
     .option('--run <n>', 'the run to print (see "scheduler runs ID")')
-    .option('-f, --follow', 'follow a run that is executing until it ends (or wait for the first run); exits 8 if it did not succeed')
-    .option('--stderr', 'print stderr instead of stdout')
+    .addOption(booleanOption('-f, --follow', 'follow a run that is executing until it ends (or wait for the first run); exits 8 if it did not succeed'))
+    .addOption(booleanOption('--stderr', 'print stderr instead of stdout'))
     .action(async (id: string, options: LogsOptions, command: Command) => {
       const client = clientFor(command);
       const stream: OutputStream = options.stderr ? 'stderr' : 'stdout';

@@ -3,13 +3,14 @@ import { Command } from 'commander';
 import { SchedulerError } from '../../core/errors.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { localTime, relativeTime } from '../render.js';
+import { booleanOption } from '../boolean-flag.js';
 
 export function nextCommand(io: CliIo): Command {
   return new Command('next')
     .description('print when a task will run next')
     .argument('<id>', 'task id')
     .option('-n <n>', 'how many times (1 to 100)', '5')
-    .option('--json', 'print JSON')
+    .addOption(booleanOption('--json', 'print JSON'))
     .action(async (id: string, options: { n: string; json?: boolean }, command: Command) => {
       const n = Number(options.n);
       if (!Number.isInteger(n) || n < 1 || n > 100) throw new SchedulerError('invalid_request', `-n: "${options.n}" is not a whole number from 1 to 100`);

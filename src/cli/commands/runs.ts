@@ -6,6 +6,7 @@ import { runOutcomes } from '../../core/task.js';
 import type { RunJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { localTime, table } from '../render.js';
+import { booleanOption } from '../boolean-flag.js';
 
 export function runsCommand(io: CliIo): Command {
   return new Command('runs')
@@ -13,7 +14,7 @@ export function runsCommand(io: CliIo): Command {
     .argument('<id>', 'task id')
     .addOption(new Option('--outcome <outcome>', 'only runs with this outcome').choices(runOutcomes))
     .option('--limit <n>', 'at most this many runs (default: all that are kept)')
-    .option('--json', 'print the runs as a JSON array')
+    .addOption(booleanOption('--json', 'print the runs as a JSON array'))
     .action(async (id: string, options: { outcome?: string; limit?: string; json?: boolean }, command: Command) => {
       const client = clientFor(command);
       const wanted = options.limit === undefined ? Infinity : Number(options.limit);
@@ -24,7 +25,7 @@ export function runsCommand(io: CliIo): Command {
       let cursor: string | undefined;
       do {
         const page = await client.listRunsPage(id, { outcome: options.outcome, cursor, limit: Math.min(1000, wanted - runs.length) });
-        runs.push(...page.runs);
+        for (const run of page.runs) runs.push(run);
         cursor = page.nextCursor ?? undefined;
       } while (cursor !== undefined && runs.length < wanted);
       if (options.json) return printJson(io, runs);

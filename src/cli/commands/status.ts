@@ -4,11 +4,12 @@ import { formatDuration } from '../../core/duration.js';
 import type { StatusJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { localTime } from '../render.js';
+import { booleanOption } from '../boolean-flag.js';
 
 export function statusCommand(io: CliIo): Command {
   return new Command('status')
     .description("show the daemon's version, uptime, store, runs in progress and waiting, queues, languages and sandbox")
-    .option('--json', 'print JSON')
+    .addOption(booleanOption('--json', 'print JSON'))
     .action(async (options: { json?: boolean }, command: Command) => {
       const status = await clientFor(command).status();
       if (options.json) return printJson(io, status);

@@ -14,6 +14,7 @@ import { clientFor, printJson, type CliIo } from '../context.js';
 import { addExecutionFlags, executionFields, type ExecutionOptions } from '../execution-flags.js';
 import { localTime, relativeTime } from '../render.js';
 import { wholeNumber } from '../whole-number.js';
+import { booleanOption } from '../boolean-flag.js';
 
 interface SubmitOptions extends ExecutionOptions {
   type?: string;
@@ -66,9 +67,9 @@ export function submitCommand(io: CliIo): Command {
     .addOption(new Option('--catch-up <rule>', 'fires missed while the daemon was down: run none of them, once (default), or all').choices(catchUpModes))
     .option('--catch-up-window <duration>', 'missed fires older than this are never run');
   return addExecutionFlags(command)
-    .option('--dry-run', 'check the task and print when it would run, without submitting it')
+    .addOption(booleanOption('--dry-run', 'check the task and print when it would run, without submitting it'))
     .option('-n, --next <n>', 'with --dry-run: how many fire times to print', '5')
-    .option('--json', 'print the task as JSON')
+    .addOption(booleanOption('--json', 'print the task as JSON'))
     .addHelpText('after', `
 Examples:
   scheduler submit print_ls_per_10s -type=cron -time=10s -script="ls"
