@@ -43,9 +43,16 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     throw new SchedulerError('invalid_request', `--sandbox ${config.sandboxMode}: the sandbox cannot work on this host: ${sandbox.reason}`);
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const unlock = lockDataDir(config.dataDir);
+  const lock = await lockDataDir(config.dataDir);
   const log = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: false }));
-  const store = new SqliteTaskStore({ path: join(config.dataDir, 'scheduler.db'), durability: config.durability });
+  let store: SqliteTaskStore;
+  try {
+    // Checks the file as it opens it: a damaged one is refused here, with what to do.
+    store = new SqliteTaskStore({ path: join(config.dataDir, 'scheduler.db'), durability: config.durability, backgroundCheck: true });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   // Failures that repeat while the store is down are logged once a minute, with a count.
   const faults = new FaultLog(log, systemClock);
   const feed = new ChangeFeed(systemClock);
@@ -122,7 +129,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     await app.close();
     await engine.shutdown();
     await store.close();
-    unlock();
+    lock.release();
     throw describeListenError(error, config);
   }
 
@@ -130,6 +137,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
+  lock.announce(url);
   print(`scheduler ${programVersion()} listening on ${url}`);
   print(`data directory: ${config.dataDir}${config.token ? ' (bearer token required)' : ''}`);
   print('routes:');
@@ -143,7 +151,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
       await engine.shutdown();
       faults.close();
       await store.close();
-      unlock();
+      lock.release();
     })());
   return { app, url, close };
 }
