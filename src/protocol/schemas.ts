@@ -227,6 +227,15 @@ export type ErrorJson = Static<typeof ErrorJson>;
 /** The answer of GET /healthz. */
 export const HealthJson = Type.Object({ status: Type.Literal('ok') });
 
+/** GET /healthz when the daemon cannot do its work: why, and what it holds meanwhile. */
+export const UnhealthyJson = Type.Object({
+  status: Type.Literal('unavailable'),
+  code: Type.Union([Type.Literal('store_unavailable'), Type.Literal('store_corrupt')]),
+  reason: Type.String(),
+  since: Type.String({ description: 'RFC 3339 UTC: when the store began to fail' }),
+  heldRunEnds: Type.Integer({ description: 'ended runs whose end waits in memory to be committed' }),
+});
+
 /** GET /api/status: the daemon and what it is doing. */
 export const StatusJson = Type.Object({
   version: Type.String(),

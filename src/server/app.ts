@@ -12,9 +12,9 @@ import type { FaultReporter } from '../engine/fault-log.js';
 import type { ConcurrencySnapshot } from '../runner/concurrency-gate.js';
 import type { TaskStore } from '../store/task-store.js';
 import { SchedulerError } from '../core/errors.js';
-import { HealthJson, StatusJson } from '../protocol/schemas.js';
+import { HealthJson, StatusJson, UnhealthyJson } from '../protocol/schemas.js';
 import { requireBearerToken } from './auth.js';
-import { errorHandler, sendError, type RequestLog } from './error-handler.js';
+import { errorHandler, retryAfterSeconds, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
 import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
@@ -120,11 +120,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.token) app.addHook('onRequest', requireBearerToken(deps.token));
 
   app.get('/healthz', {
-    schema: { summary: 'Answers when the store is usable', response: { 200: HealthJson } },
-  }, async () => {
-    await deps.store.ping().catch((error: Error) => {
-      throw new SchedulerError('store_unavailable', `the store is not usable: ${error.message}`);
-    });
+    schema: { summary: 'Answers 200 when the store is usable, 503 saying why when it is not', response: { 200: HealthJson, 503: UnhealthyJson } },
+  }, async (_request, reply) => {
+    const unhealthy = (code: 'store_unavailable' | 'store_corrupt', reason: string, since: number) => {
+      if (code === 'store_unavailable') void reply.header('retry-after', String(retryAfterSeconds));
+      return reply.code(503).send({ status: 'unavailable' as const, code, reason, since: new Date(since).toISOString(), heldRunEnds: deps.engine.backlog.heldRunEnds });
+    };
+    const health = await deps.store.recheck();
+    if (!health.ok) return unhealthy(health.code, health.reason, health.since);
+    try {
+      await deps.store.ping();
+    } catch (error) {
+      return unhealthy('store_unavailable', `the store is not usable: ${(error as Error).message}`, Date.now());
+    }
     return { status: 'ok' as const };
   });
   const startedAt = Date.now();

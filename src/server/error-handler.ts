@@ -7,6 +7,9 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SchedulerError, type ErrorCode } from '../core/errors.js';
 import type { FaultReporter } from '../engine/fault-log.js';
 
+/** What a 503 store_unavailable answer tells clients to wait before trying again. */
+export const retryAfterSeconds = 5;
+
 export function sendError(reply: FastifyReply, status: number, code: ErrorCode | string, message: string): FastifyReply {
   return reply.code(status).type('application/json').send({ error: { code, message } });
 }
@@ -33,6 +36,8 @@ function handleError(error: FastifyError | SchedulerError | Error, request: Fast
       if (faults) faults.report(`requests: ${error.code}`, details, `requests fail: ${error.message}`);
       else log.error(details, `request failed: ${error.message}`);
     }
+    // The store may take writes again soon (space freed); a damaged file needs an operator.
+    if (error.code === 'store_unavailable') void reply.header('retry-after', String(retryAfterSeconds));
     return sendError(reply, error.httpStatus, error.code, error.message);
   }
   const fastifyError = error as FastifyError;

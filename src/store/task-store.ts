@@ -117,6 +117,11 @@ export interface TaskStore {
   /** The last failure of the storage still in force, or ok. */
   health(): StoreHealth;
   /**
+   * health(), after trying a small write when the store was refusing writes, so that a
+   * store whose disk has room again says so without waiting for the next real write.
+   */
+  recheck(): Promise<StoreHealth>;
+  /**
    * Writes a consistent copy of the whole store to a new file while it keeps serving;
    * resolves with the copy's size once the file is complete (never a partial file at `path`).
    */

@@ -85,7 +85,8 @@ describe('disk full under the data directory', () => {
       return answer;
     };
     expect((await submit({ id: 'ticker', type: 'cron', time: '1s', script: `echo tick >> ${ticks}` })).status).toBe(201);
-    const script = `echo before; ${release.wait}; echo after the disk filled; touch ${endedWhileFull}`;
+    // Its output is large enough (300 kB) that its end needs room the full disk does not have.
+    const script = `echo before; ${release.wait}; head -c 300000 /dev/zero | tr '\\0' a; echo; echo after the disk filled; touch ${endedWhileFull}`;
     expect((await submit({ id: 'ends-while-full', type: 'delay', time: '100ms', script })).status).toBe(201);
     await daemon.waitForTask('ends-while-full', 'its run executing', (task) => task.results.some((run) => run.outcome === 'running'));
     await waitFor('the ticker to tick', () => lines(ticks) >= 1 || undefined);
@@ -129,7 +130,9 @@ describe('disk full under the data directory', () => {
     const again = await e2e.restart(daemon);
     const [run] = (await again.task('ends-while-full'))!.results;
     expect(run).toMatchObject({ outcome: 'succeeded', exitCode: 0 });
-    expect(run!.stdout).toBe('before\nafter the disk filled\n');
+    expect(run!.stdout).toBe(`before\n${'a'.repeat(300_000)}\nafter the disk filled\n`);
+    // It was held while the disk was full, not committed through some room left.
+    expect(daemon.stderr).toMatch(/held in memory/);
     for (const id of acked) expect(await again.task(id), `acknowledged task ${id}`).toBeDefined();
     expect(acked.size).toBeGreaterThanOrEqual(3);
 

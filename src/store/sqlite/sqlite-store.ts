@@ -31,6 +31,9 @@ import { checkDatabaseAtStart } from './start-check.js';
 import { migrations } from './migrations.js';
 import { intervalColumn, rowToRun, rowToTask, stateToColumns, type RunRow, type TaskRow } from './rows.js';
 
+/** How long after a refused write recheck() tries a write of its own. */
+const recheckAfterMs = 5_000;
+
 /** Options of the SQLite store. */
 export interface SqliteStoreOptions {
   /** The database file; ':memory:' for a throwaway store. */
@@ -358,6 +361,24 @@ export class SqliteTaskStore implements TaskStore {
     return this.state;
   }
 
+  /** When a write was last refused for want of room or an I/O error (0: never). */
+  private lastRefusalAt = 0;
+
+  async recheck(): Promise<StoreHealth> {
+    // Not at once after a refusal: a small write may fit where the refused one did not, and
+    // health would flap between two requests that see the same full disk.
+    const quiet = Date.now() - this.lastRefusalAt >= recheckAfterMs;
+    if (!this.state.ok && this.state.code === 'store_unavailable' && quiet) {
+      // Rewrites a row as it is: a real write, which needs room in the log like any other.
+      try {
+        this.guard('write', () => this.db.prepare('UPDATE output_usage SET bytes = bytes WHERE id = 1').run());
+      } catch {
+        // Still refused: health() says why.
+      }
+    }
+    return this.state;
+  }
+
   async backup(params: BackupParams): Promise<{ bytes: number }> {
     // A copy of a damaged file is damaged too, and could replace a good backup.
     if (this.corruption) {
@@ -399,8 +420,9 @@ export class SqliteTaskStore implements TaskStore {
       if (this.state.ok || this.state.code !== 'store_corrupt') {
         this.state = { ok: false, code: 'store_corrupt', reason: failure.reason, since: Date.now() };
       }
-    } else if (this.state.ok) {
-      this.state = { ok: false, code: 'store_unavailable', reason: failure.reason, since: Date.now() };
+    } else {
+      this.lastRefusalAt = Date.now();
+      if (this.state.ok) this.state = { ok: false, code: 'store_unavailable', reason: failure.reason, since: Date.now() };
     }
     return failure;
   }
