@@ -21,7 +21,10 @@ describe('GET /healthz', () => {
   it('answers 503 store_unavailable when the store cannot serve', async () => {
     harness = await startHarness();
     await harness.store.close();
-    expectError(await harness.app.inject({ method: 'GET', url: '/healthz' }), 503, 'store_unavailable');
+    const response = await harness.app.inject({ method: 'GET', url: '/healthz' });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(response.json()).toMatchObject({ status: 'unavailable', code: 'store_unavailable', reason: expect.stringContaining('not usable'), heldRunEnds: 0 });
   });
 });
 
