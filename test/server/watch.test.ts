@@ -143,8 +143,16 @@ describe('GET /api/tasks/{id}?watch=true', () => {
 
   it('answers the plain task when watch=false', async () => {
     const submitted = await submit(harness.app, { id: 'plain' });
-    const response = await harness.app.inject({ method: 'GET', url: '/api/tasks/plain?watch=false&version=1' });
+    const response = await harness.app.inject({ method: 'GET', url: '/api/tasks/plain?watch=false' });
     expect(response.json()).toEqual(submitted);
+  });
+
+  it.each(['watch=false&version=1', 'version=1', 'timeout=5s', 'version=1&timeout=5s'])('refuses %s: version and timeout only make sense with watch=true', async (query) => {
+    const id = `lone-${query.replace(/[^a-z0-9]/gi, '-')}`;
+    await submit(harness.app, { id });
+    const response = await harness.app.inject({ method: 'GET', url: `/api/tasks/${id}?${query}` });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('only with watch=true') });
   });
 
   it.each([
