@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { SchedulerError } from '../core/errors.js';
 import { programVersion } from '../version.js';
+import { backupCommand } from './commands/backup.js';
 import { daemonCommand } from './commands/daemon.js';
 import { deleteCommand } from './commands/delete.js';
 import { getCommand } from './commands/get.js';
@@ -40,7 +41,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride();
   program.addCommand(daemonCommand(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
-  for (const make of [submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand]) {
+  for (const make of [submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand, backupCommand]) {
     // A client's options work after its command too (`scheduler list --server URL`).
     program.addCommand(make(io).addOption(serverOption()).addOption(tokenFileOption()).exitOverride().showHelpAfterError('(run with --help for usage)'));
   }

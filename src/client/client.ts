@@ -149,6 +149,11 @@ export class SchedulerClient {
     return this.request('GET', '/api/status');
   }
 
+  /** Has the daemon write a consistent copy of its database to `path` (on its host). */
+  backup(path: string, overwrite: boolean): Promise<{ path: string; bytes: number }> {
+    return this.request('POST', '/api/backup', { path, overwrite });
+  }
+
   /** Whether the daemon answers and its store is usable. */
   health(): Promise<{ status: 'ok' }> {
     return this.request('GET', '/healthz');

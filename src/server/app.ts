@@ -18,6 +18,7 @@ import { requireBearerToken } from './auth.js';
 import { errorHandler, retryAfterSeconds, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
+import { backupRoutes } from './routes/backup.js';
 import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -171,5 +172,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   taskRoutes(app, deps);
   runRoutes(app, deps.engine);
   eventRoutes(app, deps.engine, deps.events);
+  backupRoutes(app, deps.store);
   return app;
 }
