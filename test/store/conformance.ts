@@ -518,13 +518,24 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         });
       });
 
-      it('finishes a run: writes the result, keeps scheduledAt, and keeps the stored startedAt when the result has none', async () => {
+      it('finishes a run that never started (it could not): its startedAt is cleared', async () => {
+        const task = await insertIn(makeTask('nostart'));
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute) }, keepRuns: 10 });
+        const result = succeeded(t0 + minute + 1, { outcome: 'failed', startedAt: null, exitCode: null, error: 'could not start: too many open files (EMFILE)' });
+        const executed = next(executing, { status: 'Executed' }, { lastStatusUpdated: t0 + minute + 1 });
+        await store.saveTask({ task: executed, expectedVersion: 2, runChange: { kind: 'finish', run: 1, result }, keepRuns: 10 });
+        expect((await store.listRuns('nostart'))[0]).toMatchObject({ outcome: 'failed', startedAt: null, error: result.error });
+      });
+
+      it('finishes a run: writes the result, keeps scheduledAt, and keeps the stored startedAt when an interrupted run\'s end has none', async () => {
         const task = await insertIn(makeTask('f'));
         const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
         const started = runningRun(1, t0 + minute, t0 + minute + 5);
         await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: started }, keepRuns: 10 });
         const result = succeeded(t0 + 2 * minute, {
-          outcome: 'failed',
+          // Found after a crash: when it started is what was recorded.
+          outcome: 'interrupted',
           startedAt: null,
           exitCode: null,
           signal: 'SIGKILL',
@@ -544,7 +555,7 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
             attempt: 1,
             startedAt: started.startedAt,
             finishedAt: result.finishedAt,
-            outcome: 'failed',
+            outcome: 'interrupted',
             exitCode: null,
             signal: 'SIGKILL',
             error: 'killed by SIGKILL',

@@ -167,10 +167,11 @@ export class SqliteTaskStore implements TaskStore {
       // A run that waited for a slot has started: only a run still recorded as waiting.
       startRun: db.prepare(`UPDATE runs SET started_at = @started_at, waiting = 0
         WHERE task_id = @task_id AND run = @run AND waiting = 1 AND outcome = 'running'`),
-      // A run that waited for a slot started when the runner says (never, if it was ended
-      // while waiting), not when it was recorded as started.
+      // A run started when the runner says: never, if it could not start or was ended while
+      // waiting for a slot. Only an interrupted run's end (found after a crash) may not know
+      // its start, and keeps the one recorded.
       finishRun: db.prepare(`UPDATE runs SET
-          started_at = CASE WHEN @waited_ms IS NOT NULL THEN @started_at ELSE COALESCE(@started_at, started_at) END,
+          started_at = CASE WHEN @outcome = 'interrupted' THEN COALESCE(@started_at, started_at) ELSE @started_at END,
           finished_at = @finished_at, outcome = @outcome, exit_code = @exit_code, waiting = 0,
           signal = @signal, error = @error, limit_hit = @limit_hit, waited_ms = @waited_ms,
           ${outputColumns.map((column) => `${column} = @${column}`).join(', ')}
