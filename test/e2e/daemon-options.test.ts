@@ -11,6 +11,8 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { runCli, useE2e, waitFor, type DaemonProcess } from './harness.js';
 
 const e2e = useE2e();
+/** Longer than the harness's default: the first describe starts three daemons at once. */
+const startTimeoutMs = 30_000;
 
 type Source = 'flag' | 'env' | 'config';
 const sources: readonly Source[] = ['flag', 'env', 'config'];
@@ -59,17 +61,17 @@ async function startFrom(source: Source): Promise<Setup> {
     writeFileSync(configFile, JSON.stringify({ interpreters }));
     const args = ['daemon', '--listen', listen, '--data-dir', dataDir, '--token-file', tokenFile, '--config', configFile];
     for (const [name, value] of Object.entries(chosen)) args.push(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value));
-    return { daemon: await e2e.startDaemon({ bare: true, dataDir, args }), token, host, dataDir, language };
+    return { daemon: await e2e.startDaemon({ bare: true, startTimeoutMs, dataDir, args }), token, host, dataDir, language };
   }
   if (source === 'env') {
     writeFileSync(configFile, JSON.stringify({ interpreters }));
     const env: Record<string, string> = { SCHEDULER_LISTEN: listen, SCHEDULER_DATA_DIR: dataDir, SCHEDULER_TOKEN: token, SCHEDULER_CONFIG: configFile };
     for (const [name, value] of Object.entries(chosen)) env[`SCHEDULER_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`] = String(value);
-    return { daemon: await e2e.startDaemon({ bare: true, dataDir, env, args: ['daemon'] }), token, host, dataDir, language };
+    return { daemon: await e2e.startDaemon({ bare: true, startTimeoutMs, dataDir, env, args: ['daemon'] }), token, host, dataDir, language };
   }
   // Relative paths in the file are relative to it.
   writeFileSync(configFile, JSON.stringify({ interpreters, listen, dataDir: 'data', tokenFile: 'token', ...chosen, maxRuns: 3 }));
-  return { daemon: await e2e.startDaemon({ bare: true, dataDir, args: ['daemon', '--config', configFile] }), token, host, dataDir, language };
+  return { daemon: await e2e.startDaemon({ bare: true, startTimeoutMs, dataDir, args: ['daemon', '--config', configFile] }), token, host, dataDir, language };
 }
 
 /** One request to a daemon with its token (or `token`); the status and the parsed body. */
@@ -91,7 +93,7 @@ async function status(setup: Setup): Promise<Record<string, any>> {
 beforeAll(async () => {
   const started = await Promise.all(sources.map(startFrom));
   sources.forEach((source, i) => (setups[source] = started[i]!));
-}, 60_000);
+}, 90_000);
 
 /** For each option, a check of its effect on the daemon of one source. */
 const effects: Array<[string, (setup: Setup) => Promise<void>]> = [
@@ -185,7 +187,8 @@ describe('the sandbox mode from each source', () => {
   });
 });
 
-describe('where the options are on the command line', () => {
+// Each test starts a daemon (or several commands): room for a start as slow as startTimeoutMs allows.
+describe('where the options are on the command line', { timeout: 60_000 }, () => {
   test('an option the daemon does not know is an error (exit 2) naming it, and so is the client-only --server', async () => {
     const dataDir = join(e2e.tempDir(), 'data');
     for (const [args, message] of [
@@ -207,7 +210,7 @@ describe('where the options are on the command line', () => {
     const dir = e2e.tempDir();
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, 'the-file-token\n');
-    const daemon = await e2e.startDaemon({ bare: true, dataDir: join(dir, 'data'), args: ['daemon', '--listen', '0.0.0.0:0', '--data-dir', join(dir, 'data'), '--token-file', tokenFile] });
+    const daemon = await e2e.startDaemon({ bare: true, startTimeoutMs, dataDir: join(dir, 'data'), args: ['daemon', '--listen', '0.0.0.0:0', '--data-dir', join(dir, 'data'), '--token-file', tokenFile] });
     await daemon.waitForStdout(/^data directory: .* \(bearer token required\)$/m);
     const server = `http://127.0.0.1:${daemon.port}`;
     const without = await runCli(['--server', server, 'list']);
@@ -219,8 +222,8 @@ describe('where the options are on the command line', () => {
     await daemon.stop();
   });
 
-  // Four daemons at once at most: these are the only tests of the file that run concurrently.
-  test.concurrent.for([
+  // One after the other: four daemons starting at once on a loaded machine take longer than a start may.
+  test.for([
     ['last, after options with values', (file: string, dataDir: string) => ['daemon', '--log-level', 'warn', '--listen=127.0.0.1:0', '--data-dir', dataDir, '--token-file', file]],
     ['as --token-file=FILE, first', (file: string, dataDir: string) => ['daemon', `--token-file=${file}`, '--listen', '127.0.0.1:0', '--data-dir', dataDir]],
     ['seed-style -token-file=FILE', (file: string, dataDir: string) => ['daemon', '--listen', '127.0.0.1:0', `-token-file=${file}`, '--data-dir', dataDir]],
@@ -231,7 +234,7 @@ describe('where the options are on the command line', () => {
     writeFileSync(tokenFile, 'positional-token\n');
     const dataDir = join(dir, 'data');
     // bare: these arguments as they are, without the harness's own flags before them.
-    const daemon = await e2e.startDaemon({ bare: true, dataDir, args: [...argsOf(tokenFile, dataDir)] });
+    const daemon = await e2e.startDaemon({ bare: true, startTimeoutMs, dataDir, args: [...argsOf(tokenFile, dataDir)] });
     const refused = await fetch(`${daemon.url}/api/tasks`);
     expect(refused.status).toBe(401);
     const admitted = await fetch(`${daemon.url}/api/tasks`, { headers: { authorization: 'Bearer positional-token' } });
