@@ -108,8 +108,13 @@ const effects: Array<[string, (setup: Setup) => Promise<void>]> = [
   ['token: a request without the token is refused with 401, with it admitted', async (setup) => {
     const refused = await call(setup, 'GET', '/api/tasks', undefined, null);
     expect(refused.status).toBe(401);
-    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer /);
-    expect((await call(setup, 'GET', '/api/tasks', undefined, 'another-token')).status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="scheduler"');
+    const wrong = await call(setup, 'GET', '/api/tasks', undefined, 'another-token');
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer realm="scheduler", error="invalid_token"');
+    // The scheme's name in any case (RFC 9110).
+    const lowerCase = await fetch(`${setup.daemon.url}/api/tasks`, { headers: { authorization: `bearer ${setup.token}` } });
+    expect(lowerCase.status).toBe(200);
     expect((await call(setup, 'GET', '/api/tasks')).status).toBe(200);
   }],
   ['config: the language its file adds is there', async (setup) => {
