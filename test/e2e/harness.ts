@@ -51,8 +51,8 @@ export interface CliOptions {
 /** The environment children start from: ours, without anything that would point them elsewhere. */
 function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.SCHEDULER_TOKEN;
-  delete env.SCHEDULER_URL;
+  // SCHEDULER_TOKEN, SCHEDULER_URL and every daemon option's variable (SCHEDULER_LISTEN, ...).
+  for (const name of Object.keys(env)) if (name.startsWith('SCHEDULER_')) delete env[name];
   delete env.NODE_OPTIONS; // vitest's loader hooks have no business in the program under test
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key];
@@ -287,6 +287,12 @@ export interface DaemonOptions {
   args?: string[];
   /** How long to wait for the "listening on" line (default 15s). */
   startTimeoutMs?: number;
+  /**
+   * `args` is the whole command line after the program, `daemon` included (so options may
+   * come before it), without the harness's own flags (--listen, --data-dir, ...): for tests
+   * of options given another way (environment, config file). `dataDir` is then only recorded.
+   */
+  bare?: boolean;
 }
 
 /** A running `scheduler daemon`. */
@@ -316,7 +322,7 @@ export class DaemonProcess {
   /** Starts a daemon and resolves once it prints the address it listens on. */
   static async start(dataDir: string, options: DaemonOptions = {}): Promise<DaemonProcess> {
     assertBuilt();
-    const args = [
+    const args = options.bare ? [cliPath, ...(options.args ?? [])] : [
       cliPath,
       'daemon',
       '--listen',
