@@ -42,9 +42,16 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     throw new SchedulerError('invalid_request', `--sandbox ${config.sandboxMode}: the sandbox cannot work on this host: ${sandbox.reason}`);
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const unlock = lockDataDir(config.dataDir);
+  const lock = await lockDataDir(config.dataDir);
   const log = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: false }));
-  const store = new SqliteTaskStore({ path: join(config.dataDir, 'scheduler.db'), durability: config.durability });
+  let store: SqliteTaskStore;
+  try {
+    // Checks the file as it opens it: a damaged one is refused here, with what to do.
+    store = new SqliteTaskStore({ path: join(config.dataDir, 'scheduler.db'), durability: config.durability, backgroundCheck: true });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   const feed = new ChangeFeed(systemClock);
   const events = new EventHub({ ...defaultEventHubOptions, heartbeatMs: config.heartbeatMs, log });
   const daemonId = dataDirId(config.dataDir);
@@ -115,7 +122,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     await app.close();
     await engine.shutdown();
     await store.close();
-    unlock();
+    lock.release();
     throw describeListenError(error, config);
   }
 
@@ -123,6 +130,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
+  lock.announce(url);
   print(`scheduler ${programVersion()} listening on ${url}`);
   print(`data directory: ${config.dataDir}${config.token ? ' (bearer token required)' : ''}`);
   print('routes:');
@@ -135,7 +143,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
       await app.close();
       await engine.shutdown();
       await store.close();
-      unlock();
+      lock.release();
     })());
   return { app, url, close };
 }
