@@ -9,6 +9,7 @@
 import { Command, CommanderError } from 'commander';
 import { SchedulerError } from '../core/errors.js';
 import { programVersion } from '../version.js';
+import { backupCommand } from './commands/backup.js';
 import { daemonCommand } from './commands/daemon.js';
 import { deleteCommand } from './commands/delete.js';
 import { getCommand } from './commands/get.js';
@@ -34,7 +35,7 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride();
-  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand]) {
+  for (const make of [daemonCommand, submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand, backupCommand]) {
     program.addCommand(make(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
   }
   return program;

@@ -136,6 +136,11 @@ export class SchedulerClient {
     return this.request('GET', '/api/status');
   }
 
+  /** Has the daemon copy its store to `path` (a file on the daemon's host). */
+  backup(path: string, force = false): Promise<{ path: string; bytes: number }> {
+    return this.request('POST', '/api/backup', { path, force });
+  }
+
   /** Whether the daemon answers and its store is usable. */
   health(): Promise<{ status: 'ok' }> {
     return this.request('GET', '/healthz');

@@ -16,6 +16,7 @@ import { requireBearerToken } from './auth.js';
 import { errorHandler, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
 import { eventRoutes } from './routes/events.js';
+import { backupRoutes } from './routes/backup.js';
 import { runRoutes } from './routes/runs.js';
 import { taskRoutes } from './routes/tasks.js';
 
@@ -117,9 +118,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/healthz', {
     schema: { summary: 'Answers when the store is usable', response: { 200: HealthJson } },
   }, async () => {
+    // 503 in the error shape, with the reason: the store's last failure still in force
+    // (damage, a full disk), or a ping that fails now.
     await deps.store.ping().catch((error: Error) => {
-      throw new SchedulerError('store_unavailable', `the store is not usable: ${error.message}`);
+      throw error instanceof SchedulerError ? error : new SchedulerError('store_unavailable', `the store is not usable: ${error.message}`);
     });
+    const health = deps.store.health();
+    if (!health.ok) throw new SchedulerError(health.code, `${health.reason} (since ${new Date(health.since).toISOString()})`);
     return { status: 'ok' as const };
   });
   const startedAt = Date.now();
@@ -145,5 +150,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   taskRoutes(app, deps);
   runRoutes(app, deps.engine);
   eventRoutes(app, deps.engine, deps.events);
+  backupRoutes(app, deps.store);
   return app;
 }

@@ -6,6 +6,9 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SchedulerError, type ErrorCode } from '../core/errors.js';
 
+/** What Retry-After says on a store_unavailable answer. */
+export const storeRetryAfterSeconds = 5;
+
 export function sendError(reply: FastifyReply, status: number, code: ErrorCode | string, message: string): FastifyReply {
   return reply.code(status).type('application/json').send({ error: { code, message } });
 }
@@ -22,7 +25,11 @@ export function errorHandler(log: RequestLog) {
 }
 
 function handleError(error: FastifyError | SchedulerError | Error, request: FastifyRequest, reply: FastifyReply, log: RequestLog) {
-  if (error instanceof SchedulerError) return sendError(reply, error.httpStatus, error.code, error.message);
+  if (error instanceof SchedulerError) {
+    // A store that cannot write now (a full disk) may accept the same request shortly.
+    if (error.code === 'store_unavailable') reply.header('retry-after', String(storeRetryAfterSeconds));
+    return sendError(reply, error.httpStatus, error.code, error.message);
+  }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     return sendError(reply, 400, 'invalid_request', describeValidation(fastifyError));
