@@ -1,5 +1,10 @@
 /** What the app does around the task routes: health, the OpenAPI document, unknown routes, auth, error shapes. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { classifySqliteError } from '../../src/store/sqlite/sqlite-errors.js';
+import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { appVersion, expectError, listAll, startHarness, submit, type Harness } from './harness.js';
 
@@ -22,6 +27,67 @@ describe('GET /healthz', () => {
     harness = await startHarness();
     await harness.store.close();
     expectError(await harness.app.inject({ method: 'GET', url: '/healthz' }), 503, 'store_unavailable');
+  });
+});
+
+/** The harness's store, with `overrides` in place of some of its methods. */
+function storeWith(overrides: Partial<TaskStore>) {
+  return (store: TaskStore) =>
+    new Proxy(store, {
+      get(target, property, receiver) {
+        if (Object.hasOwn(overrides, property)) return overrides[property as keyof TaskStore];
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as TaskStore;
+}
+
+describe('a store that failed', () => {
+  it('damaged: /healthz answers 503 store_corrupt with the reason', async () => {
+    harness = await startHarness({
+      wrapStore: storeWith({ health: () => ({ ok: false, code: 'store_corrupt', reason: 'the database /d/scheduler.db is damaged', since: 0 }) }),
+    });
+    const message = expectError(await harness.app.inject({ method: 'GET', url: '/healthz' }), 503, 'store_corrupt');
+    expect(message).toContain('the database /d/scheduler.db is damaged');
+  });
+
+  it('unavailable: 503 store_unavailable with Retry-After, on /healthz and on a request', async () => {
+    const full = classifySqliteError(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }), '/d/scheduler.db')!;
+    harness = await startHarness({
+      wrapStore: storeWith({
+        health: () => ({ ok: false, code: 'store_unavailable', reason: full.reason, since: 0 }),
+        listTasks: () => Promise.reject(full),
+      }),
+    });
+    const health = await harness.app.inject({ method: 'GET', url: '/healthz' });
+    expect(expectError(health, 503, 'store_unavailable')).toMatch(/the disk is full/);
+    expect(health.headers['retry-after']).toBe('5');
+    const list = await harness.app.inject({ method: 'GET', url: '/api/tasks' });
+    expect(expectError(list, 503, 'store_unavailable')).toMatch(/the disk is full/);
+    expect(list.headers['retry-after']).toBe('5');
+  });
+});
+
+describe('POST /api/backup', () => {
+  it('writes a copy the store can open, and refuses to replace it unless forced', async () => {
+    harness = await startHarness();
+    await submit(harness.app, { id: 'kept', type: 'delay', time: '1h', script: 'true' });
+    const dir = mkdtempSync(join(tmpdir(), 'scheduler-backup-route-'));
+    try {
+      const path = join(dir, 'copy.db');
+      const first = await harness.app.inject({ method: 'POST', url: '/api/backup', payload: { path } });
+      expect(first.statusCode, first.body).toBe(200);
+      expect(first.json()).toMatchObject({ path });
+      expect((first.json() as { bytes: number }).bytes).toBeGreaterThan(0);
+      expectError(await harness.app.inject({ method: 'POST', url: '/api/backup', payload: { path } }), 409, 'already_exists');
+      expect((await harness.app.inject({ method: 'POST', url: '/api/backup', payload: { path, force: true } })).statusCode).toBe(200);
+      expectError(await harness.app.inject({ method: 'POST', url: '/api/backup', payload: { path: 'relative.db' } }), 400, 'invalid_request');
+      const copy = new SqliteTaskStore({ path });
+      expect((await copy.getTask('kept'))?.id).toBe('kept');
+      await copy.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
