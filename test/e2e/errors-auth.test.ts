@@ -138,7 +138,7 @@ describe.concurrent('errors', () => {
     test('a second daemon on the same data directory is refused', async ({ expect }) => {
       const result = await runCli(['daemon', '--listen', '127.0.0.1:0', '--data-dir', daemon.dataDir], { timeoutMs: 10_000 });
       expect(result.code).not.toBe(0);
-      expect(result.stderr).toMatch(/another scheduler daemon \(pid \d+\) is using/);
+      expect(result.stderr).toMatch(/another scheduler daemon \(pid \d+[^)]*\) is using the data directory/);
       // The first one is unharmed.
       expect((await daemon.cli(['list'])).code).toBe(0);
     });

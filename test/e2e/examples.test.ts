@@ -143,7 +143,7 @@ describe('help', () => {
     const result = await runCli(['daemon', '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage: scheduler daemon \[options\]/);
-    expect(result.stdout).toMatch(/--listen <host:port>[\s\S]*\(default: "127\.0\.0\.1:8865"\)/);
+    expect(result.stdout).toMatch(/--listen <host:port>[\s\S]*\(default:\s+127\.0\.0\.1:8865;/);
   });
 
   test('scheduler --version prints the version', async () => {
