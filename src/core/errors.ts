@@ -9,13 +9,19 @@ export const errorCodes = {
   invalid_request: { httpStatus: 400, exitCode: 2 },
   unauthorized: { httpStatus: 401, exitCode: 3 },
   not_found: { httpStatus: 404, exitCode: 4 },
+  /** The path exists but not with this method; the answer's Allow header lists the methods it has. */
+  method_not_allowed: { httpStatus: 405, exitCode: 2 },
   already_exists: { httpStatus: 409, exitCode: 5 },
   stop_refused: { httpStatus: 409, exitCode: 6 },
   not_running: { httpStatus: 409, exitCode: 6 },
   version_conflict: { httpStatus: 409, exitCode: 6 },
   /** The task's status does not allow it (pause a one-time task, run a finished one). */
   status_conflict: { httpStatus: 409, exitCode: 6 },
+  /** If-Match named a version the task is no longer at: it changed since the client read it. */
+  precondition_failed: { httpStatus: 412, exitCode: 6 },
   payload_too_large: { httpStatus: 413, exitCode: 2 },
+  /** A request body that is not sent as JSON (Content-Type other than application/json, or none). */
+  unsupported_media_type: { httpStatus: 415, exitCode: 2 },
   /** The store cannot write now (disk full, I/O error); the request may be retried later. */
   store_unavailable: { httpStatus: 503, exitCode: 7 },
   /** The database is damaged; an operator must restore it (see the README's durability section). */

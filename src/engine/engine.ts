@@ -55,6 +55,12 @@ export interface TaskWithRuns {
   runs: Run[];
 }
 
+/**
+ * A user's command may name the versions of the task it was meant for (HTTP If-Match): it is
+ * refused with precondition_failed, under the task's mutex, when the task is at another.
+ */
+export type ExpectedVersions = readonly number[];
+
 /** Compare-and-set retries before a write is given up as contended. */
 const maxWriteAttempts = 5;
 
@@ -126,29 +132,33 @@ export class Engine {
   }
 
   /** Stops a task by the spec's rules, and returns it with its runs; `warning` says when a run goes on. */
-  stop(id: string): Promise<TaskWithRuns & { warning: string | null }> {
-    return this.command(id, { kind: 'stop' });
+  stop(id: string, expectedVersions?: ExpectedVersions): Promise<TaskWithRuns & { warning: string | null }> {
+    return this.command(id, { kind: 'stop' }, expectedVersions);
   }
 
   /** Pauses a recurring task: no fire until it is resumed (a run executing goes on). */
-  pause(id: string): Promise<TaskWithRuns & { warning: string | null }> {
-    return this.command(id, { kind: 'pause' });
+  pause(id: string, expectedVersions?: ExpectedVersions): Promise<TaskWithRuns & { warning: string | null }> {
+    return this.command(id, { kind: 'pause' }, expectedVersions);
   }
 
   /** Resumes a paused task: its next fire is computed from now, missed fires run once. */
-  resume(id: string): Promise<TaskWithRuns & { warning: string | null }> {
-    return this.command(id, { kind: 'resume' });
+  resume(id: string, expectedVersions?: ExpectedVersions): Promise<TaskWithRuns & { warning: string | null }> {
+    return this.command(id, { kind: 'resume' }, expectedVersions);
   }
 
   /** Starts a run now, besides the schedule; skipped (and said so) while a run executes. */
-  runNow(id: string): Promise<TaskWithRuns & { warning: string | null }> {
-    return this.command(id, { kind: 'trigger' });
+  runNow(id: string, expectedVersions?: ExpectedVersions): Promise<TaskWithRuns & { warning: string | null }> {
+    return this.command(id, { kind: 'trigger' }, expectedVersions);
   }
 
   /** Applies a user's event and returns the task with its runs, and a warning if any. */
-  private command(id: string, event: Extract<TaskEvent, { kind: 'stop' | 'pause' | 'resume' | 'trigger' }>): Promise<TaskWithRuns & { warning: string | null }> {
+  private command(
+    id: string,
+    event: Extract<TaskEvent, { kind: 'stop' | 'pause' | 'resume' | 'trigger' }>,
+    expectedVersions?: ExpectedVersions,
+  ): Promise<TaskWithRuns & { warning: string | null }> {
     return this.mutex.run(id, async () => {
-      const { task, warning } = await this.applyLocked(id, event);
+      const { task, warning } = await this.applyLocked(id, event, expectedVersions);
       return { task, runs: await this.options.store.listRuns(id), warning };
     });
   }
@@ -158,8 +168,8 @@ export class Engine {
    * grace period) and returns the task once the run is recorded as killed. The schedule goes
    * on: a cron task waits for its next tick. not_running when no run is executing.
    */
-  async kill(id: string): Promise<TaskWithRuns> {
-    if (!(await this.runs.kill(id))) {
+  async kill(id: string, expectedVersions?: ExpectedVersions): Promise<TaskWithRuns> {
+    if (!(await this.killAt(id, expectedVersions))) {
       const task = await this.options.store.getTask(id);
       if (!task) throw notFound(id);
       throw new SchedulerError('not_running', `task "${id}" has no run executing (status ${task.state.status}); nothing to kill`);
@@ -169,11 +179,25 @@ export class Engine {
     return this.get(id);
   }
 
+  /** Starts ending the task's runs in progress, if the task is at one of `expectedVersions` (when given); false when there were none. */
+  private async killAt(id: string, expectedVersions: ExpectedVersions | undefined): Promise<boolean> {
+    if (expectedVersions === undefined) return this.runs.kill(id);
+    // Checked and started under the mutex, but not awaited there: the run's end is recorded under it.
+    const { killing } = await this.mutex.run(id, async () => {
+      const task = await this.options.store.getTask(id);
+      if (!task) throw notFound(id);
+      requireVersion(task, expectedVersions);
+      return { killing: this.runs.kill(id) };
+    });
+    return killing;
+  }
+
   /** Stops a task, kills its run if one is in progress, and removes it with its runs. */
-  async delete(id: string): Promise<void> {
+  async delete(id: string, expectedVersions?: ExpectedVersions): Promise<void> {
     await this.mutex.run(id, async () => {
       const task = await this.options.store.getTask(id);
       if (!task) throw notFound(id);
+      requireVersion(task, expectedVersions);
       await this.runs.end(id);
       await this.options.store.deleteTask(id);
       this.options.log.info({ task: id }, 'task deleted');
@@ -248,11 +272,13 @@ export class Engine {
     return this.mutex.run(id, () => this.applyLocked(id, event));
   }
 
-  /** apply, for a caller that holds the task's mutex already. */
-  private async applyLocked(id: string, event: TaskEvent): Promise<Transition> {
+  /** apply, for a caller that holds the task's mutex already; with `expectedVersions`, only to a task at one of them. */
+  private async applyLocked(id: string, event: TaskEvent, expectedVersions?: ExpectedVersions): Promise<Transition> {
     for (let attempt = 1; ; attempt++) {
       const task = await this.options.store.getTask(id);
       if (!task) throw notFound(id);
+      // Checked on the read the compare-and-set write is based on: nothing can change between.
+      requireVersion(task, expectedVersions);
       const now = this.options.clock.now();
       const result = transition(task, event, now);
       if (!result.changed) return result;
@@ -338,6 +364,15 @@ export class Engine {
 
 function notFound(id: string): SchedulerError {
   return new SchedulerError('not_found', `no task with id "${id}"; "scheduler list" shows the tasks there are`);
+}
+
+function requireVersion(task: Task, expectedVersions: ExpectedVersions | undefined): void {
+  if (expectedVersions === undefined || expectedVersions.includes(task.version)) return;
+  const why =
+    expectedVersions.length === 0
+      ? `the request's condition names no version (the ETag of this one is "v${task.version}")`
+      : `not ${expectedVersions.join(' or ')} as the request expected: it changed since it was read; get it again and decide`;
+  throw new SchedulerError('precondition_failed', `task "${task.id}" is at version ${task.version}, ${why}`);
 }
 
 function isVersionConflict(error: unknown): boolean {

@@ -12,9 +12,11 @@ import type { ConcurrencySnapshot } from '../runner/concurrency-gate.js';
 import type { TaskStore } from '../store/task-store.js';
 import { SchedulerError } from '../core/errors.js';
 import { HealthJson, StatusJson } from '../protocol/schemas.js';
+import { AllowedMethods } from './allowed-methods.js';
 import { requireBearerToken } from './auth.js';
 import { errorHandler, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
+import { acceptJsonBodiesOnly } from './json-body.js';
 import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -78,14 +80,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit,
     // Task ids are up to 128 characters; the router's default cap (100) would answer longer
     // valid ids with a 414 of Fastify's own shape. Longer ones reach the schema and get a 400.
-    routerOptions: { maxParamLength: 1024 },
+    // "/api/tasks/" is "/api/tasks" (without this, the empty id after the slash got a 400).
+    routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
     // Errors the router raises before a route is found (a bad URL) leave in our shape too.
     frameworkErrors: errorHandler(deps.log),
   });
 
   const routeTable: RouteLine[] = [];
   app.decorate('routeTable', routeTable);
+  const allowed = new AllowedMethods();
   app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) allowed.add(route.url, method);
     if (route.method === 'HEAD' || (route.schema as { hide?: boolean } | undefined)?.hide) return;
     for (const method of [route.method].flat()) routeTable.push({ method, path: route.url });
   });
@@ -100,9 +105,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : coercingAjv).compile(schema));
   app.setErrorHandler(errorHandler(deps.log));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; GET /api/openapi.json lists the routes`),
-  );
+  acceptJsonBodiesOnly(app);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const methods = allowed.of(path);
+    if (methods.length > 0) {
+      reply.header('allow', methods.join(', '));
+      return sendError(reply, 405, 'method_not_allowed', `${path} does not answer ${request.method}; it answers ${methods.join(', ')}`);
+    }
+    return sendError(reply, 404, 'not_found', `no route ${request.method} ${path}; GET /api/openapi.json lists the routes`);
+  });
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;

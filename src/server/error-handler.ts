@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SchedulerError, type ErrorCode } from '../core/errors.js';
+import { bodyRefused, takesBody } from './json-body.js';
 
 export function sendError(reply: FastifyReply, status: number, code: ErrorCode | string, message: string): FastifyReply {
   return reply.code(status).type('application/json').send({ error: { code, message } });
@@ -25,10 +26,19 @@ function handleError(error: FastifyError | SchedulerError | Error, request: Fast
   if (error instanceof SchedulerError) return sendError(reply, error.httpStatus, error.code, error.message);
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
+    if (fastifyError.validationContext === 'body' && request.body === undefined) {
+      return sendError(reply, 400, 'invalid_request', 'the request needs a body: send it as JSON with the header "Content-Type: application/json"');
+    }
     return sendError(reply, 400, 'invalid_request', describeValidation(fastifyError));
   }
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return sendError(reply, 413, 'payload_too_large', `the request body is larger than the daemon accepts (${fastifyError.message})`);
+  }
+  if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    if (!takesBody(request)) return handleError(bodyRefused(request), request, reply, log);
+    const type = request.headers['content-type'];
+    const sent = type === undefined ? 'it had no Content-Type' : `it had Content-Type: ${type}`;
+    return sendError(reply, 415, 'unsupported_media_type', `the request body must be JSON, sent with the header "Content-Type: application/json" (${sent})`);
   }
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {

@@ -1,12 +1,12 @@
 /** The task routes of the spec (list, submit, get and watch, stop, delete), and kill. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { SchedulerError } from '../../core/errors.js';
 import { parseDuration } from '../../core/duration.js';
 import type { Engine } from '../../engine/engine.js';
 import type { ChangeFeed } from '../../engine/change-feed.js';
 import { upcomingFires } from '../../core/schedule.js';
-import { dueAt, type TaskStatus } from '../../core/task.js';
+import { dueAt, type Run, type Task, type TaskStatus } from '../../core/task.js';
 import { taskJson, taskSummaryJson } from '../../protocol/task-json.js';
 import {
   DryRunJson,
@@ -22,6 +22,7 @@ import {
   TaskJson,
   TaskPageJson,
 } from '../../protocol/schemas.js';
+import { clientHasVersion, IfMatchHeaders, IfNoneMatchHeaders, versionsIfMatch, withEtag } from '../conditional.js';
 import { TaskWatcher } from '../watch.js';
 
 /** What the task routes need. */
@@ -59,12 +60,21 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     },
   }, async (request, reply) => {
     const { dryRun, next = 5 } = request.query;
+    // The schema's default fills in `next`: whether the client sent it is in the URL only.
+    if (!dryRun && sentInQuery(request, 'next')) {
+      throw new SchedulerError('invalid_request', 'next: only with dryRun=true (how many fire times a dry run lists); drop it, or add dryRun=true');
+    }
     if (dryRun) {
       const task = engine.dryRun(request.body);
+      // As the real submit would; a check, not a reservation: the id may be taken before the submit.
+      if (await taskExists(engine, task.id)) {
+        throw new SchedulerError('already_exists', `a task with id "${task.id}" already exists; choose another id, or delete that task first`);
+      }
       return { ...taskJson(task, []), nextRuns: upcomingFires(task.schedule, dueAt(task.state), next).map(iso) };
     }
     const task = await engine.submit(request.body);
     reply.code(201).header('location', `/api/tasks/${encodeURIComponent(task.id)}`);
+    withEtag(reply, task.version);
     return taskJson(task, []);
   });
 
@@ -73,14 +83,19 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
       summary: 'Get a task with its results; with watch=true&version=N, wait until its version differs from N',
       params: TaskIdParams,
       querystring: GetQuery,
+      headers: IfNoneMatchHeaders,
       response: { 200: TaskJson, ...errors },
     },
   }, async (request, reply) => {
     const { id } = request.params;
     const { watch, version, timeout } = request.query;
     if (!watch) {
+      const lone = (['version', 'timeout'] as const).filter((name) => request.query[name] !== undefined);
+      if (lone.length > 0) {
+        throw new SchedulerError('invalid_request', `${lone.join(' and ')}: only with watch=true (the long poll); drop ${lone.length > 1 ? 'them' : 'it'}, or add watch=true`);
+      }
       const { task, runs } = await engine.get(id);
-      return taskJson(task, runs);
+      return taskReply(request, reply, task, runs);
     }
     if (version === undefined) {
       throw new SchedulerError('invalid_request', 'version: is required with watch=true (pass the version you have; 0 answers at once)');
@@ -90,7 +105,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
       throw new SchedulerError('invalid_request', `timeout: at most 5m, got "${timeout}"`);
     }
     const { task, runs } = await watcher.watch({ id, version, waitMs, reply });
-    return taskJson(task, runs);
+    return taskReply(request, reply, task, runs);
   });
 
   api.get('/api/tasks/:id/next', {
@@ -104,39 +119,67 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     schema: {
       summary: "End the task's run in progress (its whole process group); the schedule goes on",
       params: TaskIdParams,
+      headers: IfMatchHeaders,
       response: { 200: TaskJson, ...errors },
     },
-  }, async (request) => {
-    const { task, runs } = await engine.kill(request.params.id);
+  }, async (request, reply) => {
+    const { task, runs } = await engine.kill(request.params.id, versionsIfMatch(request));
+    withEtag(reply, task.version);
     return taskJson(task, runs);
   });
 
   for (const [action, summary, call] of [
-    ['pause', 'Pause a recurring task: no fire until resumed (a run executing goes on)', (id: string) => engine.pause(id)],
-    ['resume', 'Resume a paused task: the next fire is computed from now; missed fires run once', (id: string) => engine.resume(id)],
-    ['run', 'Start a run now, besides the schedule (skipped, with a warning, while a run executes)', (id: string) => engine.runNow(id)],
+    ['pause', 'Pause a recurring task: no fire until resumed (a run executing goes on)', (id: string, versions?: number[]) => engine.pause(id, versions)],
+    ['resume', 'Resume a paused task: the next fire is computed from now; missed fires run once', (id: string, versions?: number[]) => engine.resume(id, versions)],
+    ['run', 'Start a run now, besides the schedule (skipped, with a warning, while a run executes)', (id: string, versions?: number[]) => engine.runNow(id, versions)],
   ] as const) {
     api.post(`/api/tasks/:id/${action}`, {
-      schema: { summary, params: TaskIdParams, response: { 200: StopResponse, ...errors } },
-    }, async (request) => {
-      const { task, runs, warning } = await call(request.params.id);
+      schema: { summary, params: TaskIdParams, headers: IfMatchHeaders, response: { 200: StopResponse, ...errors } },
+    }, async (request, reply) => {
+      const { task, runs, warning } = await call(request.params.id, versionsIfMatch(request));
+      withEtag(reply, task.version);
       return warning === null ? taskJson(task, runs) : { ...taskJson(task, runs), warning };
     });
   }
 
   api.put('/api/tasks/:id', {
-    schema: { summary: 'Stop a task', params: TaskIdParams, response: { 200: StopResponse, ...errors } },
-  }, async (request) => {
+    schema: { summary: 'Stop a task', params: TaskIdParams, headers: IfMatchHeaders, response: { 200: StopResponse, ...errors } },
+  }, async (request, reply) => {
     const { id } = request.params;
-    const { task, runs, warning } = await engine.stop(id);
+    const { task, runs, warning } = await engine.stop(id, versionsIfMatch(request));
+    withEtag(reply, task.version);
     return warning === null ? taskJson(task, runs) : { ...taskJson(task, runs), warning };
   });
 
   api.delete('/api/tasks/:id', {
-    schema: { summary: 'Stop and delete a task with its results', params: TaskIdParams, response: { 204: { type: 'null', description: 'deleted' }, ...errors } },
+    schema: { summary: 'Stop and delete a task with its results', params: TaskIdParams, headers: IfMatchHeaders, response: { 204: { type: 'null', description: 'deleted' }, ...errors } },
   }, async (request, reply) => {
-    await engine.delete(request.params.id);
+    await engine.delete(request.params.id, versionsIfMatch(request));
     return reply.code(204).send(null);
   });
 }
 
+
+/** Whether the client put `name` in the query string itself (the schema's defaults fill in others). */
+function sentInQuery(request: FastifyRequest, name: string): boolean {
+  const query = request.url.indexOf('?');
+  return query >= 0 && new URLSearchParams(request.url.slice(query + 1)).has(name);
+}
+
+/** The task as an answer with its ETag, or 304 with no body when If-None-Match says the client has this version. */
+function taskReply(request: FastifyRequest, reply: FastifyReply, task: Task, runs: Run[]): TaskJson | FastifyReply {
+  withEtag(reply, task.version);
+  if (clientHasVersion(request, task.version)) return reply.code(304).send();
+  return taskJson(task, runs);
+}
+
+/** Whether a task with `id` is stored; failures of the store other than not_found are thrown. */
+async function taskExists(engine: Engine, id: string): Promise<boolean> {
+  try {
+    await engine.getTask(id);
+    return true;
+  } catch (error) {
+    if (error instanceof SchedulerError && error.code === 'not_found') return false;
+    throw error;
+  }
+}
