@@ -22,6 +22,8 @@ export function acceptJsonBodiesOnly(app: FastifyInstance): void {
     });
   });
   app.addHook('preValidation', async (request) => {
+    // No route (404, 405): the answer says so, whatever the body.
+    if (request.is404) return;
     if (request.body !== undefined && !takesBody(request)) throw bodyRefused(request);
   });
 }

@@ -1,125 +1,171 @@
 /**
- * The API keeps HTTP's promises: 405 with Allow for a wrong method, trailing slashes served,
- * parameters that only make sense together refused rather than ignored, a body refused where
- * a route takes none, and conditional requests on a task (ETag, If-Match, If-None-Match).
+ * What HTTP itself promises, besides the routes' own work: a wrong method on an existing path
+ * is 405 with Allow, a trailing slash is served, a body that is not JSON is 415, a body sent
+ * to a route that takes none is refused, and parameters that only make sense together are
+ * refused alone rather than ignored.
  */
 import type { InjectOptions } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectError, getTask, startHarness, submit, type Harness } from './harness.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TaskJson } from '../../src/protocol/schemas.js';
+import { expectError, getTask, listAll, startHarness, submit, type Harness } from './harness.js';
+import { ManualLauncher } from './manual-launcher.js';
 
 let harness: Harness;
 
-beforeAll(async () => {
-  harness = await startHarness();
+beforeEach(async () => {
+  harness = await startHarness({ launcher: new ManualLauncher() });
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await harness?.close();
 });
 
 const inject = (options: InjectOptions) => harness.app.inject(options);
+const task = { id: 'sub', type: 'delay', time: '1h', script: 'echo hi' };
 
-describe('methods and paths', () => {
+describe('a wrong method on an existing path', () => {
   it.each([
-    ['POST', '/api/tasks/m1', 'DELETE, GET, HEAD, PUT'],
-    ['PATCH', '/api/tasks/m1', 'DELETE, GET, HEAD, PUT'],
+    ['PATCH', '/api/tasks/x', 'DELETE, GET, HEAD, PUT'],
+    ['POST', '/api/tasks/x', 'DELETE, GET, HEAD, PUT'],
     ['DELETE', '/api/tasks', 'GET, HEAD, POST'],
-    ['GET', '/api/tasks/m1/kill', 'POST'],
-  ])('%s %s answers 405 with Allow: %s', async (method, url, allow) => {
-    const response = await inject({ method: method as 'GET', url });
-    expectError(response, 405, 'method_not_allowed');
+    ['GET', '/api/tasks/x/kill', 'POST'],
+    ['PUT', '/api/tasks/x/pause', 'POST'],
+    ['POST', '/api/tasks/x/runs/3/output', 'GET, HEAD'],
+    ['PUT', '/healthz', 'GET, HEAD'],
+    ['OPTIONS', '/api/tasks/x/', 'DELETE, GET, HEAD, PUT'],
+  ] as const)('%s %s answers 405 method_not_allowed with Allow: %s', async (method, url, allow) => {
+    const response = await inject({ method, url });
+    const message = expectError(response, 405, 'method_not_allowed');
     expect(response.headers.allow).toBe(allow);
+    expect(message).toContain(method);
+    expect(message).toContain(allow);
   });
 
-  it('a path that does not exist stays a 404', async () => {
-    expectError(await inject({ method: 'GET', url: '/api/nothing/here' }), 404, 'not_found');
+  it('changes nothing', async () => {
+    await submit(harness.app, task);
+    expectError(await inject({ method: 'PATCH', url: '/api/tasks/sub', payload: { status: 'Stopped' } }), 405, 'method_not_allowed');
+    expect(await getTask(harness.app, 'sub')).toMatchObject({ status: 'ToBeExecuted', version: 1 });
   });
 
-  it('a trailing slash is served as the path without it', async () => {
-    await submit(harness.app, { id: 'slash' });
-    expect((await inject({ method: 'GET', url: '/api/tasks/' })).statusCode).toBe(200);
-    const response = await inject({ method: 'GET', url: '/api/tasks/slash/' });
-    expect(response.statusCode).toBe(200);
-    expect(response.json().id).toBe('slash');
+  it('a path that does not exist stays 404', async () => {
+    const response = await inject({ method: 'PATCH', url: '/api/nothing/here' });
+    expectError(response, 404, 'not_found');
+    expect(response.headers.allow).toBeUndefined();
+  });
+
+  it('still needs the token first (401 before 405)', async () => {
+    await harness.close();
+    harness = await startHarness({ token: 'secret' });
+    expectError(await inject({ method: 'PATCH', url: '/api/tasks/x' }), 401, 'unauthorized');
+    const response = await inject({ method: 'PATCH', url: '/api/tasks/x', headers: { authorization: 'Bearer secret' } });
+    expectError(response, 405, 'method_not_allowed');
+  });
+});
+
+describe('a trailing slash', () => {
+  it('is served as the path without it', async () => {
+    const created = await inject({ method: 'POST', url: '/api/tasks/', payload: task });
+    expect(created.statusCode, created.body).toBe(201);
+    const list = await inject({ method: 'GET', url: '/api/tasks/?limit=5' });
+    expect(list.statusCode, list.body).toBe(200);
+    expect(list.json<{ tasks: TaskJson[] }>().tasks.map((t) => t.id)).toEqual(['sub']);
+    const got = await inject({ method: 'GET', url: '/api/tasks/sub/' });
+    expect(got.statusCode, got.body).toBe(200);
+    expect(got.json<TaskJson>().id).toBe('sub');
+    const runs = await inject({ method: 'GET', url: '/api/tasks/sub/runs/' });
+    expect(runs.statusCode, runs.body).toBe(200);
+    const stopped = await inject({ method: 'PUT', url: '/api/tasks/sub/' });
+    expect(stopped.statusCode, stopped.body).toBe(200);
+    expect(stopped.json<TaskJson>().status).toBe('Stopped');
+  });
+});
+
+describe('a body that is not JSON', () => {
+  it.each([
+    ['text/plain (even when the text is JSON)', { 'content-type': 'text/plain' }, JSON.stringify(task)],
+    ['application/x-www-form-urlencoded', { 'content-type': 'application/x-www-form-urlencoded' }, 'id=sub&type=delay'],
+    ['application/xml', { 'content-type': 'application/xml' }, '<task id="sub"/>'],
+    ['no Content-Type at all', {}, JSON.stringify(task)],
+  ])('sent as %s answers 415 unsupported_media_type, saying what to send, storing nothing', async (_label, headers, payload) => {
+    const message = expectError(await inject({ method: 'POST', url: '/api/tasks', headers, payload }), 415, 'unsupported_media_type');
+    expect(message).toContain('Content-Type: application/json');
+    expect((await listAll(harness.app)).tasks).toEqual([]);
+  });
+
+  it('JSON with its type and a charset is accepted', async () => {
+    const response = await inject({ method: 'POST', url: '/api/tasks', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: JSON.stringify(task) });
+    expect(response.statusCode, response.body).toBe(201);
+  });
+
+  it('malformed JSON with the right type stays 400 invalid_request, with the parser\'s reason', async () => {
+    const message = expectError(await inject({ method: 'POST', url: '/api/tasks', headers: { 'content-type': 'application/json' }, payload: '{"id": "x",' }), 400, 'invalid_request');
+    expect(message).toMatch(/^the body is not valid JSON: \S/);
+  });
+
+  it('a JSON type with no body says a body is needed (400)', async () => {
+    const message = expectError(await inject({ method: 'POST', url: '/api/tasks', headers: { 'content-type': 'application/json' }, payload: '' }), 400, 'invalid_request');
+    expect(message).toContain('needs a body');
+  });
+
+  it('prototype poisoning is still refused (400)', async () => {
+    const payload = `{"id":"p","type":"delay","time":"1h","script":"ls","__proto__":{"admin":true}}`;
+    expectError(await inject({ method: 'POST', url: '/api/tasks', headers: { 'content-type': 'application/json' }, payload }), 400, 'invalid_request');
+    expect((await listAll(harness.app)).tasks).toEqual([]);
+  });
+});
+
+describe('a body on a route that takes none', () => {
+  const cron = { id: 'c', type: 'cron', time: '1h', script: 'ls' };
+  const routes = [
+    ['PUT', '/api/tasks/c', 'PUT /api/tasks/{id}'],
+    ['DELETE', '/api/tasks/c', 'DELETE /api/tasks/{id}'],
+    ['POST', '/api/tasks/c/kill', 'POST /api/tasks/{id}/kill'],
+    ['POST', '/api/tasks/c/pause', 'POST /api/tasks/{id}/pause'],
+    ['POST', '/api/tasks/c/resume', 'POST /api/tasks/{id}/resume'],
+    ['POST', '/api/tasks/c/run', 'POST /api/tasks/{id}/run'],
+  ] as const;
+
+  it.each(routes)('%s %s refuses a JSON body (400), changing nothing', async (method, url, route) => {
+    await submit(harness.app, cron);
+    const message = expectError(await inject({ method, url, payload: { force: true } }), 400, 'invalid_request');
+    expect(message).toContain(`${route} takes no body`);
+    expect(await getTask(harness.app, 'c')).toMatchObject({ status: 'ToBeExecuted', version: 1 });
+    expect(harness.engine.runsInProgress).toBe(0);
+  });
+
+  it.each(routes)('%s %s refuses a text body too (400, not 415)', async (method, url, route) => {
+    await submit(harness.app, cron);
+    const message = expectError(await inject({ method, url, headers: { 'content-type': 'text/plain' }, payload: 'now' }), 400, 'invalid_request');
+    expect(message).toContain(`${route} takes no body`);
+    expect(await getTask(harness.app, 'c')).toMatchObject({ status: 'ToBeExecuted', version: 1 });
+  });
+
+  it('an empty body with a JSON type is no body: the stop goes ahead', async () => {
+    await submit(harness.app, cron);
+    const response = await inject({ method: 'PUT', url: '/api/tasks/c', headers: { 'content-type': 'application/json' }, payload: '' });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json<TaskJson>().status).toBe('Stopped');
   });
 });
 
 describe('parameters that only make sense together', () => {
-  it('next without dryRun is refused, and nothing is submitted', async () => {
-    const response = await inject({ method: 'POST', url: '/api/tasks?next=3', payload: { id: 'lone-next', type: 'delay', time: '1h', script: 'ls' } });
-    expect(expectError(response, 400, 'invalid_request')).toContain('dryRun');
-    expectError(await inject({ method: 'GET', url: '/api/tasks/lone-next' }), 404, 'not_found');
+  it.each(['?next=5', '?dryRun=false&next=3'])('POST /api/tasks%s: next without dryRun=true is refused (400), storing nothing', async (query) => {
+    const message = expectError(await inject({ method: 'POST', url: `/api/tasks${query}`, payload: task }), 400, 'invalid_request');
+    expect(message).toContain('next: only with dryRun=true');
+    expect((await listAll(harness.app)).tasks).toEqual([]);
   });
 
-  it('a dry run with an id that exists answers 409, as the real submit would', async () => {
-    await submit(harness.app, { id: 'taken' });
-    const response = await inject({ method: 'POST', url: '/api/tasks?dryRun=true', payload: { id: 'taken', type: 'delay', time: '1h', script: 'ls' } });
-    expectError(response, 409, 'already_exists');
+  it('a dry run with an id that exists answers 409 already_exists, as the submit would', async () => {
+    const stored = await submit(harness.app, task);
+    const dry = await inject({ method: 'POST', url: '/api/tasks?dryRun=true', payload: { ...task, time: '2h' } });
+    const real = await inject({ method: 'POST', url: '/api/tasks', payload: { ...task, time: '2h' } });
+    expect(expectError(dry, 409, 'already_exists')).toBe(expectError(real, 409, 'already_exists'));
+    expect(await getTask(harness.app, 'sub')).toEqual(stored);
   });
 
-  it.each([
-    ['PUT', '/api/tasks/bodyless'],
-    ['POST', '/api/tasks/bodyless/kill'],
-    ['POST', '/api/tasks/bodyless/pause'],
-    ['POST', '/api/tasks/bodyless/resume'],
-    ['POST', '/api/tasks/bodyless/run'],
-  ])('%s %s with a body is refused, and the task is untouched', async (method, url) => {
-    await inject({ method: 'POST', url: '/api/tasks', payload: { id: 'bodyless', type: 'cron', time: '1h', script: 'ls' } });
-    const before = await getTask(harness.app, 'bodyless');
-    const response = await inject({ method: method as 'PUT', url, payload: { force: true } });
-    expect(expectError(response, 400, 'invalid_request')).toContain('takes no body');
-    expect((await getTask(harness.app, 'bodyless')).version).toBe(before.version);
-  });
-});
-
-describe('conditional requests', () => {
-  it('a task carries its version as a strong ETag; If-None-Match with it answers 304 with no body', async () => {
-    const submitted = await submit(harness.app, { id: 'tagged', type: 'cron', time: '1h' });
-    const response = await inject({ method: 'GET', url: '/api/tasks/tagged' });
-    expect(response.headers.etag).toBe(`"v${submitted.version}"`);
-    for (const tag of [`"v${submitted.version}"`, `W/"v${submitted.version}"`, '*', `"v999", "v${submitted.version}"`]) {
-      const cached = await inject({ method: 'GET', url: '/api/tasks/tagged', headers: { 'if-none-match': tag } });
-      expect(cached.statusCode, tag).toBe(304);
-      expect(cached.body).toBe('');
-    }
-    const stale = await inject({ method: 'GET', url: '/api/tasks/tagged', headers: { 'if-none-match': '"v999"' } });
-    expect(stale.statusCode).toBe(200);
-    expect(stale.json().id).toBe('tagged');
-  });
-
-  it('If-Match with the current ETag lets a change through; with an old one it is refused with 412 and nothing changes', async () => {
-    const submitted = await submit(harness.app, { id: 'guarded', type: 'cron', time: '1h' });
-    const etag = `"v${submitted.version}"`;
-    const paused = await inject({ method: 'POST', url: '/api/tasks/guarded/pause', headers: { 'if-match': etag } });
-    expect(paused.statusCode).toBe(200);
-    expect(paused.json().status).toBe('Paused');
-    expect(paused.headers.etag).toBe(`"v${paused.json().version}"`);
-
-    // The client still holds the first ETag: the task changed since, so each change is refused.
-    for (const [method, url] of [['POST', '/api/tasks/guarded/resume'], ['PUT', '/api/tasks/guarded'], ['DELETE', '/api/tasks/guarded']] as const) {
-      expectError(await inject({ method, url, headers: { 'if-match': etag } }), 412, 'precondition_failed');
-    }
-    const after = await getTask(harness.app, 'guarded');
-    expect(after).toMatchObject({ status: 'Paused', version: paused.json().version });
-
-    expect((await inject({ method: 'DELETE', url: '/api/tasks/guarded', headers: { 'if-match': '*' } })).statusCode).toBe(204);
-  });
-
-  it('two clients that read the same version race to change it: one wins, the other gets 412', async () => {
-    const submitted = await submit(harness.app, { id: 'raced', type: 'cron', time: '1h' });
-    const etag = `"v${submitted.version}"`;
-    const [pause, stop] = await Promise.all([
-      inject({ method: 'POST', url: '/api/tasks/raced/pause', headers: { 'if-match': etag } }),
-      inject({ method: 'PUT', url: '/api/tasks/raced', headers: { 'if-match': etag } }),
-    ]);
-    expect([pause.statusCode, stop.statusCode].sort()).toEqual([200, 412]);
-    const winner = pause.statusCode === 200 ? 'Paused' : 'Stopped';
-    expect((await getTask(harness.app, 'raced')).status).toBe(winner);
-  });
-
-  it('a malformed If-Match is a 400 that shows the form', async () => {
-    await submit(harness.app, { id: 'malformed' });
-    const message = expectError(await inject({ method: 'PUT', url: '/api/tasks/malformed', headers: { 'if-match': 'v1' } }), 400, 'invalid_request');
-    expect(message).toContain('"v7"');
+  it('a dry run with a free id still answers 200', async () => {
+    const dry = await inject({ method: 'POST', url: '/api/tasks?dryRun=true&next=2', payload: task });
+    expect(dry.statusCode, dry.body).toBe(200);
+    expect(dry.json<{ nextRuns: string[] }>().nextRuns).toHaveLength(1);
   });
 });

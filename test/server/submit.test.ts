@@ -173,22 +173,11 @@ describe('POST /api/tasks refuses', () => {
     await expectRefused({ payload: '', headers: { 'content-type': 'application/json' } }, 400, 'invalid_request');
   });
 
-  it.each([
-    ['text/plain', 'id=x&type=delay'],
-    ['text/plain', JSON.stringify({ id: 'x', type: 'delay', time: '1s', script: 'ls' })],
-    ['application/x-www-form-urlencoded', 'id=x&type=delay'],
-  ])('a body sent as %s (415 unsupported_media_type, saying to send JSON)', async (type, payload) => {
+  it('a body that is not JSON (415 unsupported_media_type)', async () => {
     const before = await listAll(harness.app);
-    const response = await harness.app.inject({ method: 'POST', url: '/api/tasks', payload, headers: { 'content-type': type } });
-    expectError(response, 415, 'unsupported_media_type');
-    expect(response.json().error.message).toContain('Content-Type: application/json');
+    const response = await harness.app.inject({ method: 'POST', url: '/api/tasks', payload: 'id=x&type=delay', headers: { 'content-type': 'text/plain' } });
+    expect(expectError(response, 415, 'unsupported_media_type')).toContain('Content-Type: application/json');
     expect(await listAll(harness.app)).toEqual(before);
-  });
-
-  it('malformed JSON sent as JSON stays a 400 that says where', async () => {
-    const response = await harness.app.inject({ method: 'POST', url: '/api/tasks', payload: '{"id": "x",', headers: { 'content-type': 'application/json' } });
-    expectError(response, 400, 'invalid_request');
-    expect(response.json().error.message).toContain('not valid JSON');
   });
 
   it('a body over the size limit (413 payload_too_large)', async () => {

@@ -156,6 +156,21 @@ describe('GET /api/tasks/{id}?watch=true', () => {
   });
 
   it.each([
+    ['lone-1', '?watch=false&version=1'],
+    ['lone-2', '?version=1'],
+    ['lone-3', '?timeout=1s'],
+    ['lone-4', '?watch=false&version=0&timeout=5s'],
+  ])(
+    '%s: refuses %s: version and timeout only make sense with watch=true (400, never ignored)',
+    async (id, query) => {
+      await submit(harness.app, { id });
+      const message = expectError(await harness.app.inject({ method: 'GET', url: `/api/tasks/${id}${query}` }), 400, 'invalid_request');
+      expect(message).toContain('only with watch=true');
+      for (const name of ['version', 'timeout']) if (query.includes(`${name}=`)) expect(message).toContain(name);
+    },
+  );
+
+  it.each([
     ['watch=true', 'version'],
     ['watch=true&version=-1', 'version'],
     ['watch=true&version=abc', 'version'],
