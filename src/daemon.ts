@@ -65,6 +65,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     now: systemClock.now,
     daemonId,
     interpreters: config.interpreters,
+    log,
   });
   const runner = new ConcurrencyGate({ inner: processes, maxRuns: config.maxRuns, queues: config.queues, now: systemClock.now, outputCap: config.outputCap });
   const languages = Object.keys(config.interpreters);

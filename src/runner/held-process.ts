@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { formatDuration } from '../core/duration.js';
 import type { ResourceLimitName, ResourceLimits } from '../core/execution.js';
@@ -22,6 +22,10 @@ import { OutputCapture } from './output-capture.js';
 import { describeLimit, limitFromExit, ulimitPrefix } from './resource-limits.js';
 import { needsWatch, RunWatch } from './run-watch.js';
 import type { RunWorkspace } from './run-workspace.js';
+import { describeStartFailure } from './start-failure.js';
+
+/** Starts a process as node's spawn does (tests pass one that fails as the system can). */
+export type SpawnFunction = typeof spawn;
 
 /** Receives a run's output as it is written: whole UTF-8 characters, at byte `offset` of `stream`. */
 export type RunOutputListener = (stream: OutputStream, offset: number, chunk: Buffer) => void;
@@ -51,6 +55,8 @@ export interface HeldProcessOptions {
   workspace?: RunWorkspace;
   /** The sandbox's command prefix (bwrap ... --), given the script file to show it; absent: no sandbox. */
   sandbox?: (scriptFile: string | undefined) => string[];
+  /** Starts the process; node's spawn when absent. */
+  spawn?: SpawnFunction;
 }
 
 /** A run whose process has been started. */
@@ -93,7 +99,8 @@ const maxInlineScriptBytes = 100 * 1024;
 /** A spawned run, waiting to be released. */
 export class HeldProcess {
   private readonly child: ChildProcess;
-  private readonly gate: Writable;
+  /** The pipe the shell waits on; absent when the process could not be started (no descriptor was left for it). */
+  private readonly gate: Writable | undefined;
   private readonly stdout: OutputCapture;
   private readonly stderr: OutputCapture;
   private startedAt: number | null = null;
@@ -107,22 +114,41 @@ export class HeldProcess {
   private watch: RunWatch | undefined;
   /** Bytes written to stdout and stderr together, for the output limit. */
   private outputBytes = 0;
+  /** Why the run could not start, once known: spawn failed, or the run could not be set up before release. */
+  private startFailure: unknown;
   /** Settles with how the run ended (or that it never started); never rejects. */
   readonly finished: Promise<RunResult>;
 
+  /**
+   * Spawns the process. What fails before a process exists (the script file cannot be
+   * written, spawn throws: ENOMEM, EPERM...) is thrown, having removed what was made for it.
+   * What node reports later, as an 'error' event (EMFILE, EAGAIN, ENOENT...), ends the run
+   * as one that could not start.
+   */
   constructor(private readonly options: HeldProcessOptions) {
     this.stdout = new OutputCapture(options.outputCap, `${options.spoolBase}.stdout`);
     this.stderr = new OutputCapture(options.outputCap, `${options.spoolBase}.stderr`);
-    this.child = spawn('/bin/bash', this.shellArguments(), {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      detached: true, // its own session and process group
-      ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
-    });
-    this.gate = this.child.stdio[3] as Writable;
-    this.gate.on('error', () => undefined); // the shell went away: its exit says why
+    try {
+      this.child = (options.spawn ?? spawn)('/bin/bash', this.shellArguments(), {
+        cwd: options.cwd,
+        env: options.env,
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        detached: true, // its own session and process group
+        ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+      });
+    } catch (error) {
+      this.removeScriptFile();
+      throw error;
+    }
+    // Without a descriptor left for its pipes (EMFILE, ENFILE), node gives the child no stdio at all.
+    this.gate = (this.child.stdio?.[3] ?? undefined) as Writable | undefined;
+    this.gate?.on('error', () => undefined); // the shell went away: its exit says why
     this.finished = this.supervise();
+  }
+
+  /** Whether the process failed to start (it never existed): such a process cannot be released to run. */
+  get failedToStart(): boolean {
+    return this.child.pid === undefined;
   }
 
   /** The process id, which is also its process group id; undefined if it could not start. */
@@ -130,20 +156,31 @@ export class HeldProcess {
     return this.child.pid;
   }
 
-  /** Lets the script run now. */
+  /**
+   * Lets the script run now. A process that failed to start, or whose watch cannot be set up
+   * (no descriptor left to read /proc), is not released: its run ends as one that could not start.
+   */
   release(): RunningProcess {
-    this.released = true;
-    this.startedAt = this.options.now();
-    this.gate.end('go\n');
     const { timeoutMs, limits } = this.options;
-    if (timeoutMs !== undefined) {
-      this.timeoutTimer = setTimeout(() => {
-        this.timedOut = true;
-        this.endGroup();
-      }, timeoutMs);
-    }
     if (this.pid !== undefined && limits && needsWatch(limits)) {
-      this.watch = new RunWatch({ pgid: this.pid, limits, onLimit: (name, detail) => this.hitLimit(name, detail) });
+      try {
+        this.watch = new RunWatch({ pgid: this.pid, limits, onLimit: (name, detail) => this.hitLimit(name, detail) });
+      } catch (error) {
+        this.startFailure = error;
+      }
+    }
+    if (this.pid === undefined || this.startFailure !== undefined) {
+      this.discard();
+    } else {
+      this.released = true;
+      this.startedAt = this.options.now();
+      this.gate?.end('go\n');
+      if (timeoutMs !== undefined) {
+        this.timeoutTimer = setTimeout(() => {
+          this.timedOut = true;
+          this.endGroup();
+        }, timeoutMs);
+      }
     }
     return {
       pid: this.pid,
@@ -164,7 +201,7 @@ export class HeldProcess {
   /** Makes a process that will not be released exit without running the script. */
   discard(): void {
     if (this.released) return;
-    this.gate.end();
+    this.gate?.end();
     this.endGroup();
   }
 
@@ -192,9 +229,19 @@ export class HeldProcess {
   private writeScriptFile(): string {
     const { workspace, spoolBase, script } = this.options;
     if (workspace) return (this.scriptFile = workspace.writeScript(script));
-    this.scriptFile = `${spoolBase}.${randomBytes(4).toString('hex')}.sh`;
-    writeFileSync(this.scriptFile, script, { mode: 0o600 });
-    return this.scriptFile;
+    const file = `${spoolBase}.${randomBytes(4).toString('hex')}.sh`;
+    writeFileSync(file, script, { mode: 0o600 });
+    return (this.scriptFile = file);
+  }
+
+  /** Removes the script file, if one was written; unlink needs no descriptor, so this fails only if it is gone already. */
+  private removeScriptFile(): void {
+    if (this.scriptFile === undefined) return;
+    try {
+      rmSync(this.scriptFile, { force: true });
+    } catch {
+      // Left for the next start of the daemon, which removes every script file of the spool.
+    }
   }
 
   /** Ends the run because it hit a resource limit (the first one it hit is the one recorded). */
@@ -214,24 +261,27 @@ export class HeldProcess {
   private supervise(): Promise<RunResult> {
     const { child, stdout, stderr, options } = this;
     return new Promise<RunResult>((resolve) => {
-      let spawnError: Error | undefined;
       let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
       let exitedAt: number | undefined;
       let settled = false;
+      let pipesDeadline: NodeJS.Timeout | undefined;
 
       const settle = async () => {
         if (settled) return;
         settled = true;
+        clearTimeout(this.timeoutTimer);
+        clearTimeout(pipesDeadline);
         await Promise.all([stdout.close(), stderr.close()]);
         this.watch?.stop();
-        if (this.scriptFile) rmSync(this.scriptFile, { force: true });
+        this.removeScriptFile();
         options.workspace?.remove();
         const output = { stdout: stdout.result(), stderr: stderr.result(), outputCap: options.outputCap };
         // The run ended when its main process exited, even if what it left behind held the
         // pipes open a while longer (that output still belongs to it).
         const common = { startedAt: this.startedAt, finishedAt: exitedAt ?? options.now(), ...output };
-        if (spawnError || !exit) {
-          resolve({ ...common, startedAt: null, outcome: 'failed', exitCode: null, signal: null, error: `the script could not be started: ${this.describeSpawnError(spawnError)}` });
+        if (this.startFailure !== undefined || !exit) {
+          const error = describeStartFailure(this.startFailure ?? new Error('the process ended before it was known to start'), options.cwd);
+          resolve({ ...common, startedAt: null, outcome: 'failed', exitCode: null, signal: null, error });
           return;
         }
         if (this.timedOut) {
@@ -257,17 +307,23 @@ export class HeldProcess {
         });
       };
 
-      child.stdout!.on('data', (chunk: Buffer) => {
+      // A process that could not start has no pipes, or pipes that were never opened.
+      child.stdout?.on('data', (chunk: Buffer) => {
         stdout.write(chunk);
         this.countOutput(chunk.length);
       });
-      child.stderr!.on('data', (chunk: Buffer) => {
+      child.stderr?.on('data', (chunk: Buffer) => {
         stderr.write(chunk);
         this.countOutput(chunk.length);
       });
+      // A pipe that fails (it cannot: the shell holds the other end) must not end the daemon; the exit says how the run ended.
+      child.stdout?.on('error', () => undefined);
+      child.stderr?.on('error', () => undefined);
       child.on('error', (error) => {
-        spawnError = error;
-        if (child.pid === undefined) void settle();
+        // After a start, 'error' only means a signal could not be sent: the exit still comes.
+        if (child.pid !== undefined) return;
+        this.startFailure ??= error;
+        void settle();
       });
       child.on('exit', (code, signal) => {
         exit = { code, signal };
@@ -277,23 +333,14 @@ export class HeldProcess {
         // The run is over when its main process exits: end what it left in its group.
         this.endGroup();
         // A process that escaped the group may hold the pipes open: do not wait for it forever.
-        setTimeout(() => {
-          child.stdout!.destroy();
-          child.stderr!.destroy();
+        pipesDeadline = setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
           void settle();
         }, options.killGraceMs + 1000).unref();
       });
       child.on('close', () => void settle());
     });
-  }
-
-  /** Node reports a missing working directory as "spawn /bin/bash ENOENT": say which is missing. */
-  private describeSpawnError(error: Error | undefined): string {
-    if (!error) return 'unknown error';
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(this.options.cwd)) {
-      return `the working directory ${this.options.cwd} does not exist`;
-    }
-    return error.message;
   }
 
   /** TERM to the whole group now, KILL after the grace period if anything is left. */

@@ -9,11 +9,12 @@ import { join, resolve } from 'node:path';
 import { defaultExecution, effectiveLimits, type ExecutionSettings, type ResourceLimits } from '../core/execution.js';
 import { builtInInterpreters, defaultLanguage, type Interpreters } from '../core/interpreters.js';
 import { noOutput, type CapturedOutput } from '../core/task.js';
-import { HeldProcess, type RunningProcess } from './held-process.js';
+import { HeldProcess, type RunningProcess, type SpawnFunction } from './held-process.js';
 import { killOrphanedRuns } from './orphans.js';
 import { daemonAccount, lookUpUser, runEnvironment, type UserAccount } from './run-environment.js';
 import { RunWorkspace } from './run-workspace.js';
 import { sandboxCommand, sandboxIdentity } from './sandbox.js';
+import { describeStartFailure, notStarted } from './start-failure.js';
 import type { RunLauncher } from './run-launcher.js';
 
 export type { RunningProcess } from './held-process.js';
@@ -53,6 +54,10 @@ export interface ProcessRunnerOptions {
   daemonId: string;
   /** The command of each language; the built-in ones when absent. */
   interpreters?: Interpreters;
+  /** Told of every run that could not start (pino's logger fits). */
+  log?: { warn(details: object, message: string): void };
+  /** Starts processes; node's spawn when absent (tests make it fail as the system can). */
+  spawn?: SpawnFunction;
 }
 
 /** What to run. */
@@ -94,26 +99,46 @@ export class ProcessRunner implements RunLauncher {
     rmSync(options.workRoot, { recursive: true, force: true });
   }
 
+  /**
+   * Spawns the run's process ahead of time. What cannot be prepared is thrown (the caller
+   * logs it) or dropped (a process that failed to start, as when no descriptor is left):
+   * either way start() then starts the run cold.
+   */
   prepare(spec: RunSpec): void {
     const key = runKey(spec.taskId, spec.run);
     if (this.prepared.has(key) || this.prepared.size >= maxPrepared) return;
     const process = this.spawnHeld(spec);
+    if (process.failedToStart) {
+      process.discard();
+      return;
+    }
     const expiry = setTimeout(() => this.discard(key), preparedLifetimeMs).unref();
     this.prepared.set(key, { spec, process, expiry });
   }
 
+  /**
+   * Starts a run now. It never throws: a run that cannot start (no file descriptor, process
+   * slot or memory left; its language or user gone) is returned as a run that failed
+   * without starting, saying why, and the daemon goes on serving.
+   */
   start(spec: RunSpec): RunningProcess {
     const key = runKey(spec.taskId, spec.run);
     const ready = this.prepared.get(key);
+    let running: RunningProcess;
     if (ready) {
       clearTimeout(ready.expiry);
       this.prepared.delete(key);
       const same = ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs && ready.spec.lang === spec.lang &&
         sameExecution(ready.spec.execution, spec.execution);
-      if (same) return ready.process.release();
+      if (same && !ready.process.failedToStart) return this.reportFailure(spec, ready.process.release());
       ready.process.discard();
     }
-    return this.spawnHeld(spec).release();
+    try {
+      running = this.spawnHeld(spec).release();
+    } catch (error) {
+      running = notStarted(describeStartFailure(error), this.options.now(), this.options.outputCap);
+    }
+    return this.reportFailure(spec, running);
   }
 
   discardPrepared(): void {
@@ -143,6 +168,17 @@ export class ProcessRunner implements RunLauncher {
     for (const suffix of ['.stdout', '.stderr']) rmSync(`${base}${suffix}`, { force: true });
   }
 
+  /** Logs the run if it could not start (its result says why), and returns it. */
+  private reportFailure(spec: RunSpec, running: RunningProcess): RunningProcess {
+    const { log } = this.options;
+    if (log) {
+      void running.finished.then((result) => {
+        if (result.startedAt === null) log.warn({ task: spec.taskId, run: spec.run, reason: result.error }, 'a run could not start');
+      });
+    }
+    return running;
+  }
+
   private spawnHeld(spec: RunSpec): HeldProcess {
     const { options } = this;
     const spoolBase = this.spoolBase(spec.taskId, spec.run);
@@ -161,10 +197,10 @@ export class ProcessRunner implements RunLauncher {
     // The run's user owns its workspace: the sandbox's (nobody, under a root daemon), or the task's.
     const owner = execution.sandbox ? sandboxIdentity() : asOther;
     const workspace = owner ? RunWorkspace.create(options.workRoot, spec.taskId, spec.run, owner) : undefined;
-    const scratch = execution.sandbox ? workspace!.makeScratch() : undefined;
     const timeoutMs = spec.timeoutMs ?? options.defaultTimeoutMs;
     // Until the process exists, nothing else would remove the workspace.
     try {
+      const scratch = execution.sandbox ? workspace!.makeScratch() : undefined;
       return new HeldProcess({
         script: spec.script,
         interpreter,
@@ -185,6 +221,7 @@ export class ProcessRunner implements RunLauncher {
         limits: effectiveLimits(execution.limits, options.defaultLimits ?? {}),
         ...(asOther ? { user: asOther } : {}),
         ...(workspace ? { workspace } : {}),
+        ...(options.spawn === undefined ? {} : { spawn: options.spawn }),
         ...(scratch === undefined
           ? {}
           : {

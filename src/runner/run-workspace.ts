@@ -20,6 +20,10 @@ export interface WorkspaceOwner {
   gid: number;
 }
 
+/** A workspace that cannot be removed is tried again after 1, 2, 4... seconds, this many times in all. */
+const removeAttempts = 6;
+const removeRetryMs = 1000;
+
 export class RunWorkspace {
   private constructor(
     readonly dir: string,
@@ -31,8 +35,14 @@ export class RunWorkspace {
     ensureOwnRoot(root);
     // Task ids are limited to [A-Za-z0-9._-], so they are safe in a file name.
     const dir = mkdtempSync(join(root, `${taskId}.${run}-`));
-    chmodSync(dir, 0o711);
-    return new RunWorkspace(dir, owner);
+    const workspace = new RunWorkspace(dir, owner);
+    try {
+      chmodSync(dir, 0o711);
+    } catch (error) {
+      workspace.remove();
+      throw error;
+    }
+    return workspace;
   }
 
   /** Writes the script to `script` in the workspace, readable by its owner only, and returns its path. */
@@ -52,9 +62,23 @@ export class RunWorkspace {
     return path;
   }
 
-  /** Removes the workspace and everything the run left in it. */
+  /**
+   * Removes the workspace and everything the run left in it. It never throws: a run that
+   * ends must be recorded whatever its directory does. Removal reads directories, so it
+   * fails when no file descriptor is left (EMFILE); it is then tried again a few times, a
+   * little later each time, and what is still there is removed at the next start of the daemon.
+   */
   remove(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    this.tryRemove(0);
+  }
+
+  private tryRemove(attempt: number): void {
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      if (attempt + 1 >= removeAttempts) return;
+      setTimeout(() => this.tryRemove(attempt + 1), removeRetryMs * 2 ** attempt).unref();
+    }
   }
 
   private own(path: string): void {

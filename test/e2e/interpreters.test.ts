@@ -96,7 +96,7 @@ describe('--config', () => {
     const failed = (await second.waitForTask('cat-cron', 'a failed run', (task) => task.results.some((r) => r.outcome === 'failed'))) as LangTaskView;
     const run = failed.results.find((r) => r.outcome === 'failed')!;
     expect(run).toMatchObject({ exitCode: null, signal: null, stdout: '', stderr: '' });
-    expect(run.error).toMatch(/could not be started: the language "catlang" is not configured on this daemon/);
+    expect(run.error).toMatch(/could not start: the language "catlang" is not configured on this daemon/);
     expect(failed.lang).toBe('catlang');
     expect(ok(await second.cli(['get', 'cat-cron']), 'get').stdout).toMatch(/^lang: +catlang$/m);
 

@@ -232,11 +232,11 @@ describe('ProcessRunner: how a run ends', () => {
     expect(result.finishedAt).toBe(222_000);
   });
 
-  it('a script that cannot be spawned (its cwd does not exist) failed, saying it could not be started', async () => {
+  it('a script that cannot be spawned (its cwd does not exist) failed, saying it could not start', async () => {
     const { runner } = makeRunner({ cwd: join(root, 'no-such-dir') });
     const result = await withDeadline(runner.start({ taskId: 'nospawn', run: 1, script: 'echo hi' }).finished);
     expect(result).toMatchObject({ outcome: 'failed', startedAt: null, exitCode: null, signal: null, stdout: { text: '', totalBytes: 0 } });
-    expect(result.error).toMatch(/could not be started: the working directory .*no-such-dir does not exist/);
+    expect(result.error).toMatch(/could not start: the working directory .*no-such-dir does not exist/);
   });
 });
 
