@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { RunResult } from '../../src/core/transition.js';
 import { ProcessRunner, type ProcessRunnerOptions, type RunSpec } from '../../src/runner/process-runner.js';
 
 const daemonId = `interpreters-test-${randomUUID()}`;
@@ -234,22 +235,35 @@ describe('ProcessRunner: scripts in other languages', () => {
 });
 
 describe('ProcessRunner: a language it does not know', () => {
-  it('fails to start, naming the language; no process, no script file', () => {
+  /** The run start() returned, which must have failed without starting, and why. */
+  async function notStartedBecause(running: { pid: number | undefined; finished: Promise<RunResult> }): Promise<string | null> {
+    expect(running.pid).toBeUndefined();
+    const result = await running.finished;
+    expect(result).toMatchObject({ outcome: 'failed', startedAt: null, exitCode: null });
+    return result.error;
+  }
+
+  it('fails to start, naming the language; no process, no script file', async () => {
     const runner = makeRunner({ interpreters: { bash: null, perl: ['perl'] } });
-    expect(() => runner.start({ taskId: 'gone-lang', run: 1, lang: 'python', script: 'print(1)' })).toThrow(
-      'the language "python" is not configured on this daemon (its --config file)',
+    expect(await notStartedBecause(runner.start({ taskId: 'gone-lang', run: 1, lang: 'python', script: 'print(1)' }))).toBe(
+      'could not start: the language "python" is not configured on this daemon (its --config file)',
     );
+    // Preparing is best effort: the caller logs what it throws, and the run is then started cold.
     expect(() => runner.prepare({ taskId: 'gone-lang', run: 2, lang: 'ruby', script: 'puts 1' })).toThrow(/the language "ruby" is not configured/);
     expect(processesOfTask('gone-lang')).toEqual([]);
     expect(scriptFilesOf('gone-lang', 1)).toEqual([]);
     expect(scriptFilesOf('gone-lang', 2)).toEqual([]);
   });
 
-  it('with the built-in table, an unknown language fails the same way', () => {
-    expect(() => makeRunner().start({ taskId: 'perl-builtin', run: 1, lang: 'perl', script: 'print 1' })).toThrow(/the language "perl" is not configured/);
+  it('with the built-in table, an unknown language fails the same way', async () => {
+    expect(await notStartedBecause(makeRunner().start({ taskId: 'perl-builtin', run: 1, lang: 'perl', script: 'print 1' }))).toMatch(
+      /^could not start: the language "perl" is not configured/,
+    );
   });
 
-  it.each(['constructor', 'toString', 'hasOwnProperty'])('%j (a name every object has) is not a language either', (lang) => {
-    expect(() => makeRunner().start({ taskId: `proto-${lang}`, run: 1, lang, script: 'x' })).toThrow(`the language "${lang}" is not configured`);
+  it.each(['constructor', 'toString', 'hasOwnProperty'])('%j (a name every object has) is not a language either', async (lang) => {
+    expect(await notStartedBecause(makeRunner().start({ taskId: `proto-${lang}`, run: 1, lang, script: 'x' }))).toMatch(
+      `could not start: the language "${lang}" is not configured`,
+    );
   });
 });
