@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { RunResult } from '../../src/core/transition.js';
 import { ProcessRunner, type ProcessRunnerOptions, type RunSpec } from '../../src/runner/process-runner.js';
 
 const daemonId = `interpreters-test-${randomUUID()}`;
@@ -234,19 +235,20 @@ describe('ProcessRunner: scripts in other languages', () => {
 });
 
 describe('ProcessRunner: a language it does not know', () => {
-  /** Starts a run that must fail to start; returns why. */
-  async function failureOf(runner: ReturnType<typeof makeRunner>, spec: Parameters<ReturnType<typeof makeRunner>['start']>[0]): Promise<string> {
-    const result = await runner.start(spec).finished;
+  /** The run start() returned, which must have failed without starting, and why. */
+  async function notStartedBecause(running: { pid: number | undefined; finished: Promise<RunResult> }): Promise<string | null> {
+    expect(running.pid).toBeUndefined();
+    const result = await running.finished;
     expect(result).toMatchObject({ outcome: 'failed', startedAt: null, exitCode: null });
-    return result.error ?? '';
+    return result.error;
   }
 
   it('fails to start, naming the language; no process, no script file', async () => {
     const runner = makeRunner({ interpreters: { bash: null, perl: ['perl'] } });
-    expect(await failureOf(runner, { taskId: 'gone-lang', run: 1, lang: 'python', script: 'print(1)' })).toContain(
-      'the language "python" is not configured on this daemon (its --config file)',
+    expect(await notStartedBecause(runner.start({ taskId: 'gone-lang', run: 1, lang: 'python', script: 'print(1)' }))).toBe(
+      'could not start: the language "python" is not configured on this daemon (its --config file)',
     );
-    // Preparing ahead is best effort: the firing loop logs the refusal, and the run fails when it starts.
+    // Preparing is best effort: the caller logs what it throws, and the run is then started cold.
     expect(() => runner.prepare({ taskId: 'gone-lang', run: 2, lang: 'ruby', script: 'puts 1' })).toThrow(/the language "ruby" is not configured/);
     expect(processesOfTask('gone-lang')).toEqual([]);
     expect(scriptFilesOf('gone-lang', 1)).toEqual([]);
@@ -254,10 +256,14 @@ describe('ProcessRunner: a language it does not know', () => {
   });
 
   it('with the built-in table, an unknown language fails the same way', async () => {
-    expect(await failureOf(makeRunner(), { taskId: 'perl-builtin', run: 1, lang: 'perl', script: 'print 1' })).toMatch(/the language "perl" is not configured/);
+    expect(await notStartedBecause(makeRunner().start({ taskId: 'perl-builtin', run: 1, lang: 'perl', script: 'print 1' }))).toMatch(
+      /^could not start: the language "perl" is not configured/,
+    );
   });
 
   it.each(['constructor', 'toString', 'hasOwnProperty'])('%j (a name every object has) is not a language either', async (lang) => {
-    expect(await failureOf(makeRunner(), { taskId: `proto-${lang}`, run: 1, lang, script: 'x' })).toContain(`the language "${lang}" is not configured`);
+    expect(await notStartedBecause(makeRunner().start({ taskId: `proto-${lang}`, run: 1, lang, script: 'x' }))).toMatch(
+      `could not start: the language "${lang}" is not configured`,
+    );
   });
 });

@@ -212,8 +212,12 @@ describe('ProcessRunner: out of file descriptors (a real EMFILE)', () => {
   it('output that cannot be spooled (no descriptor for the spool file) is still captured, and the run ends as it really did', async () => {
     const { runner } = makeRunner();
     const go = join(root, 'go-spool');
+    const before = openDescriptors();
     // mkdir needs no descriptor: the test can tell the script to go while none is free.
     const running = runner.start({ taskId: 'emfile-spool', run: 1, script: `while [ ! -d '${go}' ]; do sleep 0.02; done; echo captured` });
+    // Once released, the run holds two descriptors of the daemon's, its stdout and stderr
+    // pipes; the gate's is closed a moment later, and must not be the one the spool gets.
+    await vi.waitFor(() => expect(openDescriptors()).toBe(before + 2), { timeout: 10_000, interval: 10 });
     const result = await withoutDescriptors(async () => {
       mkdirSync(go);
       return withDeadline(running.finished);
