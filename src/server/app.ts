@@ -6,17 +6,20 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
+import { Type } from 'typebox';
 import type { ChangeFeed } from '../engine/change-feed.js';
 import type { Engine } from '../engine/engine.js';
 import type { ConcurrencySnapshot } from '../runner/concurrency-gate.js';
 import type { TaskStore } from '../store/task-store.js';
 import { SchedulerError } from '../core/errors.js';
-import { HealthJson, StatusJson } from '../protocol/schemas.js';
+import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
+import { ErrorJson, HealthJson, RunJson, StatusJson, TaskJson, TaskSummaryJson } from '../protocol/schemas.js';
 import { requireBearerToken } from './auth.js';
 import { errorHandler, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
 import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
+import { answer, commonErrors, errorResponses } from './routes/responses.js';
 import { taskRoutes } from './routes/tasks.js';
 
 /** What the HTTP layer needs. */
@@ -92,11 +95,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'scheduler', description: 'A durable task scheduler: submit scripts to run after a delay or on an interval.', version: deps.version },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      info: {
+        title: 'scheduler',
+        description: 'A durable task scheduler: submit scripts to run after a delay or on an interval.',
+        version: deps.version,
+        license: { name: 'MIT', url: 'https://opensource.org/license/mit' },
+      },
+      // Relative: the API is served by the daemon that serves this document, wherever it listens.
+      servers: [{ url: '/', description: 'the daemon serving this document' }],
+      // The bearer scheme exists only when the daemon asks for a token: declared otherwise, it would promise one.
+      components: deps.token ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
       security: deps.token ? [{ bearer: [] }] : [],
     },
+    // Shared schemas become components named by their $id, not def-0, def-1...
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
+  // Task, Run, Error and the events are written once, and referred to by every route that answers them.
+  for (const schema of [RunJson, TaskSummaryJson, TaskJson, ErrorJson, ...eventSchemas, EventJson]) app.addSchema(schema);
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : coercingAjv).compile(schema));
   app.setErrorHandler(errorHandler(deps.log));
@@ -115,7 +130,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.token) app.addHook('onRequest', requireBearerToken(deps.token));
 
   app.get('/healthz', {
-    schema: { summary: 'Answers when the store is usable', response: { 200: HealthJson } },
+    schema: {
+      operationId: 'getHealth',
+      summary: 'Answers when the store is usable',
+      // Load balancers and probes ask without the token.
+      security: [],
+      response: { 200: answer('The daemon and its store are usable', HealthJson), ...errorResponses(400, 500, 503) },
+    },
   }, async () => {
     await deps.store.ping().catch((error: Error) => {
       throw new SchedulerError('store_unavailable', `the store is not usable: ${error.message}`);
@@ -124,7 +145,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const startedAt = Date.now();
   app.get('/api/status', {
-    schema: { summary: "The daemon's version, uptime, store and what it is doing", response: { 200: StatusJson } },
+    schema: {
+      operationId: 'getStatus',
+      summary: "The daemon's version, uptime, store and what it is doing",
+      response: { 200: answer('The daemon now', StatusJson), ...errorResponses(...commonErrors) },
+    },
   }, async (): Promise<StatusJson> => {
     const slots = deps.about?.slots();
     return {
@@ -141,7 +166,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       sandbox: deps.about?.sandbox ?? { mode: 'optional', available: false, detail: 'unknown' },
     };
   });
-  app.get('/api/openapi.json', { schema: { summary: 'This API as an OpenAPI document' } }, async () => app.swagger());
+  app.get('/api/openapi.json', {
+    schema: {
+      operationId: 'getOpenApi',
+      summary: 'This API as an OpenAPI document',
+      response: {
+        200: answer('The OpenAPI 3.0 document of this daemon', Type.Object({}, { additionalProperties: true })),
+        ...errorResponses(...commonErrors),
+      },
+    },
+  }, async () => app.swagger());
   taskRoutes(app, deps);
   runRoutes(app, deps.engine);
   eventRoutes(app, deps.engine, deps.events);
