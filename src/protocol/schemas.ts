@@ -1,14 +1,24 @@
 /**
  * The HTTP protocol: request and response schemas, shared by the server (validation,
- * serialisation, the OpenAPI document) and the client (the types it returns). Times are
- * ISO 8601 strings in UTC.
+ * serialisation, the OpenAPI document) and the client (the types it returns).
+ *
+ * One form per kind of value: a time is RFC 3339 in UTC with milliseconds
+ * (2026-12-24T22:00:00.000Z); a duration a task is given is a Go-style duration in its
+ * canonical form (1h30m0s, 1m0s, 1.5s, 300ms), which a submit accepts back; a measured
+ * amount (bytes, a wait, the uptime, a limit) is a number in the unit its name ends with
+ * (stdoutBytes, waitedMs, uptimeSeconds, cpuSeconds). A task's `time` is its schedule:
+ * as submitted (the spec's form: `"time": "1m"`), but an `at` time is normalised.
+ *
+ * The schemas with an `$id` are shared: the server registers them (app.addSchema), the
+ * routes refer to them with Ref(), and the OpenAPI document lists them as components.
  */
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema, type TUnsafe } from 'typebox';
 import { catchUpModes } from '../core/catch-up.js';
 import { sandboxModes } from '../core/execution-input.js';
 import { envNamePattern, queuePattern, resourceLimitNames } from '../core/execution.js';
 import { languagePattern } from '../core/interpreters.js';
 import { maxRetries, overlapRules } from '../core/policy.js';
+import { errorCodes, type ErrorCode } from '../core/errors.js';
 import { taskIdPattern } from '../core/submission.js';
 import { runOutcomes, taskStatuses, taskTypes } from '../core/task.js';
 
@@ -20,8 +30,22 @@ function Nullable<T>(type: 'string' | 'integer', options: Record<string, unknown
   return Type.Unsafe<T | null>({ ...options, type: [type, 'null'] } as never);
 }
 
-const IsoTime = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
-const NullableIsoTime = Nullable<string>('string', { format: 'date-time', description: 'ISO 8601, UTC' });
+/**
+ * A `$ref` to a shared schema, typed as the schema it names: the serialiser resolves it, and
+ * the OpenAPI document shows it as `#/components/schemas/<$id>` instead of a copy.
+ */
+export function Ref<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
+  const id = (schema as { $id?: unknown }).$id;
+  if (typeof id !== 'string') throw new Error('Ref(): the schema has no $id to refer to');
+  return Type.Unsafe<Static<T>>({ $ref: `${id}#` });
+}
+
+const timeForm = 'RFC 3339, UTC, with milliseconds (2026-12-24T22:00:00.000Z)';
+const IsoTime = Type.String({ format: 'date-time', description: timeForm });
+const NullableIsoTime = Nullable<string>('string', { format: 'date-time', description: timeForm });
+/** A duration the task was given, in its canonical form (see the top of this file). */
+const durationForm = 'a Go-style duration in canonical form (1h30m0s, 1m0s, 1.5s, 300ms)';
+const NullableDuration = (what: string) => Nullable<string>('string', { description: `${what}; ${durationForm}` });
 
 /** The id in a task's path. */
 export const TaskIdParams = Type.Object({
@@ -87,9 +111,9 @@ const OutputFields = {
   outputCap: Type.Integer({ description: 'bytes kept per stream for this run: half from its start, half from its end' }),
 };
 
-/** A task's resource limits, as numbers; null where it has none of its own. */
+/** A task's resource limits, as numbers in the unit each name ends with; null where it has none of its own. */
 const LimitsJson = Type.Object({
-  cpuSeconds: Nullable<number>('integer'),
+  cpuSeconds: Nullable<number>('integer', { description: 'CPU time of each process of a run, whole seconds' }),
   memoryBytes: Nullable<number>('integer'),
   processes: Nullable<number>('integer'),
   openFiles: Nullable<number>('integer'),
@@ -99,7 +123,7 @@ const LimitsJson = Type.Object({
 /** One run of a task, as it appears in the task's results. */
 export const RunJson = Type.Object({
   run: Type.Integer({ description: 'run number, from 1' }),
-  scheduledAt: Type.String({ format: 'date-time', description: 'the fire time the run serves (for a retry: the fire of the run it retries); ISO 8601, UTC' }),
+  scheduledAt: Type.String({ format: 'date-time', description: `the fire time the run serves (for a retry: the fire of the run it retries); ${timeForm}` }),
   attempt: Type.Integer({ description: '1, or 2 and more for retries of the same fire' }),
   startedAt: NullableIsoTime,
   finishedAt: NullableIsoTime,
@@ -111,16 +135,18 @@ export const RunJson = Type.Object({
   waitedMs: Nullable<number>('integer', { description: 'how long the run waited for a free slot before it started; null when it did not wait' }),
   waiting: Type.Boolean({ description: 'the run is in progress but waits for a free slot: its script has not started (startedAt is null)' }),
   ...OutputFields,
-});
+}, { $id: 'Run', description: 'One run of a task: when, how it ended, and its output (the head and tail of each stream when it was long)' });
 export type RunJson = Static<typeof RunJson>;
 
 const TaskFields = {
   id: Type.String(),
   type: Type.String({ enum: [...taskTypes] }),
-  time: Type.String(),
+  time: Type.String({
+    description: 'its schedule: delay and cron, the duration or cron expression as submitted (the spec\'s form, "1m"); at, the time it fires, normalised to RFC 3339 UTC with milliseconds',
+  }),
   script: Type.String(),
   lang: Type.String({ description: "the script's language" }),
-  timeout: Nullable<string>('string', { description: 'the bound on each run, as submitted; null for none' }),
+  timeout: NullableDuration('the bound on each run; null for none'),
   timezone: Type.String({ description: 'the IANA zone its cron expression and local times are read in' }),
   start: NullableIsoTime,
   end: NullableIsoTime,
@@ -130,14 +156,14 @@ const TaskFields = {
   nextRunAt: NullableIsoTime,
   createdAt: IsoTime,
   stopRequested: Type.Boolean({ description: 'a cron task stopped during a run: it ends Stopped when the run finishes' }),
-  jitter: Nullable<string>('string', { description: 'fires are moved later by up to this; null for none' }),
+  jitter: NullableDuration('fires are moved later by up to this; null for none'),
   overlap: Type.String({ enum: [...overlapRules] }),
   maxParallel: Nullable<number>('integer', { description: 'with overlap allow: the most runs at once; null otherwise' }),
   retries: Type.Integer({ description: 'retries of a failed run; 0 for none' }),
-  retryDelay: Nullable<string>('string'),
-  retryMaxDelay: Nullable<string>('string'),
+  retryDelay: NullableDuration('the wait before the first retry, doubled each time; null without retries'),
+  retryMaxDelay: NullableDuration('the longest wait before a retry; null without retries'),
   catchUp: Type.String({ enum: [...catchUpModes] }),
-  catchUpWindow: Nullable<string>('string'),
+  catchUpWindow: NullableDuration('missed fires older than this are never run; null for no bound'),
   retryOn: Type.Unsafe<number[] | null>({ type: ['array', 'null'], items: { type: 'integer' }, description: 'exit codes that are retried; null for any failure' }),
   pauseRequested: Type.Boolean({ description: 'a recurring task paused during a run (or run now while paused): it is Paused when the run finishes' }),
   env: Type.Record(Type.String(), Type.String(), { description: 'its own variables, on top of the base environment' }),
@@ -150,18 +176,19 @@ const TaskFields = {
 };
 
 /** A task as listed: without its results. */
-export const TaskSummaryJson = Type.Object(TaskFields);
+export const TaskSummaryJson = Type.Object(TaskFields, { $id: 'TaskSummary', description: 'A task without its results, as listed and as sent in the snapshot event' });
 export type TaskSummaryJson = Static<typeof TaskSummaryJson>;
 
 /** A task with its retained results, oldest first. */
-export const TaskJson = Type.Object({ ...TaskFields, results: Type.Array(RunJson) });
+export const TaskJson = Type.Object(
+  { ...TaskFields, results: Type.Array(Ref(RunJson), { description: 'the retained runs, oldest first' }) },
+  { $id: 'Task', description: 'A task with its retained results' },
+);
 export type TaskJson = Static<typeof TaskJson>;
 
-/** The answer to a stop: the task, and a warning when its run goes on. */
-export const StopResponse = Type.Object({
-  ...TaskFields,
-  results: Type.Array(RunJson),
-  warning: Type.Optional(Type.String()),
+/** The answer to a stop (and to pause, resume, run now): the task, and a warning when its run goes on. */
+export const StopResponse = Type.Unsafe<TaskJson & { warning?: string }>({
+  allOf: [Ref(TaskJson), Type.Object({ warning: Type.Optional(Type.String({ description: 'what did not happen as asked, e.g. "the run in progress goes on"' })) })],
 });
 export type StopResponse = Static<typeof StopResponse>;
 
@@ -178,7 +205,7 @@ export type ListQuery = Static<typeof ListQuery>;
 
 /** A page of tasks. */
 export const TaskPageJson = Type.Object({
-  tasks: Type.Array(TaskSummaryJson),
+  tasks: Type.Array(Ref(TaskSummaryJson)),
   nextCursor: Nullable<string>('string', { description: 'pass as cursor for the next page; null on the last' }),
 });
 export type TaskPageJson = Static<typeof TaskPageJson>;
@@ -213,15 +240,34 @@ export type RunsQuery = Static<typeof RunsQuery>;
 
 /** A page of runs, newest first. */
 export const RunPageJson = Type.Object({
-  runs: Type.Array(RunJson),
+  runs: Type.Array(Ref(RunJson)),
   nextCursor: Nullable<string>('string', { description: 'pass as cursor for the next (older) page; null on the last' }),
 });
 export type RunPageJson = Static<typeof RunPageJson>;
 
+/** Codes of the registry that only the client raises: never in an answer of the server. */
+const clientOnlyCodes: readonly string[] = ['daemon_unreachable', 'run_not_succeeded'] satisfies ErrorCode[];
+
+/** The codes the server answers with, by HTTP status. */
+export const serverErrorCodes: ReadonlyMap<number, readonly ErrorCode[]> = (() => {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const [code, { httpStatus }] of Object.entries(errorCodes) as Array<[ErrorCode, { httpStatus: number }]>) {
+    if (clientOnlyCodes.includes(code)) continue;
+    byStatus.set(httpStatus, [...(byStatus.get(httpStatus) ?? []), code]);
+  }
+  return byStatus;
+})();
+
 /** Every error the API answers with. */
-export const ErrorJson = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String() }),
-});
+export const ErrorJson = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ enum: [...serverErrorCodes.values()].flat(), description: 'what went wrong, for programs; the HTTP status follows from it' }),
+      message: Type.String({ description: 'what went wrong and what to do, for people' }),
+    }),
+  },
+  { $id: 'Error', description: 'Every error answer: {"error":{"code","message"}}' },
+);
 export type ErrorJson = Static<typeof ErrorJson>;
 
 /** The answer of GET /healthz. */
@@ -326,7 +372,9 @@ export const SubmitQuery = Type.Object(
 );
 
 /** The answer to a dry run: the task as it would be, and when it would fire. */
-export const DryRunJson = Type.Object({ ...TaskFields, results: Type.Array(RunJson), nextRuns: Type.Array(IsoTime) });
+export const DryRunJson = Type.Unsafe<TaskJson & { nextRuns: string[] }>({
+  allOf: [Ref(TaskJson), Type.Object({ nextRuns: Type.Array(IsoTime, { description: 'when it would fire, earliest first' }) })],
+});
 export type DryRunJson = Static<typeof DryRunJson>;
 
 /** Query of GET /api/tasks/{id}/next. */

@@ -1,4 +1,8 @@
-/** Turns domain tasks and runs into their JSON form (epoch milliseconds become ISO 8601). */
+/**
+ * Turns domain tasks and runs into their JSON form, in the one form per kind that
+ * schemas.ts describes: epoch milliseconds become RFC 3339 UTC with milliseconds, durations
+ * a task was given become canonical Go-style durations.
+ */
 import { formatDuration } from '../core/duration.js';
 import { dueAt, type Run, type Task } from '../core/task.js';
 import type { RunJson, TaskJson, TaskSummaryJson } from './schemas.js';
@@ -12,10 +16,10 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
   return {
     id: task.id,
     type: task.type,
-    time: task.time,
+    time: scheduleTime(task),
     script: task.script,
     lang: task.lang,
-    timeout: task.runTimeout?.text ?? null,
+    timeout: task.runTimeout ? formatDuration(task.runTimeout.ms) : null,
     timezone: task.timezone,
     start: isoOrNull(scheduleStart(task)),
     end: isoOrNull(task.schedule.kind === 'once' ? null : task.schedule.end),
@@ -83,6 +87,15 @@ export function runJson(run: Run): RunJson {
     stderrDroppedAt: run.stderr.droppedAt,
     outputCap: run.outputCap,
   };
+}
+
+/**
+ * A task's `time`: the spec shows a duration echoed as submitted ("1m"), and a cron
+ * expression has no other form; an `at` time, which may have been given as a local time or
+ * with an offset, is the instant it fires, in the form of every other time.
+ */
+function scheduleTime({ type, time, schedule }: Task): string {
+  return type === 'at' && schedule.kind === 'once' ? iso(schedule.at) : time;
 }
 
 /** When a recurring schedule starts firing: its start bound, or an interval's first fire. */

@@ -6,14 +6,16 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
+import { Type } from 'typebox';
 import type { ChangeFeed } from '../engine/change-feed.js';
 import type { Engine } from '../engine/engine.js';
 import type { FaultReporter } from '../engine/fault-log.js';
 import type { ConcurrencySnapshot } from '../runner/concurrency-gate.js';
 import type { TaskStore } from '../store/task-store.js';
 import { SchedulerError } from '../core/errors.js';
-import { HealthJson, StatusJson, UnhealthyJson } from '../protocol/schemas.js';
 import { AllowedMethods } from './allowed-methods.js';
+import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
+import { ErrorJson, HealthJson, RunJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
 import { requireBearerToken } from './auth.js';
 import { errorHandler, retryAfterSeconds, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
@@ -21,6 +23,7 @@ import { acceptJsonBodiesOnly } from './json-body.js';
 import { backupRoutes } from './routes/backup.js';
 import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
+import { answer, commonErrors, errorResponses } from './routes/responses.js';
 import { taskRoutes } from './routes/tasks.js';
 
 /** What the HTTP layer needs. */
@@ -103,11 +106,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'scheduler', description: 'A durable task scheduler: submit scripts to run after a delay or on an interval.', version: deps.version },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      info: {
+        title: 'scheduler',
+        description: 'A durable task scheduler: submit scripts to run after a delay or on an interval.',
+        version: deps.version,
+        license: { name: 'MIT', url: 'https://opensource.org/license/mit' },
+      },
+      // Relative: the API is served by the daemon that serves this document, wherever it listens.
+      servers: [{ url: '/', description: 'the daemon serving this document' }],
+      // The bearer scheme exists only when the daemon asks for a token: declared otherwise, it would promise one.
+      components: deps.token ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
       security: deps.token ? [{ bearer: [] }] : [],
     },
+    // Shared schemas become components named by their $id, not def-0, def-1...
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
+  // Task, Run, Error and the events are written once, and referred to by every route that answers them.
+  for (const schema of [RunJson, TaskSummaryJson, TaskJson, ErrorJson, ...eventSchemas, EventJson]) app.addSchema(schema);
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : coercingAjv).compile(schema));
   app.setErrorHandler(errorHandler(deps.log, deps.faults));
@@ -133,7 +148,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.token) app.addHook('onRequest', requireBearerToken(deps.token));
 
   app.get('/healthz', {
-    schema: { summary: 'Answers 200 when the store is usable, 503 saying why when it is not', response: { 200: HealthJson, 503: UnhealthyJson } },
+    schema: {
+      operationId: 'getHealth',
+      summary: 'Answers 200 when the store is usable, 503 saying why when it is not',
+      // Load balancers and probes ask without the token.
+      security: [],
+      response: {
+        200: answer('The daemon and its store are usable', HealthJson),
+        503: answer('The store cannot serve: full, failing or damaged; with Retry-After when waiting may help', UnhealthyJson),
+        ...errorResponses(400, 500),
+      },
+    },
   }, async (_request, reply) => {
     const unhealthy = (code: 'store_unavailable' | 'store_corrupt', reason: string, since: number) => {
       if (code === 'store_unavailable') void reply.header('retry-after', String(retryAfterSeconds));
@@ -150,7 +175,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const startedAt = Date.now();
   app.get('/api/status', {
-    schema: { summary: "The daemon's version, uptime, store and what it is doing", response: { 200: StatusJson } },
+    schema: {
+      operationId: 'getStatus',
+      summary: "The daemon's version, uptime, store and what it is doing",
+      response: { 200: answer('The daemon now', StatusJson), ...errorResponses(...commonErrors) },
+    },
   }, async (): Promise<StatusJson> => {
     const slots = deps.about?.slots();
     return {
@@ -168,7 +197,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ...(deps.about?.settings === undefined ? {} : { settings: deps.about.settings }),
     };
   });
-  app.get('/api/openapi.json', { schema: { summary: 'This API as an OpenAPI document' } }, async () => app.swagger());
+  app.get('/api/openapi.json', {
+    schema: {
+      operationId: 'getOpenApi',
+      summary: 'This API as an OpenAPI document',
+      response: {
+        200: answer('The OpenAPI 3.0 document of this daemon', Type.Object({}, { additionalProperties: true })),
+        ...errorResponses(...commonErrors),
+      },
+    },
+  }, async () => app.swagger());
   taskRoutes(app, deps);
   runRoutes(app, deps.engine);
   eventRoutes(app, deps.engine, deps.events);

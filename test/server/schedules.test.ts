@@ -81,7 +81,8 @@ describe('each kind of schedule, submitted and read back', () => {
     const task = await submitAndReadBack({ id: 'at-offset', type: 'at', time: '2030-06-01T09:30:00+02:00' });
     expect(task).toMatchObject({
       type: 'at',
-      time: '2030-06-01T09:30:00+02:00',
+      // Echoed as the instant it fires, in the form of every time of the API: RFC 3339, UTC, milliseconds.
+      time: '2030-06-01T07:30:00.000Z',
       timezone: daemonZone,
       start: null,
       end: null,
@@ -94,10 +95,11 @@ describe('each kind of schedule, submitted and read back', () => {
 
   it('at a local time: read in the daemon\'s zone, or in the zone given, daylight saving included', async () => {
     // New York is UTC-4 in June (EDT) and UTC-5 in January (EST).
-    expect((await submitAndReadBack({ id: 'at-local-summer', type: 'at', time: '2030-06-01 09:30' })).nextRunAt).toBe('2030-06-01T13:30:00.000Z');
+    const summer = await submitAndReadBack({ id: 'at-local-summer', type: 'at', time: '2030-06-01 09:30' });
+    expect(summer).toMatchObject({ time: '2030-06-01T13:30:00.000Z', nextRunAt: '2030-06-01T13:30:00.000Z' });
     expect((await submitAndReadBack({ id: 'at-local-winter', type: 'at', time: '2030-01-15 09:30' })).nextRunAt).toBe('2030-01-15T14:30:00.000Z');
     const tokyo = await submitAndReadBack({ id: 'at-tokyo', type: 'at', time: '2030-06-01T09:30', timezone: 'Asia/Tokyo' });
-    expect(tokyo).toMatchObject({ timezone: 'Asia/Tokyo', nextRunAt: '2030-06-01T00:30:00.000Z', start: null, end: null });
+    expect(tokyo).toMatchObject({ timezone: 'Asia/Tokyo', time: '2030-06-01T00:30:00.000Z', nextRunAt: '2030-06-01T00:30:00.000Z', start: null, end: null });
     // A date alone is its midnight.
     expect((await submitAndReadBack({ id: 'at-date', type: 'at', time: '2030-06-01', timezone: 'UTC' })).nextRunAt).toBe('2030-06-01T00:00:00.000Z');
   });
@@ -187,7 +189,7 @@ describe('POST /api/tasks?dryRun=true', () => {
     expect(response.statusCode, response.body).toBe(200);
     expect(response.headers.location).toBeUndefined();
     const preview = response.json<DryRunJson>();
-    expect(preview).toMatchObject({ id: 'dry-at', type: 'at', time: '2030-06-01 09:30', timezone: daemonZone, status: 'ToBeExecuted', version: 1, results: [] });
+    expect(preview).toMatchObject({ id: 'dry-at', type: 'at', time: '2030-06-01T13:30:00.000Z', timezone: daemonZone, status: 'ToBeExecuted', version: 1, results: [] });
     expect(preview.nextRunAt).toBe('2030-06-01T13:30:00.000Z');
     expect(preview.nextRuns).toEqual(['2030-06-01T13:30:00.000Z']);
 

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { TaskStore } from '../../store/task-store.js';
-import { errors } from './tasks.js';
+import { answer, commonErrors, errorResponses } from './responses.js';
 
 const BackupBody = Type.Object({
   path: Type.String({ minLength: 1, description: "an absolute path on the daemon's host; its directory must exist" }),
@@ -18,15 +18,16 @@ const BackupBody = Type.Object({
 const BackupJson = Type.Object({
   path: Type.String(),
   bytes: Type.Integer({ description: 'the size of the copy' }),
-});
+}, { description: 'Where the copy was written, and its size' });
 
 export function backupRoutes(app: FastifyInstance, store: TaskStore): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   api.post('/api/backup', {
     schema: {
+      operationId: 'backupStore',
       summary: "Write a consistent copy of the database to a file on the daemon's host, while the daemon runs",
       body: BackupBody,
-      response: { 201: BackupJson, ...errors },
+      response: { 201: answer('The copy is written', BackupJson), ...errorResponses(...commonErrors, 409, 415) },
     },
   }, async (request, reply) => {
     const { path, overwrite = false } = request.body;

@@ -2,21 +2,37 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Engine } from '../../engine/engine.js';
-import { EventsQuery, TaskIdParams } from '../../protocol/schemas.js';
+import { Type } from 'typebox';
+import { EventJson } from '../../protocol/event-schemas.js';
+import { EventsQuery, Ref, TaskIdParams } from '../../protocol/schemas.js';
 import type { EventHub } from '../events/event-hub.js';
-import { errors } from './tasks.js';
+import { commonErrors, emptyAnswer, errorResponses } from './responses.js';
+
+/** The header a reconnecting Server-Sent Events client sends by itself. */
+const EventsHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ description: 'resume after this event id (the `id` of the last event received)' })),
+});
+
+/** The stream, as the OpenAPI document shows it: a sequence of Event messages. */
+const eventStream = {
+  description: 'The stream: a snapshot first (unless resuming), then the events as they happen, until the task is deleted or the client leaves',
+  content: { 'text/event-stream': { schema: Ref(EventJson) } },
+};
 
 export function eventRoutes(app: FastifyInstance, engine: Engine, hub: EventHub): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.get('/api/tasks/:id/events', {
     schema: {
-      summary:
-        'Live events of a task as Server-Sent Events: snapshot, status, run-started, run-skipped, run-finished, output, pruned, deleted. ' +
-        'Reconnect with Last-Event-ID to resume; 204 when the task is final and nothing is left to send.',
+      operationId: 'streamTaskEvents',
+      summary: 'Live events of a task, as Server-Sent Events',
+      description:
+        'Events by name: snapshot, status, run-started, run-skipped, run-finished, output, pruned, deleted (see the Event schema). ' +
+        'Reconnect with Last-Event-ID (or ?lastEventId=) to resume; 204 when the task is final and nothing is left to send.',
       params: TaskIdParams,
       querystring: EventsQuery,
-      response: { 204: { type: 'null', description: 'nothing more will happen to the task' }, ...errors },
+      headers: EventsHeaders,
+      response: { 200: eventStream, 204: emptyAnswer('The task is final and nothing is left to send'), ...errorResponses(...commonErrors, 404) },
     },
   }, async (request, reply) => {
     const { id } = request.params;

@@ -5,14 +5,23 @@ import { readOutputWindow } from '../../core/output-window.js';
 import type { CapturedOutput, OutputStream, RunOutcome } from '../../core/task.js';
 import type { Engine } from '../../engine/engine.js';
 import { OutputJson, OutputQuery, RunJson, RunPageJson, RunParams, RunsQuery, TaskIdParams } from '../../protocol/schemas.js';
+import { Ref } from '../../protocol/schemas.js';
 import { runJson } from '../../protocol/task-json.js';
-import { errors } from './tasks.js';
+import { answer, commonErrors, errorResponses } from './responses.js';
+
+const errors = errorResponses(...commonErrors, 404);
 
 export function runRoutes(app: FastifyInstance, engine: Engine): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.get('/api/tasks/:id/runs', {
-    schema: { summary: "A task's run history, newest first, a page at a time", params: TaskIdParams, querystring: RunsQuery, response: { 200: RunPageJson, ...errors } },
+    schema: {
+      operationId: 'listRuns',
+      summary: "A task's run history, newest first, a page at a time",
+      params: TaskIdParams,
+      querystring: RunsQuery,
+      response: { 200: answer('A page of runs, newest first', RunPageJson), ...errors },
+    },
   }, async (request) => {
     const { limit = 50, cursor, outcome } = request.query;
     // The schema allows only the outcome names.
@@ -21,15 +30,16 @@ export function runRoutes(app: FastifyInstance, engine: Engine): void {
   });
 
   api.get('/api/tasks/:id/runs/:run', {
-    schema: { summary: 'One run of a task, with its output', params: RunParams, response: { 200: RunJson, ...errors } },
+    schema: { operationId: 'getRun', summary: 'One run of a task, with its output', params: RunParams, response: { 200: answer('The run', Ref(RunJson)), ...errors } },
   }, async (request) => runJson(await engine.getRun(request.params.id, request.params.run)));
 
   api.get('/api/tasks/:id/runs/:run/output', {
     schema: {
+      operationId: 'getRunOutput',
       summary: "One stream of a run's output from a byte offset, a window at a time (also while the run is executing)",
       params: RunParams,
       querystring: OutputQuery,
-      response: { 200: OutputJson, ...errors },
+      response: { 200: answer('A window of the stream', OutputJson), ...errors },
     },
   }, async (request) => {
     const { id, run } = request.params;

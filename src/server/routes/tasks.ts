@@ -10,7 +10,6 @@ import { dueAt, type Run, type Task, type TaskStatus } from '../../core/task.js'
 import { taskJson, taskSummaryJson } from '../../protocol/task-json.js';
 import {
   DryRunJson,
-  ErrorJson,
   GetQuery,
   NextJson,
   NextQuery,
@@ -21,9 +20,11 @@ import {
   TaskIdParams,
   TaskJson,
   TaskPageJson,
+  Ref,
 } from '../../protocol/schemas.js';
 import { clientHasVersion, IfMatchHeaders, IfNoneMatchHeaders, versionsIfMatch, withEtag } from '../conditional.js';
 import { TaskWatcher } from '../watch.js';
+import { answer, commonErrors, emptyAnswer, errorResponses } from './responses.js';
 
 /** What the task routes need. */
 export interface TaskRoutesDeps {
@@ -33,7 +34,11 @@ export interface TaskRoutesDeps {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export const errors = { 400: ErrorJson, 401: ErrorJson, 404: ErrorJson, 409: ErrorJson, 413: ErrorJson };
+/** The errors of a route on one task: those of every route, and no such task. */
+const taskErrors = errorResponses(...commonErrors, 404);
+/** ...and a status that does not allow what was asked. */
+const changeErrors = errorResponses(...commonErrors, 404, 409, 412);
+const taskAnswer = (description: string) => answer(description, Ref(TaskJson));
 const defaultWatchMs = 30_000;
 const maxWatchMs = 5 * 60_000;
 
@@ -43,7 +48,12 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   const watcher = new TaskWatcher(engine, deps.feed);
 
   api.get('/api/tasks', {
-    schema: { summary: 'List tasks, a page at a time', querystring: ListQuery, response: { 200: TaskPageJson, ...errors } },
+    schema: {
+      operationId: 'listTasks',
+      summary: 'List tasks, a page at a time',
+      querystring: ListQuery,
+      response: { 200: answer('A page of tasks, without their results', TaskPageJson), ...errorResponses(...commonErrors) },
+    },
   }, async (request) => {
     const { limit = 100, cursor, status } = request.query;
     // The schema allows only the five status names.
@@ -53,10 +63,15 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
 
   api.post('/api/tasks', {
     schema: {
+      operationId: 'submitTask',
       summary: 'Submit a task; with dryRun=true, check it and answer when it would fire, without storing it',
       body: SubmitBody,
       querystring: SubmitQuery,
-      response: { 201: TaskJson, 200: DryRunJson, ...errors },
+      response: {
+        201: { ...taskAnswer('Submitted: the task as stored; Location names it'), headers: { location: { type: 'string', description: 'the path of the new task' } } },
+        200: answer('A dry run: the task as it would be, and its next fire times; nothing is stored', DryRunJson),
+        ...errorResponses(...commonErrors, 409, 413),
+      },
     },
   }, async (request, reply) => {
     const { dryRun, next = 5 } = request.query;
@@ -80,11 +95,12 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
 
   api.get('/api/tasks/:id', {
     schema: {
+      operationId: 'getTask',
       summary: 'Get a task with its results; with watch=true&version=N, wait until its version differs from N',
       params: TaskIdParams,
       querystring: GetQuery,
       headers: IfNoneMatchHeaders,
-      response: { 200: TaskJson, ...errors },
+      response: { 200: taskAnswer('The task with its retained results (after a long poll: as it is when it changed, or when the wait ended)'), 304: emptyAnswer('Not modified: the task is still at the version If-None-Match named'), ...taskErrors },
     },
   }, async (request, reply) => {
     const { id } = request.params;
@@ -109,7 +125,13 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   });
 
   api.get('/api/tasks/:id/next', {
-    schema: { summary: 'When the task will fire next, if nothing stops it', params: TaskIdParams, querystring: NextQuery, response: { 200: NextJson, ...errors } },
+    schema: {
+      operationId: 'getNextFires',
+      summary: 'When the task will fire next, if nothing stops it',
+      params: TaskIdParams,
+      querystring: NextQuery,
+      response: { 200: answer('Its next fire times', NextJson), ...taskErrors },
+    },
   }, async (request) => {
     const task = await engine.getTask(request.params.id);
     return { id: task.id, status: task.state.status, nextRuns: upcomingFires(task.schedule, dueAt(task.state), request.query.n ?? 5).map(iso) };
@@ -117,10 +139,11 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
 
   api.post('/api/tasks/:id/kill', {
     schema: {
+      operationId: 'killRun',
       summary: "End the task's run in progress (its whole process group); the schedule goes on",
       params: TaskIdParams,
       headers: IfMatchHeaders,
-      response: { 200: TaskJson, ...errors },
+      response: { 200: taskAnswer('The task, its run ended'), ...changeErrors },
     },
   }, async (request, reply) => {
     const { task, runs } = await engine.kill(request.params.id, versionsIfMatch(request));
@@ -128,13 +151,13 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     return taskJson(task, runs);
   });
 
-  for (const [action, summary, call] of [
-    ['pause', 'Pause a recurring task: no fire until resumed (a run executing goes on)', (id: string, versions?: number[]) => engine.pause(id, versions)],
-    ['resume', 'Resume a paused task: the next fire is computed from now; missed fires run once', (id: string, versions?: number[]) => engine.resume(id, versions)],
-    ['run', 'Start a run now, besides the schedule (skipped, with a warning, while a run executes)', (id: string, versions?: number[]) => engine.runNow(id, versions)],
+  for (const [action, operationId, summary, call] of [
+    ['pause', 'pauseTask', 'Pause a recurring task: no fire until resumed (a run executing goes on)', (id: string, versions?: number[]) => engine.pause(id, versions)],
+    ['resume', 'resumeTask', 'Resume a paused task: the next fire is computed from now; missed fires run once', (id: string, versions?: number[]) => engine.resume(id, versions)],
+    ['run', 'runTaskNow', 'Start a run now, besides the schedule (skipped, with a warning, while a run executes)', (id: string, versions?: number[]) => engine.runNow(id, versions)],
   ] as const) {
     api.post(`/api/tasks/:id/${action}`, {
-      schema: { summary, params: TaskIdParams, headers: IfMatchHeaders, response: { 200: StopResponse, ...errors } },
+      schema: { operationId, summary, params: TaskIdParams, headers: IfMatchHeaders, response: { 200: answer('The task; `warning` says what did not happen as asked', StopResponse), ...changeErrors } },
     }, async (request, reply) => {
       const { task, runs, warning } = await call(request.params.id, versionsIfMatch(request));
       withEtag(reply, task.version);
@@ -143,7 +166,13 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   }
 
   api.put('/api/tasks/:id', {
-    schema: { summary: 'Stop a task', params: TaskIdParams, headers: IfMatchHeaders, response: { 200: StopResponse, ...errors } },
+    schema: {
+      operationId: 'stopTask',
+      summary: 'Stop a task',
+      params: TaskIdParams,
+      headers: IfMatchHeaders,
+      response: { 200: answer('The task, stopped (or stopping: `warning` says its run goes on)', StopResponse), ...changeErrors },
+    },
   }, async (request, reply) => {
     const { id } = request.params;
     const { task, runs, warning } = await engine.stop(id, versionsIfMatch(request));
@@ -152,7 +181,13 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   });
 
   api.delete('/api/tasks/:id', {
-    schema: { summary: 'Stop and delete a task with its results', params: TaskIdParams, headers: IfMatchHeaders, response: { 204: { type: 'null', description: 'deleted' }, ...errors } },
+    schema: {
+      operationId: 'deleteTask',
+      summary: 'Stop and delete a task with its results',
+      params: TaskIdParams,
+      headers: IfMatchHeaders,
+      response: { 204: emptyAnswer('Deleted'), ...errorResponses(...commonErrors, 404, 412) },
+    },
   }, async (request, reply) => {
     await engine.delete(request.params.id, versionsIfMatch(request));
     return reply.code(204).send(null);
