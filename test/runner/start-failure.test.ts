@@ -222,6 +222,8 @@ describe('ProcessRunner: out of file descriptors (a real EMFILE)', () => {
       mkdirSync(go);
       return withDeadline(running.finished);
     });
+    // Whether the spool got a descriptor is not asserted: the test process (vitest's worker)
+    // may close one of its own meanwhile. What must hold either way: no crash, and the output.
     expect(result).toMatchObject({ outcome: 'succeeded', exitCode: 0, stdout: { text: 'captured\n', totalBytes: 9 } });
   });
 
