@@ -136,7 +136,7 @@ describe.concurrent('errors', () => {
 
   describe('the daemon', () => {
     test('a second daemon on the same data directory is refused', async ({ expect }) => {
-      const result = await runCli(['daemon', '--listen', '127.0.0.1:0', '--data-dir', daemon.dataDir], { timeoutMs: 10_000 });
+      const result = await runCli(['daemon', '--listen', '127.0.0.1:0', '--data-dir', daemon.dataDir], { timeoutMs: 30_000 });
       expect(result.code).not.toBe(0);
       expect(result.stderr).toMatch(/another scheduler daemon \(pid \d+[^)]*\) is using the data directory/);
       // The first one is unharmed.
@@ -146,7 +146,7 @@ describe.concurrent('errors', () => {
     test('a daemon on an address already in use says so, and exits non-zero', async ({ expect }) => {
       const address = new URL(daemon.url).host;
       const dataDir = join(e2e.tempDir(), 'data');
-      const result = await runCli(['daemon', '--listen', address, '--data-dir', dataDir], { timeoutMs: 10_000 });
+      const result = await runCli(['daemon', '--listen', address, '--data-dir', dataDir], { timeoutMs: 30_000 });
       expect(result.code).toBe(2);
       expect(result.stderr).toContain(`${address} is already in use`);
       expect(result.stderr).toMatch(/--listen/);
@@ -166,7 +166,7 @@ describe.concurrent('errors', () => {
     test('listening on 0.0.0.0 without a token: the daemon refuses to start', async ({ expect }) => {
       const dataDir = join(e2e.tempDir(), 'data');
       // If it started, it would not exit: runCli would time out and fail the test.
-      const result = await runCli(['daemon', '--listen', '0.0.0.0:0', '--data-dir', dataDir], { timeoutMs: 10_000 });
+      const result = await runCli(['daemon', '--listen', '0.0.0.0:0', '--data-dir', dataDir], { timeoutMs: 30_000 });
       expect(result.code).not.toBe(0);
       expect(result.code).toBe(2);
       expect(result.stdout).not.toMatch(/listening on/);

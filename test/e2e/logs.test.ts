@@ -113,11 +113,13 @@ describe.concurrent('scheduler logs --follow', () => {
   test('a task that has not run yet: waits for its first run, follows it, exits 0', async ({ expect }) => {
     const proxy = await e2e.proxy(daemon);
     const release = gate(scratch, 'follow-first');
-    // Due in 3s; the test checks that logs is connected before then rather than assuming it.
-    await submit(daemon, 'follow-first', ['-type=delay', '-time=3s', `-script=echo first; ${release.wait}; echo second`]);
+    // Due in an hour, and run on demand once logs is connected: however slow the machine,
+    // logs starts before the run does.
+    await submit(daemon, 'follow-first', ['-type=delay', '-time=1h', `-script=echo first; ${release.wait}; echo second`]);
     const logs = startCliVia(proxy, ['logs', 'follow-first', '-f']);
     await waitForEventStream(proxy, 'follow-first', logs);
     expect((await daemon.task('follow-first'))!.results).toEqual([]); // it is waiting for a run that has not started
+    ok(await daemon.cli(['run', 'follow-first']), 'run');
     await waitForStdout(logs, 'first\n');
     release.open();
     const result = await logs.done();

@@ -1,5 +1,6 @@
 /** GET /api/tasks, GET /api/tasks/{id}, PUT (stop) and DELETE, over a real engine and runner. */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RunJson, RunPageJson, StopResponse, TaskJson, TaskPageJson } from '../../src/protocol/schemas.js';
@@ -182,8 +183,13 @@ describe('GET /api/tasks/{id}/runs and /runs/{run}', () => {
 
   /** A cron task whose even runs fail, stopped once it has had at least `count` finished runs. */
   async function history(count: number): Promise<RunJson[]> {
-    await submit(harness.app, { id: 'hist', type: 'cron', time: '100ms', script: 'echo "run $SCHEDULER_RUN"; [ $((SCHEDULER_RUN % 2)) = 1 ]' });
-    await waitForTask(harness.app, 'hist', (task) => task.results.filter((run) => run.finishedAt !== null).length >= count);
+    // Every second execution fails. Counted in a file, not by run number: on a loaded machine a
+    // fire that comes during a run is skipped and takes a number, and then every run could be odd.
+    const counter = join(mkdtempSync(join(tmpdir(), 'scheduler-hist-')), 'executions');
+    const script = `c=$(( $(cat ${counter} 2>/dev/null || echo 0) + 1 )); echo $c > ${counter}; echo "run $SCHEDULER_RUN"; [ $((c % 2)) = 1 ]`;
+    await submit(harness.app, { id: 'hist', type: 'cron', time: '100ms', script });
+    await waitForTask(harness.app, 'hist', (task) =>
+      task.results.filter((run) => run.finishedAt !== null).length >= count && task.results.some((run) => run.outcome === 'failed'));
     expect((await harness.app.inject({ method: 'PUT', url: '/api/tasks/hist' })).statusCode).toBe(200);
     const task = await waitForStatus(harness.app, 'hist', 'Stopped');
     return task.results;
