@@ -7,9 +7,9 @@ import { defineConfig } from 'vitest/config';
  * test skipping itself. One file at a time: each is a fault for the whole machine.
  */
 const isRoot = process.getuid?.() === 0;
-if (!isRoot) {
-  console.log('test/faults: not run: the fault-injection suite needs root (it mounts a tmpfs); CI runs it as root');
-}
+// Said either way, so that the output shows whether the suite ran (as test/support/root.ts does).
+if (isRoot) console.log('test/faults: running as root');
+else console.log('test/faults: not run: the fault-injection suite needs root (it mounts a tmpfs); CI runs it as root');
 
 export default defineConfig({
   test: {

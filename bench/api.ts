@@ -1,6 +1,6 @@
 /**
  * The few calls of the scheduler's HTTP API the benchmark makes itself (the load itself
- * comes from autocannon). Every request is bounded by a timeout and goes to loopback only.
+ * comes from wrk, wrk.ts). Every request is bounded by a timeout and goes to loopback only.
  */
 
 /** A run as the API returns it (the fields the benchmark reads). */
@@ -14,6 +14,8 @@ export interface RunJson {
   /** Every byte the script wrote to stdout, kept or not. */
   stdoutBytes: number;
   stdoutDroppedBytes: number;
+  /** The node that executed the run, when several daemons share a PostgreSQL store. */
+  node?: string;
 }
 
 /** A task as the API returns it (the fields the benchmark reads). */

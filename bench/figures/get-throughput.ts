@@ -1,25 +1,23 @@
-/** Figure 2: GET /api/tasks/{id} per second, on one task that has one result. */
+/** Figure 4: GET /api/tasks/{id} per second (one task with one result), against bare Fastify sending the same bytes. */
 import { Api } from '../api.js';
 import { startBenchDaemon } from '../daemon-process.js';
-import type { FigureResult } from '../report.js';
-import type { Ceiling } from './http-ceiling.js';
-import { measureThroughput } from './throughput.js';
+import { detail, type BenchOptions, type FigureReport } from '../report.js';
+import { compareThroughput, fetchAnswers } from './http-throughput.js';
 import { waitUntilFinished } from './wait.js';
 
-export async function getThroughput(ceiling?: Ceiling): Promise<FigureResult> {
+export async function getThroughput(options: BenchOptions): Promise<FigureReport> {
   const daemon = await startBenchDaemon({ label: 'get' });
   try {
     const api = new Api(daemon.url);
     await api.submit({ id: 'read-me', type: 'delay', time: '1ms', script: 'echo hello' });
-    const task = await waitUntilFinished(api, 'read-me', 10_000);
-    return await measureThroughput({
-      figure: '2. GET /api/tasks/{id} per s',
-      target: 50_000,
-      daemonPid: daemon.pid,
-      load: { url: daemon.url, method: 'GET', path: '/api/tasks/read-me' },
-      what: `GET of one task with ${task.results.length} result(s)`,
-      ...(ceiling ? { reference: { perSec: ceiling.getPerSec, cpuUs: ceiling.getCpuUs } } : {}),
-    });
+    await waitUntilFinished(api, 'read-me', 10_000);
+    const answers = await fetchAnswers(daemon.url, 'read-me');
+    detail(`GET /api/tasks/read-me: ${Buffer.byteLength(answers.get.body)} bytes, ${answers.get.contentType}; the reference sends these bytes as a constant`);
+    const row = await compareThroughput(
+      { figure: '4. GET /api/tasks/{id} per second', daemon, answers, request: { method: 'GET', path: '/api/tasks/read-me' }, minRatio: 0.7 },
+      options,
+    );
+    return { rows: [row] };
   } finally {
     await daemon.stop();
   }

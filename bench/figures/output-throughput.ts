@@ -1,5 +1,5 @@
 /**
- * Figure 7: how fast the daemon takes in the output of one run that writes 250 MB to stdout,
+ * Figure 8 (no target): how fast the daemon takes in the output of one run that writes 250 MB to stdout,
  * as printable text and as the NUL bytes of /dev/zero (`head -c 250000000 /dev/zero`): with
  * nobody watching the task, and with one event-stream watcher that reads and discards
  * everything (sse-watchers.js drain, its own process). MB/s is bytes / (finishedAt -
@@ -15,7 +15,7 @@ import { Api } from '../api.js';
 import { programNodeFlags, startBenchDaemon } from '../daemon-process.js';
 import { readCpuSeconds, readMemoryMB, resetPeakMemory } from '../proc-stats.js';
 import { reapAtExit, release } from '../reaper.js';
-import type { FigureResult } from '../report.js';
+import { detail, reportedRow, type BenchOptions, type FigureReport, type Row } from '../report.js';
 import type { Drained } from '../sse-watchers.js';
 import { DrainWatcher } from '../watcher-processes.js';
 import { waitUntilFinished } from './wait.js';
@@ -45,16 +45,19 @@ interface DaemonCase {
   finishedAt: number;
 }
 
-export async function outputThroughput(): Promise<FigureResult> {
-  const details: string[] = [`one run writing ${mb(outputBytes)} MB to stdout (default --output-cap 1MiB), each case in a fresh daemon`];
-  const measured: string[] = [];
-  for (const { name, script } of payloads) {
+export async function outputThroughput(options: BenchOptions): Promise<FigureReport> {
+  const details: string[] = [`one run writing ${mb(outputBytes)} MB to stdout (default --output-cap 1MiB), each case in a fresh daemon${options.quick ? '; quick: text only' : ''}`];
+  const rows: Row[] = [];
+  for (const { name, script } of options.quick ? payloads.slice(0, 1) : payloads) {
     const alone = await measureDaemon(script, false);
     const watched = await measureDaemon(script, true);
     const toNull = await bestOf(() => timeBash(`${script} > /dev/null`));
     const throughCat = await bestOf(() => timeBash(`${script} | cat > /dev/null`));
     const nodePipe = await bestOf(() => timeBarePipe(script));
-    measured.push(`${name} ${alone.mbPerSec.toFixed(0)} MB/s, watched ${watched.mbPerSec.toFixed(0)} MB/s`);
+    rows.push(
+      reportedRow(`8. output of one run (${name}), unwatched`, `${alone.mbPerSec.toFixed(0)} MB/s`, `${rate(nodePipe).toFixed(0)} MB/s bare Node pipe`, `${(alone.mbPerSec / rate(nodePipe)).toFixed(2)}x`),
+      reportedRow(`8. output of one run (${name}), one SSE watcher`, `${watched.mbPerSec.toFixed(0)} MB/s`),
+    );
     details.push(
       `${name}: "${script}"`,
       caseLine('no watcher', alone),
@@ -65,7 +68,8 @@ export async function outputThroughput(): Promise<FigureResult> {
         `read from a pipe by a bare Node process ${rate(nodePipe).toFixed(0)} MB/s (${nodePipe.toFixed(0)} ms)`,
     );
   }
-  return { figure: '7. output of one run: MB/s', measured: measured.join('; '), target: 'none set', met: null, details };
+  for (const line of details) detail(line);
+  return { rows };
 }
 
 function caseLine(name: string, c: DaemonCase): string {

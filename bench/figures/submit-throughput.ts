@@ -1,23 +1,21 @@
-/** Figure 1: submits per second, each committed to SQLite before it is acknowledged. */
+/**
+ * Figure 5: durable submits per second (each committed before its 201), against bare
+ * Fastify answering the same POST with the daemon's answer and storing nothing.
+ */
 import { startBenchDaemon } from '../daemon-process.js';
-import type { FigureResult } from '../report.js';
-import type { Ceiling } from './http-ceiling.js';
-import { measureThroughput } from './throughput.js';
+import { detail, type BenchOptions, type FigureReport } from '../report.js';
+import { compareThroughput, fetchAnswers } from './http-throughput.js';
 
-/** Unique id per request (autocannon fills [<id>]); due far in the future so nothing runs. */
-export const futureTaskBody = JSON.stringify({ id: 'b-[<id>]', type: 'delay', time: '1000h', script: 'echo never' });
-
-export async function submitThroughput(ceiling?: Ceiling): Promise<FigureResult> {
+export async function submitThroughput(options: BenchOptions): Promise<FigureReport> {
   const daemon = await startBenchDaemon({ label: 'submit' });
   try {
-    return await measureThroughput({
-      figure: '1. submits/s (committed before ack)',
-      target: 20_000,
-      daemonPid: daemon.pid,
-      load: { url: daemon.url, method: 'POST', path: '/api/tasks', body: futureTaskBody },
-      what: 'POST /api/tasks, a new task each',
-      ...(ceiling ? { reference: { perSec: ceiling.postPerSec, cpuUs: ceiling.postCpuUs } } : {}),
-    });
+    const answers = await fetchAnswers(daemon.url, 'reference-template');
+    detail('POST /api/tasks of a new task due in 1,000 hours (bench/submit.lua: a fresh id per request)');
+    const row = await compareThroughput(
+      { figure: '5. durable submits per second', daemon, answers, request: { method: 'POST', idPrefix: 'submit' }, minRatio: 0.5 },
+      options,
+    );
+    return { rows: [row] };
   } finally {
     await daemon.stop();
   }

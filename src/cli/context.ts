@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SchedulerClient, defaultServerUrl } from '../client/client.js';
-import { SchedulerError } from '../core/errors.js';
+import { SchedulerError } from '../protocol/errors.js';
 
 /** The CLI's outputs. */
 export interface CliIo {

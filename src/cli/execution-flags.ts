@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { SchedulerError } from '../core/errors.js';
+import { SchedulerError } from '../protocol/errors.js';
 import type { SubmitBody } from '../protocol/schemas.js';
 import { wholeNumber } from './whole-number.js';
 import { booleanOption } from './boolean-flag.js';

@@ -9,7 +9,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { SchedulerError } from '../core/errors.js';
+import { SchedulerError } from '../protocol/errors.js';
 import { programVersion } from '../version.js';
 import { backupCommand } from './commands/backup.js';
 import { daemonCommand } from './commands/daemon.js';
@@ -19,11 +19,13 @@ import { killCommand } from './commands/kill.js';
 import { listCommand } from './commands/list.js';
 import { logsCommand } from './commands/logs.js';
 import { nextCommand } from './commands/next.js';
+import { nodesCommand } from './commands/nodes.js';
 import { pauseCommand, resumeCommand, runCommand } from './commands/pause-resume-run.js';
 import { runsCommand } from './commands/runs.js';
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
 import { submitCommand } from './commands/submit.js';
+import { exportCommand, importCommand } from './commands/transfer.js';
 import type { CliIo } from './context.js';
 import { normalizeSpecFlags, optionTable } from './spec-flags.js';
 
@@ -41,7 +43,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride();
   program.addCommand(daemonCommand(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
-  for (const make of [submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand, backupCommand]) {
+  for (const make of [submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand, nodesCommand, backupCommand, exportCommand, importCommand]) {
     // A client's options work after its command too (`scheduler list --server URL`).
     program.addCommand(make(io).addOption(serverOption()).addOption(tokenFileOption()).exitOverride().showHelpAfterError('(run with --help for usage)'));
   }

@@ -1,5 +1,5 @@
 /** How the CLI shows times, durations and tables to people. */
-import { formatDuration } from '../core/duration.js';
+import { formatDuration } from '../protocol/formats.js';
 
 /** "2026-11-25 10:01:10" in local time, or "-" for none. */
 export function localTime(iso: string | null): string {

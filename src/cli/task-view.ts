@@ -1,7 +1,6 @@
 /** The human view of a task for `scheduler get`, and of what changed for `get -watch=true`. */
 import type { RunJson, TaskJson } from '../protocol/schemas.js';
-import { formatByteSize } from '../core/byte-size.js';
-import { formatDuration } from '../core/duration.js';
+import { formatByteSize, formatDuration } from '../protocol/formats.js';
 import type { NamedEvent } from '../protocol/events.js';
 import { localTime } from './render.js';
 

@@ -1,4 +1,4 @@
-import { SchedulerError } from '../core/errors.js';
+import { SchedulerError } from '../protocol/errors.js';
 
 /** A flag's value as a whole number, refused (naming the flag) when it is not one. */
 export function wholeNumber(text: string, flag: string): number {

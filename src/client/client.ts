@@ -5,12 +5,16 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { SchedulerError, isErrorCode } from '../core/errors.js';
+import { errorFromAnswer, parseJson, unreachable } from './answer-errors.js';
 import { followEvents, type ReceivedEvent } from './event-stream.js';
+import { downloadExport, uploadImport, type Endpoint } from './transfer.js';
+import type { Readable, Writable } from 'node:stream';
+import type { ExportEnd, ImportSummaryJson } from '../protocol/export-format.js';
 import type {
   DryRunJson,
   ListQuery,
   NextJson,
+  NodeListJson,
   OutputJson,
   OutputQuery,
   RunJson,
@@ -149,14 +153,34 @@ export class SchedulerClient {
     return this.request('GET', '/api/status');
   }
 
+  /** The daemons (nodes) sharing the store, the one answering marked `self`. */
+  nodes(): Promise<NodeListJson> {
+    return this.request('GET', '/api/nodes');
+  }
+
   /** Has the daemon write a consistent copy of its database to `path` (on its host). */
   backup(path: string, overwrite: boolean): Promise<{ path: string; bytes: number }> {
     return this.request('POST', '/api/backup', { path, overwrite });
   }
 
+  /** Writes every task with its runs (the NDJSON export) to `sink` as it arrives; resolves with the end line's counts. */
+  exportTasks(sink: Writable): Promise<ExportEnd> {
+    return downloadExport(this.endpoint(), sink);
+  }
+
+  /** Sends an export read from `source`; a task whose id exists is refused, or skipped with onConflict 'skip'. */
+  importTasks(source: Readable, onConflict: 'refuse' | 'skip' = 'refuse'): Promise<ImportSummaryJson> {
+    return uploadImport(this.endpoint(), source, onConflict);
+  }
+
   /** Whether the daemon answers and its store is usable. */
   health(): Promise<{ status: 'ok' }> {
     return this.request('GET', '/healthz');
+  }
+
+  private endpoint(): Endpoint {
+    const headers: Record<string, string> = this.options.token ? { authorization: `Bearer ${this.options.token}` } : {};
+    return { baseUrl: this.baseUrl, headers };
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -206,32 +230,4 @@ function queryString(query: Record<string, string | number | undefined>): string
 
 function taskPath(id: string): string {
   return `/api/tasks/${encodeURIComponent(id)}`;
-}
-
-function parseJson(text: string): unknown {
-  if (text.length === 0) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The SchedulerError a failed answer carries, or an internal error describing an answer not of our shape. */
-export function errorFromAnswer(status: number, text: string): SchedulerError {
-  const problem = (parseJson(text) as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  if (problem && isErrorCode(problem.code) && typeof problem.message === 'string') {
-    return new SchedulerError(problem.code, problem.message);
-  }
-  return new SchedulerError('internal', `the daemon answered ${status}: ${text.slice(0, 200)}`);
-}
-
-/** The error for a daemon that does not answer at `baseUrl`, saying how to start one. */
-export function unreachable(baseUrl: string, error: unknown): SchedulerError {
-  const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-  return new SchedulerError(
-    'daemon_unreachable',
-    `no scheduler daemon answers at ${baseUrl} (${why}). Start one with "scheduler daemon" ` +
-      `(or "npm start" in the repository), or point --server or SCHEDULER_URL at a running one.`,
-  );
 }

@@ -7,12 +7,11 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { SchedulerError } from '../core/errors.js';
-import type { NamedEvent } from '../protocol/events.js';
-import { errorFromAnswer, unreachable } from './client.js';
+import { SchedulerError } from '../protocol/errors.js';
+import { errorFromAnswer, unreachable } from './answer-errors.js';
+import { readEvents, type ReceivedEvent } from './sse-reader.js';
 
-/** An event as received, with its id when it has one. */
-export type ReceivedEvent = NamedEvent & { id: string | undefined };
+export type { ReceivedEvent };
 
 /** Reconnections in a row that bring no event before the follower gives up. */
 const maxEmptyReconnects = 3;
@@ -63,38 +62,11 @@ function connect(url: string, baseUrl: string, token: string | undefined, lastEv
   });
 }
 
-/** Splits a response into SSE events: blocks separated by a blank line, comments ignored. */
+/** The events of one response; throws when the stream was cut off in the middle. */
 async function* parseEvents(response: IncomingMessage): AsyncGenerator<ReceivedEvent> {
   response.setEncoding('utf8');
-  let pending = '';
-  for await (const chunk of response as AsyncIterable<string>) {
-    pending += chunk;
-    let end: number;
-    while ((end = pending.indexOf('\n\n')) >= 0) {
-      const block = pending.slice(0, end);
-      pending = pending.slice(end + 2);
-      const event = parseBlock(block);
-      if (event) yield event;
-    }
-  }
+  yield* readEvents(response as AsyncIterable<string>);
   // The daemon ends a stream only between events; a stream cut in the middle of one
   // lost that event, which the reconnection asks for again.
   if (!response.complete) throw new Error('the event stream was cut off');
-}
-
-function parseBlock(block: string): ReceivedEvent | undefined {
-  let id: string | undefined;
-  let name: string | undefined;
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith(':')) continue;
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-    if (field === 'id') id = value;
-    else if (field === 'event') name = value;
-    else if (field === 'data') data.push(value);
-  }
-  if (name === undefined || data.length === 0) return undefined;
-  return { id, name, data: JSON.parse(data.join('\n')) } as ReceivedEvent;
 }

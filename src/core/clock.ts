@@ -1,6 +1,7 @@
 /**
- * Time as a parameter. The engine reads the time and arms its one timer only through a
- * Clock, so tests drive it with a fake clock and only the daemon's wiring owns real timers.
+ * Time as a parameter. The engine reads the time, the zone and arms its one timer only
+ * through a Clock, so tests drive it with a fake clock (in a zone of their choosing) and only
+ * the daemon's wiring owns real timers and reads the host's zone.
  */
 
 /** An armed timer, to be cancelled with Clock.clearTimer. */
@@ -10,6 +11,8 @@ export type TimerHandle = { readonly __timer: unique symbol };
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
   now(): number;
+  /** The IANA zone local times are read in when a task names none: the host's, for the real clock. */
+  timeZone(): string;
   /** Calls `callback` once, `delayMs` from now. */
   setTimer(callback: () => void, delayMs: number): TimerHandle;
   /** Cancels a timer that has not fired yet. */

@@ -19,12 +19,17 @@ export const errorCodes = {
   status_conflict: { httpStatus: 409, exitCode: 6 },
   /** If-Match named a version the task is no longer at: it changed since the client read it. */
   precondition_failed: { httpStatus: 412, exitCode: 6 },
+  /**
+   * A node's claim on a run lapsed (its lease expired, another node recorded the run): what
+   * it writes about the run is refused. Only between nodes sharing a PostgreSQL store.
+   */
+  lease_lost: { httpStatus: 409, exitCode: 6 },
   payload_too_large: { httpStatus: 413, exitCode: 2 },
   /** A request body that is not sent as JSON (Content-Type other than application/json, or none). */
   unsupported_media_type: { httpStatus: 415, exitCode: 2 },
   /** The store cannot write now (disk full, I/O error); the request may be retried later. */
   store_unavailable: { httpStatus: 503, exitCode: 7 },
-  /** The database is damaged; an operator must restore it (see the README's durability section). */
+  /** The database is damaged; an operator must restore it (see docs/durability.md). */
   store_corrupt: { httpStatus: 503, exitCode: 7 },
   shutting_down: { httpStatus: 503, exitCode: 7 },
   internal: { httpStatus: 500, exitCode: 1 },
@@ -56,6 +61,11 @@ export class SchedulerError extends Error {
   get exitCode(): number {
     return errorCodes[this.code].exitCode;
   }
+}
+
+/** True for errors that say the store cannot serve now (full, failing, damaged), not that it refuses this request. */
+export function isStoreFault(error: unknown): error is SchedulerError & { code: 'store_unavailable' | 'store_corrupt' } {
+  return error instanceof SchedulerError && (error.code === 'store_unavailable' || error.code === 'store_corrupt');
 }
 
 /** True when `value` names a code of the registry. */

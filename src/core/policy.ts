@@ -112,9 +112,14 @@ export function retryDelay(retry: RetryPolicy, taskId: string, fire: number, att
   return Math.round(exponential * (1 - 0.5 * unitHash(`${taskId}\n${fire}\n${attempt}`)));
 }
 
-/** Whether a run that ended this way is retried, attempts allowing. */
-export function isRetriable(retry: RetryPolicy, outcome: string, exitCode: number | null): boolean {
-  if (outcome !== 'failed' && outcome !== 'timed_out') return false;
+/**
+ * Whether a run that ended this way is retried, attempts allowing: a failure, a timeout, or
+ * an interruption by the loss of its node (`nodeLost`); never a kill, nor an interruption by
+ * its own daemon's stop.
+ */
+export function isRetriable(retry: RetryPolicy, outcome: string, exitCode: number | null, nodeLost = false): boolean {
+  const lostWithItsNode = outcome === 'interrupted' && nodeLost;
+  if (outcome !== 'failed' && outcome !== 'timed_out' && !lostWithItsNode) return false;
   if (retry.onExitCodes === null) return true;
   return exitCode !== null && retry.onExitCodes.includes(exitCode);
 }

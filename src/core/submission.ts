@@ -11,7 +11,7 @@ import { builtInInterpreters, defaultLanguage } from './interpreters.js';
 import { parseRunPolicy, type PolicyInput } from './policy.js';
 import { checkCronExpression, nextFireAfter, shortestGap, type Schedule } from './schedule.js';
 import { taskTypes, type TaskDefinition, type TaskType } from './task.js';
-import { canonicalTimeZone, parseTimeIn, systemTimeZone } from './zoned-time.js';
+import { canonicalTimeZone, parseTimeIn } from './zoned-time.js';
 
 /** A task as submitted. */
 export interface Submission extends PolicyInput, ExecutionInput {
@@ -58,8 +58,11 @@ const taskIdRegExp = new RegExp(taskIdPattern);
 /** The shortest interval of a cron task: shorter ones would only pile up skipped ticks. */
 export const minCronIntervalMs = 100;
 
-/** Checks a submission made at `now` and returns the task definition it asks for. */
-export function parseSubmission(input: Submission, limits: SubmissionLimits, now: number): TaskDefinition {
+/**
+ * Checks a submission made at `now` and returns the task definition it asks for; one that
+ * names no zone gets `daemonZone` (the daemon's clock's).
+ */
+export function parseSubmission(input: Submission, limits: SubmissionLimits, now: number, daemonZone: string): TaskDefinition {
   if (!taskIdRegExp.test(input.id)) {
     invalid('id', `"${input.id}" is not a valid task id: use 1 to 128 letters, digits, ".", "_" or "-"`);
   }
@@ -74,7 +77,7 @@ export function parseSubmission(input: Submission, limits: SubmissionLimits, now
   if (scriptBytes > limits.maxScriptBytes) {
     invalid('script', `the script is ${scriptBytes} bytes; the limit is ${limits.maxScriptBytes} bytes (daemon option --max-script-bytes)`);
   }
-  const timezone = input.timezone === undefined ? systemTimeZone() : canonicalTimeZone(input.timezone, 'timezone');
+  const timezone = input.timezone === undefined ? daemonZone : canonicalTimeZone(input.timezone, 'timezone');
   const definition: TaskDefinition = {
     id: input.id,
     type,

@@ -144,6 +144,13 @@ export function droppedOutput(totalBytes: number): CapturedOutput {
   return { text: '', totalBytes, droppedBytes: totalBytes, droppedAt: 0 };
 }
 
+/** The output a run in progress has written so far. */
+export interface LiveOutput {
+  run: number;
+  stdout: CapturedOutput;
+  stderr: CapturedOutput;
+}
+
 /** One execution of a task (or a tick that was skipped), kept in the task's results. */
 export interface Run {
   run: number;
@@ -168,9 +175,16 @@ export interface Run {
   waitedMs?: number;
   /** Set while the run waits for a free slot: it is in progress, but its script has not started (startedAt is then null). */
   waiting?: true;
+  /** The node executing the run, or that last did, when several share the store; absent on a store one daemon alone uses. */
+  node?: string;
 }
 
 /** The time the engine must next act on the task, if any. */
 export function dueAt(state: TaskState): number | null {
   return 'nextRunAt' in state ? state.nextRunAt : null;
+}
+
+/** One string per run of a task, for sets and maps of runs (ids cannot hold a NUL). */
+export function runKeyOf(taskId: string, run: number): string {
+  return `${run}\u0000${taskId}`;
 }

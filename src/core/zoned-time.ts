@@ -4,13 +4,10 @@
  * read in an IANA zone. A local time that does not exist (skipped by a daylight-saving
  * change) is read as the same clock time after the gap; one that occurs twice is read as its
  * first occurrence, as cron does.
+ *
+ * The zone is always given: nothing here reads the host's (the clock knows the daemon's).
  */
 import { SchedulerError } from './errors.js';
-
-/** The zone the daemon runs in (TZ, else the system's). */
-export function systemTimeZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone;
-}
 
 /**
  * `zone`, with the letter case this system gives it ("utc" -> "UTC"), but otherwise as the

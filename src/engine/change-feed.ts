@@ -9,7 +9,7 @@ export type ChangeNotice = 'changed' | 'deleted' | 'timeout';
 
 import type { Clock } from '../core/clock.js';
 
-type Waiter = (notice: ChangeNotice) => void;
+type Waiter = ((notice: ChangeNotice) => void) & { knownVersion?: number };
 
 /** An in-process feed of task changes. */
 export class ChangeFeed {
@@ -18,20 +18,24 @@ export class ChangeFeed {
 
   constructor(private readonly clock: Clock) {}
 
-  /** Wakes everyone waiting on `taskId`. */
-  publish(taskId: string, notice: 'changed' | 'deleted'): void {
+  /**
+   * Wakes everyone waiting on `taskId`. With `version` (a change another node made, learnt
+   * from the store, perhaps after this node's engine told it already), a waiter that already
+   * knows that version sleeps on.
+   */
+  publish(taskId: string, notice: 'changed' | 'deleted', version?: number): void {
     const set = this.waiters.get(taskId);
     if (!set) return;
-    this.waiters.delete(taskId);
-    for (const wake of set) wake(notice);
+    const woken = [...set].filter((wake) => notice === 'deleted' || version === undefined || wake.knownVersion !== version);
+    for (const wake of woken) wake(notice);
   }
 
   /**
    * Waits for the next change of `taskId`, at most `timeoutMs`. Register before reading the
    * task, so that a change between the read and the wait is not missed. `cancel` drops the
-   * waiter early (the client went away).
+   * waiter early (the client went away). `knownVersion`: the version the waiter has seen.
    */
-  subscribe(taskId: string, timeoutMs: number): { next: Promise<ChangeNotice>; cancel: () => void } {
+  subscribe(taskId: string, timeoutMs: number, knownVersion?: number): { next: Promise<ChangeNotice>; cancel: () => void } {
     if (this.closed) return { next: Promise.resolve('timeout'), cancel: () => undefined };
     let wake!: Waiter;
     const next = new Promise<ChangeNotice>((resolve) => {
@@ -43,6 +47,7 @@ export class ChangeFeed {
       this.remove(taskId, finish);
       wake(notice);
     };
+    if (knownVersion !== undefined) finish.knownVersion = knownVersion;
     let set = this.waiters.get(taskId);
     if (!set) this.waiters.set(taskId, (set = new Set()));
     set.add(finish);

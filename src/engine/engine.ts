@@ -5,25 +5,31 @@
  * timer, due tasks fired, runs warmed up) lives in firing-loop.ts and the recovery after an
  * unclean stop in recovery.ts; both change tasks only through `apply`, so this file stays
  * the one place where a transition is written and acted on. The engine holds only what
- * scheduling needs: the armed due time (in the firing loop) and the runs in progress.
+ * scheduling needs: the armed due time (in the firing loop), and the runs in progress with
+ * the slots they take or wait for (run-supervisor.ts, run-slots.ts; the limits are policy,
+ * decided in core/run-slots.ts). It reaches processes only through the runner's contract.
  */
 import type { Clock } from '../core/clock.js';
-import { SchedulerError } from '../core/errors.js';
+import { isStoreFault, SchedulerError } from '../core/errors.js';
 import { nextFireAfter } from '../core/schedule.js';
+import { queueOf, unboundedSlots, type ConcurrencySnapshot, type SlotLimits } from '../core/run-slots.js';
 import { parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
-import { dueAt, noOutput, type Run, type RunOutcome, type Task, type TaskStatus } from '../core/task.js';
-import { transition, type Effect, type RunResult, type TaskEvent, type Transition } from '../core/transition.js';
+import { dueAt, noOutput, type Run, runKeyOf, type RunOutcome, type Task, type TaskStatus } from '../core/task.js';
+import { IllegalTransition, transition, type Effect, type RunResult, type TaskEvent, type Transition } from '../core/transition.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
-import type { RunChange, RunPage, TaskPage, TaskStore } from '../store/task-store.js';
+import type { ClaimOutcome, FireClaims } from '../store/fire-claims.js';
+import type { ExpiredRun, LiveRun, RemoteRun, RunKey, RunLeases, RunRequests } from '../store/run-leases.js';
+import type { RunChange, RunPage, Takeover, TaskPage, TaskStore } from '../store/task-store.js';
 import type { ChangeFeed } from './change-feed.js';
 import { FiringLoop } from './firing-loop.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { recoverInterruptedRuns } from './recovery.js';
 import { RunSupervisor, type Admission } from './run-supervisor.js';
 
 import type { EngineLog } from './engine-log.js';
 import { silentFaults, type FaultReporter } from './fault-log.js';
-import { isStoreFault, RunEndBacklog, type CommitOutcome } from './run-end-backlog.js';
+import { RunEndBacklog, type CommitOutcome } from './run-end-backlog.js';
 import { ignoredActivity, type LiveOutput, type TaskActivity } from './task-activity.js';
 
 export type { EngineLog };
@@ -48,11 +54,28 @@ export interface EngineOptions {
   /** The output kept by all runs together; the oldest runs' output is dropped beyond it. None if absent. */
   maxOutputBytes?: number;
   limits: SubmissionLimits;
+  /** How many runs may execute at once, in all and per queue (the rest wait for a free slot); unbounded if absent. */
+  slots?: SlotLimits;
   /**
    * How long before a run is due its process is spawned, held, so that it starts on time
    * (spawning takes milliseconds; releasing a held process does not). 0: no warm-up.
    */
   warmupMs?: number;
+  /**
+   * When several nodes share the store: the leases of this node's runs (renewed every
+   * `renewEveryMs`), and this node's id, named when it takes over the runs of another.
+   */
+  leases?: { store: RunLeases & RunRequests; renewEveryMs: number; nodeId: string };
+  /**
+   * When several nodes share the store: due fires are claimed there (fire-claims.ts), and the
+   * firing loop also looks every `pollMs` for what other nodes submitted or left.
+   */
+  claims?: {
+    store: FireClaims;
+    pollMs: number;
+    /** The named queues' bounds, enforced over the whole cluster in the claim (the local `slots` then bound only this node's total). */
+    queueLimits?: Readonly<Record<string, number>>;
+  };
 }
 
 /** A task together with its retained runs, oldest first. */
@@ -66,6 +89,14 @@ export interface TaskWithRuns {
  * refused with precondition_failed, under the task's mutex, when the task is at another.
  */
 export type ExpectedVersions = readonly number[];
+
+/**
+ * How long a kill sent to another node waits for the run's end to be recorded: the owner
+ * takes requests every second, then TERM, the grace period, KILL.
+ */
+const remoteKillWaitMs = 30_000;
+/** How often that wait reads the task again. */
+const remoteEndPollMs = 100;
 
 /** Compare-and-set retries before a write is given up as contended. */
 const maxWriteAttempts = 5;
@@ -86,17 +117,22 @@ export class Engine {
   private readonly activity: TaskActivity;
   /** Ends of runs the store refused, waiting to be committed. */
   private readonly heldEnds: RunEndBacklog;
+  /** Renews this node's leases and takes over expired ones (shared stores only). */
+  private readonly leaseKeeper: LeaseKeeper | undefined;
+  /** Runs whose lease this node lost: their end is not recorded, and that is expected. */
+  private readonly abandoned = new Set<string>();
 
   constructor(private readonly options: EngineOptions) {
     const faults = options.faults ?? silentFaults;
     this.firingLoop = new FiringLoop({
       store: options.store,
-      runner: options.runner,
+      prepare: (task, run) => this.runs.prepare(task, run),
       clock: options.clock,
       log: options.log,
       faults,
       warmupMs: options.warmupMs ?? 0,
       apply: (id, event) => this.apply(id, event),
+      ...(options.claims ? { claim: (limit: number) => this.claimDue(limit), pollMs: options.claims.pollMs } : {}),
     });
     this.activity = options.activity ?? ignoredActivity;
     this.runs = new RunSupervisor({
@@ -105,6 +141,7 @@ export class Engine {
       log: options.log,
       activity: this.activity,
       outputCap: options.outputCap,
+      slots: options.slots ?? unboundedSlots,
       onEnd: (id, run, result) => this.recordRunEnd(id, run, result),
       onStart: (id, run, startedAt) => this.recordRunStart(id, run, startedAt),
     });
@@ -115,6 +152,23 @@ export class Engine {
       faults,
       maxOutputBytes: options.maxHeldOutputBytes ?? 64 * 1024 * 1024,
     });
+    if (options.leases) {
+      this.leaseKeeper = new LeaseKeeper({
+        leases: options.leases.store,
+        clock: options.clock,
+        log: options.log,
+        faults,
+        everyMs: options.leases.renewEveryMs,
+        localRuns: () => this.runs.inProgress(),
+        abandon: ({ taskId, run }) => {
+          this.abandoned.add(runKeyOf(taskId, run));
+          void this.runs.kill(taskId, 'its lease lapsed: another node recorded it', run);
+        },
+        takeOver: (expired) => this.takeOver(expired),
+        requests: options.leases.store,
+        kill: ({ taskId, run, reason }) => void this.runs.kill(taskId, reason, run),
+      });
+    }
   }
 
   /** Recovers from an unclean stop, applies the bound on kept output, then starts the timer. */
@@ -128,7 +182,10 @@ export class Engine {
       outputCap,
       apply: (id, event) => this.apply(id, event),
       startWaiting: (task, run) => this.runs.start(task, run, true),
+      ...(this.options.leases ? { ownsRun: (key: RunKey) => this.options.leases!.store.isOwn(key) } : {}),
     });
+    // Renewed at once: the runs of this node's earlier life started again above have an expired lease.
+    this.leaseKeeper?.start();
     // The bound may have been lowered since the last start.
     await this.boundOutput();
     await this.firingLoop.armForEarliestDue();
@@ -137,6 +194,7 @@ export class Engine {
   /** Stops scheduling, ends the runs in progress (recorded as interrupted) and waits for them. */
   async shutdown(): Promise<void> {
     this.firingLoop.stop();
+    await this.leaseKeeper?.stop();
     this.options.runner.discardPrepared();
     await this.runs.shutdown();
     // A last try for the ends the store refused; what is still held then is lost with the
@@ -162,10 +220,60 @@ export class Engine {
     return task;
   }
 
+  /**
+   * Stores a task brought from another store (`scheduler import`) with its runs as they were;
+   * already_exists when the id is taken. A run that was in progress when it was exported
+   * executes nowhere now: it is recorded as interrupted, as a restart records a run the
+   * daemon lost, and the task goes on by its rules (its next fire, or its end). Resolves
+   * with how many runs were so recorded.
+   */
+  async importTask(task: Task, runs: readonly Run[]): Promise<{ interrupted: number }> {
+    await this.options.store.importTask(task, runs);
+    this.options.log.debug({ task: task.id, status: task.state.status, runs: runs.length }, 'task imported');
+    let interrupted = 0;
+    for (const run of runs) {
+      if (run.outcome !== 'running') continue;
+      if (await this.recordImportedRunInterrupted(task.id, run)) interrupted++;
+    }
+    if (interrupted === 0) this.firingLoop.armFor(task);
+    return { interrupted };
+  }
+
+  /**
+   * Records an imported run in progress as interrupted. The task is stored already, so a
+   * refusal (a run its state does not name, from a damaged export) is logged, not thrown: the
+   * run stays recorded as running, and the next start of the daemon records it if the task's
+   * state names it.
+   */
+  private async recordImportedRunInterrupted(taskId: string, run: Run): Promise<boolean> {
+    try {
+      await this.apply(taskId, {
+        kind: 'runFinished',
+        run: run.run,
+        result: {
+          outcome: 'interrupted',
+          startedAt: null,
+          finishedAt: this.options.clock.now(),
+          exitCode: null,
+          signal: null,
+          error: 'the run was executing when its task was exported; it was imported as interrupted',
+          outputCap: run.outputCap,
+          stdout: run.stdout,
+          stderr: run.stderr,
+        },
+      });
+      return true;
+    } catch (error) {
+      if (isStoreFault(error)) throw error;
+      this.options.log.error({ task: taskId, run: run.run, error }, 'could not record an imported run in progress as interrupted; it stays recorded as running');
+      return false;
+    }
+  }
+
   /** The task a submission would create now, checked, without storing it. */
   dryRun(input: Submission): Task {
     const now = this.options.clock.now();
-    const definition = parseSubmission(input, this.options.limits, now);
+    const definition = parseSubmission(input, this.options.limits, now, this.options.clock.timeZone());
     return {
       ...definition,
       createdAt: now,
@@ -218,6 +326,9 @@ export class Engine {
     if (!(await this.killAt(id, expectedVersions))) {
       const task = await this.options.store.getTask(id);
       if (!task) throw notFound(id);
+      // Executing on other nodes, maybe: they are asked, and the answer waits for the runs' end.
+      const remote = await this.requestKill(id, `killed on request (asked on node ${this.options.leases?.nodeId})`);
+      if (remote.length > 0) return this.waitForRemoteEnd(id, remote);
       throw new SchedulerError('not_running', `task "${id}" has no run executing (status ${task.state.status}); nothing to kill`);
     }
     // The end of the run is recorded under the task's mutex: queue behind it.
@@ -245,11 +356,48 @@ export class Engine {
       if (!task) throw notFound(id);
       requireVersion(task, expectedVersions);
       await this.runs.end(id);
+      // Runs on other nodes end there within a second; their ends find the task gone.
+      await this.requestKill(id, 'its task was deleted');
       await this.options.store.deleteTask(id);
       this.options.log.info({ task: id }, 'task deleted');
       this.options.feed.publish(id, 'deleted');
       this.activity.deleted(id);
     });
+  }
+
+  /**
+   * Asks the other nodes executing runs of the task (run `run` only, when given) to end them;
+   * answers the runs asked for (none on a store one daemon alone uses).
+   */
+  private async requestKill(id: string, reason: string, run?: number): Promise<RemoteRun[]> {
+    const requests = this.options.leases?.store;
+    if (!requests) return [];
+    const remote = await requests.requestKill({ taskId: id, reason, ...(run === undefined ? {} : { run }) });
+    for (const asked of remote) this.options.log.info({ task: id, run: asked.run, node: asked.node }, 'asked the node executing this run to end it');
+    return remote;
+  }
+
+  /** Ends a run here if it executes here, else asks the node that executes it. */
+  private async killAnywhere(id: string, reason: string, run: number): Promise<void> {
+    try {
+      if (!(await this.runs.kill(id, reason, run))) await this.requestKill(id, reason, run);
+    } catch (error) {
+      this.options.log.error({ task: id, run, error }, 'could not ask the node executing this run to end it');
+    }
+  }
+
+  /**
+   * The task once the runs other nodes were asked to end are recorded ended (or, at the
+   * latest, after remoteKillWaitMs: then as it is).
+   */
+  private async waitForRemoteEnd(id: string, remote: readonly RemoteRun[]): Promise<TaskWithRuns> {
+    const deadline = this.options.clock.now() + remoteKillWaitMs;
+    for (;;) {
+      const found = await this.get(id);
+      const stillRunning = found.runs.some((run) => run.outcome === 'running' && remote.some((asked) => asked.run === run.run));
+      if (!stillRunning || this.options.clock.now() >= deadline) return found;
+      await new Promise<void>((resolve) => this.options.clock.setTimer(resolve, remoteEndPollMs));
+    }
   }
 
   /** A task without its runs; not_found when there is no such task. */
@@ -262,6 +410,16 @@ export class Engine {
   /** The output so far of run `run` of the task (by default its first run in progress); undefined when it is not executing here. */
   liveOutput(id: string, run?: number): LiveOutput | undefined {
     return this.runs.liveOutput(id, run);
+  }
+
+  /** Every run in progress on this node, with its output so far (the daemon flushes it for other nodes to follow). */
+  runsHere(): LiveRun[] {
+    return this.runs.inProgress();
+  }
+
+  /** The task's version as stored (one row read), undefined when there is no such task. */
+  taskVersion(id: string): Promise<number | undefined> {
+    return this.options.store.taskVersion(id);
   }
 
   /** A task and its runs; not_found when there is no such task. */
@@ -317,17 +475,25 @@ export class Engine {
     return this.runs.size;
   }
 
+  /** How full the slots of runs are now. */
+  slotsSnapshot(): ConcurrencySnapshot {
+    return this.runs.slotsSnapshot();
+  }
+
   /**
    * Applies one event to a task under its mutex: read, transition, compare-and-set write,
    * then carry out the effect and tell watchers. A write that loses a race with another
    * daemon is retried from a fresh read, so the event lands on whatever state won.
    */
-  private apply(id: string, event: TaskEvent): Promise<Transition> {
-    return this.mutex.run(id, () => this.applyLocked(id, event));
+  private apply(id: string, event: TaskEvent, takeover?: Takeover): Promise<Transition> {
+    return this.mutex.run(id, () => this.applyLocked(id, event, undefined, takeover));
   }
 
-  /** apply, for a caller that holds the task's mutex already; with `expectedVersions`, only to a task at one of them. */
-  private async applyLocked(id: string, event: TaskEvent, expectedVersions?: ExpectedVersions): Promise<Transition> {
+  /**
+   * apply, for a caller that holds the task's mutex already; with `expectedVersions`, only to
+   * a task at one of them; with `takeover`, the end of another node's run (see RunChange).
+   */
+  private async applyLocked(id: string, event: TaskEvent, expectedVersions?: ExpectedVersions, takeover?: Takeover): Promise<Transition> {
     for (let attempt = 1; ; attempt++) {
       const task = await this.options.store.getTask(id);
       if (!task) throw notFound(id);
@@ -342,7 +508,7 @@ export class Engine {
         await this.options.store.saveTask({
           task: result.task,
           expectedVersion: task.version,
-          runChange: this.runChangeFor(result.effect, admission.waits),
+          runChange: this.runChangeFor(result.effect, admission.waits, takeover),
           keepRuns: this.options.keepRuns,
         });
       } catch (error) {
@@ -356,7 +522,7 @@ export class Engine {
   }
 
   /** The run record `effect` writes; a run that `waits` for a free slot is recorded waiting, not started. */
-  private runChangeFor(effect: Effect | null, waits: boolean): RunChange | undefined {
+  private runChangeFor(effect: Effect | null, waits: boolean, takeover?: Takeover): RunChange | undefined {
     if (!effect) return undefined;
     const blank = { exitCode: null, signal: null, stdout: noOutput, stderr: noOutput, outputCap: this.options.outputCap };
     switch (effect.kind) {
@@ -375,7 +541,7 @@ export class Engine {
           run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, attempt: 1, startedAt: null, finishedAt: effect.at, outcome: 'skipped', error: effect.reason },
         };
       case 'finishRun':
-        return { kind: 'finish', run: effect.run, result: effect.result };
+        return { kind: 'finish', run: effect.run, result: effect.result, ...(takeover ? { takeover } : {}) };
       case 'recordStart':
         return { kind: 'start', run: effect.run, startedAt: effect.startedAt };
       case 'killRun':
@@ -387,7 +553,7 @@ export class Engine {
   private afterSave({ task, effect }: Transition, previous: Task, admission: Admission): void {
     if (effect?.kind === 'startRun') this.runs.start(task, effect.run, admission.waits);
     // Not awaited: the run's end is recorded (as killed) under this task's mutex, held now.
-    if (effect?.kind === 'killRun') void this.runs.kill(task.id, effect.reason, effect.run);
+    if (effect?.kind === 'killRun') void this.killAnywhere(task.id, effect.reason, effect.run);
     if (effect?.kind === 'skipRun') {
       this.options.log.warn({ task: task.id, run: effect.run }, `tick skipped: ${effect.reason}`);
     }
@@ -416,6 +582,8 @@ export class Engine {
    * refuses (disk full) is held and committed later; so is every end after it, in order.
    */
   private async recordRunEnd(id: string, run: number, result: RunResult): Promise<void> {
+    // Its slot is free: a fire left for want of one may be claimed now.
+    if (this.options.claims) this.firingLoop.poke();
     if (this.heldEnds.size > 0) {
       this.heldEnds.hold(id, run, result, 'behind');
       void this.heldEnds.retryNow();
@@ -428,9 +596,103 @@ export class Engine {
         this.heldEnds.hold(id, run, result, 'refused');
         return;
       }
-      this.options.log.error({ task: id, run, error }, 'could not record the end of a run');
+      if (await this.wasLost(id, run, error)) {
+        this.options.log.warn({ task: id, run, outcome: result.outcome, error: (error as Error).message }, "the end of this run is not recorded: it was no longer this node's");
+      } else {
+        this.options.log.error({ task: id, run, error }, 'could not record the end of a run');
+      }
       this.options.runner.removeSpool(id, run);
     }
+  }
+
+  /**
+   * Claims due tasks in the store and fires them in the claim's transaction; a fire whose run
+   * would have to wait for a slot here is left for a node with room (or a later claim).
+   */
+  private async claimDue(limit: number): Promise<{ due: number; left: number }> {
+    const fired = new Map<string, { result: Transition; admission: Admission }>();
+    let left = 0;
+    let claimed: ClaimOutcome;
+    try {
+      const { store, queueLimits } = this.options.claims!;
+      claimed = await store.claimDue({
+        limit,
+        ...(queueLimits ? { queueLimits } : {}),
+        fire: (task, now, queues) => {
+          let result: Transition;
+          try {
+            result = transition(task, { kind: 'fire' }, now);
+          } catch (error) {
+            if (error instanceof IllegalTransition) return undefined; // no longer due: fired elsewhere meanwhile
+            throw error;
+          }
+          if (!result.changed) return undefined;
+          const admission = this.runs.admit(result.task, result.effect);
+          if (admission.waits) {
+            left++;
+            return undefined;
+          }
+          // Its queue is full over the cluster: a node fires it once a run of the queue ends.
+          if (result.effect?.kind === 'startRun' && !queues.take(queueOf(result.task.execution))) {
+            admission.cancel();
+            left++;
+            return undefined;
+          }
+          fired.set(task.id, { result, admission });
+          return { task: result.task, expectedVersion: task.version, runChange: this.runChangeFor(result.effect, false), keepRuns: this.options.keepRuns };
+        },
+      });
+    } catch (error) {
+      for (const { admission } of fired.values()) admission.cancel();
+      throw error;
+    }
+    for (const { previous } of claimed.fires) {
+      const { result, admission } = fired.get(previous.id)!;
+      this.afterSave(result, previous, admission);
+    }
+    return { due: claimed.due, left };
+  }
+
+  /**
+   * Whether a run's end was refused (`error`) because the run is no longer this node's: its
+   * lease lapsed and another node recorded it (the task may have moved on already, so that the
+   * transition itself refuses the end).
+   */
+  private async wasLost(id: string, run: number, error: unknown): Promise<boolean> {
+    if (this.abandoned.delete(runKeyOf(id, run))) return true;
+    if (error instanceof SchedulerError && error.code === 'lease_lost') return true;
+    const leases = this.options.leases?.store;
+    if (!leases || !(error instanceof IllegalTransition)) return false;
+    return !(await leases.isOwn({ taskId: id, run }).catch(() => true));
+  }
+
+  /**
+   * Records another node's run, whose lease expired, as interrupted with the output it wrote
+   * so far; the store refuses it (lease_lost) if that node renewed or ended it meanwhile.
+   */
+  private async takeOver(expired: ExpiredRun): Promise<void> {
+    const { record, ownerNode, leaseExpiredAt } = expired;
+    const node = this.options.leases!.nodeId;
+    await this.apply(
+      expired.taskId,
+      {
+        kind: 'runFinished',
+        run: expired.run,
+        result: {
+          outcome: 'interrupted',
+          startedAt: null,
+          finishedAt: leaseExpiredAt,
+          exitCode: null,
+          signal: null,
+          error: `node ${ownerNode ?? '(unknown)'} executing the run stopped renewing its lease (expired at ${new Date(leaseExpiredAt).toISOString()}); recorded by node ${node}`,
+          outputCap: record.outputCap,
+          stdout: record.stdout,
+          stderr: record.stderr,
+          nodeLost: true,
+        },
+      },
+      { ownerHome: expired.ownerHome, fence: expired.fence },
+    );
   }
 
   /** Commits the end of a run; 'gone' when its task was deleted meanwhile. Store faults are thrown. */

@@ -10,11 +10,9 @@ import type { Clock } from '../core/clock.js';
 import { SchedulerError } from '../core/errors.js';
 import { dueAt, type Task } from '../core/task.js';
 import { IllegalTransition, type TaskEvent } from '../core/transition.js';
-import type { RunLauncher } from '../runner/run-launcher.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { EngineLog } from './engine-log.js';
 import type { FaultReporter } from './fault-log.js';
-import { runSpec } from './run-supervisor.js';
 import { WakeTimer } from './wake-timer.js';
 
 /** Due tasks claimed per store query; the loop goes on until none is due. */
@@ -23,13 +21,16 @@ const dueBatch = 500;
 const firesBetweenYields = 8;
 /** At most this many runs are warmed up per wake-up: a burst must not delay the runs already due. */
 const warmupsPerWake = 4;
+/** With claims, how soon the loop looks again at a due task another node holds. */
+const lockedRetryMs = 25;
 /** How long the loop waits before trying again when the store fails. */
 const retryAfterErrorMs = 1000;
 
 /** What the firing loop needs. */
 export interface FiringLoopOptions {
   store: Pick<TaskStore, 'listDueTasks' | 'earliestDueAt'>;
-  runner: Pick<RunLauncher, 'prepare'>;
+  /** Spawns, held, the process of run `run` of `task`, due soon (best effort; it may throw). */
+  prepare(task: Task, run: number): void;
   clock: Clock;
   log: EngineLog;
   /** Where a failure that repeats at every retry (the store refusing writes) is logged, once per interval. */
@@ -41,6 +42,18 @@ export interface FiringLoopOptions {
    * a fire goes through the same path as every other change of a task.
    */
   apply(taskId: string, event: Extract<TaskEvent, { kind: 'fire' }>): Promise<unknown>;
+  /**
+   * When several nodes share the store: fires due tasks by claiming them in the store (see
+   * fire-claims.ts) instead of listing them and applying each; resolves with how many due
+   * tasks it found, and how many of them it left for want of a free slot here.
+   */
+  claim?(limit: number): Promise<{ due: number; left: number }>;
+  /**
+   * With claims: the loop also wakes at least this often (ms), for the tasks other nodes
+   * submitted or changed (their changes do not arm this node's timer) and for fires left
+   * when no slot was free.
+   */
+  pollMs?: number;
 }
 
 /** Fires due tasks when they are due, and warms up the runs due soon. */
@@ -64,7 +77,10 @@ export class FiringLoop {
   /** Arms the timer for the earliest due task in the store. */
   async armForEarliestDue(): Promise<void> {
     if (this.stopped) return;
-    const at = await this.options.store.earliestDueAt();
+    let at = await this.options.store.earliestDueAt();
+    // With claims, a task due already is one another node holds right now: look again a
+    // little later, not at once and again and again while it does.
+    if (at !== undefined && this.options.claim) at = Math.max(at, this.options.clock.now() + lockedRetryMs);
     // A timer armed meanwhile for an earlier time (a submit during the read) stays.
     if (at !== undefined) this.timer.armIfEarlier(at);
   }
@@ -75,12 +91,26 @@ export class FiringLoop {
     this.timer.clear();
   }
 
+  /** Looks for due fires now (a slot was freed, or another node may have left some). */
+  poke(): void {
+    if (this.stopped || this.firing) return;
+    this.timer.arm(this.options.clock.now());
+  }
+
   /** Fires every task that is due, then re-arms for the next one. */
   private async fireDue(): Promise<void> {
     if (this.firing || this.stopped) return;
     this.firing = true;
+    // Due fires left for want of a free slot: the next look is at the next poll or a poke, not at once.
+    let leftForLater = false;
     try {
       for (;;) {
+        if (this.options.claim) {
+          const { due, left } = await this.options.claim(dueBatch);
+          leftForLater ||= left > 0;
+          if (due < dueBatch || left > 0) break;
+          continue;
+        }
         const due = await this.options.store.listDueTasks({ now: this.options.clock.now(), limit: dueBatch });
         for (const [index, task] of due.entries()) {
           await this.fire(task.id);
@@ -99,6 +129,11 @@ export class FiringLoop {
     }
     this.firing = false;
     await this.warmUpSoonDue().catch((error) => this.options.log.warn({ error }, 'could not warm up the next runs'));
+    const { pollMs } = this.options;
+    if (this.options.claim && pollMs !== undefined && !this.stopped) {
+      this.timer.armIfEarlier(this.options.clock.now() + pollMs);
+      if (leftForLater) return;
+    }
     await this.armForEarliestDue().catch((error) => {
       this.options.faults.report('re-arming', { error }, `could not re-arm the timer; retrying every ${retryAfterErrorMs}ms`);
       // Firing is over, so a submit may have armed the timer for an earlier task meanwhile: keep that.
@@ -119,7 +154,7 @@ export class FiringLoop {
       // Best effort, one task at a time: a task that cannot be prepared (its language is no
       // longer configured) starts cold, or fails to start, without holding up the others.
       try {
-        this.options.runner.prepare(runSpec(task, task.lastRun + 1));
+        this.options.prepare(task, task.lastRun + 1);
       } catch (error) {
         this.options.log.warn({ task: task.id, error }, 'could not prepare a run ahead of time');
       }

@@ -17,6 +17,7 @@ import type { Clock } from '../core/clock.js';
 import type { Run, Task } from '../core/task.js';
 import type { TaskEvent } from '../core/transition.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
+import type { RunKey } from '../store/run-leases.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { EngineLog } from './engine-log.js';
 
@@ -35,6 +36,11 @@ export interface InterruptedRunRecoveryDeps {
   apply(taskId: string, event: Extract<TaskEvent, { kind: 'runFinished' }>): Promise<unknown>;
   /** Starts run `run` of `task`, recorded as waiting for a free slot (it may wait again). */
   startWaiting(task: Task, run: number): void;
+  /**
+   * When several nodes share the store: whether a run is this node's (or its earlier life's
+   * on the same data directory). The others' runs are left alone: they go on on their nodes.
+   */
+  ownsRun?(key: RunKey): Promise<boolean>;
 }
 
 /**
@@ -55,10 +61,11 @@ export async function recoverInterruptedRuns(deps: InterruptedRunRecoveryDeps): 
     try {
       // A task running several runs at once (overlap allow) has each one looked at in turn.
       for (const number of runsInProgress(found)) {
+        if (deps.ownsRun && !(await deps.ownsRun({ taskId: found.id, run: number }))) continue;
         const run = await store.getRun(found.id, number);
         if (run?.waiting) toStart.push({ taskId: found.id, run });
         else {
-          if (interrupted++ === 0) killOrphans(deps);
+          if (interrupted++ === 0) await killOrphans(deps);
           await recordInterrupted(deps, found.id, number, run);
         }
       }
@@ -66,7 +73,7 @@ export async function recoverInterruptedRuns(deps: InterruptedRunRecoveryDeps): 
       log.error({ task: found.id, error }, 'could not record the interrupted run of this task; it stays Executing until the next start');
     }
   }
-  // In the order they came due, as the gate would have started them.
+  // In the order they came due, as they would have started had the daemon not stopped.
   toStart.sort((a, b) => a.run.scheduledAt - b.run.scheduledAt || a.run.run - b.run.run);
   for (const { taskId, run } of toStart) {
     const task = await store.getTask(taskId);
@@ -82,8 +89,8 @@ function runsInProgress(task: Task): number[] {
   return [task.state.run, ...(task.state.parallel ?? []).map((other) => other.run)];
 }
 
-function killOrphans({ runner, log }: InterruptedRunRecoveryDeps): void {
-  const orphans = runner.killOrphans();
+async function killOrphans({ runner, log }: InterruptedRunRecoveryDeps): Promise<void> {
+  const orphans = await runner.killOrphans();
   if (orphans > 0) log.warn({ processGroups: orphans }, 'killed the processes that interrupted runs left behind');
 }
 
@@ -94,7 +101,7 @@ function killOrphans({ runner, log }: InterruptedRunRecoveryDeps): void {
  */
 async function recordInterrupted(deps: InterruptedRunRecoveryDeps, taskId: string, run: number, record: Run | undefined): Promise<void> {
   const { runner, clock, log } = deps;
-  const { stdout, stderr, lastAliveAt } = runner.recoverOutput(taskId, run);
+  const { stdout, stderr, lastAliveAt } = await runner.recoverOutput(taskId, run);
   const startedAt = record?.startedAt ?? null;
   // No start and no sign of life (a record pruned or damaged): the restart is all that is known.
   const finishedAt = startedAt === null && lastAliveAt === undefined ? clock.now() : Math.max(startedAt ?? 0, lastAliveAt ?? 0);

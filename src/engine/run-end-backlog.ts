@@ -13,7 +13,7 @@
  * the next start records such a run as interrupted with the output spooled.
  */
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { SchedulerError } from '../core/errors.js';
+import { isStoreFault } from '../core/errors.js';
 import { droppedOutput, type CapturedOutput } from '../core/task.js';
 import type { RunResult } from '../core/transition.js';
 import type { EngineLog } from './engine-log.js';
@@ -46,11 +46,6 @@ interface HeldEnd {
   heldSince: number;
 }
 
-/** True for the errors that say the store cannot take writes now, as opposed to a refusal of this write. */
-export function isStoreFault(error: unknown): boolean {
-  return error instanceof SchedulerError && (error.code === 'store_unavailable' || error.code === 'store_corrupt');
-}
-
 export class RunEndBacklog {
   /** In the order the runs ended; keyed by task and run. */
   private readonly held = new Map<string, HeldEnd>();
@@ -77,12 +72,6 @@ export class RunEndBacklog {
   /** The end of run `run` of `taskId`, if it is waiting to be committed. */
   resultOf(taskId: string, run: number): RunResult | undefined {
     return this.held.get(key(taskId, run))?.result;
-  }
-
-  /** Whether an end of `taskId` is waiting to be committed. */
-  holds(taskId: string): boolean {
-    for (const end of this.held.values()) if (end.taskId === taskId) return true;
-    return false;
   }
 
   /**

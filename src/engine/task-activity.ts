@@ -4,15 +4,10 @@
  * deletions. The live event stream (GET /api/tasks/{id}/events) listens here. Calls are
  * synchronous and must be cheap: they sit on the engine's paths and on every output chunk.
  */
-import type { CapturedOutput, OutputStream, Task } from '../core/task.js';
+import type { LiveOutput, OutputStream, Task } from '../core/task.js';
 import type { Effect } from '../core/transition.js';
 
-/** The output a run in progress has written so far. */
-export interface LiveOutput {
-  run: number;
-  stdout: CapturedOutput;
-  stderr: CapturedOutput;
-}
+export type { LiveOutput };
 
 /** Receives the engine's activity. */
 export interface TaskActivity {

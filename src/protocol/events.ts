@@ -3,7 +3,7 @@
  * name and JSON data of each event, and the pure functions that build them from what the
  * engine reports. Times are ISO 8601 strings in UTC, as everywhere in the API.
  */
-import { dueAt, type OutputStream, type RunOutcome, type Task, type TaskStatus } from '../core/task.js';
+import { dueAt, type OutputStream, type Run, type RunOutcome, type Task, type TaskStatus } from '../core/task.js';
 import type { Effect } from '../core/transition.js';
 import { taskSummaryJson } from './task-json.js';
 import type { TaskSummaryJson } from './schemas.js';
@@ -98,17 +98,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** The events of one committed change, in the order things happened: a run ends, the status moves, a run starts. */
 export function changeEvents(task: Task, previous: Task, effect: Effect | null, runWaits = false): NamedEvent[] {
-  const status: NamedEvent = {
-    name: 'status',
-    data: {
-      status: task.state.status,
-      previousStatus: previous.state.status,
-      version: task.version,
-      lastStatusUpdated: iso(task.lastStatusUpdated),
-      nextRunAt: dueAt(task.state) === null ? null : iso(dueAt(task.state)!),
-      stopRequested: task.state.status === 'Executing' && task.state.stopRequested,
-    },
-  };
+  const status = statusEvent(task, previous.state.status);
   switch (effect?.kind) {
     case undefined:
       return [status];
@@ -129,22 +119,91 @@ export function changeEvents(task: Task, previous: Task, effect: Effect | null, 
       return [{ name: 'run-skipped', data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), reason: effect.reason } }, status];
     case 'finishRun': {
       const { result } = effect;
-      const finished: NamedEvent = {
-        name: 'run-finished',
-        data: {
-          run: effect.run,
-          outcome: result.outcome,
-          exitCode: result.exitCode,
-          signal: result.signal,
-          error: result.error,
-          finishedAt: iso(result.finishedAt),
-          stdoutBytes: result.stdout.totalBytes,
-          stderrBytes: result.stderr.totalBytes,
-        },
-      };
-      return [finished, status];
+      return [runFinishedEvent(effect.run, result, result.finishedAt), status];
     }
   }
+}
+
+/**
+ * The events of a change made on another node, which this node knows only as the task before
+ * and after it and the runs recorded now (several changes may have passed between the two
+ * versions). In the same order as changeEvents: runs skipped or ended, the status, runs started.
+ */
+export function catchUpEvents(task: Task, previous: TaskAsTold, runs: readonly Run[]): NamedEvent[] {
+  const wasInProgress = new Set(previous.inProgress);
+  const before: NamedEvent[] = [];
+  const after: NamedEvent[] = [];
+  for (const run of runs) {
+    const isNew = run.run > previous.lastRun;
+    if (!isNew && !wasInProgress.has(run.run)) continue;
+    if (run.outcome === 'skipped') {
+      if (isNew) before.push({ name: 'run-skipped', data: { run: run.run, scheduledAt: iso(run.scheduledAt), reason: run.error ?? 'skipped' } });
+      continue;
+    }
+    if (isNew) {
+      const started: NamedEvent = {
+        name: 'run-started',
+        data: { run: run.run, scheduledAt: iso(run.scheduledAt), startedAt: iso(run.startedAt ?? task.lastStatusUpdated), attempt: run.attempt, ...(run.waiting ? { waiting: true as const } : {}) },
+      };
+      // A run that started and ended between the two versions: it started before the status moved.
+      (run.outcome === 'running' ? after : before).push(started);
+    }
+    if (run.outcome !== 'running') before.push(runFinishedEvent(run.run, run, run.finishedAt ?? task.lastStatusUpdated));
+  }
+  return [...before, statusEvent(task, previous.status), ...after];
+}
+
+/** What a client was told of a task: enough to tell it what changed since. */
+export interface TaskAsTold {
+  version: number;
+  status: TaskStatus;
+  lastRun: number;
+  /** The runs in progress, oldest first. */
+  inProgress: number[];
+}
+
+/** What a client told of `task` knows of it. */
+export function asTold(task: Task): TaskAsTold {
+  return { version: task.version, status: task.state.status, lastRun: task.lastRun, inProgress: inProgressRuns(task) };
+}
+
+/** The runs of `task` in progress, oldest first. */
+export function inProgressRuns(task: Task): number[] {
+  return task.state.status === 'Executing' ? [task.state.run, ...(task.state.parallel ?? []).map((other) => other.run)] : [];
+}
+
+function runFinishedEvent(
+  run: number,
+  result: Pick<Run, 'outcome' | 'exitCode' | 'signal' | 'error' | 'stdout' | 'stderr'>,
+  finishedAt: number,
+): NamedEvent {
+  return {
+    name: 'run-finished',
+    data: {
+      run,
+      outcome: result.outcome as RunFinishedEvent['outcome'],
+      exitCode: result.exitCode,
+      signal: result.signal,
+      error: result.error,
+      finishedAt: iso(finishedAt),
+      stdoutBytes: result.stdout.totalBytes,
+      stderrBytes: result.stderr.totalBytes,
+    },
+  };
+}
+
+function statusEvent(task: Task, previousStatus: TaskStatus): NamedEvent {
+  return {
+    name: 'status',
+    data: {
+      status: task.state.status,
+      previousStatus,
+      version: task.version,
+      lastStatusUpdated: iso(task.lastStatusUpdated),
+      nextRunAt: dueAt(task.state) === null ? null : iso(dueAt(task.state)!),
+      stopRequested: task.state.status === 'Executing' && task.state.stopRequested,
+    },
+  };
 }
 
 /** A chunk of output. */
@@ -156,7 +215,7 @@ export function outputEvent(run: number, stream: OutputStream, offset: number, c
 
 /** The first event of a fresh stream. */
 export function snapshotEvent(task: Task): NamedEvent {
-  const runs = task.state.status === 'Executing' ? [task.state.run, ...(task.state.parallel ?? []).map((other) => other.run)] : [];
+  const runs = inProgressRuns(task);
   return { name: 'snapshot', data: { task: taskSummaryJson(task), run: runs[0] ?? null, runs } };
 }
 

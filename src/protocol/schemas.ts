@@ -134,6 +134,7 @@ export const RunJson = Type.Object({
   limit: Type.Unsafe<string | null>({ type: ['string', 'null'], enum: [...resourceLimitNames, null], description: 'the resource limit that ended the run; null when it hit none' }),
   waitedMs: Nullable<number>('integer', { description: 'how long the run waited for a free slot before it started; null when it did not wait' }),
   waiting: Type.Boolean({ description: 'the run is in progress but waits for a free slot: its script has not started (startedAt is null)' }),
+  node: Type.Optional(Type.String({ description: 'when several daemons share a PostgreSQL store: the node executing the run, or that last did (absent on SQLite)' })),
   ...OutputFields,
 }, { $id: 'Run', description: 'One run of a task: when, how it ended, and its output (the head and tail of each stream when it was long)' });
 export type RunJson = Static<typeof RunJson>;
@@ -270,8 +271,26 @@ export const ErrorJson = Type.Object(
 );
 export type ErrorJson = Static<typeof ErrorJson>;
 
+/** What a node's state means (GET /api/nodes, /healthz). */
+export const nodeStates = ['alive', 'stale', 'stopped'] as const;
+const NodeState = Type.String({
+  enum: [...nodeStates],
+  description: 'alive: its last heartbeat is recent (within 3 of its heartbeat intervals); stale: it is not (the node died, is paused or cannot reach the store); stopped: it shut down cleanly',
+});
+
+/** This node in /healthz: which daemon answered, and its state as it knows it. */
+const HealthNode = Type.Object({
+  id: Type.String({ description: 'the node\'s id, new at every start: host-pid-random' }),
+  state: NodeState,
+});
+/** What /healthz adds to its status (present on a daemon; absent only in embedded uses without a store kind). */
+const healthAbout = {
+  store: Type.Optional(Type.String({ enum: ['sqlite', 'postgres'], description: 'the kind of store the daemon keeps its tasks in' })),
+  node: Type.Optional(HealthNode),
+};
+
 /** The answer of GET /healthz. */
-export const HealthJson = Type.Object({ status: Type.Literal('ok') });
+export const HealthJson = Type.Object({ status: Type.Literal('ok'), ...healthAbout });
 
 /** GET /healthz when the daemon cannot do its work: why, and what it holds meanwhile. */
 export const UnhealthyJson = Type.Object({
@@ -280,7 +299,29 @@ export const UnhealthyJson = Type.Object({
   reason: Type.String(),
   since: Type.String({ description: 'RFC 3339 UTC: when the store began to fail' }),
   heldRunEnds: Type.Integer({ description: 'ended runs whose end waits in memory to be committed' }),
+  ...healthAbout,
 });
+
+/** One daemon sharing the store (GET /api/nodes). */
+export const NodeJson = Type.Object({
+  id: Type.String({ description: 'new at every start of a daemon: host-pid-random' }),
+  host: Type.String(),
+  pid: Type.Integer(),
+  version: Type.String({ description: 'the scheduler version it runs' }),
+  startedAt: IsoTime,
+  heartbeatAt: Type.String({ format: 'date-time', description: `its last heartbeat (by the database's clock on PostgreSQL); ${timeForm}` }),
+  runsExecuting: Type.Integer({ description: 'runs it executed at its last heartbeat' }),
+  state: NodeState,
+  stoppedAt: Nullable<string>('string', { format: 'date-time', description: 'when it shut down cleanly; null while it runs, or after it died' }),
+  self: Type.Boolean({ description: 'true for the daemon that answered' }),
+}, { $id: 'Node', description: 'A daemon (node) sharing the store' });
+export type NodeJson = Static<typeof NodeJson>;
+
+/** GET /api/nodes. */
+export const NodeListJson = Type.Object({
+  nodes: Type.Array(Ref(NodeJson), { description: 'alive nodes first, then stale, then stopped; the newest start first within each' }),
+});
+export type NodeListJson = Static<typeof NodeListJson>;
 
 /** GET /api/status: the daemon and what it is doing. */
 export const StatusJson = Type.Object({
@@ -288,6 +329,7 @@ export const StatusJson = Type.Object({
   startedAt: IsoTime,
   uptimeSeconds: Type.Number(),
   store: Type.Object({ kind: Type.String({ description: 'sqlite' }), location: Type.String({ description: 'the database file' }) }),
+  node: Type.Optional(Type.String({ description: "this daemon's node id (GET /api/nodes lists every node sharing the store)" })),
   runsInProgress: Type.Integer({ description: 'runs executing now' }),
   runsWaiting: Type.Integer({ description: 'runs waiting for a free slot (the global maximum, or their queue\'s)' }),
   maxRuns: Type.Integer({ description: 'runs executing at once, over every queue' }),

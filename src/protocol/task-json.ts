@@ -75,6 +75,7 @@ export function runJson(run: Run): RunJson {
     limit: run.limit ?? null,
     waitedMs: run.waitedMs ?? null,
     waiting: run.waiting === true,
+    ...(run.node === undefined ? {} : { node: run.node }),
     stdout: run.stdout.text,
     stderr: run.stderr.text,
     stdoutBytes: run.stdout.totalBytes,

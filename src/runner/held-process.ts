@@ -10,25 +10,47 @@
  * left behind in its group is then sent TERM, and KILL after the grace period, as systemd
  * does for a unit.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { formatDuration } from '../core/duration.js';
 import type { ResourceLimitName, ResourceLimits } from '../core/execution.js';
 import type { RunResult } from '../core/transition.js';
-import type { CapturedOutput, OutputStream } from '../core/task.js';
 import { OutputCapture } from './output-capture.js';
 import { describeLimit, limitFromExit, ulimitPrefix } from './resource-limits.js';
 import { needsWatch, RunWatch } from './run-watch.js';
 import type { RunWorkspace } from './run-workspace.js';
+import type { RunningProcess } from './run-launcher.js';
 import { describeStartFailure } from './start-failure.js';
 
-/** Starts a process as node's spawn does (tests pass one that fails as the system can). */
-export type SpawnFunction = typeof spawn;
+/**
+ * The process of a run as HeldProcess sees it: what node's ChildProcess offers, which the
+ * executor's children (executor.ts) offer too. It emits 'spawn', 'error' (it could not start),
+ * 'exit' (code, signal) and 'close' (its pipes are closed too).
+ */
+export interface SpawnedProcess extends EventEmitter {
+  /** Known once it is spawned: at once from node's spawn, later from the executor's. */
+  readonly pid: number | undefined;
+  /** True while another process (the executor) is spawning it: its pid, or its failure, is still to come. */
+  readonly spawning?: boolean;
+  /** Set when the process that spawned and watched it died before it ended: how it ends is unknown. */
+  readonly lostReason?: string | undefined;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** [3] is the gate (a GatePipe) */
+  readonly stdio: readonly unknown[];
+}
 
-/** Receives a run's output as it is written: whole UTF-8 characters, at byte `offset` of `stream`. */
-export type RunOutputListener = (stream: OutputStream, offset: number, chunk: Buffer) => void;
+/** The write end of the gate, as the held process uses it. */
+export interface GatePipe {
+  end(bytes?: string): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** Starts a process as node's spawn does (the executor's, or tests' that fail as the system can). */
+export type SpawnFunction = (command: string, args: readonly string[], options: SpawnOptions) => SpawnedProcess;
 
 /** What a held process needs to know. */
 export interface HeldProcessOptions {
@@ -59,22 +81,6 @@ export interface HeldProcessOptions {
   spawn?: SpawnFunction;
 }
 
-/** A run whose process has been started. */
-export interface RunningProcess {
-  /** The process id, which is also the process group id; undefined if it could not start. */
-  readonly pid: number | undefined;
-  /** Settles with how the run ended; never rejects. */
-  readonly finished: Promise<RunResult>;
-  /** Ends the run's whole process group: TERM, then KILL after the grace period. */
-  kill(): Promise<RunResult>;
-  /** Hands every later chunk of output to `listener`, as it is written. */
-  listen(listener: RunOutputListener): void;
-  /** The output written so far (up to the last chunk handed to the listener). */
-  outputSoFar(): { stdout: CapturedOutput; stderr: CapturedOutput };
-  /** True while the run waits for a free slot (see ConcurrencyGate); absent or false once it runs. */
-  readonly waiting?: boolean;
-}
-
 /**
  * The gate: wait for "go" on fd 3 and close it; set the run's rlimits (ulimit), which then
  * hold for everything the script starts; then run the script. A held process whose gate is
@@ -98,9 +104,9 @@ const maxInlineScriptBytes = 100 * 1024;
 
 /** A spawned run, waiting to be released. */
 export class HeldProcess {
-  private readonly child: ChildProcess;
+  private readonly child: SpawnedProcess;
   /** The pipe the shell waits on; absent when the process could not be started (no descriptor was left for it). */
-  private readonly gate: Writable | undefined;
+  private readonly gate: GatePipe | undefined;
   private readonly stdout: OutputCapture;
   private readonly stderr: OutputCapture;
   private startedAt: number | null = null;
@@ -108,6 +114,10 @@ export class HeldProcess {
   private timedOut = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private released = false;
+  /** The gate was opened (or closed for good): the script runs, or never will. */
+  private gateDecided = false;
+  /** Its process group is to be ended: at once, or once its pid is known. */
+  private ending = false;
   private scriptFile: string | undefined;
   /** The resource limit that ended the run, once one did. */
   private limitHit: { name: ResourceLimitName; detail: string } | undefined;
@@ -129,7 +139,7 @@ export class HeldProcess {
     this.stdout = new OutputCapture(options.outputCap, `${options.spoolBase}.stdout`);
     this.stderr = new OutputCapture(options.outputCap, `${options.spoolBase}.stderr`);
     try {
-      this.child = (options.spawn ?? spawn)('/bin/bash', this.shellArguments(), {
+      this.child = (options.spawn ?? (spawn as SpawnFunction))('/bin/bash', this.shellArguments(), {
         cwd: options.cwd,
         env: options.env,
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -141,14 +151,16 @@ export class HeldProcess {
       throw error;
     }
     // Without a descriptor left for its pipes (EMFILE, ENFILE), node gives the child no stdio at all.
-    this.gate = (this.child.stdio?.[3] ?? undefined) as Writable | undefined;
+    this.gate = (this.child.stdio?.[3] ?? undefined) as GatePipe | undefined;
     this.gate?.on('error', () => undefined); // the shell went away: its exit says why
+    // Spawned by the executor, its pid comes later: what waited for it is done then.
+    if (this.child.pid === undefined && this.child.spawning) this.child.once('spawn', () => this.spawned());
     this.finished = this.supervise();
   }
 
   /** Whether the process failed to start (it never existed): such a process cannot be released to run. */
   get failedToStart(): boolean {
-    return this.child.pid === undefined;
+    return this.child.pid === undefined && !this.child.spawning;
   }
 
   /** The process id, which is also its process group id; undefined if it could not start. */
@@ -161,20 +173,16 @@ export class HeldProcess {
    * (no descriptor left to read /proc), is not released: its run ends as one that could not start.
    */
   release(): RunningProcess {
-    const { timeoutMs, limits } = this.options;
-    if (this.pid !== undefined && limits && needsWatch(limits)) {
-      try {
-        this.watch = new RunWatch({ pgid: this.pid, limits, onLimit: (name, detail) => this.hitLimit(name, detail) });
-      } catch (error) {
-        this.startFailure = error;
-      }
-    }
-    if (this.pid === undefined || this.startFailure !== undefined) {
+    const { timeoutMs } = this.options;
+    if (this.failedToStart) {
       this.discard();
     } else {
       this.released = true;
       this.startedAt = this.options.now();
-      this.gate?.end('go\n');
+      // A run whose limits need the /proc watch opens its gate once the watch has its process
+      // group; any other at once, even before the executor has said the process exists (it
+      // handles the gate after the spawn).
+      if (this.pid !== undefined || !this.needsWatch()) this.openGate();
       if (timeoutMs !== undefined) {
         this.timeoutTimer = setTimeout(() => {
           this.timedOut = true;
@@ -182,8 +190,11 @@ export class HeldProcess {
         }, timeoutMs);
       }
     }
+    const held = this;
     return {
-      pid: this.pid,
+      get pid() {
+        return held.pid;
+      },
       finished: this.finished,
       kill: () => {
         this.killRequested = true;
@@ -201,8 +212,51 @@ export class HeldProcess {
   /** Makes a process that will not be released exit without running the script. */
   discard(): void {
     if (this.released) return;
-    this.gate?.end();
+    this.closeGate();
     this.endGroup();
+  }
+
+  private needsWatch(): boolean {
+    const { limits } = this.options;
+    return limits !== undefined && needsWatch(limits);
+  }
+
+  /**
+   * Lets the script run, first setting up the watch of its limits if it needs one. A watch
+   * that cannot be set up (no descriptor left to read /proc) keeps the gate shut: the run ends
+   * as one that could not start.
+   */
+  private openGate(): void {
+    if (this.gateDecided) return;
+    if (this.needsWatch()) {
+      try {
+        this.watch = new RunWatch({ pgid: this.pid!, limits: this.options.limits!, onLimit: (name, detail) => this.hitLimit(name, detail) });
+      } catch (error) {
+        this.startFailure = error;
+        this.closeGate();
+        this.endGroup();
+        return;
+      }
+    }
+    this.gateDecided = true;
+    this.gate?.end('go\n');
+  }
+
+  /** Closes the gate without "go": the shell exits without running the script. */
+  private closeGate(): void {
+    if (this.gateDecided) return;
+    this.gateDecided = true;
+    this.gate?.end();
+  }
+
+  /** The executor has spawned the process: what waited for its pid goes ahead. */
+  private spawned(): void {
+    if (this.ending) {
+      this.closeGate();
+      this.endGroup();
+    } else if (this.released) {
+      this.openGate();
+    }
   }
 
   private shellArguments(): string[] {
@@ -279,6 +333,12 @@ export class HeldProcess {
         // The run ended when its main process exited, even if what it left behind held the
         // pipes open a while longer (that output still belongs to it).
         const common = { startedAt: this.startedAt, finishedAt: exitedAt ?? options.now(), ...output };
+        if (this.child.lostReason !== undefined && this.startFailure === undefined) {
+          // Whatever the run did after the executor died is unknown: it is ended (its group
+          // was signalled on the exit the loss gave), with the output received until then.
+          resolve({ ...common, outcome: 'interrupted', exitCode: null, signal: null, error: `${this.child.lostReason}; its processes were ended` });
+          return;
+        }
         if (this.startFailure !== undefined || !exit) {
           const error = describeStartFailure(this.startFailure ?? new Error('the process ended before it was known to start'), options.cwd);
           resolve({ ...common, startedAt: null, outcome: 'failed', exitCode: null, signal: null, error });
@@ -343,8 +403,9 @@ export class HeldProcess {
     });
   }
 
-  /** TERM to the whole group now, KILL after the grace period if anything is left. */
+  /** TERM to the whole group now, KILL after the grace period if anything is left; once spawned, if it is not yet. */
   private endGroup(): void {
+    this.ending = true;
     const pgid = this.child.pid;
     if (pgid === undefined || !signalGroup(pgid, 'SIGTERM')) return;
     setTimeout(() => signalGroup(pgid, 'SIGKILL'), this.options.killGraceMs).unref();

@@ -8,16 +8,14 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSy
 import { join, resolve } from 'node:path';
 import { defaultExecution, effectiveLimits, type ExecutionSettings, type ResourceLimits } from '../core/execution.js';
 import { builtInInterpreters, defaultLanguage, type Interpreters } from '../core/interpreters.js';
-import { HeldProcess, type RunningProcess, type SpawnFunction } from './held-process.js';
+import { HeldProcess, type SpawnFunction } from './held-process.js';
 import { recoverCapture, tailSpoolPath } from './output-capture.js';
 import { killOrphanedRuns } from './orphans.js';
 import { daemonAccount, lookUpUser, runEnvironment, type UserAccount } from './run-environment.js';
 import { RunWorkspace } from './run-workspace.js';
 import { sandboxCommand, sandboxIdentity } from './sandbox.js';
-import type { RecoveredOutput, RunLauncher } from './run-launcher.js';
+import type { RecoveredOutput, RunLauncher, RunningProcess, RunSpec } from './run-launcher.js';
 import { describeStartFailure, notStarted } from './start-failure.js';
-
-export type { RunningProcess } from './held-process.js';
 
 /** How the runner starts scripts. */
 export interface ProcessRunnerOptions {
@@ -58,19 +56,6 @@ export interface ProcessRunnerOptions {
   log?: { warn(details: object, message: string): void };
   /** Starts processes; node's spawn when absent (tests make it fail as the system can). */
   spawn?: SpawnFunction;
-}
-
-/** What to run. */
-export interface RunSpec {
-  taskId: string;
-  run: number;
-  script: string;
-  /** The script's language; bash when absent. */
-  lang?: string;
-  /** Bound on the run's wall time, in milliseconds. */
-  timeoutMs?: number;
-  /** Environment, directory, user, queue, sandbox and limits; the defaults when absent. */
-  execution?: ExecutionSettings;
 }
 
 /**
@@ -197,7 +182,7 @@ export class ProcessRunner implements RunLauncher {
    * known alive: the latest of the times its spool files were written and of the last
    * heartbeat of the daemon that ran it.
    */
-  recoverOutput(taskId: string, run: number): RecoveredOutput {
+  async recoverOutput(taskId: string, run: number): Promise<RecoveredOutput> {
     const base = this.spoolBase(taskId, run);
     const times = [this.previousHeartbeat, ...spoolSuffixes.map((suffix) => mtimeOf(`${base}${suffix}`))].filter((time) => time !== undefined);
     return {
@@ -207,7 +192,7 @@ export class ProcessRunner implements RunLauncher {
     };
   }
 
-  killOrphans(): number {
+  async killOrphans(): Promise<number> {
     return killOrphanedRuns(this.options.daemonId);
   }
 

@@ -7,9 +7,7 @@
  * says what happened, and its errno code says it to those who search for it.
  */
 import { existsSync } from 'node:fs';
-import { noOutput, type CapturedOutput } from '../core/task.js';
-import type { RunResult } from '../core/transition.js';
-import type { RunningProcess } from './held-process.js';
+import { endedBeforeStart, neverStartedResult, type RunningProcess } from './run-launcher.js';
 
 /** The plain words for the errno codes a start fails with most often. */
 const plainWords: Readonly<Record<string, string>> = {
@@ -46,20 +44,7 @@ function startFailureReason(error: unknown, cwd: string | undefined): string {
   return code === 'EACCES' && path ? `${words} on ${path} (${code})` : `${words} (${code})`;
 }
 
-/** A run that ended before its process existed: failed, never started, with no output. */
+/** A run that could not start: failed, saying why. */
 export function notStarted(error: string, finishedAt: number, outputCap: number): RunningProcess {
-  const result: RunResult = {
-    outcome: 'failed',
-    startedAt: null,
-    finishedAt,
-    exitCode: null,
-    signal: null,
-    error,
-    stdout: noOutput,
-    stderr: noOutput,
-    outputCap,
-  };
-  const finished = Promise.resolve(result);
-  const none: { stdout: CapturedOutput; stderr: CapturedOutput } = { stdout: noOutput, stderr: noOutput };
-  return { pid: undefined, finished, kill: () => finished, listen: () => undefined, outputSoFar: () => none };
+  return endedBeforeStart(neverStartedResult('failed', error, finishedAt, outputCap));
 }

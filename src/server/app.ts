@@ -7,32 +7,34 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
-import type { ChangeFeed } from '../engine/change-feed.js';
-import type { Engine } from '../engine/engine.js';
-import type { FaultReporter } from '../engine/fault-log.js';
-import type { ConcurrencySnapshot } from '../runner/concurrency-gate.js';
-import type { TaskStore } from '../store/task-store.js';
+import type { Clock } from '../core/clock.js';
+import type { BackupWriter, ChangeSubscriptions, FaultReporter, HealthProbe, NodeDirectory, RunSlots, TaskOperations, SoleWriter } from './ports.js';
 import { SchedulerError } from '../core/errors.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
-import { ErrorJson, HealthJson, RunJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
+import { ErrorJson, HealthJson, NodeJson, RunJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
 import { requireBearerToken } from './auth.js';
 import { errorHandler, retryAfterSeconds, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
 import { backupRoutes } from './routes/backup.js';
+import { nodeRoutes } from './routes/nodes.js';
 import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
 import { answer, commonErrors, errorResponses } from './routes/responses.js';
 import { taskRoutes } from './routes/tasks.js';
+import { TaskJsonCache } from './task-json-cache.js';
+import { transferRoutes } from './routes/transfer.js';
 
 /** What the HTTP layer needs. */
 export interface AppDeps {
-  engine: Engine;
-  feed: ChangeFeed;
+  engine: TaskOperations;
+  /** Where long polls wait for changes. */
+  feed: ChangeSubscriptions;
   /** The live event streams; the engine must report its activity to the same hub. */
   events: EventHub;
-  store: TaskStore;
+  /** The store, for /healthz and backups only: every other read and write goes through the engine. */
+  store: HealthProbe & BackupWriter;
   /** When set, every request but /healthz must carry it as a bearer token. */
   token?: string;
   /** Largest request body accepted, in bytes. */
@@ -42,17 +44,27 @@ export interface AppDeps {
   /** Where store failures that repeat with every request are logged, once per interval; each is logged if absent. */
   faults?: FaultReporter;
   version: string;
+  /** The time the status and the health answers tell (the daemon's real clock; a fake one in tests). */
+  clock: Pick<Clock, 'now'>;
   /** What GET /api/status says of the store, the languages, the sandbox and the slots of runs. */
   about?: DaemonAbout;
+  /** The daemons sharing the store (GET /api/nodes), and this one's state (/healthz). */
+  nodes: NodeDirectory;
+  /**
+   * Given by a store this daemon alone writes (SQLite): GET /api/tasks/{id} then answers from
+   * a cache of serialised tasks keyed by version (task-json-cache.ts). Without it (a store
+   * shared with other nodes, which change tasks without telling), every GET reads the task.
+   */
+  soleWriter?: SoleWriter;
 }
 
 /** What the daemon tells of itself in GET /api/status, besides what the engine knows. */
 export interface DaemonAbout {
-  store: { kind: string; location: string };
+  store: { kind: 'sqlite' | 'postgres'; location: string };
   languages: readonly string[];
   sandbox: StatusJson['sandbox'];
   /** How full the slots of runs are, now. */
-  slots(): ConcurrencySnapshot;
+  slots(): RunSlots;
   /** The daemon's effective options. */
   settings?: StatusJson['settings'];
 }
@@ -122,7 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   // Task, Run, Error and the events are written once, and referred to by every route that answers them.
-  for (const schema of [RunJson, TaskSummaryJson, TaskJson, ErrorJson, ...eventSchemas, EventJson]) app.addSchema(schema);
+  for (const schema of [RunJson, TaskSummaryJson, TaskJson, ErrorJson, NodeJson, ...eventSchemas, EventJson]) app.addSchema(schema);
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : coercingAjv).compile(schema));
   app.setErrorHandler(errorHandler(deps.log, deps.faults));
@@ -150,7 +162,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/healthz', {
     schema: {
       operationId: 'getHealth',
-      summary: 'Answers 200 when the store is usable, 503 saying why when it is not',
+      summary: "Answers 200 when the store is usable, 503 saying why when it is not; with the store's kind and this node's id and state",
       // Load balancers and probes ask without the token.
       security: [],
       response: {
@@ -160,20 +172,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   }, async (_request, reply) => {
+    // Which store, and which node answered: behind a load balancer, the answer says whom it checked.
+    const about = () => ({ ...(deps.about ? { store: deps.about.store.kind } : {}), node: deps.nodes.self() });
     const unhealthy = (code: 'store_unavailable' | 'store_corrupt', reason: string, since: number) => {
       if (code === 'store_unavailable') void reply.header('retry-after', String(retryAfterSeconds));
-      return reply.code(503).send({ status: 'unavailable' as const, code, reason, since: new Date(since).toISOString(), heldRunEnds: deps.engine.backlog.heldRunEnds });
+      return reply
+        .code(503)
+        .send({ status: 'unavailable' as const, code, reason, since: new Date(since).toISOString(), heldRunEnds: deps.engine.backlog.heldRunEnds, ...about() });
     };
     const health = await deps.store.recheck();
     if (!health.ok) return unhealthy(health.code, health.reason, health.since);
     try {
       await deps.store.ping();
     } catch (error) {
-      return unhealthy('store_unavailable', `the store is not usable: ${(error as Error).message}`, Date.now());
+      return unhealthy('store_unavailable', `the store is not usable: ${(error as Error).message}`, deps.clock.now());
     }
-    return { status: 'ok' as const };
+    return { status: 'ok' as const, ...about() };
   });
-  const startedAt = Date.now();
+  const startedAt = deps.clock.now();
   app.get('/api/status', {
     schema: {
       operationId: 'getStatus',
@@ -185,8 +201,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return {
       version: deps.version,
       startedAt: new Date(startedAt).toISOString(),
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 100) / 10,
+      uptimeSeconds: Math.round((deps.clock.now() - startedAt) / 100) / 10,
       store: deps.about?.store ?? { kind: 'unknown', location: '' },
+      node: deps.nodes.self().id,
       runsInProgress: slots?.running ?? deps.engine.runsInProgress,
       runsWaiting: slots?.waiting ?? 0,
       maxRuns: slots?.maxRuns ?? 0,
@@ -207,9 +224,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   }, async () => app.swagger());
-  taskRoutes(app, deps);
+  let cache: TaskJsonCache | undefined;
+  if (deps.soleWriter) {
+    const writer = deps.soleWriter;
+    const kept = (cache = new TaskJsonCache(() => writer.writeCount()));
+    writer.onUnversionedChange((id) => kept.invalidate(id));
+  }
+  taskRoutes(app, { ...deps, cache });
   runRoutes(app, deps.engine);
   eventRoutes(app, deps.engine, deps.events);
   backupRoutes(app, deps.store);
+  nodeRoutes(app, deps.nodes);
+  transferRoutes(app, deps);
   return app;
 }

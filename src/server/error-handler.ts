@@ -4,8 +4,8 @@
  * registry; anything else is a 500 whose details go to the log, not to the client.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { SchedulerError, type ErrorCode } from '../core/errors.js';
-import type { FaultReporter } from '../engine/fault-log.js';
+import { isStoreFault, SchedulerError, type ErrorCode } from '../core/errors.js';
+import type { FaultReporter } from './ports.js';
 
 /** What a 503 store_unavailable answer tells clients to wait before trying again. */
 export const retryAfterSeconds = 5;
@@ -32,7 +32,7 @@ export function errorHandler(log: RequestLog, faults?: FaultReporter) {
 
 function handleError(error: FastifyError | SchedulerError | Error, request: FastifyRequest, reply: FastifyReply, log: RequestLog, faults?: FaultReporter) {
   if (error instanceof SchedulerError) {
-    if (error.code === 'store_unavailable' || error.code === 'store_corrupt') {
+    if (isStoreFault(error)) {
       const details = { method: request.method, url: request.url, error: error.message };
       if (faults) faults.report(`requests: ${error.code}`, details, `requests fail: ${error.message}`);
       else log.error(details, `request failed: ${error.message}`);

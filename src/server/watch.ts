@@ -6,23 +6,22 @@
  */
 import type { FastifyReply } from 'fastify';
 import { SchedulerError } from '../core/errors.js';
-import type { ChangeFeed } from '../engine/change-feed.js';
-import type { Engine, TaskWithRuns } from '../engine/engine.js';
+import type { ChangeSubscriptions, TaskOperations, TaskWithRuns } from './ports.js';
 
 /** Long polls over one engine's tasks. */
 export class TaskWatcher {
   private readonly readsInFlight = new Map<string, Promise<TaskWithRuns>>();
 
   constructor(
-    private readonly engine: Engine,
-    private readonly feed: ChangeFeed,
+    private readonly engine: Pick<TaskOperations, 'get'>,
+    private readonly feed: ChangeSubscriptions,
   ) {}
 
   /** Waits as the long poll says, then returns the task. */
   async watch(params: { id: string; version: number; waitMs: number; reply: FastifyReply }): Promise<TaskWithRuns> {
     const { id, version, waitMs, reply } = params;
     // Subscribe before reading, so a change between the read and the wait is not missed.
-    const subscription = this.feed.subscribe(id, waitMs);
+    const subscription = this.feed.subscribe(id, waitMs, version);
     const onClose = () => subscription.cancel();
     reply.raw.once('close', onClose);
     try {

@@ -13,8 +13,20 @@ export type RunChange =
   | { kind: 'insert'; run: Run; skipped?: Run }
   /** The real start of a run recorded earlier as waiting for a free slot: it is no longer waiting. */
   | { kind: 'start'; run: number; startedAt: number }
-  /** The end of a run recorded earlier as running. */
-  | { kind: 'finish'; run: number; result: RunResult };
+  /**
+   * The end of a run recorded earlier as running. With `takeover` (stores shared by several
+   * nodes, see run-leases.ts), the run is another node's whose lease expired: it is recorded
+   * only if it is still that node's, at that fence, with its lease still expired; it then
+   * belongs to no node's home any more (the late writes of its owner are refused). Otherwise
+   * nothing is written and the write fails with lease_lost.
+   */
+  | { kind: 'finish'; run: number; result: RunResult; takeover?: Takeover };
+
+/** What a takeover checks before it records another node's run (see RunChange's finish). */
+export interface Takeover {
+  ownerHome: string;
+  fence: number;
+}
 
 /** Parameters of TaskStore.saveTask. */
 export interface SaveTaskParams {
@@ -84,9 +96,20 @@ export interface BackupParams {
 export interface TaskStore {
   /** Stores a new task; fails with already_exists when the id is taken. Committed on return. */
   insertTask(task: Task): Promise<void>;
+  /**
+   * Stores a task together with its runs exactly as given (state, version, run numbers,
+   * outcomes and output), as one write: what `scheduler import` brings from another store.
+   * Fails with already_exists, writing nothing, when the id is taken.
+   */
+  importTask(task: Task, runs: readonly Run[]): Promise<void>;
   /** Writes a task's new state (and a run change) if its version is still `expectedVersion`. */
   saveTask(params: SaveTaskParams): Promise<void>;
   getTask(id: string): Promise<Task | undefined>;
+  /**
+   * The task's version alone, undefined when there is no such task: one row read by one
+   * statement, so that a cache of reads keyed by version can check an entry cheaply.
+   */
+  taskVersion(id: string): Promise<number | undefined>;
   /** The task's retained runs, oldest first. */
   listRuns(taskId: string): Promise<Run[]>;
   /** A page of a task's retained runs, newest first, optionally of one outcome only. */
@@ -127,4 +150,23 @@ export interface TaskStore {
    */
   backup(params: BackupParams): Promise<{ bytes: number }>;
   close(): Promise<void>;
+}
+
+/**
+ * What a store written by this process alone (SQLite, behind the data directory's lock) can
+ * tell of the writes, for a cache of reads keyed by version (server/task-json-cache.ts).
+ */
+export interface SoleWriter {
+  /**
+   * A count that moves with every row written, whatever the task: while it stays, nothing
+   * changed. Costs no read of the database; fails like any read once the store is damaged.
+   */
+  writeCount(): number;
+  /**
+   * Calls `listener` with the task's id, synchronously, within each write that changes what
+   * reading the task returns without raising its version: the task deleted (a task submitted
+   * later under the same id starts again at version 1), or output of its finished runs
+   * dropped to keep the bound on all output. `listener` must not throw.
+   */
+  onUnversionedChange(listener: (taskId: string) => void): void;
 }

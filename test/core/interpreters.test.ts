@@ -10,14 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
 import { builtInInterpreters } from '../../src/core/interpreters.js';
 import { parseSubmission, type Submission, type SubmissionLimits } from '../../src/core/submission.js';
-import { loadConfigFile } from '../../src/config-file.js';
+import { loadConfigFile } from '../../src/daemon/config-file.js';
 
 const NOW = Date.parse('2026-11-25T10:00:00.000Z');
 const valid: Submission = { id: 'lang_task', type: 'delay', time: '1m', script: 'print(2**100)' };
 
 function refusal(input: Submission, limits: SubmissionLimits): SchedulerError {
   try {
-    parseSubmission(input, limits, NOW);
+    parseSubmission(input, limits, NOW, 'UTC');
   } catch (error) {
     expect(error).toBeInstanceOf(SchedulerError);
     expect((error as SchedulerError).code).toBe('invalid_request');
@@ -28,17 +28,17 @@ function refusal(input: Submission, limits: SubmissionLimits): SchedulerError {
 
 describe('parseSubmission: lang', () => {
   it('is bash when not given', () => {
-    expect(parseSubmission(valid, { maxScriptBytes: 1024 }, NOW).lang).toBe('bash');
-    expect(parseSubmission(valid, { maxScriptBytes: 1024, languages: ['bash', 'perl'] }, NOW).lang).toBe('bash');
+    expect(parseSubmission(valid, { maxScriptBytes: 1024 }, NOW, 'UTC').lang).toBe('bash');
+    expect(parseSubmission(valid, { maxScriptBytes: 1024, languages: ['bash', 'perl'] }, NOW, 'UTC').lang).toBe('bash');
   });
 
   it.each(['bash', 'sh', 'node', 'python'])('accepts the built-in %j when no languages are given', (lang) => {
-    expect(parseSubmission({ ...valid, lang }, { maxScriptBytes: 1024 }, NOW).lang).toBe(lang);
+    expect(parseSubmission({ ...valid, lang }, { maxScriptBytes: 1024 }, NOW, 'UTC').lang).toBe(lang);
   });
 
   it('accepts a language the daemon added', () => {
     const limits = { maxScriptBytes: 1024, languages: [...Object.keys(builtInInterpreters), 'perl'] };
-    expect(parseSubmission({ ...valid, lang: 'perl' }, limits, NOW).lang).toBe('perl');
+    expect(parseSubmission({ ...valid, lang: 'perl' }, limits, NOW, 'UTC').lang).toBe('perl');
   });
 
   it.each(['perl', 'Python', 'python3', 'BASH', ''])('refuses %j with the built-in languages, naming lang and the choices', (lang) => {
@@ -84,7 +84,7 @@ describe('loadConfigFile', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(SchedulerError);
       expect((error as SchedulerError).code).toBe('invalid_request');
-      expect((error as SchedulerError).message).toMatch(/^--config: /);
+      expect((error as SchedulerError).message).toMatch(/^--config[ :]/);
       return error as SchedulerError;
     }
     throw new Error(`expected ${path} to be refused`);
@@ -126,8 +126,9 @@ describe('loadConfigFile', () => {
   });
 
   it('an unknown key is refused, naming it and the known ones', () => {
-    const message = configRefusal(file('{"interpreters": {}, "interpretors": {"perl": ["perl"]}}')).message;
-    expect(message).toContain('"interpretors" is not a setting of the config file');
+    const path = file('{"interpreters": {}, "interpretors": {"perl": ["perl"]}}');
+    const message = configRefusal(path).message;
+    expect(message).toContain(`--config ${path}: "interpretors" is not a setting of the config file`);
     expect(message).toContain('known: interpreters');
   });
 
@@ -136,15 +137,16 @@ describe('loadConfigFile', () => {
     // running with the built-in languages only, as if the file had been empty.
     const message = configRefusal(file(text)).message;
     expect(message).not.toMatch(/"0" is not a setting/);
+    expect(message).toMatch(/: must be a JSON object of settings, e\.g\. .*, not /);
   });
 
   it.each(['[]', '[["perl"]]', '"perl"', '42', 'null', 'true'])('interpreters of %s (not an object) are refused', (value) => {
-    expect(configRefusal(file(`{"interpreters": ${value}}`)).message).toContain('"interpreters" must be an object');
+    expect(configRefusal(file(`{"interpreters": ${value}}`)).message).toContain(`"interpreters": must be an object of language -> command, e.g. {"ruby": ["ruby"]}, not ${JSON.stringify(JSON.parse(value))}`);
   });
 
   it.each(['has space', 'a/b', 'é', 'x'.repeat(33), 'semi;colon', ''])('a language named %j is refused', (lang) => {
     const message = configRefusal(file(JSON.stringify({ interpreters: { [lang]: ['cat'] } }))).message;
-    expect(message).toContain(`"${lang}" is not a language name`);
+    expect(message).toContain(`"interpreters": ${JSON.stringify(lang)} is not a language name`);
   });
 
   it.each([
@@ -158,7 +160,8 @@ describe('loadConfigFile', () => {
     ['a list with a list', [['perl']]],
   ])('a command that is %s is refused, naming the language', (_what, command) => {
     const message = configRefusal(file(JSON.stringify({ interpreters: { perl: command } }))).message;
-    expect(message).toContain('the command of "perl" must be a list of words');
+    // The command itself, or the word of it that is wrong.
+    expect(message).toMatch(/: "interpreters\.perl": must be a command: a list of words, e\.g\. |: "interpreters\.perl\[\d\]": must be a word of the command \(a non-empty string\), not /);
   });
 
   it('a language named "__proto__" is either refused or usable, never silently lost', () => {

@@ -63,12 +63,12 @@ describe('nextFireAfter with jitter', () => {
 
 describe('submitting with jitter', () => {
   it('puts the jitter, seeded by the task id, on the schedule', () => {
-    const definition = parseSubmission({ id: 'spread', type: 'cron', time: '10s', script: 'true', jitter: '2s' }, limits, T0);
+    const definition = parseSubmission({ id: 'spread', type: 'cron', time: '10s', script: 'true', jitter: '2s' }, limits, T0, 'UTC');
     expect(definition.schedule).toMatchObject({ kind: 'interval', jitter: { ms: 2 * SEC, seed: 'spread' } });
   });
 
   it('ignores a jitter of 0', () => {
-    const definition = parseSubmission({ id: 'plain', type: 'cron', time: '10s', script: 'true', jitter: '0s' }, limits, T0);
+    const definition = parseSubmission({ id: 'plain', type: 'cron', time: '10s', script: 'true', jitter: '0s' }, limits, T0, 'UTC');
     expect(definition.schedule.jitter).toBeUndefined();
   });
 
@@ -79,7 +79,7 @@ describe('submitting with jitter', () => {
   ])('refuses a jitter not shorter than the time between fires (%s, jitter %s)', (time, jitter) => {
     let error: unknown;
     try {
-      parseSubmission({ id: 'x', type: 'cron', time, script: 'true', jitter }, limits, T0);
+      parseSubmission({ id: 'x', type: 'cron', time, script: 'true', jitter }, limits, T0, 'UTC');
     } catch (caught) {
       error = caught;
     }
@@ -88,6 +88,6 @@ describe('submitting with jitter', () => {
   });
 
   it('refuses a jitter that is not a duration', () => {
-    expect(() => parseSubmission({ id: 'x', type: 'cron', time: '10s', script: 'true', jitter: 'soon' }, limits, T0)).toThrow(/jitter/);
+    expect(() => parseSubmission({ id: 'x', type: 'cron', time: '10s', script: 'true', jitter: 'soon' }, limits, T0, 'UTC')).toThrow(/jitter/);
   });
 });

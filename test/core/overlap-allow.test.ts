@@ -395,8 +395,8 @@ describe('maxParallel: parseSubmission', () => {
   const base: Submission = { id: 'fan-out', type: 'cron', time: '10s', script: 'echo hi' };
 
   it('a cron task with overlap allow keeps maxParallel in its policy (default 4)', () => {
-    expect(parseSubmission({ ...base, overlap: 'allow', maxParallel: 3 }, limits, NOW).policy).toEqual({ overlap: 'allow', maxParallel: 3, retry: null, catchUp: defaultCatchUp });
-    expect(parseSubmission({ ...base, overlap: 'allow' }, limits, NOW).policy).toMatchObject({ overlap: 'allow', maxParallel: 4 });
+    expect(parseSubmission({ ...base, overlap: 'allow', maxParallel: 3 }, limits, NOW, 'UTC').policy).toEqual({ overlap: 'allow', maxParallel: 3, retry: null, catchUp: defaultCatchUp });
+    expect(parseSubmission({ ...base, overlap: 'allow' }, limits, NOW, 'UTC').policy).toMatchObject({ overlap: 'allow', maxParallel: 4 });
   });
 
   it.each<[string, Partial<Submission>, string]>([
@@ -407,7 +407,7 @@ describe('maxParallel: parseSubmission', () => {
   ])('refuses %s, naming the field', (_name, patch, expected) => {
     let caught: unknown;
     try {
-      parseSubmission({ ...base, ...patch }, limits, NOW);
+      parseSubmission({ ...base, ...patch }, limits, NOW, 'UTC');
     } catch (error) {
       caught = error;
     }

@@ -208,6 +208,13 @@ describe('isRetriable', () => {
     expect(retried).toEqual(['failed', 'timed_out']);
   });
 
+  it('retries a run interrupted by the loss of its node, not one interrupted by its own daemon\'s stop', () => {
+    expect(isRetriable(any, 'interrupted', null, true)).toBe(true);
+    expect(isRetriable(any, 'interrupted', null, false)).toBe(false);
+    // The flag says why a run was interrupted; it makes nothing else retried.
+    for (const outcome of ['succeeded', 'killed', 'skipped', 'running'] as const) expect(isRetriable(any, outcome, null, true), outcome).toBe(false);
+  });
+
   it('never retries a success, a kill, an interruption, a skipped or running run', () => {
     for (const outcome of ['succeeded', 'killed', 'interrupted', 'skipped', 'running'] as const) {
       expect(isRetriable(any, outcome, null), outcome).toBe(false);
@@ -218,6 +225,8 @@ describe('isRetriable', () => {
 
   it('with exit codes: only a failed run that exited with one of them', () => {
     expect(isRetriable(only, 'failed', 75)).toBe(true);
+    // A run lost with its node has no exit code: not one of those retried.
+    expect(isRetriable(only, 'interrupted', null, true)).toBe(false);
     expect(isRetriable(only, 'failed', 1)).toBe(true);
     expect(isRetriable(only, 'failed', 2)).toBe(false);
     expect(isRetriable(only, 'failed', 255)).toBe(false);

@@ -5,47 +5,30 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
+import { defaultRunPolicy, retryDelay, type RunPolicy } from '../../src/core/policy.js';
 import type { Schedule } from '../../src/core/schedule.js';
-import { taskStatuses, type Task, type TaskState, type TaskStatus } from '../../src/core/task.js';
-import { IllegalTransition, transition, type Effect, type TaskEvent, type Transition } from '../../src/core/transition.js';
-import { deepFreeze, fire, I, makeTask, play, runResults, SEC, stop, T0, UPDATED } from '../support/task-fixtures.js';
+import { taskStatuses } from '../../src/core/task.js';
+import { IllegalTransition, transition, type Effect, type TaskEvent } from '../../src/core/transition.js';
+import { executing, executingFor, fire, I, makeTask, play, runResults, SEC, stop, T0 } from '../support/task-fixtures.js';
+import { transitionTable, type TransitionRow } from '../support/transition-table.js';
 
 /** This file's runs print '3\n' (the shared default: no output), carried by the finishRun effects below. */
 const { result, finished } = runResults({ stdout: { text: '3\n', totalBytes: 2, droppedBytes: 0, droppedAt: 0 } });
 
-type Expected =
-  | {
-      /** A change: the new state, and what goes with it. */
-      state: TaskState;
-      effect: Effect | null;
-      warning?: RegExp | null;
-      lastRun?: number;
-      /** Whether lastStatusUpdated moves to `now` (it does when the status changes). */
-      statusChanged: boolean;
-    }
-  | { noop: true; warning: RegExp | null }
-  | { illegal: true }
-  | { refused: RegExp };
-
-interface Case {
-  name: string;
-  status: TaskStatus;
-  event: TaskEvent['kind'];
-  task: Task;
-  input: TaskEvent;
-  now: number;
-  expected: Expected;
-}
-
 const res = result();
 
-const cases: Case[] = [
+/** Up to 3 retries of a failed run, 1s apart (less a jitter). */
+const retrying: RunPolicy = { ...defaultRunPolicy, retry: { max: 3, delayMs: SEC, maxDelayMs: 10 * SEC, onExitCodes: null } };
+
+/** The event of run `run` starting its script at `startedAt` (after waiting for a free slot). */
+const started = (run: number, startedAt: number): TaskEvent => ({ kind: 'runStarted', run, startedAt });
+
+const rows: TransitionRow[] = [
   // ---------------------------------------------------------------- ToBeExecuted
   {
     name: 'delay ToBeExecuted + fire when due: starts run 1, no next tick',
-    status: 'ToBeExecuted', event: 'fire',
     task: makeTask('delay', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
-    input: fire, now: T0 + I,
+    event: fire, now: T0 + I,
     expected: {
       state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false, fire: T0 + I, attempt: 1 },
       effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I, attempt: 1 },
@@ -54,9 +37,8 @@ const cases: Case[] = [
   },
   {
     name: 'delay ToBeExecuted + fire late: the run records when it was due and when it started',
-    status: 'ToBeExecuted', event: 'fire',
     task: makeTask('delay', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
-    input: fire, now: T0 + I + 4321,
+    event: fire, now: T0 + I + 4321,
     expected: {
       state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false, fire: T0 + I, attempt: 1 },
       effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I + 4321, attempt: 1 },
@@ -65,16 +47,14 @@ const cases: Case[] = [
   },
   {
     name: 'delay ToBeExecuted + fire 1ms before due: illegal',
-    status: 'ToBeExecuted', event: 'fire',
     task: makeTask('delay', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
-    input: fire, now: T0 + I - 1,
+    event: fire, now: T0 + I - 1,
     expected: { illegal: true },
   },
   {
     name: 'cron ToBeExecuted + fire when due: starts run 1, next tick one interval on',
-    status: 'ToBeExecuted', event: 'fire',
     task: makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
-    input: fire, now: T0 + I,
+    event: fire, now: T0 + I,
     expected: {
       state: { status: 'Executing', run: 1, nextRunAt: T0 + 2 * I, stopRequested: false, fire: T0 + I, attempt: 1 },
       effect: { kind: 'startRun', run: 1, scheduledAt: T0 + I, startedAt: T0 + I, attempt: 1 },
@@ -85,9 +65,8 @@ const cases: Case[] = [
     // Fires at +1I, +2I and +3I have passed: catch-up once runs the latest (+3I) as run 2, and
     // run 1 records the two before it as missed.
     name: 'cron ToBeExecuted + fire 2.5 intervals late: the latest passed fire runs, the two before it are recorded missed, the next tick is the next grid point',
-    status: 'ToBeExecuted', event: 'fire',
     task: makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
-    input: fire, now: T0 + 3.5 * I,
+    event: fire, now: T0 + 3.5 * I,
     expected: {
       state: { status: 'Executing', run: 2, nextRunAt: T0 + 4 * I, stopRequested: false, fire: T0 + 3 * I, attempt: 1 },
       effect: {
@@ -99,24 +78,21 @@ const cases: Case[] = [
   },
   {
     name: 'cron ToBeExecuted + fire before due: illegal',
-    status: 'ToBeExecuted', event: 'fire',
     task: makeTask('cron', { status: 'ToBeExecuted', nextRunAt: T0 + I }),
-    input: fire, now: T0 + 1,
+    event: fire, now: T0 + 1,
     expected: { illegal: true },
   },
-  ...(['delay', 'cron', 'at'] as const).flatMap((type): Case[] => [
+  ...(['delay', 'cron', 'at'] as const).flatMap((type): TransitionRow[] => [
     {
       name: `${type} ToBeExecuted + runFinished: illegal (nothing is running)`,
-      status: 'ToBeExecuted', event: 'runFinished',
       task: makeTask(type, { status: 'ToBeExecuted', nextRunAt: T0 + I }),
-      input: finished(1), now: T0 + I,
+      event: finished(1), now: T0 + I,
       expected: { illegal: true },
     },
     {
       name: `${type} ToBeExecuted + stop: Stopped, it never runs`,
-      status: 'ToBeExecuted', event: 'stop',
       task: makeTask(type, { status: 'ToBeExecuted', nextRunAt: T0 + I }),
-      input: stop, now: T0 + 5 * SEC,
+      event: stop, now: T0 + 5 * SEC,
       expected: { state: { status: 'Stopped' }, effect: null, warning: null, statusChanged: true },
     },
   ]),
@@ -124,9 +100,8 @@ const cases: Case[] = [
   // ---------------------------------------------------------------- WaitForNextExecution (cron only)
   {
     name: 'cron WaitForNextExecution + fire when due: starts the next run number',
-    status: 'WaitForNextExecution', event: 'fire',
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
-    input: fire, now: T0 + 3 * I + 7,
+    event: fire, now: T0 + 3 * I + 7,
     expected: {
       state: { status: 'Executing', run: 3, nextRunAt: T0 + 4 * I, stopRequested: false, fire: T0 + 3 * I, attempt: 1 },
       effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 3 * I, startedAt: T0 + 3 * I + 7, attempt: 1 },
@@ -135,39 +110,34 @@ const cases: Case[] = [
   },
   {
     name: 'cron WaitForNextExecution + fire before due: illegal',
-    status: 'WaitForNextExecution', event: 'fire',
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
-    input: fire, now: T0 + 3 * I - 1,
+    event: fire, now: T0 + 3 * I - 1,
     expected: { illegal: true },
   },
   {
     name: 'cron WaitForNextExecution + runFinished: illegal',
-    status: 'WaitForNextExecution', event: 'runFinished',
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
-    input: finished(2), now: T0 + 2 * I + 5,
+    event: finished(2), now: T0 + 2 * I + 5,
     expected: { illegal: true },
   },
   {
     name: 'cron WaitForNextExecution + stop: Stopped, the next run is skipped',
-    status: 'WaitForNextExecution', event: 'stop',
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2 }),
-    input: stop, now: T0 + 2 * I + 5,
+    event: stop, now: T0 + 2 * I + 5,
     expected: { state: { status: 'Stopped' }, effect: null, warning: null, lastRun: 2, statusChanged: true },
   },
 
   // ---------------------------------------------------------------- Executing
   {
     name: 'delay Executing + fire: illegal (a delay task has no next tick)',
-    status: 'Executing', event: 'fire',
     task: makeTask('delay', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
-    input: fire, now: T0 + 100 * I,
+    event: fire, now: T0 + 100 * I,
     expected: { illegal: true },
   },
   {
     name: 'cron Executing + fire at the tick: the tick is skipped with a reason, the run goes on',
-    status: 'Executing', event: 'fire',
     task: makeTask('cron', { status: 'Executing', run: 1, nextRunAt: T0 + 2 * I, stopRequested: false }, { lastRun: 1 }),
-    input: fire, now: T0 + 2 * I + 3,
+    event: fire, now: T0 + 2 * I + 3,
     expected: {
       state: { status: 'Executing', run: 1, nextRunAt: T0 + 3 * I, stopRequested: false },
       effect: { kind: 'skipRun', run: 2, scheduledAt: T0 + 2 * I, at: T0 + 2 * I + 3, reason: 'run 1 was still executing' },
@@ -176,30 +146,26 @@ const cases: Case[] = [
   },
   {
     name: 'cron Executing + fire before the tick: illegal',
-    status: 'Executing', event: 'fire',
     task: makeTask('cron', { status: 'Executing', run: 1, nextRunAt: T0 + 2 * I, stopRequested: false }, { lastRun: 1 }),
-    input: fire, now: T0 + 2 * I - 1,
+    event: fire, now: T0 + 2 * I - 1,
     expected: { illegal: true },
   },
   {
     name: 'cron Executing with a stop requested + fire: illegal (no tick is pending)',
-    status: 'Executing', event: 'fire',
     task: makeTask('cron', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: true }, { lastRun: 1 }),
-    input: fire, now: T0 + 50 * I,
+    event: fire, now: T0 + 50 * I,
     expected: { illegal: true },
   },
   {
     name: 'delay Executing + runFinished: Executed, the result is recorded',
-    status: 'Executing', event: 'runFinished',
     task: makeTask('delay', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
-    input: finished(1, res), now: T0 + I + 500,
+    event: finished(1, res), now: T0 + I + 500,
     expected: { state: { status: 'Executed' }, effect: { kind: 'finishRun', run: 1, result: res }, lastRun: 1, statusChanged: true },
   },
   {
     name: 'delay Executing + runFinished with a failed run: still Executed',
-    status: 'Executing', event: 'runFinished',
     task: makeTask('delay', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
-    input: finished(1, result({ outcome: 'failed', exitCode: 2 })), now: T0 + I + 500,
+    event: finished(1, result({ outcome: 'failed', exitCode: 2 })), now: T0 + I + 500,
     expected: {
       state: { status: 'Executed' },
       effect: { kind: 'finishRun', run: 1, result: result({ outcome: 'failed', exitCode: 2 }) },
@@ -208,9 +174,8 @@ const cases: Case[] = [
   },
   {
     name: 'cron Executing + runFinished: waits for the tick chosen when the run started',
-    status: 'Executing', event: 'runFinished',
     task: makeTask('cron', { status: 'Executing', run: 4, nextRunAt: T0 + 5 * I, stopRequested: false }, { lastRun: 4 }),
-    input: finished(4, res), now: T0 + 4 * I + 9 * SEC,
+    event: finished(4, res), now: T0 + 4 * I + 9 * SEC,
     expected: {
       state: { status: 'WaitForNextExecution', nextRunAt: T0 + 5 * I },
       effect: { kind: 'finishRun', run: 4, result: res },
@@ -219,39 +184,34 @@ const cases: Case[] = [
   },
   {
     name: 'cron Executing with a stop requested + runFinished: Stopped, the result is kept',
-    status: 'Executing', event: 'runFinished',
     task: makeTask('cron', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: true }, { lastRun: 1 }),
-    input: finished(1, res), now: T0 + I + 500,
+    event: finished(1, res), now: T0 + I + 500,
     expected: { state: { status: 'Stopped' }, effect: { kind: 'finishRun', run: 1, result: res }, statusChanged: true },
   },
-  ...(['delay', 'cron'] as const).flatMap((type): Case[] => [
+  ...(['delay', 'cron'] as const).flatMap((type): TransitionRow[] => [
     {
       name: `${type} Executing + runFinished for another run number: illegal`,
-      status: 'Executing', event: 'runFinished',
       task: makeTask(type, { status: 'Executing', run: 2, nextRunAt: type === 'cron' ? T0 + 3 * I : null, stopRequested: false }, { lastRun: 2 }),
-      input: finished(1), now: T0 + 2 * I + 1,
+      event: finished(1), now: T0 + 2 * I + 1,
       expected: { illegal: true },
     },
     {
       name: `${type} Executing + runFinished for a run number not given out yet: illegal`,
-      status: 'Executing', event: 'runFinished',
       task: makeTask(type, { status: 'Executing', run: 2, nextRunAt: type === 'cron' ? T0 + 3 * I : null, stopRequested: false }, { lastRun: 2 }),
-      input: finished(3), now: T0 + 2 * I + 1,
+      event: finished(3), now: T0 + 2 * I + 1,
       expected: { illegal: true },
     },
   ]),
   {
     name: 'delay Executing + stop: refused, the run goes on',
-    status: 'Executing', event: 'stop',
     task: makeTask('delay', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
-    input: stop, now: T0 + I + 1,
-    expected: { refused: /already started/ },
+    event: stop, now: T0 + I + 1,
+    expected: { error: 'stop_refused', message: /already started/ },
   },
   {
     name: 'cron Executing + stop: stop requested, no next tick, a warning that the run goes on',
-    status: 'Executing', event: 'stop',
     task: makeTask('cron', { status: 'Executing', run: 3, nextRunAt: T0 + 4 * I, stopRequested: false }, { lastRun: 3 }),
-    input: stop, now: T0 + 3 * I + 2,
+    event: stop, now: T0 + 3 * I + 2,
     expected: {
       state: { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true },
       effect: null,
@@ -261,64 +221,145 @@ const cases: Case[] = [
   },
   {
     name: 'cron Executing with a stop requested + stop: a no-op with the same warning',
-    status: 'Executing', event: 'stop',
     task: makeTask('cron', { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true }, { lastRun: 3 }),
-    input: stop, now: T0 + 3 * I + 4,
+    event: stop, now: T0 + 3 * I + 4,
     expected: { noop: true, warning: /run 3 is still executing/ },
   },
+
+  // ------------------------------------------------- Executing + a fire that comes late (after more fires passed)
+  {
+    name: 'cron Executing (overlap skip) + fire 2 intervals late: the tick is skipped, the next fire is the first after now',
+    task: makeTask('cron', executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1 }),
+    event: fire, now: T0 + 4 * I + 500,
+    expected: {
+      state: executingFor(1, T0 + I, T0 + 5 * I),
+      effect: { kind: 'skipRun', run: 2, scheduledAt: T0 + 2 * I, at: T0 + 4 * I + 500, reason: 'run 1 was still executing' },
+      lastRun: 2, statusChanged: false,
+    },
+  },
+  {
+    name: 'cron Executing (overlap allow) + fire 2 intervals late: a run beside serves that fire, the next fire is the first after now',
+    task: makeTask('cron', executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: { ...defaultRunPolicy, overlap: 'allow' } }),
+    event: fire, now: T0 + 4 * I + 500,
+    expected: {
+      state: executingFor(1, T0 + I, T0 + 5 * I, { parallel: [{ run: 2, fire: T0 + 2 * I }] }),
+      effect: { kind: 'startRun', run: 2, scheduledAt: T0 + 2 * I, startedAt: T0 + 4 * I + 500, attempt: 1 },
+      lastRun: 2, statusChanged: false,
+    },
+  },
+  {
+    name: 'cron Executing (overlap queue) + fire 2 intervals late: that fire waits for the run, the next fire is the first after now',
+    task: makeTask('cron', executingFor(1, T0 + I, T0 + 2 * I), { lastRun: 1, policy: { ...defaultRunPolicy, overlap: 'queue' } }),
+    event: fire, now: T0 + 4 * I + 500,
+    expected: { state: executingFor(1, T0 + I, T0 + 5 * I, { queued: T0 + 2 * I }), effect: null, lastRun: 1, statusChanged: false },
+  },
+  {
+    name: 'cron Executing a catch-up backlog + fire 2 intervals late: it joins the backlog, the next fire is the first after now',
+    task: makeTask('cron', executingFor(1, T0 + I, T0 + 2 * I, { queued: T0 + 2 * I, backlog: true }), { lastRun: 1 }),
+    event: fire, now: T0 + 4 * I + 500,
+    expected: { state: executingFor(1, T0 + I, T0 + 5 * I, { queued: T0 + 2 * I, backlog: true }), effect: null, lastRun: 1, statusChanged: false },
+  },
+  {
+    name: 'cron Executing (retries) + runFinished failed, the retry due exactly at the next fire: no retry, the next fire runs',
+    task: makeTask('cron', executingFor(2, T0 + 2 * I, T0 + 3 * I), { lastRun: 2, policy: retrying }),
+    event: finished(2, result({ outcome: 'failed', exitCode: 1 })),
+    now: T0 + 3 * I - retryDelay(retrying.retry!, 't-cron', T0 + 2 * I, 2),
+    expected: {
+      state: { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I },
+      effect: { kind: 'finishRun', run: 2, result: result({ outcome: 'failed', exitCode: 1 }) },
+      lastRun: 2, statusChanged: true,
+    },
+  },
+
+  // ------------------------------------------------- Executing + runStarted (a run that waited for a free slot starts)
+  {
+    name: 'cron Executing + runStarted of its run: the start is recorded for the fire it serves and its attempt, the state stays',
+    task: makeTask('cron', executingFor(3, T0 + 3 * I, T0 + 4 * I, { attempt: 2 }), { lastRun: 3 }),
+    event: started(3, T0 + 3 * I + 700), now: T0 + 3 * I + 700,
+    expected: {
+      state: executingFor(3, T0 + 3 * I, T0 + 4 * I, { attempt: 2 }),
+      effect: { kind: 'recordStart', run: 3, startedAt: T0 + 3 * I + 700, scheduledAt: T0 + 3 * I, attempt: 2 },
+      lastRun: 3, statusChanged: false,
+    },
+  },
+  {
+    name: 'delay Executing (a state stored before fires were) + runStarted: it serves its own start, attempt 1',
+    task: makeTask('delay', executing(1, null), { lastRun: 1 }),
+    event: started(1, T0 + I + 300), now: T0 + I + 400,
+    expected: {
+      state: executing(1, null),
+      effect: { kind: 'recordStart', run: 1, startedAt: T0 + I + 300, scheduledAt: T0 + I + 300, attempt: 1 },
+      lastRun: 1, statusChanged: false,
+    },
+  },
+  {
+    name: 'cron Executing runs beside each other + runStarted of a run beside: it serves its own fire, attempt 1',
+    task: makeTask('cron', executingFor(2, T0 + 2 * I, T0 + 4 * I, { attempt: 3, parallel: [{ run: 3, fire: T0 + 3 * I }] }), { lastRun: 3 }),
+    event: started(3, T0 + 3 * I + 50), now: T0 + 3 * I + 60,
+    expected: {
+      state: executingFor(2, T0 + 2 * I, T0 + 4 * I, { attempt: 3, parallel: [{ run: 3, fire: T0 + 3 * I }] }),
+      effect: { kind: 'recordStart', run: 3, startedAt: T0 + 3 * I + 50, scheduledAt: T0 + 3 * I, attempt: 1 },
+      lastRun: 3, statusChanged: false,
+    },
+  },
+  {
+    name: 'cron Executing + runStarted of a run that is not in progress (it ended meanwhile): a no-op',
+    task: makeTask('cron', executingFor(3, T0 + 3 * I, T0 + 4 * I, { parallel: [{ run: 4, fire: T0 + 4 * I }] }), { lastRun: 4 }),
+    event: started(2, T0 + 3 * I + 50), now: T0 + 3 * I + 60,
+    expected: { noop: true, warning: null },
+  },
+  ...(['ToBeExecuted', 'WaitForNextExecution', 'Paused', 'Executed', 'Stopped'] as const).map((status): TransitionRow => ({
+    name: `cron ${status} + runStarted: illegal (nothing is running)`,
+    task: makeTask('cron', status === 'ToBeExecuted' || status === 'WaitForNextExecution' ? { status, nextRunAt: T0 + 3 * I } : { status }, { lastRun: 2 }),
+    event: started(2, T0 + 2 * I + 50), now: T0 + 2 * I + 60,
+    expected: { illegal: true },
+  })),
 
   // ---------------------------------------------------------------- Executed (delay only)
   {
     name: 'delay Executed + fire: illegal',
-    status: 'Executed', event: 'fire',
     task: makeTask('delay', { status: 'Executed' }, { lastRun: 1 }),
-    input: fire, now: T0 + 100 * I,
+    event: fire, now: T0 + 100 * I,
     expected: { illegal: true },
   },
   {
     name: 'delay Executed + runFinished: illegal',
-    status: 'Executed', event: 'runFinished',
     task: makeTask('delay', { status: 'Executed' }, { lastRun: 1 }),
-    input: finished(1), now: T0 + 100 * I,
+    event: finished(1), now: T0 + 100 * I,
     expected: { illegal: true },
   },
   {
     name: 'delay Executed + stop: refused',
-    status: 'Executed', event: 'stop',
     task: makeTask('delay', { status: 'Executed' }, { lastRun: 1 }),
-    input: stop, now: T0 + 100 * I,
-    expected: { refused: /already executed/ },
+    event: stop, now: T0 + 100 * I,
+    expected: { error: 'stop_refused', message: /already executed/ },
   },
 
   // ---------------------------------------------------------------- Paused (recurring only; pause-resume.test.ts has the rest)
   {
     name: 'cron Paused + fire: illegal (a paused task has no next fire)',
-    status: 'Paused', event: 'fire',
     task: makeTask('cron', { status: 'Paused' }, { lastRun: 2 }),
-    input: fire, now: T0 + 100 * I,
+    event: fire, now: T0 + 100 * I,
     expected: { illegal: true },
   },
   {
     name: 'cron Paused + runFinished: illegal',
-    status: 'Paused', event: 'runFinished',
     task: makeTask('cron', { status: 'Paused' }, { lastRun: 2 }),
-    input: finished(2), now: T0 + 100 * I,
+    event: finished(2), now: T0 + 100 * I,
     expected: { illegal: true },
   },
   {
     name: 'cron Paused + stop: Stopped',
-    status: 'Paused', event: 'stop',
     task: makeTask('cron', { status: 'Paused' }, { lastRun: 2 }),
-    input: stop, now: T0 + 100 * I,
+    event: stop, now: T0 + 100 * I,
     expected: { state: { status: 'Stopped' }, effect: null, warning: null, statusChanged: true },
   },
 
   // ---------------------------------------------------------------- at: a one-time task at a time
   {
     name: 'at ToBeExecuted + fire at its time: starts run 1, no next fire',
-    status: 'ToBeExecuted', event: 'fire',
     task: makeTask('at', { status: 'ToBeExecuted', nextRunAt: T0 + 5 * I }),
-    input: fire, now: T0 + 5 * I,
+    event: fire, now: T0 + 5 * I,
     expected: {
       state: { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false, fire: T0 + 5 * I, attempt: 1 },
       effect: { kind: 'startRun', run: 1, scheduledAt: T0 + 5 * I, startedAt: T0 + 5 * I, attempt: 1 },
@@ -327,46 +368,40 @@ const cases: Case[] = [
   },
   {
     name: 'at ToBeExecuted + fire before its time: illegal',
-    status: 'ToBeExecuted', event: 'fire',
     task: makeTask('at', { status: 'ToBeExecuted', nextRunAt: T0 + 5 * I }),
-    input: fire, now: T0 + 5 * I - 1,
+    event: fire, now: T0 + 5 * I - 1,
     expected: { illegal: true },
   },
   {
     name: 'at Executing + runFinished: Executed',
-    status: 'Executing', event: 'runFinished',
     task: makeTask('at', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
-    input: finished(1, res), now: T0 + 5 * I + 500,
+    event: finished(1, res), now: T0 + 5 * I + 500,
     expected: { state: { status: 'Executed' }, effect: { kind: 'finishRun', run: 1, result: res }, lastRun: 1, statusChanged: true },
   },
   {
     name: 'at Executing + stop: refused (stop_refused), the run goes on',
-    status: 'Executing', event: 'stop',
     task: makeTask('at', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
-    input: stop, now: T0 + 5 * I + 1,
-    expected: { refused: /cannot stop at task t-at: its run has already started/ },
+    event: stop, now: T0 + 5 * I + 1,
+    expected: { error: 'stop_refused', message: /cannot stop at task t-at: its run has already started/ },
   },
   {
     name: 'at Executing + fire: illegal (no next fire)',
-    status: 'Executing', event: 'fire',
     task: makeTask('at', { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 }),
-    input: fire, now: T0 + 100 * I,
+    event: fire, now: T0 + 100 * I,
     expected: { illegal: true },
   },
   {
     name: 'at Executed + stop: refused',
-    status: 'Executed', event: 'stop',
     task: makeTask('at', { status: 'Executed' }, { lastRun: 1 }),
-    input: stop, now: T0 + 100 * I,
-    expected: { refused: /already executed/ },
+    event: stop, now: T0 + 100 * I,
+    expected: { error: 'stop_refused', message: /already executed/ },
   },
 
   // ---------------------------------------------------------------- a recurring task whose schedule ends
   {
     name: 'interval with an end, WaitForNextExecution + fire at the last fire: starts the run, no next fire',
-    status: 'WaitForNextExecution', event: 'fire',
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 3 * I }, { lastRun: 2, schedule: { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I } }),
-    input: fire, now: T0 + 3 * I,
+    event: fire, now: T0 + 3 * I,
     expected: {
       state: { status: 'Executing', run: 3, nextRunAt: null, stopRequested: false, fire: T0 + 3 * I, attempt: 1 },
       effect: { kind: 'startRun', run: 3, scheduledAt: T0 + 3 * I, startedAt: T0 + 3 * I, attempt: 1 },
@@ -375,9 +410,8 @@ const cases: Case[] = [
   },
   {
     name: 'interval with an end, fire at the one before last: the next fire is the last',
-    status: 'WaitForNextExecution', event: 'fire',
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I }, { lastRun: 1, schedule: { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I } }),
-    input: fire, now: T0 + 2 * I,
+    event: fire, now: T0 + 2 * I,
     expected: {
       state: { status: 'Executing', run: 2, nextRunAt: T0 + 3 * I, stopRequested: false, fire: T0 + 2 * I, attempt: 1 },
       effect: { kind: 'startRun', run: 2, scheduledAt: T0 + 2 * I, startedAt: T0 + 2 * I, attempt: 1 },
@@ -386,9 +420,8 @@ const cases: Case[] = [
   },
   {
     name: 'interval with an end, fired late past its end (catch-up): the run serves the last fire, the one before is recorded missed, then nothing',
-    status: 'WaitForNextExecution', event: 'fire',
     task: makeTask('cron', { status: 'WaitForNextExecution', nextRunAt: T0 + 2 * I }, { lastRun: 1, schedule: { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I } }),
-    input: fire, now: T0 + 10 * I,
+    event: fire, now: T0 + 10 * I,
     expected: {
       state: { status: 'Executing', run: 3, nextRunAt: null, stopRequested: false, fire: T0 + 3 * I, attempt: 1 },
       effect: {
@@ -400,23 +433,20 @@ const cases: Case[] = [
   },
   {
     name: 'calendar with an end, Executing the run of the last fire + runFinished: Executed',
-    status: 'Executing', event: 'runFinished',
     task: makeTask('cron', { status: 'Executing', run: 3, nextRunAt: null, stopRequested: false }, { lastRun: 3, time: '*/10 * * * * *', schedule: { kind: 'calendar', expression: '*/10 * * * * *', timezone: 'UTC', start: null, end: T0 + 3 * I } }),
-    input: finished(3, res), now: T0 + 3 * I + 500,
+    event: finished(3, res), now: T0 + 3 * I + 500,
     expected: { state: { status: 'Executed' }, effect: { kind: 'finishRun', run: 3, result: res }, lastRun: 3, statusChanged: true },
   },
   {
     name: 'calendar with an end, a stop requested during the last run + runFinished: Stopped, not Executed',
-    status: 'Executing', event: 'runFinished',
     task: makeTask('cron', { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true }, { lastRun: 3, time: '*/10 * * * * *', schedule: { kind: 'calendar', expression: '*/10 * * * * *', timezone: 'UTC', start: null, end: T0 + 3 * I } }),
-    input: finished(3, res), now: T0 + 3 * I + 500,
+    event: finished(3, res), now: T0 + 3 * I + 500,
     expected: { state: { status: 'Stopped' }, effect: { kind: 'finishRun', run: 3, result: res }, lastRun: 3, statusChanged: true },
   },
   {
     name: 'interval with an end, Executing the last run + stop: accepted like any recurring task (stop requested, warning)',
-    status: 'Executing', event: 'stop',
     task: makeTask('cron', { status: 'Executing', run: 3, nextRunAt: null, stopRequested: false }, { lastRun: 3, schedule: { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I } }),
-    input: stop, now: T0 + 3 * I + 2,
+    event: stop, now: T0 + 3 * I + 2,
     expected: {
       state: { status: 'Executing', run: 3, nextRunAt: null, stopRequested: true },
       effect: null,
@@ -426,9 +456,8 @@ const cases: Case[] = [
   },
   {
     name: 'interval with an end, Executing + fire at the last fire: skipped, and no fire is left',
-    status: 'Executing', event: 'fire',
     task: makeTask('cron', { status: 'Executing', run: 2, nextRunAt: T0 + 3 * I, stopRequested: false }, { lastRun: 2, schedule: { kind: 'interval', everyMs: I, first: T0 + I, end: T0 + 3 * I } }),
-    input: fire, now: T0 + 3 * I,
+    event: fire, now: T0 + 3 * I,
     expected: {
       state: { status: 'Executing', run: 2, nextRunAt: null, stopRequested: false },
       effect: { kind: 'skipRun', run: 3, scheduledAt: T0 + 3 * I, at: T0 + 3 * I, reason: 'run 2 was still executing' },
@@ -437,100 +466,35 @@ const cases: Case[] = [
   },
   {
     name: 'calendar Executed (its schedule ended) + stop: refused',
-    status: 'Executed', event: 'stop',
     task: makeTask('cron', { status: 'Executed' }, { lastRun: 3, schedule: { kind: 'calendar', expression: '@hourly', timezone: 'UTC', start: null, end: T0 } }),
-    input: stop, now: T0 + 100 * I,
-    expected: { refused: /cannot stop cron task t-cron: it has already executed/ },
+    event: stop, now: T0 + 100 * I,
+    expected: { error: 'stop_refused', message: /cannot stop cron task t-cron: it has already executed/ },
   },
 
   // ---------------------------------------------------------------- Stopped
-  ...(['delay', 'cron', 'at'] as const).flatMap((type): Case[] => [
+  ...(['delay', 'cron', 'at'] as const).flatMap((type): TransitionRow[] => [
     {
       name: `${type} Stopped + fire: illegal`,
-      status: 'Stopped', event: 'fire',
       task: makeTask(type, { status: 'Stopped' }),
-      input: fire, now: T0 + 100 * I,
+      event: fire, now: T0 + 100 * I,
       expected: { illegal: true },
     },
     {
       name: `${type} Stopped + runFinished: illegal`,
-      status: 'Stopped', event: 'runFinished',
       task: makeTask(type, { status: 'Stopped' }, { lastRun: 1 }),
-      input: finished(1), now: T0 + 100 * I,
+      event: finished(1), now: T0 + 100 * I,
       expected: { illegal: true },
     },
     {
       name: `${type} Stopped + stop: a no-op without a warning`,
-      status: 'Stopped', event: 'stop',
       task: makeTask(type, { status: 'Stopped' }),
-      input: stop, now: T0 + 100 * I,
+      event: stop, now: T0 + 100 * I,
       expected: { noop: true, warning: null },
     },
   ]),
 ];
 
-describe('transition: status x event table', () => {
-  it('covers every status with every event', () => {
-    const events: TaskEvent['kind'][] = ['fire', 'runFinished', 'stop'];
-    for (const status of taskStatuses) {
-      for (const event of events) {
-        const covered = cases.some((c) => c.status === status && c.event === event && c.task.state.status === status && c.input.kind === event);
-        expect(covered, `${status} x ${event}`).toBe(true);
-      }
-    }
-  });
-
-  it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-    const input = deepFreeze(structuredClone(c.task));
-    const before = structuredClone(c.task);
-    const expected = c.expected;
-
-    if ('illegal' in expected) {
-      let thrown: unknown;
-      try {
-        transition(input, c.input, c.now);
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(IllegalTransition);
-      expect(thrown).toMatchObject({ status: c.status, event: c.event });
-      expect((thrown as Error).message).toContain(c.task.id);
-    } else if ('refused' in expected) {
-      let thrown: unknown;
-      try {
-        transition(input, c.input, c.now);
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(SchedulerError);
-      expect((thrown as SchedulerError).code).toBe('stop_refused');
-      expect((thrown as SchedulerError).message).toMatch(expected.refused);
-    } else if ('noop' in expected) {
-      const out = transition(input, c.input, c.now);
-      expect(out.changed).toBe(false);
-      expect(out.effect).toBeNull();
-      expect(out.task).toEqual(before);
-      if (expected.warning === null) expect(out.warning).toBeNull();
-      else expect(out.warning).toMatch(expected.warning);
-    } else {
-      const out: Transition = transition(input, c.input, c.now);
-      expect(out.changed).toBe(true);
-      expect(out.task.state).toEqual(expected.state);
-      expect(out.effect).toEqual(expected.effect);
-      if (expected.warning === undefined || expected.warning === null) expect(out.warning).toBeNull();
-      else expect(out.warning).toMatch(expected.warning);
-      expect(out.task.version).toBe(before.version + 1);
-      expect(out.task.lastRun).toBe(expected.lastRun ?? before.lastRun);
-      expect(out.task.lastStatusUpdated).toBe(expected.statusChanged ? c.now : UPDATED);
-      // The definition never changes.
-      const { state: _s, version: _v, lastRun: _l, lastStatusUpdated: _u, ...definition } = out.task;
-      const { state: _s2, version: _v2, lastRun: _l2, lastStatusUpdated: _u2, ...definitionBefore } = before;
-      expect(definition).toEqual(definitionBefore);
-    }
-    // Whatever happened, the input task is untouched (it is deep-frozen, and still equal).
-    expect(input).toEqual(before);
-  });
-});
+transitionTable('transition: status x event table', rows, [{ statuses: taskStatuses, events: ['fire', 'runFinished', 'stop', 'runStarted'] }]);
 
 describe('transition: sequences', () => {
   it('a cron task stays on the grid anchored at createdAt, however late runs finish or start', () => {

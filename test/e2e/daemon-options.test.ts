@@ -3,12 +3,15 @@
  * environment variable, config file), shown by what it does on a real daemon: a daemon per
  * source, with every option set from that source only, then one check per option. Also:
  * the token whatever the position of --token-file, and unknown options refused.
- * (test/core/daemon-options.test.ts covers the parsing and the precedence in detail.)
+ * (test/daemon/daemon-options.test.ts covers the parsing and the precedence in detail.)
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { runCli, useE2e, waitFor, type DaemonProcess } from './harness.js';
+import { runCli } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
 
 const e2e = useE2e();
 /** Longer than the harness's default: the first describe starts three daemons at once. */

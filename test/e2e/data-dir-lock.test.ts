@@ -1,5 +1,5 @@
 /**
- * The lock of a data directory (src/data-dir.ts) between real processes: the lock another
+ * The lock of a data directory (src/daemon/data-dir.ts) between real processes: the lock another
  * process holds is refused at once, naming the directory and the holder; the kernel frees
  * it the moment its holder is killed with -9; a record naming a pid that is alive but not
  * the holder (a reused pid) does not block. The other process runs the built module.
@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
-import { lockDataDir, type DataDirLock } from '../../src/data-dir.js';
-import { repoRoot, waitFor } from './harness.js';
+import { lockDataDir, type DataDirLock } from '../../src/daemon/data-dir.js';
+import { repoRoot } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
 
-const builtModule = pathToFileURL(join(repoRoot, 'dist', 'src', 'data-dir.js')).href;
+const builtModule = pathToFileURL(join(repoRoot, 'dist', 'src', 'daemon', 'data-dir.js')).href;
 
 let dir: string;
 const held: DataDirLock[] = [];

@@ -6,7 +6,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, test } from 'vitest';
-import { parseJson, runCli, useE2e, type DaemonProcess, type TaskView } from './harness.js';
+import { parseJson, runCli } from '../support/cli.js';
+import type { TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;

@@ -5,7 +5,11 @@
  * test holds for as long as it needs: what arrives at each step arrived before the run ended.
  */
 import { beforeAll, describe, test } from 'vitest';
-import { gate, useE2e, waitFor, type DaemonProcess, type Gate, type TaskView } from './harness.js';
+import { waitFor } from '../support/wait.js';
+import type { TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate, type Gate } from '../support/gate.js';
 import { joinContiguous, SseClient, type OutputData } from '../support/sse-client.js';
 
 const e2e = useE2e();
@@ -51,9 +55,9 @@ async function liveBytes(id: string, run: number, stream: 'stdout' | 'stderr'): 
   return window.totalBytes;
 }
 
-/** The sequence number of an event id EPOCH-SEQ. */
+/** The sequence number of an event id EPOCH-SEQ (EPOCH-SEQ.CURSOR on PostgreSQL, see docs/http-api.md). */
 function seq(id: string | undefined): number {
-  const match = /^([0-9a-f]+)-(\d+)$/.exec(id ?? '');
+  const match = /^([0-9a-f]+)-(\d+)(?:\.\S+)?$/.exec(id ?? '');
   if (!match) throw new Error(`"${id}" is not an event id EPOCH-SEQ`);
   return Number(match[2]);
 }

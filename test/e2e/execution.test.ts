@@ -6,7 +6,13 @@
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { gate, ms, ok, parseJson, useE2e, waitFor, type DaemonProcess, type RunView, type TaskView } from './harness.js';
+import { ok, parseJson } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import { ms, type RunView, type TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate } from '../support/gate.js';
+import { describeAsRoot } from '../support/root.js';
 
 const e2e = useE2e();
 const token = 'e2e-secret-token-never-in-scripts';
@@ -26,6 +32,10 @@ beforeAll(async () => {
   daemon = await e2e.startDaemon({
     env: { SCHEDULER_TOKEN: token, DAEMON_ONLY_SECRET: 'daemon-secret' },
     args: ['--config', config, '--max-runs', '2'],
+    // SQLite whatever SCHEDULER_TEST_STORE says: the concurrency cap's tests count fires
+    // recorded waiting in a lone daemon's line; on a shared PostgreSQL store a node claims only
+    // what it has room for and queues are bounded over the cluster (test/cluster/queues.test.ts).
+    store: 'sqlite',
   });
 });
 
@@ -84,7 +94,7 @@ describe('the environment of a script', () => {
   });
 });
 
-describe.runIf(process.getuid?.() === 0)('--user, with the daemon running as root', () => {
+describeAsRoot('--user, with the daemon running as root', () => {
   test('runs the script as that user, with its HOME and USER, in its home directory (/ when it has none)', async () => {
     ok(await cli(['submit', 'as-nobody', '-type=delay', '-time=0s', '--user', 'nobody', '--lang', 'sh', '--script', 'id -un; echo "$USER $HOME"; pwd; touch /root/written-by-nobody 2>/dev/null || echo denied']), 'submit');
     const run = (await finished('as-nobody')).results[0]!;

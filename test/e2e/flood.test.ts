@@ -10,7 +10,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, test } from 'vitest';
-import { gate, ok, useE2e, waitFor, type DaemonProcess } from './harness.js';
+import { ok } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate } from '../support/gate.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;

@@ -8,18 +8,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import {
-  gate,
-  isProcessAlive,
-  ok,
-  parseJson,
-  processGroupMembers,
-  processGroupOf,
-  useE2e,
-  waitFor,
-  type DaemonProcess,
-  type TaskView,
-} from './harness.js';
+import { ok, parseJson } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import { isProcessAlive, processGroupMembers, processGroupOf, waitForGroupGone } from '../support/processes.js';
+import type { TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate } from '../support/gate.js';
+import { killedLine } from '../support/test-store.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;
@@ -51,7 +47,7 @@ describe('scheduler kill', () => {
     expect(isProcessAlive(pids.child)).toBe(true);
 
     const killed = await daemon.cli(['kill', 'victim']);
-    expect(killed).toMatchObject({ code: 0, stdout: 'killed run 1 of victim; status Executed\n', stderr: '' });
+    expect(killed).toMatchObject({ code: 0, stdout: expect.stringMatching(killedLine('victim', 'Executed')), stderr: '' });
     await waitFor(`the background sleep (pid ${pids.child}) to be gone`, () => !isProcessAlive(pids.child), { timeoutMs: 3000 });
     await waitFor(`the script's shell (pid ${pids.main}) to be gone`, () => !isProcessAlive(pids.main), { timeoutMs: 3000 });
     expect(existsSync(never)).toBe(false);
@@ -123,21 +119,13 @@ async function familyUp(pidFile: string): Promise<number> {
   return pgid;
 }
 
-/** Waits until no process of group `pgid` is left (the TERM-ignoring one needs the KILL after the grace period). */
-async function groupGone(pgid: number): Promise<void> {
-  await waitFor(`every process of group ${pgid} to be gone`, () => processGroupMembers(pgid).length === 0 || undefined, {
-    timeoutMs: 6_000,
-    describe: () => processGroupMembers(pgid).map((pid) => ({ pid, stat: readFileSync(`/proc/${pid}/stat`, 'utf8').trim() })),
-  });
-}
-
 describe.concurrent('no process of a run is left behind', () => {
   test('kill: the whole group, orphaned grandchild and TERM-ignoring child included', async ({ expect }) => {
     const pidFile = join(scratch, 'kill-family.pid');
     ok(await daemon.cli(['submit', 'kill-family', '-type=delay', '-time=100ms', `-script=${family(pidFile)}; wait`]), 'submit');
     const pgid = await familyUp(pidFile);
-    expect(await daemon.cli(['kill', 'kill-family'])).toMatchObject({ code: 0, stdout: 'killed run 1 of kill-family; status Executed\n' });
-    await groupGone(pgid);
+    expect(await daemon.cli(['kill', 'kill-family'])).toMatchObject({ code: 0, stdout: expect.stringMatching(killedLine('kill-family', 'Executed')) });
+    await waitForGroupGone(pgid);
     const task = await daemon.waitForStatus('kill-family', 'Executed');
     expect(task.results).toMatchObject([{ run: 1, outcome: 'killed', stdout: 'spawned\n' }]);
   });
@@ -148,7 +136,7 @@ describe.concurrent('no process of a run is left behind', () => {
     const task = await daemon.waitForStatus('timeout-family', 'Executed');
     // "spawned" was written once the family was forked: it existed, and must be gone now.
     expect(task.results).toMatchObject([{ run: 1, outcome: 'timed_out', stdout: 'spawned\n' }]);
-    await groupGone(Number(readFileSync(pidFile, 'utf8')));
+    await waitForGroupGone(Number(readFileSync(pidFile, 'utf8')));
   });
 
   test('delete while the run executes: the whole group, and the task is gone', async ({ expect }) => {
@@ -156,7 +144,7 @@ describe.concurrent('no process of a run is left behind', () => {
     ok(await daemon.cli(['submit', 'delete-family', '-type=delay', '-time=100ms', `-script=${family(pidFile)}; wait`]), 'submit');
     const pgid = await familyUp(pidFile);
     expect(await daemon.cli(['delete', 'delete-family'])).toMatchObject({ code: 0, stdout: 'deleted delete-family\n' });
-    await groupGone(pgid);
+    await waitForGroupGone(pgid);
     expect(await daemon.task('delete-family')).toBeUndefined();
   });
 
@@ -168,7 +156,7 @@ describe.concurrent('no process of a run is left behind', () => {
     release.open();
     const task = await daemon.waitForStatus('exit-family', 'Executed');
     expect(task.results).toMatchObject([{ run: 1, outcome: 'succeeded', exitCode: 0, stdout: 'spawned\nbye\n' }]);
-    await groupGone(pgid);
+    await waitForGroupGone(pgid);
   });
 
   test('a running cron task, killed then stopped: the group is gone, the task Stopped, no later run', async ({ expect }) => {
@@ -178,10 +166,10 @@ describe.concurrent('no process of a run is left behind', () => {
     ok(await daemon.cli(['submit', 'cron-kill-stop', '--every', '1m', '--script', `${family(pidFile)}; wait`]), 'submit');
     ok(await daemon.cli(['run', 'cron-kill-stop']), 'run');
     const pgid = await familyUp(pidFile);
-    expect(await daemon.cli(['kill', 'cron-kill-stop'])).toMatchObject({ code: 0, stdout: 'killed run 1 of cron-kill-stop; status WaitForNextExecution\n' });
+    expect(await daemon.cli(['kill', 'cron-kill-stop'])).toMatchObject({ code: 0, stdout: expect.stringMatching(killedLine('cron-kill-stop', 'WaitForNextExecution')) });
     const stop = await daemon.cli(['stop', 'cron-kill-stop']);
     expect(stop.code, stop.stderr).toBe(0);
-    await groupGone(pgid);
+    await waitForGroupGone(pgid);
     const stopped = await daemon.waitForStatus('cron-kill-stop', 'Stopped');
     expect(stopped.results).toMatchObject([{ run: 1, outcome: 'killed' }]);
     expect(stopped.nextRunAt).toBeNull();
@@ -197,8 +185,8 @@ describe.concurrent('no process of a run is left behind', () => {
     expect(stop.stderr).not.toBe(''); // the warning: the run goes on
     expect(await daemon.task('cron-stop-kill')).toMatchObject({ status: 'Executing', stopRequested: true });
     expect(processGroupMembers(pgid).length).toBeGreaterThanOrEqual(4); // a stop alone does not end the run
-    expect(await daemon.cli(['kill', 'cron-stop-kill'])).toMatchObject({ code: 0, stdout: 'killed run 1 of cron-stop-kill; status Stopped\n' });
-    await groupGone(pgid);
+    expect(await daemon.cli(['kill', 'cron-stop-kill'])).toMatchObject({ code: 0, stdout: expect.stringMatching(killedLine('cron-stop-kill', 'Stopped')) });
+    await waitForGroupGone(pgid);
     const task = await daemon.waitForStatus('cron-stop-kill', 'Stopped');
     expect(task).toMatchObject({ stopRequested: false, results: [{ run: 1, outcome: 'killed' }] });
   });

@@ -5,19 +5,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, test } from 'vitest';
-import {
-  gate,
-  ok,
-  isProcessAlive,
-  ms,
-  parseJson,
-  useE2e,
-  waitFor,
-  type CliResult,
-  type DaemonProcess,
-  type TaskView,
-} from './harness.js';
+import { beforeAll, describe, test } from 'vitest';
+import { ok, parseJson } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import { isProcessAlive } from '../support/processes.js';
+import { ms, type TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate } from '../support/gate.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;

@@ -6,7 +6,9 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { SchedulerClient } from '../../src/client/client.js';
-import { ok, parseJson, runCli, useE2e, type DaemonProcess } from './harness.js';
+import { ok, parseJson, runCli } from '../support/cli.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;

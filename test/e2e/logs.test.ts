@@ -6,7 +6,12 @@
  * keeps the head and tail of each stream) it says so on a line of its own.
  */
 import { beforeAll, describe, test } from 'vitest';
-import { gate, ok, startCli, useE2e, waitFor, type BackgroundCli, type DaemonProcess, type RecordingProxy } from './harness.js';
+import { ok, startCli, type BackgroundCli } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import type { RecordingProxy } from '../support/recording-proxy.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate } from '../support/gate.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;
@@ -56,6 +61,15 @@ describe('scheduler logs of a run that has finished', () => {
     expect(await daemon.cli(['logs', 'two-runs', '--run=2', '--stderr'])).toMatchObject({ code: 0, stdout: 'err of run 2\nno newline', stderr: '' });
     // Each matches what the run recorded.
     expect(task.results.find((r) => r.run === 2)).toMatchObject({ stdout: 'out of run 2\n', stderr: 'err of run 2\nno newline' });
+  });
+
+  test('output holding NUL bytes is kept and printed as written, on either store', async ({ expect }) => {
+    // NUL, and U+E000 (a private-use character, written as its UTF-8 bytes) beside it.
+    await submit(daemon, 'nul-bytes', ['-type=delay', '-time=0s', "-script=printf 'a\\0b\\356\\200\\200\\0\\n'; printf 'c\\0\\0' >&2"]);
+    const task = await daemon.waitForStatus('nul-bytes', 'Executed');
+    expect(task.results[0]).toMatchObject({ outcome: 'succeeded', stdout: 'a\0b\u{e000}\0\n', stderr: 'c\0\0' });
+    expect(await daemon.cli(['logs', 'nul-bytes'])).toMatchObject({ code: 0, stdout: 'a\0b\u{e000}\0\n', stderr: '' });
+    expect(await daemon.cli(['logs', 'nul-bytes', '--stderr'])).toMatchObject({ code: 0, stdout: 'c\0\0', stderr: '' });
   });
 
   test('a run that does not exist: exit 4; a bad run number: exit 2; an unknown task: exit 4', async ({ expect }) => {

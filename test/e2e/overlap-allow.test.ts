@@ -13,19 +13,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import {
-  gate,
-  ok,
-  parseJson,
-  processGroupMembers,
-  processGroupOf,
-  useE2e,
-  waitFor,
-  type DaemonProcess,
-  type Gate,
-  type RunView,
-  type TaskView,
-} from './harness.js';
+import { ok, parseJson } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import { processGroupMembers, processGroupOf, waitForGroupGone } from '../support/processes.js';
+import type { RunView, TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate, type Gate } from '../support/gate.js';
 
 const e2e = useE2e();
 
@@ -41,20 +35,6 @@ beforeAll(async () => {
   daemon = await e2e.startDaemon();
   scratch = e2e.tempDir();
 });
-
-async function submit(on: DaemonProcess, id: string, flags: string[]): Promise<AllowTask> {
-  return parseJson<AllowTask>(ok(await on.cli(['submit', id, ...flags, '--json']), `submit ${id}`));
-}
-
-async function taskOf(on: DaemonProcess, id: string): Promise<AllowTask> {
-  const found = await on.task(id);
-  if (!found) throw new Error(`no task ${id}`);
-  return found as unknown as AllowTask;
-}
-
-function waitForTask(on: DaemonProcess, id: string, what: string, predicate: (t: AllowTask) => boolean, timeoutMs = 10_000): Promise<AllowTask> {
-  return on.waitForTask(id, what, (t) => predicate(t as unknown as AllowTask), timeoutMs) as unknown as Promise<AllowTask>;
-}
 
 /** The records of a task, one line each, for failure messages. */
 function describeRecords(results: AllowRun[]): string {
@@ -96,10 +76,10 @@ function heldScript(dir: string, id: string, release: Gate): string {
  * same moment) and a further fire has been recorded skipped. Returns the group of each run.
  */
 async function threeAtOnce(on: DaemonProcess, dir: string, id: string, release: Gate): Promise<{ groups: Map<number, number>; held: AllowTask }> {
-  const submitted = await submit(on, id, ['--every', '300ms', '--overlap', 'allow', '--max-parallel', '3', '--script', heldScript(dir, id, release)]);
+  const submitted = await on.submit<AllowTask>(id, ['--every', '300ms', '--overlap', 'allow', '--max-parallel', '3', '--script', heldScript(dir, id, release)]);
   expect(submitted).toMatchObject({ overlap: 'allow', maxParallel: 3, status: 'ToBeExecuted' });
 
-  const held = await waitForTask(on, id, 'runs 1, 2 and 3 executing and a later fire skipped', (t) =>
+  const held = await on.waitForTask<AllowTask>(id, 'runs 1, 2 and 3 executing and a later fire skipped', (t) =>
     [1, 2, 3].every((run) => t.results.find((r) => r.run === run)?.outcome === 'running') && t.results.some((r) => r.outcome === 'skipped'),
   );
   const groups = new Map<number, number>();
@@ -112,14 +92,6 @@ async function threeAtOnce(on: DaemonProcess, dir: string, id: string, release: 
   for (const [run, pgid] of groups) expect(processGroupMembers(pgid).length, `processes of run ${run}`).toBeGreaterThanOrEqual(1);
   expect(new Set(groups.values()).size).toBe(3);
   return { groups, held };
-}
-
-/** Waits until no process of group `pgid` is left. */
-async function groupGone(pgid: number, what: string): Promise<void> {
-  await waitFor(`every process of ${what} (group ${pgid}) to be gone`, () => processGroupMembers(pgid).length === 0 || undefined, {
-    timeoutMs: 6_000,
-    describe: () => processGroupMembers(pgid),
-  });
 }
 
 /** The live output of run `run` of `id`, through the API. */
@@ -145,7 +117,7 @@ describe.concurrent('overlap allow with --max-parallel 3', () => {
     expect(held.status).toBe('Executing');
 
     // While they are held: still exactly three processes started, whatever fired since.
-    const now = await taskOf(daemon, 'fan');
+    const now = await daemon.existingTask<AllowTask>('fan');
     expect(now.results.filter((r) => r.outcome === 'running').map((r) => r.run), describeRecords(now.results)).toEqual([1, 2, 3]);
     expect(runsWithPidFiles(scratch, 'fan')).toEqual([1, 2, 3]);
 
@@ -165,7 +137,7 @@ describe.concurrent('overlap allow with --max-parallel 3', () => {
     for (const run of [1, 2, 3]) {
       expect(afterKill.results.find((r) => r.run === run), describeRecords(afterKill.results)).toMatchObject({ outcome: 'killed', signal: 'SIGTERM', stdout: `run ${run} up\n` });
     }
-    for (const [run, pgid] of groups) await groupGone(pgid, `run ${run}`);
+    for (const [run, pgid] of groups) await waitForGroupGone(pgid, `run ${run}`);
 
     // The schedule goes on (runs start again, held at the gate); a stop and the gate end it.
     const stop = await daemon.cli(['stop', 'fan']);
@@ -176,7 +148,7 @@ describe.concurrent('overlap allow with --max-parallel 3', () => {
     expect(final.results.filter((r) => r.run <= 3).map((r) => r.outcome)).toEqual(['killed', 'killed', 'killed']);
     for (const run of final.results.filter((r) => r.run > 3)) expect(['skipped', 'succeeded'], describeRecords(final.results)).toContain(run.outcome);
     // Nothing of any run of the task is left.
-    for (const run of runsWithPidFiles(scratch, 'fan')) await groupGone(readPid(pidFile(scratch, 'fan', run))!, `run ${run}`);
+    for (const run of runsWithPidFiles(scratch, 'fan')) await waitForGroupGone(readPid(pidFile(scratch, 'fan', run))!, `run ${run}`);
   });
 
   test('logs --follow of a run beside the first follows it, from its output so far to its end', async ({ expect }) => {
@@ -205,7 +177,7 @@ describe.concurrent('overlap allow with --max-parallel 3', () => {
 
     // Three fire times pass: nothing is fired (not even recorded skipped), the runs go on.
     await daemon.waitUntilSchedulerPassed(Date.now() + 1_000);
-    const still = await taskOf(daemon, 'fan-stop');
+    const still = await daemon.existingTask<AllowTask>('fan-stop');
     expect(still.results, describeRecords(still.results)).toHaveLength(recordsAtStop);
     expect(still).toMatchObject({ status: 'Executing', stopRequested: true });
     for (const [run, pgid] of groups) expect(processGroupMembers(pgid).length, `processes of run ${run}`).toBeGreaterThanOrEqual(1);
@@ -218,7 +190,7 @@ describe.concurrent('overlap allow with --max-parallel 3', () => {
       expect(done.results.find((r) => r.run === run)).toMatchObject({ outcome: 'succeeded', exitCode: 0, attempt: 1, stdout: `run ${run} up\nrun ${run} done\n` });
     }
     for (const skip of done.results.filter((r) => r.run > 3)) expect(skip).toMatchObject({ outcome: 'skipped', error: limitReason });
-    for (const [run, pgid] of groups) await groupGone(pgid, `run ${run}`);
+    for (const [run, pgid] of groups) await waitForGroupGone(pgid, `run ${run}`);
     expect(runsWithPidFiles(scratch, 'fan-stop')).toEqual([1, 2, 3]);
   });
 
@@ -236,9 +208,9 @@ describe.concurrent('overlap allow with --max-parallel 3', () => {
     }
     for (const id of ['mp-queue', 'mp-skip', 'mp-1', 'mp-65']) expect(await daemon.task(id), id).toBeUndefined();
 
-    const byDefault = await submit(daemon, 'mp-default', ['--every', '1h', '--overlap', 'allow', '--script', 'true']);
+    const byDefault = await daemon.submit<AllowTask>('mp-default', ['--every', '1h', '--overlap', 'allow', '--script', 'true']);
     expect(byDefault).toMatchObject({ overlap: 'allow', maxParallel: 4 });
-    const skip = await submit(daemon, 'mp-none', ['--every', '1h', '--script', 'true']);
+    const skip = await daemon.submit<AllowTask>('mp-none', ['--every', '1h', '--script', 'true']);
     expect(skip).toMatchObject({ overlap: 'skip', maxParallel: null });
     for (const id of ['mp-default', 'mp-none']) ok(await daemon.cli(['delete', id]), `delete ${id}`);
   });
@@ -256,20 +228,20 @@ describe('overlap allow across a crash of the daemon', () => {
 
     const second = await e2e.restart(first);
     // ...until the next daemon starts: it kills them before it records anything.
-    for (const [run, pgid] of groups) await groupGone(pgid, `run ${run}`);
-    const recovered = await taskOf(second, 'crash');
+    for (const [run, pgid] of groups) await waitForGroupGone(pgid, `run ${run}`);
+    const recovered = await second.existingTask<AllowTask>('crash');
     for (const run of [1, 2, 3]) {
       expect(recovered.results.find((r) => r.run === run), describeRecords(recovered.results)).toMatchObject({ outcome: 'interrupted', stdout: `run ${run} up\n` });
     }
     expect(recovered.results.find((r) => r.run === 1)!.error).toMatch(/daemon stopped/);
 
     // The task goes on: a later run starts, beside which others may run again.
-    const later = await waitForTask(second, 'crash', 'a run after the restart', (t) => t.results.some((r) => r.run > 3 && r.outcome === 'running'));
+    const later = await second.waitForTask<AllowTask>('crash', 'a run after the restart', (t) => t.results.some((r) => r.run > 3 && r.outcome === 'running'));
     expect(later.status).toBe('Executing');
     ok(await second.cli(['stop', 'crash']), 'stop');
     release.open();
     const stopped = (await second.waitForStatus('crash', 'Stopped')) as unknown as AllowTask;
     expect(stopped.results.filter((r) => r.run <= 3).map((r) => r.outcome)).toEqual(['interrupted', 'interrupted', 'interrupted']);
-    for (const run of runsWithPidFiles(dir, 'crash')) await groupGone(readPid(pidFile(dir, 'crash', run))!, `run ${run}`);
+    for (const run of runsWithPidFiles(dir, 'crash')) await waitForGroupGone(readPid(pidFile(dir, 'crash', run))!, `run ${run}`);
   });
 });

@@ -8,7 +8,11 @@
  * too. "While a run executes" is held by gates: the script waits until the test opens it.
  */
 import { beforeAll, describe, test } from 'vitest';
-import { gate, ms, parseJson, useE2e, type CliResult, type DaemonProcess, type TaskView } from './harness.js';
+import { parseJson, type CliResult } from '../support/cli.js';
+import { ms, type TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate } from '../support/gate.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;
@@ -21,12 +25,6 @@ beforeAll(async () => {
 
 /** A task as the API shows it, with the field this feature adds. */
 type PausableView = TaskView & { pauseRequested: boolean };
-
-async function getJson(id: string, on: DaemonProcess = daemon): Promise<PausableView> {
-  const task = await on.task(id);
-  if (!task) throw new Error(`no task ${id}`);
-  return task as PausableView;
-}
 
 async function submit(id: string, flags: string[], on: DaemonProcess = daemon): Promise<PausableView> {
   const result = await on.cli(['submit', id, ...flags, '--json']);
@@ -69,7 +67,7 @@ describe.concurrent('scheduler pause, resume and run', () => {
 
     // Past five more fire times: nothing ran, nothing changed.
     await daemon.waitUntilSchedulerPassed(ms(paused.lastStatusUpdated) + 5 * every + 100);
-    const still = await getJson('tick');
+    const still = await daemon.existingTask<PausableView>('tick');
     expect(still.status).toBe('Paused');
     expect(still.version).toBe(paused.version);
     expect(still.results).toEqual(paused.results);
@@ -121,7 +119,7 @@ describe.concurrent('scheduler pause, resume and run', () => {
 
     // Past five fire times: still Paused, that one run and no other.
     await daemon.waitUntilSchedulerPassed(ms(again.lastStatusUpdated) + 5 * every + 100);
-    const still = await getJson('held');
+    const still = await daemon.existingTask<PausableView>('held');
     expect(still.status).toBe('Paused');
     expect(still.results).toEqual(again.results);
 
@@ -160,7 +158,7 @@ describe.concurrent('scheduler pause, resume and run', () => {
     expect(pause.code, show(pause)).toBe(0);
     expect(pause.stderr).toBe('warning: run 1 is still executing and will finish; then the task is Paused\n');
     expect(pause.stdout).toBe('pausing busy: the current run goes on, then it is Paused\n');
-    expect(await getJson('busy')).toMatchObject({ status: 'Executing', pauseRequested: true, nextRunAt: null });
+    expect(await daemon.existingTask<PausableView>('busy')).toMatchObject({ status: 'Executing', pauseRequested: true, nextRunAt: null });
 
     const resume = await daemon.cli(['resume', 'busy', '--json']);
     expect(resume.code, show(resume)).toBe(0);
@@ -179,7 +177,7 @@ describe.concurrent('scheduler pause, resume and run', () => {
     expect(refused.code, show(refused)).toBe(6);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toBe('scheduler: cannot pause delay task once: it runs once; stop it instead\n');
-    expect((await getJson('once')).version).toBe(once.version);
+    expect((await daemon.existingTask<PausableView>('once')).version).toBe(once.version);
 
     expect((await daemon.cli(['stop', 'once'])).code).toBe(0);
     for (const action of ['pause', 'resume', 'run']) {
@@ -191,7 +189,7 @@ describe.concurrent('scheduler pause, resume and run', () => {
       expect(missing.stdout).toBe('');
       expect(missing.stderr).toMatch(/^scheduler: no task with id "no-such-task"/);
     }
-    expect((await getJson('once')).status).toBe('Stopped');
+    expect((await daemon.existingTask<PausableView>('once')).status).toBe('Stopped');
   });
 });
 
@@ -207,19 +205,19 @@ describe('pause across a daemon restart', () => {
     await first.waitForStatus('cut', 'Executing');
     const pause = await first.cli(['pause', 'cut']);
     expect(pause.code, show(pause)).toBe(0);
-    expect(await getJson('cut', first)).toMatchObject({ status: 'Executing', pauseRequested: true });
+    expect(await first.existingTask<PausableView>('cut')).toMatchObject({ status: 'Executing', pauseRequested: true });
 
     await first.kill();
     const second = await e2e.restart(first);
     const cut = await second.waitForStatus('cut', 'Paused');
     expect(cut.results.map((run) => [run.run, run.outcome])).toEqual([[1, 'interrupted']]);
     expect(cut.nextRunAt).toBeNull();
-    const idle = await getJson('idle', second);
+    const idle = await second.existingTask<PausableView>('idle');
     expect(idle.status).toBe('Paused');
 
     // Past five of its fire times on the new daemon: still Paused, still not run.
     await second.waitUntilSchedulerPassed(Date.now() + 5 * 300);
-    expect(await getJson('idle', second)).toMatchObject({ status: 'Paused', results: idle.results, version: idle.version });
+    expect(await second.existingTask<PausableView>('idle')).toMatchObject({ status: 'Paused', results: idle.results, version: idle.version });
 
     // And it resumes on the new daemon.
     expect((await second.cli(['resume', 'idle'])).code).toBe(0);

@@ -9,7 +9,11 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { ok, parseJson, useE2e, waitFor, type DaemonProcess, type RunView } from './harness.js';
+import { ok, parseJson } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import type { RunView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;
@@ -62,8 +66,12 @@ describe('a sandboxed script', () => {
     const secret = join(homedir(), `.scheduler-e2e-secret-${process.pid}`);
     writeFileSync(secret, 'secret\n', { mode: 0o644 });
     try {
+      // The database is a file in the data directory on SQLite, a server on PostgreSQL.
+      const readDatabase = daemon.storeUrl === undefined
+        ? `cat ${join(dataDir, 'scheduler.db')} >/dev/null 2>&1`
+        : `exec 3<>/dev/tcp/${new URL(daemon.storeUrl).hostname}/${new URL(daemon.storeUrl).port || '5432'} 2>/dev/null`;
       const run = await sandboxed('reads', [
-        `cat ${join(dataDir, 'scheduler.db')} >/dev/null 2>&1 && echo "db: read" || echo "db: unreadable"`,
+        `(${readDatabase}) && echo "db: read" || echo "db: unreadable"`,
         `ls ${dataDir} >/dev/null 2>&1 && echo "data dir: listed" || echo "data dir: absent"`,
         `cat ${secret} >/dev/null 2>&1 && echo "home file: read" || echo "home file: absent"`,
         'cat /etc/shadow >/dev/null 2>&1 && echo "shadow: read" || echo "shadow: unreadable"',
@@ -156,7 +164,7 @@ describe('a daemon and the sandbox setting', () => {
     expect(await without.task('boxed')).toBeUndefined();
     ok(await without.cli(['submit', 'plain', '-type=delay', '-time=1m', '--script', 'true']), 'an unsandboxed task is still accepted');
 
-    await expect(e2e.startDaemon({ args: ['--config', config, '--sandbox', 'required'], startTimeoutMs: 3_000 })).rejects.toThrow(/--sandbox required: the sandbox cannot work on this host: bubblewrap is not installed/);
+    await expect(e2e.startDaemon({ args: ['--config', config, '--sandbox', 'required'], startTimeoutMs: 30_000 })).rejects.toThrow(/--sandbox required: the sandbox cannot work on this host: bubblewrap is not installed/);
   });
 });
 

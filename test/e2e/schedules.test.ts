@@ -7,7 +7,10 @@
  * CLI runs in UTC (TZ), so the times it prints can be compared exactly.
  */
 import { beforeAll, describe, test } from 'vitest';
-import { ms, ok, parseJson, useE2e, type CliResult, type DaemonProcess, type RunView, type TaskView } from './harness.js';
+import { ok, parseJson, type CliResult } from '../support/cli.js';
+import { ms, type RunView, type TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
 
 const e2e = useE2e();
 const daemonZone = 'America/New_York';

@@ -6,7 +6,12 @@
  * And a run in progress reports the bytes of output it has written so far.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
-import { gate, ms, ok, useE2e, waitFor, type DaemonProcess, type RunView, type TaskView } from './harness.js';
+import { ok } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import { ms, type RunView, type TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate } from '../support/gate.js';
 
 /** A run with what it says about waiting for a slot. */
 type WaitingRunView = RunView & { waiting: boolean; waitedMs: number | null };
@@ -17,7 +22,10 @@ let daemon: DaemonProcess;
 let scratch: string;
 
 beforeAll(async () => {
-  daemon = await e2e.startDaemon({ args: ['--max-runs', '1'] });
+  // SQLite whatever SCHEDULER_TEST_STORE says: a fire recorded waiting for a slot is a lone
+  // daemon's line. On a shared PostgreSQL store a node claims only the fires it has room for,
+  // and the rest stay due for any node with room (docs/postgresql.md, "Claims").
+  daemon = await e2e.startDaemon({ args: ['--max-runs', '1'], store: 'sqlite' });
   scratch = e2e.tempDir();
 });
 

@@ -7,7 +7,13 @@
  * it lasts, however slow the machine.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
-import { expectInOrder, gate, parseJson, useE2e, waitFor, type BackgroundCli, type DaemonProcess, type TaskView } from './harness.js';
+import { parseJson, type BackgroundCli } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import type { TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate } from '../support/gate.js';
+import { expectInOrder } from '../support/expect-in-order.js';
 
 const e2e = useE2e();
 let daemon: DaemonProcess;

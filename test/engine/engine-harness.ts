@@ -12,18 +12,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, expect, vi } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import type { Run, Task } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
 import { ChangeFeed } from '../../src/engine/change-feed.js';
 import { Engine, type EngineLog } from '../../src/engine/engine.js';
 import { FaultLog } from '../../src/engine/fault-log.js';
-import { ConcurrencyGate } from '../../src/runner/concurrency-gate.js';
 import type { TaskActivity } from '../../src/engine/task-activity.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeRunner, type FakeRun } from '../support/fake-runner.js';
+import { until } from '../support/wait.js';
 
 export const T0 = Date.parse('2026-11-25T10:00:00.000Z');
 export const SEC = 1000;
@@ -84,8 +84,6 @@ export interface Harness {
   feed: ChangeFeed;
   log: RecordingLog;
   engine: Engine;
-  /** The gate in front of the fake runner, when the harness has one (maxRuns). */
-  gate: ConcurrencyGate | undefined;
 }
 
 /** Options of a harness. */
@@ -104,7 +102,7 @@ export interface HarnessOptions {
   wrapStore?: (store: TaskStore) => TaskStore;
   /** The bound on output held for run ends the store refused. */
   maxHeldOutputBytes?: number;
-  /** Runs at once: the engine's runner is then a ConcurrencyGate over the fake runner. None if absent. */
+  /** Runs at once (the engine's slots; no queue has a limit of its own). Unbounded if absent. */
   maxRuns?: number;
 }
 
@@ -144,10 +142,10 @@ export function useEngineHarness(check: 'errors' | 'problems' = 'errors') {
       const runner = options.runner ?? new FakeRunner({ now: () => clock.now() });
       const feed = new ChangeFeed(clock);
       const log = new RecordingLog();
-      const gate = options.maxRuns === undefined ? undefined : new ConcurrencyGate({ inner: runner, maxRuns: options.maxRuns, queues: {}, now: () => clock.now(), outputCap: 1024 });
       const engine = new Engine({
         store,
-        runner: gate ?? runner,
+        runner,
+        slots: options.maxRuns === undefined ? undefined : { maxRuns: options.maxRuns, queues: {} },
         clock,
         feed,
         log,
@@ -164,20 +162,9 @@ export function useEngineHarness(check: 'errors' | 'problems' = 'errors') {
       if (options.shutdownAtEnd !== false) cleanups.push(() => engine.shutdown());
       checkedLogs.push(log);
       await engine.start();
-      return { clock, inner, store, calls, runner, feed, log, engine, gate };
+      return { clock, inner, store, calls, runner, feed, log, engine };
     },
   };
-}
-
-/** Waits, with a deadline, until `check` passes (it may throw or return false meanwhile). */
-export async function until(check: () => unknown | Promise<unknown>, what = 'condition'): Promise<void> {
-  await vi.waitFor(
-    async () => {
-      const ok = await check();
-      if (ok === false) throw new Error(`still waiting for: ${what}`);
-    },
-    { timeout: 5_000, interval: 1 },
-  );
 }
 
 /** True once a firing pass begun at or after call index `mark` has re-armed. */

@@ -10,23 +10,9 @@ import type { Effect } from '../../src/core/transition.js';
 import type { TaskActivity } from '../../src/engine/task-activity.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeRunner, output } from '../support/fake-runner.js';
-import {
-  MIN,
-  SEC,
-  T0,
-  finish,
-  lastRunOf,
-  passOverSince,
-  quietUntil,
-  runsOf,
-  step,
-  stepTo,
-  taskOf,
-  until,
-  useEngineHarness,
-  wakeAt as fireAt,
-  type Harness,
-} from './engine-harness.js';
+import { MIN, SEC, T0, finish, lastRunOf, passOverSince, quietUntil, runsOf, step, stepTo, taskOf, useEngineHarness, wakeAt as fireAt, type Harness } from './engine-harness.js';
+import { until } from '../support/wait.js';
+import { withDeadline } from '../support/wait.js';
 
 const { harness, tempDbPath, uncheckLog } = useEngineHarness('errors');
 
@@ -37,15 +23,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected the promise to reject');
-}
-
-/** Resolves with `promise`, or rejects when `ms` of real time pass first (a deadline, not a wait). */
-function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 // ------------------------------------------------------------------ tests
@@ -411,7 +388,7 @@ describe('Engine: a stop racing with the start of a run', () => {
     return { h, settled };
   }
 
-  it('a delay task: either it never runs and ends Stopped, or the stop is refused and it runs once', async () => {
+  it('a delay task: exactly one outcome, never a mix: the stop wins (never runs, Stopped) or is refused stop_refused (runs once, Executed)', async () => {
     const seen = new Set<string>();
     for (const placement of placements) {
       const { h, settled } = await race('delay', placement);
@@ -442,7 +419,7 @@ describe('Engine: a stop racing with the start of a run', () => {
     expect([...seen].sort()).toEqual(['refused', 'stopped']);
   });
 
-  it('a cron task: either it never runs and ends Stopped, or its one run goes on with a warning and then it ends Stopped', async () => {
+  it('a cron task: exactly one outcome, never a mix: the stop lands before the fire (never runs) or during its run (the run goes on, warned, nothing after); Stopped', async () => {
     const seen = new Set<string>();
     for (const placement of placements) {
       const { h, settled } = await race('cron', placement);

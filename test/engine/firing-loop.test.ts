@@ -33,7 +33,7 @@ describe('FiringLoop', () => {
         },
         earliestDueAt: () => earliest.promise,
       },
-      runner: { prepare: () => undefined },
+      prepare: () => undefined,
       clock,
       log,
       faults: new FaultLog(log, clock),

@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import type { Task, TaskState } from '../../src/core/task.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeRunner, output } from '../support/fake-runner.js';
-import { MIN, SEC, T0, finish, quietUntil, runsOf, stepTo, taskOf, until, useEngineHarness, wakeAt, type Harness } from './engine-harness.js';
+import { MIN, SEC, T0, finish, quietUntil, runsOf, stepTo, taskOf, useEngineHarness, wakeAt, type Harness } from './engine-harness.js';
+import { until } from '../support/wait.js';
 
 const { harness, tempDbPath } = useEngineHarness('errors');
 

@@ -11,22 +11,8 @@ import type { Submission } from '../../src/core/submission.js';
 import type { Task, TaskState } from '../../src/core/task.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeRunner } from '../support/fake-runner.js';
-import {
-  MIN,
-  SEC,
-  T0,
-  finish,
-  lastRunOf,
-  quietUntil,
-  runsOf,
-  step,
-  stepTo,
-  taskOf,
-  until,
-  useEngineHarness,
-  wakeAt,
-  type Harness,
-} from './engine-harness.js';
+import { MIN, SEC, T0, finish, lastRunOf, quietUntil, runsOf, step, taskOf, useEngineHarness, wakeAt, type Harness } from './engine-harness.js';
+import { until } from '../support/wait.js';
 
 const { harness, tempDbPath } = useEngineHarness('errors');
 

@@ -9,7 +9,8 @@ import { FaultLog } from '../../src/engine/fault-log.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { output } from '../support/fake-runner.js';
-import { RecordingLog, SEC, T0, lastRunOf, runsOf, taskOf, until, useEngineHarness, wakeAt, type Harness } from './engine-harness.js';
+import { RecordingLog, SEC, T0, lastRunOf, runsOf, taskOf, useEngineHarness, wakeAt, type Harness } from './engine-harness.js';
+import { until } from '../support/wait.js';
 
 const { harness, uncheckLog } = useEngineHarness('errors');
 

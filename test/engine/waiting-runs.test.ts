@@ -10,11 +10,12 @@ import type { OutputStream, Run, Task } from '../../src/core/task.js';
 import type { Effect } from '../../src/core/transition.js';
 import type { TaskActivity } from '../../src/engine/task-activity.js';
 import { changeEvents } from '../../src/protocol/events.js';
-import type { RunSpec } from '../../src/runner/process-runner.js';
+import type { RunSpec } from '../../src/runner/run-launcher.js';
 import type { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeRunner, type FakeRun } from '../support/fake-runner.js';
-import { finish, MIN, runsOf, SEC, T0, taskOf, until, useEngineHarness, wakeAt, type Harness } from './engine-harness.js';
+import { finish, MIN, runsOf, SEC, T0, taskOf, useEngineHarness, wakeAt, type Harness } from './engine-harness.js';
+import { until } from '../support/wait.js';
 
 const { harness, tempDbPath } = useEngineHarness('errors');
 

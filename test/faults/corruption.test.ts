@@ -9,9 +9,15 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { damageHeader, damageMiddleLeaf } from '../support/damage-database.js';
-import { ok, runCli, useE2e, waitFor, type DaemonProcess } from '../e2e/harness.js';
+import { ok, runCli } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
 
 const e2e = useE2e();
+// A damaged database file is SQLite's fault to have: these daemons keep their tasks in SQLite
+// whatever SCHEDULER_TEST_STORE says (on PostgreSQL the server guards its own files).
+const onSqlite = { store: 'sqlite' };
 
 /** Submits `count` tasks with sizeable scripts (so the tasks table spans many pages); returns their ids. */
 async function fill(daemon: DaemonProcess, count: number): Promise<string[]> {
@@ -25,8 +31,8 @@ async function fill(daemon: DaemonProcess, count: number): Promise<string[]> {
 }
 
 describe('a damaged database', () => {
-  test('a damaged header: the daemon does not start, and says which file and what to do', async () => {
-    const daemon = await e2e.startDaemon();
+  test('a damaged header (of the SQLite file): the daemon does not start, and says which file and what to do', async () => {
+    const daemon = await e2e.startDaemon(onSqlite);
     await fill(daemon, 50);
     expect((await daemon.stop()).code).toBe(0);
     damageHeader(join(daemon.dataDir, 'scheduler.db'));
@@ -38,8 +44,8 @@ describe('a damaged database', () => {
     expect(start.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
-  test('a damaged page in the middle: /healthz and requests answer 503 store_corrupt, the daemon keeps serving, a backup restores everything', async () => {
-    const daemon = await e2e.startDaemon();
+  test('a damaged page in the middle (of the SQLite file): /healthz and requests answer 503 store_corrupt, the daemon keeps serving, a backup restores everything', async () => {
+    const daemon = await e2e.startDaemon(onSqlite);
     const ids = await fill(daemon, 600);
     const backup = join(e2e.tempDir(), 'before.db');
     ok(await daemon.cli(['backup', backup]), 'backup');
@@ -73,7 +79,7 @@ describe('a damaged database', () => {
     const restoredDir = join(e2e.tempDir(), 'data');
     mkdirSync(restoredDir);
     copyFileSync(backup, join(restoredDir, 'scheduler.db'));
-    const restored = await e2e.startDaemon({ dataDir: restoredDir });
+    const restored = await e2e.startDaemon({ ...onSqlite, dataDir: restoredDir });
     const listed = JSON.parse(ok(await restored.cli(['list', '--json']), 'list').stdout) as Array<{ id: string }>;
     expect(listed.map((task) => task.id).sort()).toEqual([...ids].sort());
   }, 120_000);

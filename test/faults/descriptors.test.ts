@@ -1,7 +1,8 @@
 /**
  * Fault injection: the real daemon runs out of file descriptors. Its RLIMIT_NOFILE is
  * (soft) lowered with prlimit (util-linux) to a few descriptors above what it holds: enough to
- * answer one request at a time, too few for the pipes of a run. Then:
+ * answer one request at a time; and its executor's (which spawns the runs) to what it holds,
+ * too few for the pipes of a run. Then:
  * - runs due meanwhile are recorded failed, never started, with the reason (too many open
  *   files), and the daemon goes on serving;
  * - connections it cannot accept (EMFILE in accept) do not end it;
@@ -12,7 +13,12 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ok, parseJson, useE2e, waitFor, type DaemonProcess, type TaskView } from '../e2e/harness.js';
+import { ok, parseJson } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
+import { executorOf } from '../support/processes.js';
+import type { TaskView } from '../support/api-views.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
 
 const e2e = useE2e();
 
@@ -62,6 +68,9 @@ describe('out of file descriptors', () => {
     const original = openFileLimit(pid);
     const low = descriptorsOf(pid) + headroom;
     setOpenFileLimit(pid, String(low));
+    const executor = await waitFor('the daemon to start its executor', () => executorOf(pid));
+    const executorOriginal = openFileLimit(executor);
+    setOpenFileLimit(executor, String(descriptorsOf(executor)));
 
     // Runs due while the daemon has no room for their pipes.
     const ids = ['starved-1', 'starved-2', 'starved-3'];
@@ -101,6 +110,7 @@ describe('out of file descriptors', () => {
 
     // Descriptors free again: runs start and succeed.
     setOpenFileLimit(pid, original);
+    setOpenFileLimit(executor, executorOriginal);
     await submit(daemon, 'fed', 'echo fed');
     const fed = await daemon.waitForStatus('fed', 'Executed', 20_000);
     expect(fed.results[0]).toMatchObject({ outcome: 'succeeded', exitCode: 0, stdout: 'fed\n' });

@@ -13,7 +13,10 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { gate, useE2e, waitFor, type DaemonProcess } from '../e2e/harness.js';
+import { waitFor } from '../support/wait.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { gate } from '../support/gate.js';
 
 const e2e = useE2e();
 const mounts: string[] = [];
@@ -68,12 +71,13 @@ function lines(path: string): number {
 }
 
 describe('disk full under the data directory', () => {
-  test('writes answer 503 while full; once freed, nothing acknowledged is lost and the schedule resumes by itself', async () => {
+  // The database must be in the full directory: SQLite, whatever SCHEDULER_TEST_STORE says.
+  test('writes answer 503 while full (SQLite: its file is in the data directory); once freed, nothing acknowledged is lost and the schedule resumes by itself', async () => {
     const disk = smallDisk('8m');
     const marks = e2e.tempDir('scheduler-fault-marks-');
     const dataDir = join(disk, 'data');
     mkdirSync(dataDir);
-    const daemon = await e2e.startDaemon({ dataDir });
+    const daemon = await e2e.startDaemon({ dataDir, store: 'sqlite' });
 
     const ticks = join(marks, 'ticks');
     const release = gate(marks, 'release', 60_000);

@@ -7,9 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidOf, testSpawn } from '../support/test-spawn.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunResult } from '../../src/core/transition.js';
-import { ProcessRunner, type ProcessRunnerOptions, type RunSpec } from '../../src/runner/process-runner.js';
+import { ProcessRunner, type ProcessRunnerOptions } from '../../src/runner/process-runner.js';
+import type { RunSpec } from '../../src/runner/run-launcher.js';
+import { allPids, procStat, processesOfTask } from '../support/processes.js';
+import { withDeadline } from '../support/wait.js';
 
 const daemonId = `interpreters-test-${randomUUID()}`;
 const outputCap = 256 * 1024;
@@ -35,18 +39,9 @@ afterEach(() => {
 });
 
 function makeRunner(overrides: Partial<ProcessRunnerOptions> = {}): ProcessRunner {
-  const runner = new ProcessRunner({ spoolDir, outputCap, killGraceMs: 200, cwd, daemonEnv: process.env, workRoot: join(spoolDir, '..', 'runs'), now: () => Date.now(), daemonId, ...overrides });
+  const runner = new ProcessRunner({ spoolDir, outputCap, killGraceMs: 200, cwd, daemonEnv: process.env, workRoot: join(spoolDir, '..', 'runs'), now: () => Date.now(), daemonId, ...testSpawn(), ...overrides });
   runners.push(runner);
   return runner;
-}
-
-/** Resolves with `promise`, or rejects when `ms` pass first (a deadline, not a wait). */
-function withDeadline<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 function run(runner: ProcessRunner, spec: RunSpec) {
@@ -59,39 +54,6 @@ function scriptFilesOf(taskId: string, run: number): string[] {
 }
 
 // ------------------------------------------------------------------ /proc helpers
-
-function procStat(pid: number): { state: string; ppid: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0]!, ppid: Number(fields[1]) };
-  } catch {
-    return undefined;
-  }
-}
-
-function allPids(): number[] {
-  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number);
-}
-
-function alive(pid: number): boolean {
-  const stat = procStat(pid);
-  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
-}
-
-/** Live processes of this file's runs of task `taskId`. */
-function processesOfTask(taskId: string): number[] {
-  return allPids().filter((pid) => {
-    if (pid === process.pid || !alive(pid)) return false;
-    let environment: string[];
-    try {
-      environment = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-    } catch {
-      return false;
-    }
-    return environment.includes(`SCHEDULER_DAEMON_ID=${daemonId}`) && environment.includes(`SCHEDULER_TASK_ID=${taskId}`);
-  });
-}
 
 function comm(pid: number): string {
   try {
@@ -179,7 +141,7 @@ describe('ProcessRunner: scripts in other languages', () => {
     const files = scriptFilesOf('py-file', 2);
     expect(files).toHaveLength(1);
     expect(readFileSync(join(spoolDir, files[0]!), 'utf8')).toBe(script);
-    await vi.waitFor(() => expect(processesOfTask('py-file').map(comm)).toContain('python3'), { timeout: 5_000, interval: 10 });
+    await vi.waitFor(() => expect(processesOfTask(daemonId, 'py-file').map(comm)).toContain('python3'), { timeout: 5_000, interval: 10 });
     expect(scriptFilesOf('py-file', 2)).toEqual(files);
     writeFileSync(marker, '');
     const result = await withDeadline(running.finished);
@@ -200,7 +162,7 @@ describe('ProcessRunner: scripts in other languages', () => {
     let held: number | undefined;
     await vi.waitFor(
       () => {
-        const pids = processesOfTask('py-held');
+        const pids = processesOfTask(daemonId, 'py-held');
         expect(pids).toHaveLength(1);
         expect(comm(pids[0]!)).toBe('bash');
         expect(procStat(pids[0]!)?.state).toBe('S');
@@ -211,7 +173,7 @@ describe('ProcessRunner: scripts in other languages', () => {
     );
     expect(allPids().filter((pid) => procStat(pid)?.ppid === held)).toEqual([]);
     const running = runner.start(spec);
-    expect(running.pid).toBe(held);
+    expect(await pidOf(running)).toBe(held);
     expect(await withDeadline(running.finished)).toMatchObject({ outcome: 'succeeded', stdout: { text: 'released\n' } });
     expect(scriptFilesOf('py-held', 1)).toEqual([]);
   });
@@ -250,7 +212,7 @@ describe('ProcessRunner: a language it does not know', () => {
     );
     // Preparing is best effort: the caller logs what it throws, and the run is then started cold.
     expect(() => runner.prepare({ taskId: 'gone-lang', run: 2, lang: 'ruby', script: 'puts 1' })).toThrow(/the language "ruby" is not configured/);
-    expect(processesOfTask('gone-lang')).toEqual([]);
+    expect(processesOfTask(daemonId, 'gone-lang')).toEqual([]);
     expect(scriptFilesOf('gone-lang', 1)).toEqual([]);
     expect(scriptFilesOf('gone-lang', 2)).toEqual([]);
   });

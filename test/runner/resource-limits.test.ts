@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { ResourceLimitName, ResourceLimits } from '../../src/core/execution.js';
 import { describeLimit, limitFromExit, ulimitFailedStatus, ulimitPrefix } from '../../src/runner/resource-limits.js';
-import { needsWatch, parseProcStat, RunWatch } from '../../src/runner/run-watch.js';
+import { parseProcStat } from '../../src/runner/proc-scan.js';
+import { needsWatch, RunWatch } from '../../src/runner/run-watch.js';
+import { until, withDeadline } from '../support/wait.js';
 
 const MiB = 1024 * 1024;
 /** Deadlines only matter when a test fails: generous, for a loaded machine. */
@@ -78,30 +80,10 @@ function watch(pgid: number, limits: ResourceLimits, onFinished: OnFinished = on
   return { watch: w, hits };
 }
 
-async function waitFor(what: string, condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-async function withDeadline<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), deadlineMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Waits until the watch has taken `n` more samples than it had. */
 async function moreSamples(w: RunWatch, n: number): Promise<void> {
   const target = w.samples + n;
-  await waitFor(`${n} more samples`, () => w.samples >= target);
+  await until(() => w.samples >= target, `${n} more samples`, { timeoutMs: deadlineMs, intervalMs: 10 });
 }
 
 /** A python process that holds `mib` MiB resident (written, so really resident), says "ready", then sleeps. */
@@ -146,7 +128,7 @@ describe('ulimitPrefix', () => {
   it('sets the limits the script sees, and the script runs as it would without them', async () => {
     const script = "grep -E '^Max (cpu time|open files)' /proc/self/limits\necho line2\n# a comment at the end";
     const group = startGroup(ulimitPrefix({ cpuSeconds: 3, openFiles: 32 }) + script);
-    expect(await withDeadline('the script', group.exited)).toEqual({ code: 0, signal: null });
+    expect(await withDeadline(group.exited, deadlineMs, 'the script')).toEqual({ code: 0, signal: null });
     expect(group.stdout()).toMatch(/^Max cpu time\s+3\s+4\s+seconds\s*$/m);
     expect(group.stdout()).toMatch(/^Max open files\s+32\s+32\s+files\s*$/m);
     expect(group.stdout()).toMatch(/^line2$/m);
@@ -155,7 +137,7 @@ describe('ulimitPrefix', () => {
   it('works before an empty script or one that is only a comment', async () => {
     for (const script of ['', '# nothing', '#!/bin/bash\n']) {
       const group = startGroup(ulimitPrefix({ cpuSeconds: 5, openFiles: 64 }) + script);
-      expect(await withDeadline('the script', group.exited)).toEqual({ code: 0, signal: null });
+      expect(await withDeadline(group.exited, deadlineMs, 'the script')).toEqual({ code: 0, signal: null });
       expect(group.stderr()).toBe('');
     }
   });
@@ -163,7 +145,7 @@ describe('ulimitPrefix', () => {
   it('runs no line of the script when a limit cannot be set', async () => {
     // More open files than fs.nr_open allows: refused even to root.
     const group = startGroup(ulimitPrefix({ openFiles: 2 ** 40 }) + 'echo line1\necho line2; exit 0');
-    expect(await withDeadline('the script', group.exited)).toEqual({ code: ulimitFailedStatus, signal: null });
+    expect(await withDeadline(group.exited, deadlineMs, 'the script')).toEqual({ code: ulimitFailedStatus, signal: null });
     expect(group.stdout()).toBe('');
     expect(group.stderr()).toMatch(/ulimit: open files: cannot modify limit/);
   });
@@ -174,7 +156,7 @@ describe('CPU time limit', () => {
 
   it.concurrent('kills the shell itself with SIGXCPU, recognised as cpu', async ({ onTestFinished: onFinished }) => {
     const group = startGroup(`${ulimitPrefix(limits)}while :; do :; done`, { onFinished });
-    const exit = await withDeadline('the loop to be killed', group.exited);
+    const exit = await withDeadline(group.exited, deadlineMs, 'the loop to be killed');
     expect(exit).toEqual({ code: null, signal: 'SIGXCPU' });
     expect(limitFromExit(limits, exit)).toBe('cpu');
     expect(limitFromExit({}, exit)).toBeNull();
@@ -183,7 +165,7 @@ describe('CPU time limit', () => {
   it.concurrent('kills a child with SIGXCPU: bash exits 152, recognised as cpu', async ({ onTestFinished: onFinished }) => {
     // `; exit $?` keeps bash from exec-ing python in its place: python is its child.
     const group = startGroup(`${ulimitPrefix(limits)}${python} -c 'while True: pass'; exit $?`, { onFinished });
-    const exit = await withDeadline('python to be killed', group.exited);
+    const exit = await withDeadline(group.exited, deadlineMs, 'python to be killed');
     expect(exit).toEqual({ code: 152, signal: null });
     expect(group.stderr()).toMatch(/CPU time limit exceeded/);
     expect(limitFromExit(limits, exit)).toBe('cpu');
@@ -192,7 +174,7 @@ describe('CPU time limit', () => {
   it.concurrent('kills a process that ignores SIGXCPU at the hard limit: recognised with what the watch saw', async ({ onTestFinished: onFinished }) => {
     const group = startGroup(`${ulimitPrefix(limits)}trap '' XCPU; while :; do :; done`, { onFinished });
     const { watch: w } = watch(group.pgid, limits, onFinished);
-    const exit = await withDeadline('the loop to be killed', group.exited);
+    const exit = await withDeadline(group.exited, deadlineMs, 'the loop to be killed');
     expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
     expect(w.peakCpuSeconds).toBeGreaterThanOrEqual(1);
     expect(limitFromExit(limits, exit, w)).toBe('cpu');
@@ -228,24 +210,24 @@ describe('open files limit', () => {
   it('makes a script that opens more fail', async () => {
     const script = 'for i in $(seq 1 32); do exec {fd}</dev/null || { echo "failed at $i"; exit 3; }; done; echo "opened all"';
     const limited = startGroup(ulimitPrefix({ openFiles: 16 }) + script);
-    expect(await withDeadline('the script', limited.exited)).toEqual({ code: 3, signal: null });
+    expect(await withDeadline(limited.exited, deadlineMs, 'the script')).toEqual({ code: 3, signal: null });
     // bash gives {fd} descriptors from 10 up: 10 to 15 open, the 7th fails.
     expect(limited.stdout()).toBe('failed at 7\n');
     expect(limited.stderr()).toMatch(/Too many open files/);
 
     const opener = startGroup(ulimitPrefix({ openFiles: 16 }) + `${python} -c "files = [open('/dev/null') for _ in range(32)]"`);
-    expect(await withDeadline('python', opener.exited)).toEqual({ code: 1, signal: null });
+    expect(await withDeadline(opener.exited, deadlineMs, 'python')).toEqual({ code: 1, signal: null });
     expect(opener.stderr()).toMatch(/Too many open files/);
 
     const unlimited = startGroup(script);
-    expect(await withDeadline('the script', unlimited.exited)).toEqual({ code: 0, signal: null });
+    expect(await withDeadline(unlimited.exited, deadlineMs, 'the script')).toEqual({ code: 0, signal: null });
     expect(unlimited.stdout()).toBe('opened all\n');
   });
 
   it('leaves an ordinary script alone', async () => {
     const script = `set -e; echo hi | cat; x=$(ls /); [ -n "$x" ]; ${python} -c "import subprocess; subprocess.run(['true'], check=True)"; echo done`;
     const group = startGroup(ulimitPrefix({ openFiles: 16 }) + script);
-    expect(await withDeadline('the script', group.exited)).toEqual({ code: 0, signal: null });
+    expect(await withDeadline(group.exited, deadlineMs, 'the script')).toEqual({ code: 0, signal: null });
     expect(group.stdout()).toBe('hi\ndone\n');
   });
 });
@@ -255,7 +237,7 @@ describe('RunWatch', () => {
     // Two processes of 60 MiB: each under 100 MiB, together over it.
     const group = startGroup(`${holdMemory(60)} & ${holdMemory(60)} & wait`);
     const { watch: w, hits } = watch(group.pgid, { memoryBytes: 100 * MiB });
-    await waitFor('the memory limit', () => hits.length > 0);
+    await until(() => hits.length > 0, 'the memory limit', { timeoutMs: deadlineMs, intervalMs: 10 });
     expect(hits).toHaveLength(1);
     expect(hits[0]![0]).toBe('memory');
     expect(hits[0]![1]).toMatch(/^[\d.]+MiB resident in \d+ processes$/);
@@ -268,7 +250,7 @@ describe('RunWatch', () => {
   it('does not report a group that stays under its limits', async () => {
     const group = startGroup(`${holdMemory(20)} & sleep 60 & wait`);
     const { watch: w, hits } = watch(group.pgid, { memoryBytes: 100 * MiB, processes: 3 });
-    await waitFor('python to be ready', () => count(group.stdout(), 'ready') === 1);
+    await until(() => count(group.stdout(), 'ready') === 1, 'python to be ready', { timeoutMs: deadlineMs, intervalMs: 10 });
     await moreSamples(w, 4);
     expect(w.last!.processes).toBe(3); // bash, python, sleep: it saw them all
     expect(w.last!.memoryBytes).toBeGreaterThan(20 * MiB);
@@ -279,7 +261,7 @@ describe('RunWatch', () => {
   it('reports more processes than the limit', async () => {
     const group = startGroup('for i in $(seq 20); do sleep 60 & done; wait');
     const { watch: w, hits } = watch(group.pgid, { processes: 10 });
-    await waitFor('the process limit', () => hits.length > 0);
+    await until(() => hits.length > 0, 'the process limit', { timeoutMs: deadlineMs, intervalMs: 10 });
     expect(hits[0]![0]).toBe('processes');
     expect(hits[0]![1]).toMatch(/^\d+ processes at once$/);
     expect(w.peakProcesses).toBeGreaterThan(10);
@@ -290,7 +272,7 @@ describe('RunWatch', () => {
     // (`echo ready; sleep 60` would be one process: bash execs the last command of -c in its place.)
     const group = startGroup('sleep 60 & echo ready; wait');
     const { watch: w, hits } = watch(group.pgid, { processes: 5, memoryBytes: 100 * MiB });
-    await waitFor('both groups to be ready', () => count(other.stdout(), 'ready') === 1 && count(group.stdout(), 'ready') === 1);
+    await until(() => count(other.stdout(), 'ready') === 1 && count(group.stdout(), 'ready') === 1, 'both groups to be ready', { timeoutMs: deadlineMs, intervalMs: 10 });
     await moreSamples(w, 3);
     expect(w.last!.processes).toBe(2);
     expect(w.last!.memoryBytes).toBeLessThan(100 * MiB);
@@ -308,8 +290,10 @@ describe('RunWatch', () => {
     const group = startGroup(`${python} -c "import os, time
 if os.fork() == 0: os._exit(0)
 print('ready', flush=True); time.sleep(60)"; exit`);
+    // The watch starts once the child is a zombie: while it still runs, the group really has
+    // three processes, and a sample taken then would rightly count it.
+    await until(() => zombiesIn(group.pgid) === 1, 'a zombie in the group', { timeoutMs: deadlineMs, intervalMs: 10 });
     const { watch: w, hits } = watch(group.pgid, { processes: 2 });
-    await waitFor('a zombie in the group', () => zombiesIn(group.pgid) === 1);
     await moreSamples(w, 2);
     expect(w.last!.processes).toBe(2); // bash and python
     expect(hits).toEqual([]);
@@ -320,7 +304,7 @@ print('ready', flush=True); time.sleep(60)"; exit`);
     symlinkSync('/bin/sleep', weird);
     const group = startGroup(`for i in 1 2 3; do '${weird}' 60 & done; wait`);
     const { watch: w, hits } = watch(group.pgid, { processes: 3 });
-    await waitFor('the process limit', () => hits.length > 0);
+    await until(() => hits.length > 0, 'the process limit', { timeoutMs: deadlineMs, intervalMs: 10 });
     expect(w.last!.processes).toBe(4);
   });
 
@@ -335,7 +319,7 @@ print('ready', flush=True); time.sleep(60)"; exit`);
     stopped.watch.stop();
     const samplesWhenStopped = stopped.watch.samples;
     group.child.stdin!.end('go\n');
-    await waitFor('the process limit', () => running.hits.length > 0);
+    await until(() => running.hits.length > 0, 'the process limit', { timeoutMs: deadlineMs, intervalMs: 10 });
     await moreSamples(running.watch, 2);
     expect(stopped.hits).toEqual([]);
     expect(stopped.watch.samples).toBe(samplesWhenStopped);

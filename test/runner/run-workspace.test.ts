@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RunWorkspace } from '../../src/runner/run-workspace.js';
+import { itAsRoot } from '../support/root.js';
 
 const base = mkdtempSync(join(tmpdir(), 'scheduler-workspace-test-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
-const isRoot = process.getuid?.() === 0;
 let count = 0;
 const freshRoot = () => join(base, `root-${++count}`);
 
@@ -43,7 +43,7 @@ describe('RunWorkspace', () => {
     expect(() => RunWorkspace.create(root, 'task', 1)).toThrow(/is not a directory of the daemon's user/);
   });
 
-  it.runIf(isRoot)('gives the script and scratch, not the directories, to the run\'s user; refuses a root someone else made', () => {
+  itAsRoot('gives the script and scratch, not the directories, to the run\'s user; refuses a root someone else made', () => {
     const workspace = RunWorkspace.create(freshRoot(), 'task', 2, { uid: 65534, gid: 65534 });
     expect(statSync(workspace.dir).uid).toBe(0);
     expect(statSync(workspace.writeScript('true')).uid).toBe(65534);

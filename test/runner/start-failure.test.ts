@@ -20,6 +20,7 @@ import { ProcessRunner, type ProcessRunnerOptions } from '../../src/runner/proce
 import { RunWorkspace } from '../../src/runner/run-workspace.js';
 import { describeStartFailure } from '../../src/runner/start-failure.js';
 import type { SpawnFunction } from '../../src/runner/held-process.js';
+import { withDeadline } from '../support/wait.js';
 
 const daemonId = `start-failure-test-${randomUUID()}`;
 
@@ -59,15 +60,6 @@ function makeRunner(overrides: Partial<ProcessRunnerOptions> = {}): { runner: Pr
   });
   runners.push(runner);
   return { runner, warnings };
-}
-
-/** Resolves with `promise`, or rejects when `ms` of real time pass first (a deadline, not a wait). */
-function withDeadline<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 function openDescriptors(): number {

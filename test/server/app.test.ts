@@ -20,7 +20,8 @@ describe('GET /healthz', () => {
     const response = await harness.app.inject({ method: 'GET', url: '/healthz' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
-    expect(response.json()).toEqual({ status: 'ok' });
+    // Which node answered, and its state; a store kind only where the daemon tells it (see the e2e tests).
+    expect(response.json()).toEqual({ status: 'ok', node: { id: `test-host-${process.pid}-0badc0de`, state: 'alive' } });
   });
 
   it('answers 503 store_unavailable when the store cannot serve', async () => {
@@ -266,7 +267,8 @@ describe('bearer token', () => {
     harness = await startHarness({ token });
     const response = await harness.app.inject({ method: 'GET', url: '/healthz' });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ status: 'ok' });
+    // Which node answered, and its state; a store kind only where the daemon tells it (see the e2e tests).
+    expect(response.json()).toEqual({ status: 'ok', node: { id: `test-host-${process.pid}-0badc0de`, state: 'alive' } });
   });
 
   it('is not required when no token is set', async () => {

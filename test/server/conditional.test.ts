@@ -166,22 +166,43 @@ describe('races', () => {
     expect(after).toMatchObject({ status: 'WaitForNextExecution', stopRequested: false });
   });
 
-  it('of many changes sent at once with the same ETag, exactly one applies; the others get 412', async () => {
+  it.each([0, 1, 2, 3])('of many changes sent at once with the same ETag, exactly one applies; the others get 412 (rotation %i)', async (rotation) => {
     await submit(harness.app, cron);
-    const commands = [
+    const kinds = [
       { method: 'PUT', url: '/api/tasks/c' },
       { method: 'POST', url: '/api/tasks/c/pause' },
       { method: 'POST', url: '/api/tasks/c/run' },
       { method: 'DELETE', url: '/api/tasks/c' },
     ] as const;
-    const answers = await Promise.all(
-      Array.from({ length: 5 }, () => commands).flat().map((command) => inject({ ...command, headers: { 'if-match': '"v1"' } })),
-    );
-    const applied = answers.filter((answer) => answer.statusCode < 300);
+    // Each rotation issues another kind of command first, so that each can be the winner.
+    const commands = [...kinds.slice(rotation), ...kinds.slice(0, rotation)];
+    const sent = Array.from({ length: 5 }, () => commands).flat();
+    const answers = await Promise.all(sent.map((command) => inject({ ...command, headers: { 'if-match': '"v1"' } })));
+    const applied = answers.flatMap((answer, index) => (answer.statusCode < 300 ? [index] : []));
     expect(applied, answers.map((answer) => answer.statusCode).join(' ')).toHaveLength(1);
-    for (const answer of answers) if (answer.statusCode >= 300) expectError(answer, 412, 'precondition_failed');
+    const winner = sent[applied[0]!]!;
+    for (const answer of answers) {
+      if (answer.statusCode < 300) continue;
+      // Refused for the version; once the winner deleted the task, a later one finds none.
+      if (winner.method === 'DELETE' && answer.statusCode === 404) expectError(answer, 404, 'not_found');
+      else expectError(answer, 412, 'precondition_failed');
+    }
+    // The task is what the one applied command made of version 1, and nothing of the others.
     const after = await inject({ method: 'GET', url: '/api/tasks/c' });
-    if (applied[0]!.statusCode === 204) expectError(after, 404, 'not_found');
-    else expect(after.json<TaskJson>().version).toBe(2);
+    if (winner.method === 'DELETE') {
+      expect(answers[applied[0]!]!.statusCode).toBe(204);
+      expectError(after, 404, 'not_found');
+      expect(launcher.runs).toHaveLength(0);
+      return;
+    }
+    const task = after.json<TaskJson>();
+    expect(task.version).toBe(2);
+    if (winner.url.endsWith('/run')) {
+      expect(task).toMatchObject({ status: 'Executing', pauseRequested: false, stopRequested: false });
+      expect(launcher.runs).toHaveLength(1);
+    } else {
+      expect(task.status).toBe(winner.method === 'PUT' ? 'Stopped' : 'Paused');
+      expect(launcher.runs).toHaveLength(0);
+    }
   });
 });

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import type { TaskJson } from '../../src/protocol/schemas.js';
-import { ConcurrencyGate } from '../../src/runner/concurrency-gate.js';
 import { expectError, getTask, isoTime, startHarness, submit, waitForStatus, type Harness, type HarnessOptions } from './harness.js';
 import { outputOf, seqOf, SseClient, type SseEvent, type SseOptions } from '../support/sse-client.js';
 import { ManualLauncher } from './manual-launcher.js';
@@ -474,6 +473,63 @@ describe('many watchers', () => {
   });
 });
 
+describe('fan-out', () => {
+  it('sends every watcher the same bytes for each change, in the order of their ids', async () => {
+    const h = await start();
+    const script = `${hold('go')}; printf 'out\\n'; printf 'err\\n' >&2; exit 2`;
+    await submit(h.app, { id: 'alike', type: 'delay', time: '10ms', script });
+    await waitForStatus(h.app, 'alike', 'Executing');
+    const watchers = await Promise.all([1, 2, 3].map(() => open('/api/tasks/alike/events')));
+    for (const watcher of watchers) await watcher.waitForEvent('snapshot');
+    touch('go');
+    for (const watcher of watchers) expect(await watcher.waitForClose()).toEqual({ ended: true, complete: true });
+
+    const [first, ...others] = watchers.map((watcher) => watcher.events.slice(1));
+    expect(first!.map((event) => event.event)).toEqual(expect.arrayContaining(['output', 'run-finished', 'status']));
+    expectIdsIncreasing(first!, h.events.epoch);
+    const bytes = (events: SseEvent[]) => events.map((event) => `${event.raw}\n\n`).join('');
+    for (const events of others) expect(bytes(events)).toBe(bytes(first!));
+  });
+
+  it('resumes a watcher that was cut off for not reading with exactly the events it missed, in order', async () => {
+    // Everything the run prints stays retained, so that the cut-off watcher can resume from where it stopped.
+    const h = await start({ events: { maxQueuedBytesPerClient: 64 * 1024, maxBytesPerTask: 256 * 1024 * 1024, maxBytesTotal: 512 * 1024 * 1024 } });
+    const script = `${hold('go')}; head -c 20000000 /dev/zero | tr '\\0' x; echo; ${hold('finish')}; echo done`;
+    await submit(h.app, { id: 'laggard', type: 'delay', time: '10ms', script });
+    await waitForStatus(h.app, 'laggard', 'Executing');
+    const slow = await open('/api/tasks/laggard/events', { dropOutputText: true });
+    const reader = await open('/api/tasks/laggard/events', { dropOutputText: true });
+    await slow.waitForEvent('snapshot');
+    await reader.waitForEvent('snapshot');
+    slow.pause();
+
+    touch('go');
+    await vi.waitFor(() => expect(h.events.watchers).toBe(1), { timeout: 20_000, interval: 5 });
+    await reader.waitUntil('the whole flood', () => outputOf(reader.events, 'stdout').end === 20_000_001, 20_000);
+    touch('finish');
+    expect(await reader.waitForClose(20_000)).toEqual({ ended: true, complete: true });
+
+    // Cut short: it reads what reached it, then the connection is gone without the end.
+    slow.resume();
+    await slow.waitForClose(20_000);
+    expect(slow.named('run-finished')).toEqual([]);
+    const lastId = slow.lastId()!;
+    const resumed = await open('/api/tasks/laggard/events', { lastEventId: lastId, dropOutputText: true });
+    expect(resumed.status).toBe(200);
+    expect(await resumed.waitForClose(20_000)).toEqual({ ended: true, complete: true });
+    expect(resumed.named('pruned')).toEqual([]);
+    expect(resumed.named('snapshot')).toEqual([]);
+
+    // Both were opened before anything happened: the cut-off stream and its resumption
+    // together are what the reader got after the same snapshot, no gap, no duplicate.
+    expect(slow.events[0]!.id).toBe(reader.events[0]!.id);
+    const joined = [...slow.events.slice(1), ...resumed.events];
+    expect(comparable(joined)).toEqual(comparable(reader.events.slice(1)));
+    expectIdsIncreasing(joined, h.events.epoch);
+    expect(outputOf(joined, 'stdout')).toMatchObject({ start: 0, end: 20_000_006 });
+  });
+});
+
 describe('deletion, unknown tasks and authentication', () => {
   it('sends deleted to the watchers of a deleted task and ends their streams', async () => {
     const h = await start();
@@ -533,8 +589,7 @@ describe('deletion, unknown tasks and authentication', () => {
 describe('a run that waits for a free slot', () => {
   it('is announced as waiting in run-started, in reads, and its output follows once a slot frees', async () => {
     const launcher = new ManualLauncher();
-    const gate = new ConcurrencyGate({ inner: launcher, maxRuns: 1, queues: {}, now: () => Date.now(), outputCap: 4096 });
-    const h = await start({ launcher: gate });
+    const h = await start({ launcher, slots: { maxRuns: 1, queues: {} } });
     await submit(h.app, { id: 'first', type: 'delay', time: '10ms' });
     await waitForStatus(h.app, 'first', 'Executing');
     await submit(h.app, { id: 'second', type: 'delay', time: '1s' }); // time to open the stream first

@@ -8,15 +8,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
+import type { Clock } from '../../src/core/clock.js';
 import { ChangeFeed } from '../../src/engine/change-feed.js';
 import { Engine } from '../../src/engine/engine.js';
 import { systemClock } from '../../src/engine/system-clock.js';
 import type { TaskJson, TaskPageJson } from '../../src/protocol/schemas.js';
 import { ProcessRunner } from '../../src/runner/process-runner.js';
+import type { SlotLimits } from '../../src/core/run-slots.js';
 import type { RunLauncher } from '../../src/runner/run-launcher.js';
 import { buildApp } from '../../src/server/app.js';
 import { defaultEventHubOptions, EventHub, type EventHubOptions } from '../../src/server/events/event-hub.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
+import { LocalNodeRegistry } from '../../src/store/local-node-registry.js';
+import { newNodeIdentity } from '../../src/core/node.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 
 export const maxScriptBytes = 1000;
@@ -38,12 +42,16 @@ export interface HarnessOptions {
   token?: string;
   /** Defaults to the real ProcessRunner. */
   launcher?: RunLauncher;
+  /** How many runs may execute at once; unbounded if absent. */
+  slots?: SlotLimits;
   /** Wraps the store the engine and the app see (to make it fail on purpose). */
   wrapStore?: (store: TaskStore) => TaskStore;
   /** Bounds and timings of the event streams, over the daemon's defaults. */
   events?: Partial<Omit<EventHubOptions, 'log'>>;
   /** The engine's bound on all kept output. */
   maxOutputBytes?: number;
+  /** The clock of the engine and the app (its time and the daemon's zone); the real one by default. */
+  clock?: Clock;
 }
 
 const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
@@ -52,7 +60,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dir = mkdtempSync(join(tmpdir(), 'scheduler-server-'));
   const store = new SqliteTaskStore({ path: join(dir, 'scheduler.db') });
   const seen = options.wrapStore ? options.wrapStore(store) : store;
-  const feed = new ChangeFeed(systemClock);
+  const clock = options.clock ?? systemClock;
+  const feed = new ChangeFeed(clock);
   const events = new EventHub({ ...defaultEventHubOptions, ...options.events, log: quietLog });
   const runner =
     options.launcher ??
@@ -69,7 +78,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const engine = new Engine({
     store: seen,
     runner,
-    clock: systemClock,
+    clock,
     feed,
     activity: events,
     log: quietLog,
@@ -77,8 +86,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     outputCap: 4096,
     maxOutputBytes: options.maxOutputBytes,
     limits: { maxScriptBytes },
+    slots: options.slots,
   });
-  const app = await buildApp({ engine, feed, events, store: seen, token: options.token, bodyLimit, log: quietLog, version: appVersion });
+  const nodes = new LocalNodeRegistry(() => clock.now());
+  await nodes.register(newNodeIdentity({ host: 'test-host', pid: process.pid, version: appVersion, startedAt: clock.now(), random: '0badc0de' }));
+  // As the daemon on SQLite: GET /api/tasks/{id} answers through the cache of serialised tasks.
+  const app = await buildApp({ engine, feed, events, store: seen, token: options.token, bodyLimit, log: quietLog, version: appVersion, clock, nodes, soleWriter: store });
   await engine.start();
   return {
     app,

@@ -5,9 +5,7 @@
  */
 import { noOutput, type CapturedOutput, type OutputStream } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
-import type { RunOutputListener } from '../../src/runner/held-process.js';
-import type { RunningProcess, RunSpec } from '../../src/runner/process-runner.js';
-import type { RunLauncher } from '../../src/runner/run-launcher.js';
+import type { RunLauncher, RunningProcess, RunOutputListener, RunSpec } from '../../src/runner/run-launcher.js';
 
 /** One run the launcher was asked to start. */
 export interface ManualRun {
@@ -80,7 +78,7 @@ export class ManualLauncher implements RunLauncher {
     };
   }
 
-  recoverOutput(): { stdout: CapturedOutput; stderr: CapturedOutput } {
+  async recoverOutput(): Promise<{ stdout: CapturedOutput; stderr: CapturedOutput }> {
     return { stdout: noOutput, stderr: noOutput };
   }
 
@@ -90,7 +88,7 @@ export class ManualLauncher implements RunLauncher {
 
   discardPrepared(): void {}
 
-  killOrphans(): number {
+  async killOrphans(): Promise<number> {
     return 0;
   }
 }

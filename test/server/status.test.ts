@@ -1,5 +1,6 @@
 /** GET /api/status: the daemon's version, uptime, store and what it is doing. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/engine/system-clock.js';
 import { appVersion, startHarness, submit, waitForStatus, type Harness } from './harness.js';
 import { ManualLauncher } from './manual-launcher.js';
 
@@ -26,6 +27,15 @@ describe('GET /api/status', () => {
     launcher.runs[0]!.finish();
     await waitForStatus(harness.app, 'busy', 'Executed');
     expect((await harness.app.inject({ method: 'GET', url: '/api/status' })).json().runsInProgress).toBe(0);
+  });
+
+  it("tells the start and the uptime by the daemon's clock", async () => {
+    let now = Date.parse('2030-01-02T03:04:05.678Z');
+    harness = await startHarness({ clock: { ...systemClock, now: () => now } });
+    const status = async () => (await harness!.app.inject({ method: 'GET', url: '/api/status' })).json();
+    expect(await status()).toMatchObject({ startedAt: '2030-01-02T03:04:05.678Z', uptimeSeconds: 0 });
+    now += 90_540;
+    expect(await status()).toMatchObject({ startedAt: '2030-01-02T03:04:05.678Z', uptimeSeconds: 90.5 });
   });
 
   it('needs the token when the daemon has one', async () => {

@@ -33,13 +33,16 @@ async function waitForWatchers(count: number): Promise<void> {
 describe('GET /api/tasks/{id}?watch=true', () => {
   it('answers at once when the version differs', async () => {
     await submit(harness.app, { id: 'differs' });
+    const published = vi.spyOn(harness.feed, 'publish');
     for (const version of [0, 2, 77]) {
-      const started = Date.now();
+      // Nothing changes the task meanwhile: a poll that waited would answer only at its
+      // timeout (60s), past the test's own.
       const response = await harness.app.inject({ method: 'GET', url: `/api/tasks/differs?watch=true&version=${version}&timeout=60s` });
       expect(response.statusCode).toBe(200);
       expect(response.json<TaskJson>()).toMatchObject({ id: 'differs', version: 1, status: 'ToBeExecuted' });
-      expect(Date.now() - started).toBeLessThan(5000);
     }
+    expect(published).not.toHaveBeenCalled();
+    published.mockRestore();
     expect(harness.feed.waiting).toBe(0);
   });
 
@@ -72,7 +75,8 @@ describe('GET /api/tasks/{id}?watch=true', () => {
     const response = await poll.response;
     expect(response.statusCode).toBe(200);
     expect(response.json<TaskJson>()).toMatchObject({ id: 'waits', status: 'Stopped', version: 2 });
-    expect(poll.at - stoppedAt).toBeLessThan(5000);
+    // Answered by the change, not by its timeout (60s, past the test's own).
+    expect(poll.at).toBeGreaterThanOrEqual(stoppedAt);
     expect(harness.feed.waiting).toBe(0);
   });
 
@@ -122,7 +126,6 @@ describe('GET /api/tasks/{id}?watch=true', () => {
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual(submitted);
     expect(elapsed).toBeGreaterThanOrEqual(190);
-    expect(elapsed).toBeLessThan(5000);
     expect(harness.feed.waiting).toBe(0);
   });
 

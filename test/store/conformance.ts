@@ -12,11 +12,17 @@ import { SchedulerError, type ErrorCode } from '../../src/core/errors.js';
 import type { Schedule } from '../../src/core/schedule.js';
 import { droppedOutput, type CapturedOutput, type Run, type Task, type TaskState } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
-import type { RunChange, TaskStore } from '../../src/store/task-store.js';
+import type { TaskStore } from '../../src/store/task-store.js';
 
 /** A fresh, empty store, and how to get rid of it. */
 export interface StoreFixture {
   store: TaskStore;
+  /**
+   * Another store over the same storage through a connection of its own, as a second daemon
+   * would have: the races are run between connections, where only the store's compare-and-set
+   * keeps them apart. Closed by cleanup.
+   */
+  connect(): TaskStore;
   cleanup(): Promise<void>;
 }
 
@@ -280,6 +286,20 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect(await store.getTask('TASK')).toBeUndefined();
       });
 
+      it('reads the version alone: as stored, raised by each save, undefined for an unknown or deleted id', async () => {
+        expect(await store.taskVersion('versioned')).toBeUndefined();
+        const task = await insertIn(makeTask('versioned', { type: 'cron' }));
+        expect(await store.taskVersion('versioned')).toBe(1);
+        const ran = await runTimes(task, 2, 10);
+        expect(ran.version).toBe(5);
+        expect(await store.taskVersion('versioned')).toBe(5);
+        expect(await store.taskVersion('VERSIONED')).toBeUndefined();
+        await store.deleteTask('versioned');
+        expect(await store.taskVersion('versioned')).toBeUndefined();
+        await insertIn(makeTask('imported', { version: 7, state: { status: 'Stopped' } }));
+        expect(await store.taskVersion('imported')).toBe(7);
+      });
+
       it('refuses a second task with the same id (already_exists) and keeps the original', async () => {
         const original = makeTask('dup', { script: 'echo original', version: 3, state: { status: 'Stopped' } });
         await store.insertTask(original);
@@ -373,31 +393,78 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect((await store.listTasks({ limit: 10 })).tasks).toEqual([]);
       });
 
-      it('lets exactly one of two racing writes from the same version win', async () => {
+      /**
+       * The race of two writers (say two daemons) that read the same version: exactly one
+       * wins, the other gets a typed conflict (version_conflict), never a silent overwrite, and
+       * the stored task and runs are the winner's. Run in both orders of issue.
+       */
+      it.each([
+        ['the stop issued first', false],
+        ['the start issued first', true],
+      ])('two connections racing writes from the same version: exactly one wins, the other a version_conflict (%s)', async (_order, startFirst) => {
         const task = await insertIn(makeTask('race'));
+        const [mine, theirs] = [store, fixture.connect()];
+        // Each writer read version 1 through its own connection.
+        expect(await mine.getTask('race')).toEqual(task);
+        expect(await theirs.getTask('race')).toEqual(task);
         const stopped = next(task, { status: 'Stopped' }, { lastStatusUpdated: t0 + 1 });
         const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
-        const outcomes = await Promise.allSettled([
-          store.saveTask({ task: stopped, expectedVersion: 1, keepRuns: 10 }),
-          store.saveTask({
-            task: executing,
-            expectedVersion: 1,
-            runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute) },
-            keepRuns: 10,
-          }),
-        ]);
-        const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
-        expect(won).toHaveLength(1);
-        const lost = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult;
+        const started = runningRun(1, t0 + minute, t0 + minute);
+        const stop = () => mine.saveTask({ task: stopped, expectedVersion: 1, keepRuns: 10 });
+        const start = () => theirs.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: started }, keepRuns: 10 });
+        const [stopOutcome, startOutcome] = startFirst
+          ? await Promise.allSettled([start(), stop()]).then(([a, b]) => [b, a])
+          : await Promise.allSettled([stop(), start()]);
+        const outcomes = [stopOutcome!, startOutcome!];
+        expect(outcomes.filter((outcome) => outcome.status === 'fulfilled'), 'exactly one writer wins').toHaveLength(1);
+        const lost = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')!;
+        expect(lost.reason).toBeInstanceOf(SchedulerError);
         expect((lost.reason as SchedulerError).code).toBe('version_conflict');
-        const stored = await store.getTask('race');
-        if (outcomes[0]!.status === 'fulfilled') {
-          expect(stored).toEqual(stopped);
-          expect(await store.listRuns('race')).toEqual([]);
-        } else {
-          expect(stored).toEqual(executing);
-          expect(await store.listRuns('race')).toHaveLength(1);
+        const winner = stopOutcome!.status === 'fulfilled' ? { task: stopped, runs: [] } : { task: executing, runs: [started] };
+        // Both connections see the winner's write, whole, and nothing of the loser's.
+        for (const connection of [mine, theirs]) {
+          expect(await connection.getTask('race')).toEqual(winner.task);
+          expect(await connection.listRuns('race')).toEqual(winner.runs);
         }
+      });
+
+      it('four connections racing from the same version: one wins, three get version_conflict, the stored task is the winner\'s', async () => {
+        const task = await insertIn(makeTask('crowd'));
+        const connections = [store, fixture.connect(), fixture.connect(), fixture.connect()];
+        const writes = connections.map((_, index) => next(task, { status: 'Stopped' }, { lastStatusUpdated: t0 + index + 1 }));
+        const outcomes = await Promise.allSettled(connections.map((connection, index) => connection.saveTask({ task: writes[index]!, expectedVersion: 1, keepRuns: 10 })));
+        const winners = outcomes.flatMap((outcome, index) => (outcome.status === 'fulfilled' ? [index] : []));
+        expect(winners).toHaveLength(1);
+        for (const outcome of outcomes) {
+          if (outcome.status === 'rejected') expect((outcome.reason as SchedulerError).code).toBe('version_conflict');
+        }
+        expect(await connections[3]!.getTask('crowd')).toEqual(writes[winners[0]!]);
+      });
+
+      it('two connections each changing the task 20 times, retrying on conflict: no change is lost', async () => {
+        await insertIn(makeTask('counted', { lastStatusUpdated: 0 }));
+        const conflicts: number[] = [];
+        /** Read, change, compare-and-set; read again and retry on a conflict, as the engine does. */
+        async function bumpTimes(connection: TaskStore, times: number): Promise<void> {
+          for (let done = 0; done < times; ) {
+            const current = (await connection.getTask('counted'))!;
+            // Let the other writer read the same version before this one writes.
+            await new Promise((resolve) => setImmediate(resolve));
+            try {
+              await connection.saveTask({ task: next(current, current.state, { lastStatusUpdated: current.lastStatusUpdated + 1 }), expectedVersion: current.version, keepRuns: 10 });
+              done++;
+            } catch (error) {
+              expect((error as SchedulerError).code).toBe('version_conflict');
+              conflicts.push(1);
+            }
+          }
+        }
+        await Promise.all([bumpTimes(store, 20), bumpTimes(fixture.connect(), 20)]);
+        const final = (await store.getTask('counted'))!;
+        expect(final.lastStatusUpdated, 'every change that was acknowledged is there').toBe(40);
+        expect(final.version).toBe(41);
+        // The two writers did collide: the guard was exercised, not merely present.
+        expect(conflicts.length).toBeGreaterThan(0);
       });
     });
 
@@ -526,6 +593,24 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         const executed = next(executing, { status: 'Executed' }, { lastStatusUpdated: t0 + minute + 1 });
         await store.saveTask({ task: executed, expectedVersion: 2, runChange: { kind: 'finish', run: 1, result }, keepRuns: 10 });
         expect((await store.listRuns('nostart'))[0]).toMatchObject({ outcome: 'failed', startedAt: null, error: result.error });
+      });
+
+      it('keeps output and an error holding NUL bytes (and U+E000) as written, whichever call reads them', async () => {
+        const task = await insertIn(makeTask('nul'));
+        const executing = next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        await store.saveTask({ task: executing, expectedVersion: 1, runChange: { kind: 'insert', run: runningRun(1, t0 + minute, t0 + minute) }, keepRuns: 10 });
+        const text = 'a\0b\u{e000}0\u{e000}\u{e000}\0\n';
+        const output = { text, totalBytes: Buffer.byteLength(text), droppedBytes: 0, droppedAt: 0 };
+        const result = succeeded(t0 + minute + 1, { outcome: 'failed', exitCode: 1, error: 'exit\0 1', stdout: output, stderr: { ...output, text: '\0' , totalBytes: 1 } });
+        const executed = next(executing, { status: 'Executed' }, { lastStatusUpdated: t0 + minute + 1 });
+        await store.saveTask({ task: executed, expectedVersion: 2, runChange: { kind: 'finish', run: 1, result }, keepRuns: 10 });
+        const expected = { error: 'exit\0 1', stdout: output, stderr: { ...output, text: '\0', totalBytes: 1 } };
+        expect(await store.getRun('nul', 1)).toMatchObject(expected);
+        expect((await store.listRuns('nul'))[0]).toMatchObject(expected);
+        expect((await store.listRunsPage({ taskId: 'nul', limit: 1 })).runs[0]).toMatchObject(expected);
+        expect((await store.getTaskWithRuns('nul'))!.runs[0]).toMatchObject(expected);
+        // What the kept output costs is its bytes as written.
+        expect(await store.outputBytes()).toBe(Buffer.byteLength(text) + 1);
       });
 
       it('finishes a run: writes the result, keeps scheduledAt, and keeps the stored startedAt when an interrupted run\'s end has none', async () => {
@@ -712,6 +797,67 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
       });
     });
 
+    describe('importTask (a task brought from another store, with its runs)', () => {
+      /** A cron task as exported after three runs: a success with output, a skipped tick, a failure whose output was cut. */
+      function exported(id: string): { task: Task; runs: Run[] } {
+        const task = makeTask(id, {
+          type: 'cron',
+          state: { status: 'WaitForNextExecution', nextRunAt: t0 + 9 * minute },
+          lastStatusUpdated: t0 + 8 * minute,
+          version: 17,
+          lastRun: 8,
+        });
+        const runs: Run[] = [
+          { ...runningRun(6, t0 + 6 * minute, t0 + 6 * minute + 2), finishedAt: t0 + 6 * minute + 40, outcome: 'succeeded', exitCode: 0,
+            stdout: { text: 'done 6\n', totalBytes: 7, droppedBytes: 0, droppedAt: 0 }, stderr: { text: 'warn\n', totalBytes: 5, droppedBytes: 0, droppedAt: 0 }, waitedMs: 2 },
+          skippedRun(7, t0 + 7 * minute),
+          { ...runningRun(8, t0 + 8 * minute, t0 + 8 * minute + 1), finishedAt: t0 + 8 * minute + 30, outcome: 'failed', exitCode: 3,
+            stdout: { text: 'headtail', totalBytes: 5000, droppedBytes: 4992, droppedAt: 4 }, stderr: noOutput, limit: 'memory' },
+        ];
+        return { task, runs };
+      }
+
+      it('stores the task as it was (state, version, last run) and its runs with their output', async () => {
+        const { task, runs } = exported('moved');
+        await store.importTask(task, runs);
+        expect(await store.getTaskWithRuns('moved')).toEqual({ task, runs });
+        expect(await store.getRun('moved', 8)).toEqual(runs[2]);
+        expect(await store.outputBytes()).toBe(Buffer.byteLength('done 6\nwarn\nheadtail'));
+      });
+
+      it('goes on like any other task: the next run is numbered after the last imported one', async () => {
+        const { task, runs } = exported('goes-on');
+        await store.importTask(task, runs);
+        const executing = next(task, { status: 'Executing', run: 9, nextRunAt: t0 + 10 * minute, stopRequested: false }, { lastRun: 9 });
+        await store.saveTask({ task: executing, expectedVersion: task.version, runChange: { kind: 'insert', run: runningRun(9, t0 + 9 * minute, t0 + 9 * minute + 1) }, keepRuns: 3 });
+        expect((await store.listRuns('goes-on')).map((run) => run.run)).toEqual([7, 8, 9]);
+        expect((await store.getTask('goes-on'))?.version).toBe(18);
+      });
+
+      it('stores a task without runs, in any state', async () => {
+        for (const [index, [, state]] of stateVariants.entries()) {
+          const task = makeTask(`state-${index}`, { state, version: 3, lastRun: 9 });
+          await store.importTask(task, []);
+          expect(await store.getTaskWithRuns(task.id)).toEqual({ task, runs: [] });
+        }
+      });
+
+      it('refuses an id that is taken with already_exists, and writes nothing of the import', async () => {
+        const kept = await insertIn(makeTask('taken'));
+        const { task, runs } = exported('taken');
+        await expectCode(store.importTask(task, runs), 'already_exists');
+        expect(await store.getTaskWithRuns('taken')).toEqual({ task: kept, runs: [] });
+        expect(await store.outputBytes()).toBe(0);
+      });
+
+      it('lists imported tasks after those already there, in the order they were imported', async () => {
+        await insertIn(makeTask('here'));
+        await store.importTask(exported('second').task, []);
+        await store.importTask(exported('first').task, []);
+        expect((await store.listTasks({ limit: 10 })).tasks.map((task) => task.id)).toEqual(['here', 'second', 'first']);
+      });
+    });
+
     describe('listTasks', () => {
       const submissionOrder = ['m', 'c', 'x', 'a', 'q'];
 
@@ -868,6 +1014,22 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         ]);
         const all = await store.listDueTasks({ now: Number.MAX_SAFE_INTEGER, limit: 10 });
         expect(all.map((task) => task.id)).toEqual(['waiting1', 'executingCron2', 'pending3', 'pending5']);
+      });
+
+      it('lists tasks due at the same instant in the order they were submitted, even after some were saved', async () => {
+        const ids = ['tie-a', 'tie-b', 'tie-c', 'tie-d'];
+        const due = { status: 'WaitForNextExecution', nextRunAt: t0 + minute } as const;
+        for (const id of ids) await store.insertTask(makeTask(id, { type: 'cron', state: due }));
+        // Moved to a later time and back: in PostgreSQL each move writes a new row version with a
+        // new index entry, after the others; the order must not follow that.
+        for (const id of ['tie-c', 'tie-a']) {
+          const task = (await store.getTask(id))!;
+          const later = next(task, { ...due, nextRunAt: t0 + 2 * minute });
+          await store.saveTask({ task: later, expectedVersion: task.version, keepRuns: 10 });
+          await store.saveTask({ task: next(later, due), expectedVersion: later.version, keepRuns: 10 });
+        }
+        expect((await store.listDueTasks({ now: t0 + minute, limit: 10 })).map((task) => task.id)).toEqual(ids);
+        expect((await store.listDueTasks({ now: t0 + minute, limit: 2 })).map((task) => task.id)).toEqual(['tie-a', 'tie-b']);
       });
 
       it('respects the limit, keeping the earliest', async () => {

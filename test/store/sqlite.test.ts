@@ -6,17 +6,25 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
-import type { Task } from '../../src/core/task.js';
+import type { Run, Task } from '../../src/core/task.js';
 import { migrations } from '../../src/store/sqlite/migrations.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import { describeTaskStoreConformance, makeTask } from './conformance.js';
 
 describeTaskStoreConformance('SqliteTaskStore', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'scheduler-store-'));
-  const store = new SqliteTaskStore({ path: join(dir, 'scheduler.db') });
+  const path = join(dir, 'scheduler.db');
+  const store = new SqliteTaskStore({ path });
+  const others: SqliteTaskStore[] = [];
   return {
     store,
+    connect: () => {
+      const other = new SqliteTaskStore({ path });
+      others.push(other);
+      return other;
+    },
     cleanup: async () => {
+      for (const other of others) await other.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -302,5 +310,86 @@ describe('SqliteTaskStore on a file', () => {
     await store.close();
     await expect(store.ping()).rejects.toThrow();
     await expect(store.close()).resolves.toBeUndefined();
+  });
+});
+
+describe('SqliteTaskStore: the changes that do not raise a version (for caches of reads)', () => {
+  let dir: string;
+  let store: SqliteTaskStore;
+  let told: string[];
+  const t0 = Date.parse('2026-11-25T10:00:00.000Z');
+
+  /** A finished run of `text` on stdout, finished at `finishedAt`. */
+  const finishedRun = (run: number, finishedAt: number, text: string): Run => ({
+    run,
+    scheduledAt: finishedAt - 10,
+    attempt: 1,
+    startedAt: finishedAt - 5,
+    finishedAt,
+    outcome: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stdout: { text, totalBytes: text.length, droppedBytes: 0, droppedAt: 0 },
+    stderr: { text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 },
+    outputCap: 4096,
+  });
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'scheduler-store-'));
+    store = new SqliteTaskStore({ path: join(dir, 'scheduler.db') });
+    told = [];
+    store.onUnversionedChange((id) => told.push(id));
+  });
+
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('moves its write count with every write, and not with reads', async () => {
+    const counts = [store.writeCount()];
+    const moved = async (write: Promise<unknown>) => {
+      await write;
+      counts.push(store.writeCount());
+      return counts.at(-1)! > counts.at(-2)!;
+    };
+    const task = makeTask('a');
+    expect(await moved(store.insertTask(task))).toBe(true);
+    expect(await moved(store.saveTask({ task: { ...task, state: { status: 'Stopped' }, version: 2 }, expectedVersion: 1, keepRuns: 10 }))).toBe(true);
+    expect(await moved(store.importTask(makeTask('b', { state: { status: 'Executed' }, version: 3, lastRun: 1 }), [finishedRun(1, t0, 'out')]))).toBe(true);
+    expect(await moved(store.boundOutput(0))).toBe(true);
+    expect(await moved(store.deleteTask('b'))).toBe(true);
+    expect(await moved(Promise.all([store.getTask('a'), store.getTaskWithRuns('a'), store.taskVersion('a'), store.listTasks({ limit: 10 })]))).toBe(false);
+  });
+
+  it('tells nothing of writes that raise the version: insert, import, save', async () => {
+    const task = makeTask('a');
+    await store.insertTask(task);
+    await store.importTask(makeTask('b', { state: { status: 'Executed' }, version: 3, lastRun: 1 }), [finishedRun(1, t0, 'out')]);
+    await store.saveTask({ task: { ...task, state: { status: 'Stopped' }, version: 2 }, expectedVersion: 1, keepRuns: 10 });
+    expect(told).toEqual([]);
+  });
+
+  it('tells each delete, by id, and not a delete of no task', async () => {
+    await store.insertTask(makeTask('a'));
+    await store.insertTask(makeTask('b'));
+    expect(await store.deleteTask('b')).toBe(true);
+    expect(await store.deleteTask('b')).toBe(false);
+    expect(await store.deleteTask('never')).toBe(false);
+    expect(told).toEqual(['b']);
+  });
+
+  it('tells the tasks whose output boundOutput dropped, and only those', async () => {
+    const executed = (id: string) => makeTask(id, { state: { status: 'Executed' }, version: 3, lastRun: 1 });
+    await store.importTask(executed('first'), [finishedRun(1, t0 + 1, 'x'.repeat(10))]);
+    await store.importTask(executed('second'), [finishedRun(1, t0 + 2, 'y'.repeat(10))]);
+    await store.importTask(executed('third'), [finishedRun(1, t0 + 3, 'z'.repeat(10))]);
+    expect(await store.boundOutput(30)).toBe(0);
+    expect(told).toEqual([]);
+    expect(await store.boundOutput(10)).toBe(2);
+    expect(told).toEqual(['first', 'second']);
+    // The version stays: only the listener knows that these tasks read differently now.
+    expect(await store.taskVersion('first')).toBe(3);
   });
 });

@@ -1,4 +1,4 @@
-/** A Clock whose time moves only when a test says so. */
+/** A Clock whose time moves only when a test says so, in a zone the test chooses (UTC unless it says). */
 import type { Clock, TimerHandle } from '../../src/core/clock.js';
 
 interface PendingTimer {
@@ -11,10 +11,17 @@ export class FakeClock implements Clock {
   private timers: PendingTimer[] = [];
   private nextId = 1;
 
-  constructor(private current = Date.parse('2026-11-25T10:00:00.000Z')) {}
+  constructor(
+    private current = Date.parse('2026-11-25T10:00:00.000Z'),
+    private readonly zone = 'UTC',
+  ) {}
 
   now(): number {
     return this.current;
+  }
+
+  timeZone(): string {
+    return this.zone;
   }
 
   setTimer(callback: () => void, delayMs: number): TimerHandle {

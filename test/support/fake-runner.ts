@@ -7,9 +7,7 @@
  */
 import type { CapturedOutput, OutputStream } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
-import type { RunOutputListener } from '../../src/runner/held-process.js';
-import type { RunningProcess, RunSpec } from '../../src/runner/process-runner.js';
-import type { RecoveredOutput, RunLauncher } from '../../src/runner/run-launcher.js';
+import type { RecoveredOutput, RunLauncher, RunningProcess, RunOutputListener, RunSpec } from '../../src/runner/run-launcher.js';
 
 const noOutput = (): CapturedOutput => ({ text: '', totalBytes: 0, droppedBytes: 0, droppedAt: 0 });
 
@@ -164,7 +162,7 @@ export class FakeRunner implements RunLauncher {
     return run;
   }
 
-  recoverOutput(taskId: string, run: number): RecoveredOutput {
+  async recoverOutput(taskId: string, run: number): Promise<RecoveredOutput> {
     this.calls.push({ kind: 'recoverOutput', taskId, run });
     return this.spooled.get(`${taskId}#${run}`) ?? { stdout: noOutput(), stderr: noOutput() };
   }
@@ -184,7 +182,7 @@ export class FakeRunner implements RunLauncher {
     this.prepared.length = 0;
   }
 
-  killOrphans(): number {
+  async killOrphans(): Promise<number> {
     this.calls.push({ kind: 'killOrphans' });
     return this.orphansFound;
   }

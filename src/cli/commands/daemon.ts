@@ -1,7 +1,7 @@
 /** scheduler daemon: runs the server in the foreground until SIGINT or SIGTERM. */
 import { Command, Option } from 'commander';
-import { SchedulerError } from '../../core/errors.js';
-import { daemonOptions, resolveDaemonConfig, type DaemonOption, type DaemonOptionValues } from '../../daemon-options.js';
+import { SchedulerError } from '../../protocol/errors.js';
+import { optionHelp, optionRows, type OptionName } from '../../daemon/daemon-options.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 
 /** The attribute commander stores a flag's value under (`--max-runs` -> maxRuns). */
@@ -12,36 +12,23 @@ export function daemonCommand(io: CliIo): Command {
     .description('run the scheduler daemon (HTTP API and engine) in the foreground')
     .addHelpText('after', '\nEach option may also be set by its environment variable or in the --config file; a flag wins over the variable, which wins over the file.');
   // From the table, without commander defaults: a value that is there came from the command line.
-  for (const row of daemonOptions as readonly DaemonOption[]) {
-    const option = new Option(`${row.flag} <${row.value.toLowerCase()}>`, helpOf(row));
-    if (row.choices) option.choices([...row.choices]);
+  for (const row of optionRows) {
+    const option = new Option(`${row.flag} <${row.value.toLowerCase()}>`, optionHelp(row));
+    if (row.kind.choices) option.choices([...row.kind.choices]);
     command.addOption(option);
   }
   return command.action(async (given: Record<string, string | undefined>) => {
-    const flags: Partial<Record<keyof DaemonOptionValues, string>> = {};
-    for (const row of daemonOptions) {
+    const flags: Partial<Record<OptionName, string>> = {};
+    for (const row of optionRows) {
       const value = given[attribute(row.flag)];
       if (value !== undefined) flags[row.name] = value;
     }
     Object.assign(flags, globalsBeforeDaemon(command, flags));
     // Loaded on demand, so client commands start without the server's modules.
-    const { startDaemon } = await import('../../daemon.js');
-    const daemon = await startDaemon(resolveDaemonConfig({ flags, env: process.env, cwd: process.cwd() }), io.out);
-    await new Promise<void>((resolve) => {
-      const shutdown = (signal: string) => {
-        io.out(`${signal}: shutting down (runs in progress are ended and recorded as interrupted)`);
-        void daemon.close().then(resolve);
-      };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-    });
+    const { resolveDaemonConfig } = await import('../../daemon/resolve-daemon-config.js');
+    const { runDaemonUntilSignalled } = await import('../../daemon/run-until-signalled.js');
+    await runDaemonUntilSignalled(resolveDaemonConfig({ flags, env: process.env, cwd: process.cwd() }), io.out);
   });
-}
-
-function helpOf(row: DaemonOption): string {
-  const byDefault = row.defaultDoc ?? (typeof row.default === 'string' ? row.default : 'none');
-  const sources = [`$${row.env}${row.parseEnv ? ' (the token itself)' : ''}`, ...(row.configKey ? [`config "${row.configKey}"`] : [])];
-  return `${row.help.replace(/`/g, '')} (default: ${byDefault.replace(/`/g, '')}; or ${sources.join(', ')})`;
 }
 
 /**
@@ -49,7 +36,7 @@ function helpOf(row: DaemonOption): string {
  * token file means the same to the daemon, so it counts (after the daemon's own flag);
  * --server is a client's and would do nothing here, so it is refused rather than ignored.
  */
-function globalsBeforeDaemon(command: Command, flags: Partial<Record<keyof DaemonOptionValues, string>>): Partial<Record<keyof DaemonOptionValues, string>> {
+function globalsBeforeDaemon(command: Command, flags: Partial<Record<OptionName, string>>): Partial<Record<OptionName, string>> {
   const globals = command.parent?.opts<GlobalOptions>() ?? {};
   if (globals.server !== undefined) {
     throw new SchedulerError('invalid_request', '--server: is an option of the client commands; the daemon listens where --listen says');

@@ -6,8 +6,8 @@
  */
 import { Command } from 'commander';
 import type { SchedulerClient } from '../../client/client.js';
-import { SchedulerError } from '../../core/errors.js';
-import type { RunOutcome, TaskStatus } from '../../core/task.js';
+import { SchedulerError } from '../../protocol/errors.js';
+import type { RunOutcome, TaskStatus } from '../../protocol/vocabulary.js';
 import { isFinal } from '../../protocol/events.js';
 import type { TaskJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';

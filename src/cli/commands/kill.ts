@@ -14,8 +14,12 @@ export function killCommand(io: CliIo): Command {
       const running = new Set((await client.get(id)).results.filter((result) => result.outcome === 'running').map((result) => result.run));
       const task = await client.kill(id);
       if (options.json) return printJson(io, task);
-      const killed = task.results.filter((result) => running.has(result.run) && result.outcome === 'killed').map((result) => result.run);
+      const ended = task.results.filter((result) => running.has(result.run) && result.outcome === 'killed');
+      const killed = ended.map((result) => result.run);
       const which = killed.length === 1 ? `run ${killed[0]}` : killed.length > 1 ? `runs ${killed.join(', ')}` : 'the run';
-      io.out(`killed ${which} of ${task.id}; status ${task.status}`);
+      // Several daemons sharing PostgreSQL: say where the runs executed.
+      const nodes = [...new Set(ended.flatMap((result) => (result.node === undefined ? [] : [result.node])))];
+      const where = nodes.length > 0 ? ` on node ${nodes.join(', ')}` : '';
+      io.out(`killed ${which} of ${task.id}${where}; status ${task.status}`);
     });
 }

@@ -4,8 +4,8 @@
  * while this one prints). As a table, a JSON array, or NDJSON (one task per line).
  */
 import { Command, Option } from 'commander';
-import { SchedulerError } from '../../core/errors.js';
-import { taskStatuses } from '../../core/task.js';
+import { SchedulerError } from '../../protocol/errors.js';
+import { taskStatuses } from '../../protocol/vocabulary.js';
 import type { TaskSummaryJson } from '../../protocol/schemas.js';
 import { booleanOption } from '../boolean-flag.js';
 import { clientFor, type CliIo } from '../context.js';

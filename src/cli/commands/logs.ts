@@ -6,8 +6,8 @@
  */
 import { Command } from 'commander';
 import type { SchedulerClient } from '../../client/client.js';
-import { SchedulerError } from '../../core/errors.js';
-import type { OutputStream } from '../../core/task.js';
+import { SchedulerError } from '../../protocol/errors.js';
+import type { OutputStream } from '../../protocol/vocabulary.js';
 import { isFinal } from '../../protocol/events.js';
 import type { TaskJson } from '../../protocol/schemas.js';
 import type { CliIo } from '../context.js';
@@ -81,6 +81,9 @@ async function follow(client: SchedulerClient, target: Target, io: CliIo): Promi
       case 'snapshot': {
         // A daemon from before the `runs` field sends only `run`.
         const executing = event.data.runs ?? (event.data.run === null ? [] : [event.data.run]);
+        // A run that started between the first read and this stream (its run-started was
+        // before the stream) is the one to follow.
+        if (target.run === undefined && executing.length > 0) target.run = executing[0]!;
         // The run asked for is not executing (any more): its output is all recorded. (What was
         // printed before a reconnection is not printed again: the printer skips it.)
         if (target.run !== undefined && !executing.includes(target.run)) return printRecorded(client, { ...target, run: target.run }, printer);
@@ -98,6 +101,9 @@ async function follow(client: SchedulerClient, target: Target, io: CliIo): Promi
         return event.data.outcome;
       case 'status':
         if (isFinal(event.data.status) && target.run === undefined) {
+          // It may have run, start to end, between the first read and this stream: its record says.
+          const ran = chooseRun(await client.get(target.id));
+          if (ran !== undefined) return printRecorded(client, { ...target, run: ran }, printer);
           throw new SchedulerError('not_found', `task "${target.id}" ended (${event.data.status}) without running`);
         }
         break;

@@ -1,6 +1,6 @@
 /** scheduler next ID [-n 5]: when the task will run next, if nothing stops it. */
 import { Command } from 'commander';
-import { SchedulerError } from '../../core/errors.js';
+import { SchedulerError } from '../../protocol/errors.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { localTime, relativeTime } from '../render.js';
 import { booleanOption } from '../boolean-flag.js';

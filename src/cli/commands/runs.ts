@@ -1,8 +1,8 @@
 /** scheduler runs ID: a task's run history as a table, newest first. */
 import { Command, Option } from 'commander';
-import { formatDuration } from '../../core/duration.js';
-import { SchedulerError } from '../../core/errors.js';
-import { runOutcomes } from '../../core/task.js';
+import { formatDuration } from '../../protocol/formats.js';
+import { SchedulerError } from '../../protocol/errors.js';
+import { runOutcomes } from '../../protocol/vocabulary.js';
 import type { RunJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { localTime, table } from '../render.js';

@@ -1,6 +1,6 @@
 /** scheduler status: the daemon's version, uptime, store and what it is doing. */
 import { Command } from 'commander';
-import { formatDuration } from '../../core/duration.js';
+import { formatDuration } from '../../protocol/formats.js';
 import type { StatusJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { localTime } from '../render.js';
@@ -17,6 +17,7 @@ export function statusCommand(io: CliIo): Command {
         ['version', status.version],
         ['up since', `${localTime(status.startedAt)} (${formatDuration(Math.round(status.uptimeSeconds) * 1000)})`],
         ['store', `${status.store.kind} ${status.store.location}`],
+        ...(status.node === undefined ? [] : [['node', status.node] as [string, string]]),
         ['runs in progress', `${status.runsInProgress} (at most ${status.maxRuns} at once)`],
         ['runs waiting', status.runsWaiting],
         ['queues', status.queues.map(describeQueue).join('; ')],

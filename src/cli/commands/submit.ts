@@ -4,11 +4,9 @@
  * `--start` and `--end`. `--dry-run` checks the task and prints when it would fire.
  */
 import { Command, Option } from 'commander';
-import { SchedulerError } from '../../core/errors.js';
-import { catchUpModes } from '../../core/catch-up.js';
-import { overlapRules } from '../../core/policy.js';
-import { looksLikeDuration } from '../../core/submission.js';
-import { taskTypes } from '../../core/task.js';
+import { SchedulerError } from '../../protocol/errors.js';
+import { looksLikeDuration } from '../../protocol/formats.js';
+import { catchUpModes, overlapRules, taskTypes } from '../../protocol/vocabulary.js';
 import type { SubmitBody, TaskSummaryJson } from '../../protocol/schemas.js';
 import { clientFor, printJson, type CliIo } from '../context.js';
 import { addExecutionFlags, executionFields, type ExecutionOptions } from '../execution-flags.js';

@@ -8,6 +8,11 @@
  * A client that stops reading is cut off once the bytes queued for it pass a bound, rather
  * than letting the daemon buffer for it without end. It can reconnect with Last-Event-ID and
  * resume from the events the daemon still retains.
+ *
+ * A fan-out (sendToAll) writes one shared buffer to every watcher in one loop: one write per
+ * socket, with nothing allocated per watcher by this module, and the cutting off of slow
+ * clients (a reset, a log line) left until the loop is over, so that a slow client costs the
+ * others nothing but the check.
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -83,30 +88,27 @@ export class SseConnection {
     this.allowance += frame.length;
   }
 
-  /** Sends a frame; cuts the client off if too much is already waiting for it. */
-  send(frame: Buffer | string): void {
-    if (this.ended) return;
+  /**
+   * Sends a frame; true when too much is now waiting for the client: it gets nothing more,
+   * and cut() must follow (sendToAll leaves that until every watcher has been written to).
+   */
+  write(frame: Buffer): boolean {
+    if (this.ended) return false;
     const socket = this.socket!;
     socket.write(frame);
-    const queued = socket.writableLength;
-    if (queued > this.allowance) {
-      this.ended = true;
-      this.onCut(queued);
-      // A reset, not a close: the client must see that the stream was cut, not that it
-      // ended (a close-delimited body cannot tell them apart), and the bytes queued for it
-      // are dropped at once.
-      socket.resetAndDestroy();
-    }
+    if (socket.writableLength <= this.allowance) return false;
+    this.ended = true;
+    return true;
   }
 
-  /** Holds the frames sent from now on until flush(), to send them in one write. */
-  hold(): void {
-    if (!this.ended) this.socket!.cork();
-  }
-
-  /** Sends the frames held since hold(). */
-  flush(): void {
-    if (!this.ended) this.socket!.uncork();
+  /** Cuts off a client that write() found too slow. */
+  cut(): void {
+    const socket = this.socket!;
+    this.onCut(socket.writableLength);
+    // A reset, not a close: the client must see that the stream was cut, not that it
+    // ended (a close-delimited body cannot tell them apart), and the bytes queued for it
+    // are dropped at once.
+    socket.resetAndDestroy();
   }
 
   /** Ends the stream normally: the connection closes once what is queued has been sent. */
@@ -115,4 +117,16 @@ export class SseConnection {
     this.ended = true;
     this.socket!.end();
   }
+}
+
+/**
+ * Writes `frame` to every connection of `connections`, in their order, then cuts off those
+ * that have too much waiting. The same bytes go to every socket.
+ */
+export function sendToAll(connections: Iterable<SseConnection>, frame: Buffer): void {
+  let slow: SseConnection[] | undefined;
+  for (const connection of connections) {
+    if (connection.write(frame)) (slow ??= []).push(connection);
+  }
+  if (slow) for (const connection of slow) connection.cut();
 }

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { TaskStore } from '../../store/task-store.js';
+import type { BackupWriter } from '../ports.js';
 import { answer, commonErrors, errorResponses } from './responses.js';
 
 const BackupBody = Type.Object({
@@ -20,7 +20,8 @@ const BackupJson = Type.Object({
   bytes: Type.Integer({ description: 'the size of the copy' }),
 }, { description: 'Where the copy was written, and its size' });
 
-export function backupRoutes(app: FastifyInstance, store: TaskStore): void {
+/** POST /api/backup, written by `store`. */
+export function backupRoutes(app: FastifyInstance, store: BackupWriter): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   api.post('/api/backup', {
     schema: {

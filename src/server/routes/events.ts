@@ -1,11 +1,11 @@
 /** GET /api/tasks/{id}/events: the live event stream of a task (Server-Sent Events); see EventHub. */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Engine } from '../../engine/engine.js';
 import { Type } from 'typebox';
 import { EventJson } from '../../protocol/event-schemas.js';
 import { EventsQuery, Ref, TaskIdParams } from '../../protocol/schemas.js';
 import type { EventHub } from '../events/event-hub.js';
+import type { TaskOperations } from '../ports.js';
 import { commonErrors, emptyAnswer, errorResponses } from './responses.js';
 
 /** The header a reconnecting Server-Sent Events client sends by itself. */
@@ -19,7 +19,8 @@ const eventStream = {
   content: { 'text/event-stream': { schema: Ref(EventJson) } },
 };
 
-export function eventRoutes(app: FastifyInstance, engine: Engine, hub: EventHub): void {
+/** The event stream route: the hub serves it, reading the task and its live output through the engine. */
+export function eventRoutes(app: FastifyInstance, engine: Pick<TaskOperations, 'getTask' | 'liveOutput'>, hub: EventHub): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.get('/api/tasks/:id/events', {

@@ -3,15 +3,16 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { readOutputWindow } from '../../core/output-window.js';
 import type { CapturedOutput, OutputStream, RunOutcome } from '../../core/task.js';
-import type { Engine } from '../../engine/engine.js';
 import { OutputJson, OutputQuery, RunJson, RunPageJson, RunParams, RunsQuery, TaskIdParams } from '../../protocol/schemas.js';
 import { Ref } from '../../protocol/schemas.js';
 import { runJson } from '../../protocol/task-json.js';
+import type { TaskOperations } from '../ports.js';
 import { answer, commonErrors, errorResponses } from './responses.js';
 
 const errors = errorResponses(...commonErrors, 404);
 
-export function runRoutes(app: FastifyInstance, engine: Engine): void {
+/** The run routes, over the engine's reads of runs. */
+export function runRoutes(app: FastifyInstance, engine: Pick<TaskOperations, 'listRuns' | 'getRun' | 'liveOutput'>): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.get('/api/tasks/:id/runs', {

@@ -3,8 +3,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { SchedulerError } from '../../core/errors.js';
 import { parseDuration } from '../../core/duration.js';
-import type { Engine } from '../../engine/engine.js';
-import type { ChangeFeed } from '../../engine/change-feed.js';
 import { upcomingFires } from '../../core/schedule.js';
 import { dueAt, type Run, type Task, type TaskStatus } from '../../core/task.js';
 import { taskJson, taskSummaryJson } from '../../protocol/task-json.js';
@@ -23,13 +21,17 @@ import {
   Ref,
 } from '../../protocol/schemas.js';
 import { clientHasVersion, IfMatchHeaders, IfNoneMatchHeaders, versionsIfMatch, withEtag } from '../conditional.js';
+import type { ChangeSubscriptions, TaskOperations } from '../ports.js';
+import type { KeptTask, TaskJsonCache } from '../task-json-cache.js';
 import { TaskWatcher } from '../watch.js';
 import { answer, commonErrors, emptyAnswer, errorResponses } from './responses.js';
 
 /** What the task routes need. */
 export interface TaskRoutesDeps {
-  engine: Engine;
-  feed: ChangeFeed;
+  engine: TaskOperations;
+  feed: ChangeSubscriptions;
+  /** Serialised tasks kept by version; absent when the store cannot tell every change (see SoleWriter). */
+  cache?: TaskJsonCache;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -42,9 +44,10 @@ const taskAnswer = (description: string) => answer(description, Ref(TaskJson));
 const defaultWatchMs = 30_000;
 const maxWatchMs = 5 * 60_000;
 
+/** The task routes, over the engine's operations and the change feed (long polls). */
 export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { engine } = deps;
+  const { engine, cache } = deps;
   const watcher = new TaskWatcher(engine, deps.feed);
 
   api.get('/api/tasks', {
@@ -110,6 +113,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
       if (lone.length > 0) {
         throw new SchedulerError('invalid_request', `${lone.join(' and ')}: only with watch=true (the long poll); drop ${lone.length > 1 ? 'them' : 'it'}, or add watch=true`);
       }
+      if (cache) return cachedTaskReply(request, reply, id, engine, cache);
       const { task, runs } = await engine.get(id);
       return taskReply(request, reply, task, runs);
     }
@@ -208,8 +212,56 @@ function taskReply(request: FastifyRequest, reply: FastifyReply, task: Task, run
   return taskJson(task, runs);
 }
 
+/** The content type of every JSON answer, as Fastify sets it for an object. */
+const jsonType = 'application/json; charset=utf-8';
+
+/**
+ * taskReply through the cache (task-json-cache.ts): a task kept as the store has it now is
+ * sent as the bytes kept, after no read of the database when nothing was written since, or
+ * one row read (its version) otherwise. Else the task is read and serialised with the route's
+ * own response schema, so the bytes are the same either way, and kept if they depend on the
+ * store alone.
+ */
+async function cachedTaskReply(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  id: string,
+  engine: Pick<TaskOperations, 'get' | 'taskVersion'>,
+  cache: TaskJsonCache,
+): Promise<FastifyReply> {
+  const unchanged = cache.unchanged(id);
+  if (unchanged !== undefined) return sendKept(request, reply, unchanged);
+  // Taken before reading: what is read is at least as new as the mark.
+  const mark = cache.mark();
+  const version = await engine.taskVersion(id);
+  const kept = version === undefined ? undefined : cache.atVersion(id, version, mark);
+  if (kept !== undefined) return sendKept(request, reply, kept);
+  const { task, runs } = await engine.get(id);
+  withEtag(reply, task.version);
+  if (clientHasVersion(request, task.version)) return reply.code(304).send();
+  const body = Buffer.from(reply.serializeInput(taskJson(task, runs), '200', 'application/json') as string);
+  if (dependsOnStoreAlone(task, runs)) cache.put(id, task.version, body, mark);
+  return reply.type(jsonType).send(body);
+}
+
+/** The kept answer, or 304 when If-None-Match names its version. */
+function sendKept(request: FastifyRequest, reply: FastifyReply, kept: KeptTask): FastifyReply {
+  withEtag(reply, kept.version);
+  if (clientHasVersion(request, kept.version)) return reply.code(304).send();
+  return reply.type(jsonType).send(kept.body);
+}
+
+/**
+ * Whether the answer for this task is the same for as long as its version is: not while a
+ * run executes, whose output so far (and an end the store has not taken yet) the engine
+ * adds from memory, changing the answer without changing the version.
+ */
+function dependsOnStoreAlone(task: Task, runs: readonly Run[]): boolean {
+  return task.state.status !== 'Executing' && runs.every((run) => run.outcome !== 'running');
+}
+
 /** Whether a task with `id` is stored; failures of the store other than not_found are thrown. */
-async function taskExists(engine: Engine, id: string): Promise<boolean> {
+async function taskExists(engine: Pick<TaskOperations, 'getTask'>, id: string): Promise<boolean> {
   try {
     await engine.getTask(id);
     return true;

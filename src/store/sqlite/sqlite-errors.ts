@@ -31,7 +31,7 @@ export function corruptionRemedy(file: string): string {
   return (
     `stop the daemon, then either restore a backup made with "scheduler backup" (copy it over ${file} and remove ${file}-wal and ${file}-shm), ` +
     `or move ${file} aside (with its -wal and -shm files) to start with an empty store; ` +
-    `as a last resort, "sqlite3 ${file} .recover" may save what is readable (see the README, Storage)`
+    `as a last resort, "sqlite3 ${file} .recover" may save what is readable (see docs/durability.md)`
   );
 }
 

@@ -22,14 +22,16 @@ import type {
   StoreHealth,
   TaskPage,
   TaskStore,
+  SoleWriter,
 } from '../task-store.js';
+import { decodeCursor } from '../cursor.js';
 import { writeBackup } from './backup.js';
 import { GroupCommit } from './group-commit.js';
 import { startQuickCheck, type QuickCheck } from './quick-check.js';
 import { classifySqliteError, corruptionRemedy, StoreFailure } from './sqlite-errors.js';
 import { checkDatabaseAtStart } from './start-check.js';
 import { migrations } from './migrations.js';
-import { intervalColumn, rowToRun, rowToTask, stateToColumns, type RunRow, type TaskRow } from './rows.js';
+import { rowToRun, rowToTask, runColumns, runEndColumns, runEndToRow, runToRow, taskToRow, type RunRow, type TaskRow } from '../rows.js';
 
 /** How long after a refused write recheck() tries a write of its own. */
 const recheckAfterMs = 5_000;
@@ -51,8 +53,16 @@ export interface SqliteStoreOptions {
 const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, policy, state_detail, lang, execution, created_at, status, current_run,
   stop_requested, next_run_at, last_status_updated, version, last_run`;
 
-/** A TaskStore over a SQLite database file. */
-export class SqliteTaskStore implements TaskStore {
+function alreadyExists(id: string): SchedulerError {
+  return new SchedulerError('already_exists', `a task with id "${id}" already exists; choose another id, or delete that task first`);
+}
+
+/**
+ * A TaskStore over a SQLite database file. The daemon holding the data directory's lock is
+ * the file's only writer, so the store can tell when anything was written, and every change
+ * that does not raise a task's version (SoleWriter).
+ */
+export class SqliteTaskStore implements TaskStore, SoleWriter {
   private readonly db: Database.Database;
   private readonly path: string;
   private state: StoreHealth = { ok: true };
@@ -62,10 +72,12 @@ export class SqliteTaskStore implements TaskStore {
   private readonly statements;
   private readonly saveInTransaction: (params: SaveTaskParams) => void;
   private readonly deleteInTransaction: (id: string) => boolean;
+  private readonly importInTransaction: (task: Task, runs: readonly Run[]) => void;
   private readonly readTaskWithRuns: (id: string) => { task: Task; runs: Run[] } | undefined;
   private readonly boundOutputInTransaction: (maxBytes: number) => number;
   /** Submits arriving together are committed together (see GroupCommit). */
   private readonly inserts: GroupCommit<Task>;
+  private readonly unversionedListeners: Array<(taskId: string) => void> = [];
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -104,9 +116,15 @@ export class SqliteTaskStore implements TaskStore {
       return { task: rowToTask(row), runs: (this.statements.listRuns.all(id) as RunRow[]).map(rowToRun) };
     });
     this.boundOutputInTransaction = this.db.transaction((maxBytes: number) => this.dropOldestOutput(maxBytes));
+    this.importInTransaction = this.db.transaction((task: Task, runs: readonly Run[]) => {
+      if (this.statements.insertTask.run(taskToRow(task)).changes === 0) throw alreadyExists(task.id);
+      for (const run of runs) this.statements.insertRun.run(runToRow(task.id, run));
+    });
     this.deleteInTransaction = this.db.transaction((id: string) => {
       this.statements.deleteRuns.run(id);
-      return this.statements.deleteTask.run(id).changes > 0;
+      const deleted = this.statements.deleteTask.run(id).changes > 0;
+      if (deleted) this.unversionedChange(id);
+      return deleted;
     });
   }
 
@@ -140,6 +158,9 @@ export class SqliteTaskStore implements TaskStore {
           last_status_updated = @last_status_updated, version = @version, last_run = @last_run
         WHERE id = @id AND version = @expected_version`),
       getTask: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE id = ?`),
+      taskVersion: db.prepare('SELECT version FROM tasks WHERE id = ?').pluck(),
+      // Rows changed by this connection since it opened: no table is read.
+      totalChanges: db.prepare('SELECT total_changes()').pluck(),
       listTasks: db.prepare(
         `SELECT ${taskColumns} FROM tasks WHERE seq > ? ORDER BY seq LIMIT ?`,
       ),
@@ -151,8 +172,10 @@ export class SqliteTaskStore implements TaskStore {
       earliestDue: db.prepare(
         'SELECT MIN(next_run_at) AS due FROM tasks WHERE next_run_at IS NOT NULL',
       ),
+      // Ties in submission order (seq is the row id, which ends each entry of the index on
+      // next_run_at, so this needs no sort).
       listDue: db.prepare(`SELECT ${taskColumns} FROM tasks
-        WHERE next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`),
+        WHERE next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at, seq LIMIT ?`),
       listExecuting: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE status = 'Executing'`),
       listRuns: db.prepare('SELECT * FROM runs WHERE task_id = ? ORDER BY run'),
       listRunsBefore: db.prepare('SELECT * FROM runs WHERE task_id = ? AND run < ? ORDER BY run DESC LIMIT ?'),
@@ -160,10 +183,8 @@ export class SqliteTaskStore implements TaskStore {
         'SELECT * FROM runs WHERE task_id = ? AND run < ? AND outcome = ? ORDER BY run DESC LIMIT ?',
       ),
       getRun: db.prepare('SELECT * FROM runs WHERE task_id = ? AND run = ?'),
-      insertRun: db.prepare(`INSERT OR REPLACE INTO runs (task_id, run, scheduled_at, attempt, started_at,
-          finished_at, outcome, exit_code, signal, error, limit_hit, waited_ms, waiting, ${outputColumns.join(', ')})
-        VALUES (@task_id, @run, @scheduled_at, @attempt, @started_at, @finished_at, @outcome, @exit_code,
-          @signal, @error, @limit_hit, @waited_ms, @waiting, ${outputColumns.map((column) => `@${column}`).join(', ')})`),
+      insertRun: db.prepare(`INSERT OR REPLACE INTO runs (${runColumns.join(', ')})
+        VALUES (${runColumns.map((column) => `@${column}`).join(', ')})`),
       // A run that waited for a slot has started: only a run still recorded as waiting.
       startRun: db.prepare(`UPDATE runs SET started_at = @started_at, waiting = 0
         WHERE task_id = @task_id AND run = @run AND waiting = 1 AND outcome = 'running'`),
@@ -172,9 +193,8 @@ export class SqliteTaskStore implements TaskStore {
       // its start, and keeps the one recorded.
       finishRun: db.prepare(`UPDATE runs SET
           started_at = CASE WHEN @outcome = 'interrupted' THEN COALESCE(@started_at, started_at) ELSE @started_at END,
-          finished_at = @finished_at, outcome = @outcome, exit_code = @exit_code, waiting = 0,
-          signal = @signal, error = @error, limit_hit = @limit_hit, waited_ms = @waited_ms,
-          ${outputColumns.map((column) => `${column} = @${column}`).join(', ')}
+          waiting = 0,
+          ${runEndColumns.filter((column) => column !== 'started_at').map((column) => `${column} = @${column}`).join(', ')}
         WHERE task_id = @task_id AND run = @run`),
       outputUsage: db.prepare('SELECT bytes FROM output_usage WHERE id = 1'),
       oldestRunsWithOutput: db.prepare(`SELECT task_id, run, output_bytes, stdout_bytes, stderr_bytes FROM runs
@@ -197,12 +217,13 @@ export class SqliteTaskStore implements TaskStore {
   /** Inserts a batch of new tasks in one transaction; a taken id refuses that task alone. */
   private insertBatch(tasks: Task[]): Array<Error | undefined> {
     return tasks.map((task) => {
-      if (this.statements.insertTask.run(taskParams(task)).changes > 0) return undefined;
-      return new SchedulerError(
-        'already_exists',
-        `a task with id "${task.id}" already exists; choose another id, or delete that task first`,
-      );
+      if (this.statements.insertTask.run(taskToRow(task)).changes > 0) return undefined;
+      return alreadyExists(task.id);
     });
+  }
+
+  async importTask(task: Task, runs: readonly Run[]): Promise<void> {
+    this.guard('write', () => this.importInTransaction(task, runs));
   }
 
   async saveTask(params: SaveTaskParams): Promise<void> {
@@ -213,7 +234,7 @@ export class SqliteTaskStore implements TaskStore {
   private writeTask(params: SaveTaskParams): void {
     const { task, expectedVersion, runChange, keepRuns } = params;
     const updated = this.statements.updateTask.run({
-      ...taskParams(task),
+      ...taskToRow(task),
       expected_version: expectedVersion,
     });
     if (updated.changes === 0) {
@@ -224,25 +245,12 @@ export class SqliteTaskStore implements TaskStore {
     }
     if (!runChange) return;
     if (runChange.kind === 'insert') {
-      if (runChange.skipped) this.statements.insertRun.run(runParams(task.id, runChange.skipped));
-      this.statements.insertRun.run(runParams(task.id, runChange.run));
+      if (runChange.skipped) this.statements.insertRun.run(runToRow(task.id, runChange.skipped));
+      this.statements.insertRun.run(runToRow(task.id, runChange.run));
     } else if (runChange.kind === 'start') {
       this.statements.startRun.run({ task_id: task.id, run: runChange.run, started_at: runChange.startedAt });
     } else {
-      const { result } = runChange;
-      this.statements.finishRun.run({
-        task_id: task.id,
-        run: runChange.run,
-        started_at: result.startedAt,
-        finished_at: result.finishedAt,
-        outcome: result.outcome,
-        exit_code: result.exitCode,
-        signal: result.signal,
-        error: result.error,
-        limit_hit: result.limit ?? null,
-        waited_ms: result.waitedMs ?? null,
-        ...outputParams(result),
-      });
+      this.statements.finishRun.run(runEndToRow(task.id, runChange.run, runChange.result));
     }
     this.statements.pruneRuns.run(task.id, task.lastRun - keepRuns);
   }
@@ -252,6 +260,25 @@ export class SqliteTaskStore implements TaskStore {
       const row = this.statements.getTask.get(id) as TaskRow | undefined;
       return row && rowToTask(row);
     });
+  }
+
+  async taskVersion(id: string): Promise<number | undefined> {
+    // One statement: atomic on its own, so no transaction around it.
+    return this.guard('read', () => this.statements.taskVersion.get(id) as number | undefined);
+  }
+
+  writeCount(): number {
+    // This connection is the file's only writer (the data directory's lock), so its count of
+    // changed rows moves with every change of the data.
+    return this.guard('read', () => this.statements.totalChanges.get() as number);
+  }
+
+  onUnversionedChange(listener: (taskId: string) => void): void {
+    this.unversionedListeners.push(listener);
+  }
+
+  private unversionedChange(taskId: string): void {
+    for (const listener of this.unversionedListeners) listener(taskId);
   }
 
   async getTaskWithRuns(id: string): Promise<{ task: Task; runs: Run[] } | undefined> {
@@ -342,6 +369,7 @@ export class SqliteTaskStore implements TaskStore {
       for (const row of oldest) {
         if (usage <= maxBytes) break;
         this.statements.dropRunOutput.run(row.task_id, row.run);
+        this.unversionedChange(row.task_id);
         usage -= row.output_bytes;
         dropped++;
       }
@@ -427,79 +455,4 @@ export class SqliteTaskStore implements TaskStore {
     }
     return failure;
   }
-}
-
-function taskParams(task: Task) {
-  return {
-    id: task.id,
-    type: task.type,
-    time: task.time,
-    interval_ms: intervalColumn(task),
-    schedule: JSON.stringify(task.schedule),
-    timezone: task.timezone,
-    policy: JSON.stringify(task.policy),
-    lang: task.lang,
-    execution: JSON.stringify(task.execution),
-    script: task.script,
-    timeout: task.runTimeout?.text ?? null,
-    timeout_ms: task.runTimeout?.ms ?? null,
-    created_at: task.createdAt,
-    ...stateToColumns(task.state),
-    last_status_updated: task.lastStatusUpdated,
-    version: task.version,
-    last_run: task.lastRun,
-  };
-}
-
-/** The output columns of `runs`, written together. */
-const outputColumns = [
-  'stdout', 'stdout_bytes', 'stdout_truncated', 'stdout_dropped', 'stdout_dropped_at',
-  'stderr', 'stderr_bytes', 'stderr_truncated', 'stderr_dropped', 'stderr_dropped_at',
-  'output_cap', 'output_bytes',
-] as const;
-
-function outputParams(run: Pick<Run, 'stdout' | 'stderr' | 'outputCap'>): Record<(typeof outputColumns)[number], string | number> {
-  return {
-    stdout: run.stdout.text,
-    stdout_bytes: run.stdout.totalBytes,
-    stdout_truncated: run.stdout.droppedBytes > 0 ? 1 : 0,
-    stdout_dropped: run.stdout.droppedBytes,
-    stdout_dropped_at: run.stdout.droppedAt,
-    stderr: run.stderr.text,
-    stderr_bytes: run.stderr.totalBytes,
-    stderr_truncated: run.stderr.droppedBytes > 0 ? 1 : 0,
-    stderr_dropped: run.stderr.droppedBytes,
-    stderr_dropped_at: run.stderr.droppedAt,
-    output_cap: run.outputCap,
-    output_bytes: Buffer.byteLength(run.stdout.text) + Buffer.byteLength(run.stderr.text),
-  };
-}
-
-function runParams(taskId: string, run: Run) {
-  return {
-    task_id: taskId,
-    run: run.run,
-    scheduled_at: run.scheduledAt,
-    attempt: run.attempt,
-    started_at: run.startedAt,
-    finished_at: run.finishedAt,
-    outcome: run.outcome,
-    exit_code: run.exitCode,
-    signal: run.signal,
-    error: run.error,
-    limit_hit: run.limit ?? null,
-    waited_ms: run.waitedMs ?? null,
-    waiting: run.waiting ? 1 : 0,
-    ...outputParams(run),
-  };
-}
-
-function decodeCursor(cursor: string): number {
-  if (!/^\d{1,15}$/.test(cursor)) {
-    throw new SchedulerError(
-      'invalid_request',
-      `cursor: "${cursor}" is not a cursor this server gave out; pass back a nextCursor value unchanged`,
-    );
-  }
-  return Number(cursor);
 }

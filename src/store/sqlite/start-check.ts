@@ -1,7 +1,7 @@
 /**
  * The check of the database when the daemon starts. It must stay fast at a million tasks,
  * so it does not read the whole file the way `PRAGMA quick_check` does (seconds at that
- * size: see bench/store-check.ts and the README). It reads the header and the schema, and
+ * size: see bench/store-check.ts and docs/durability.md). It reads the header and the schema, and
  * the first and the last entry of every table and index, which reads the root and both
  * edges of each b-tree (a few dozen pages, whatever the size). A damaged header or schema,
  * a truncated file or a damaged root is found before the daemon serves; damage in the

@@ -1,0 +1,25 @@
+/**
+ * A node: one `scheduler daemon` process. On PostgreSQL several nodes share the store; each
+ * run belongs to the node executing it, named by the node's id. The id is new at every
+ * start of the process (never just the host name, which two nodes on one host share, nor a
+ * name reused by a restarted process), so that what a node's previous life owned can never be
+ * taken for what it owns now.
+ */
+
+/** Who a node is, fixed for its life. */
+export interface NodeIdentity {
+  /** `host-pid-random`, unique per start of a daemon process. */
+  id: string;
+  host: string;
+  pid: number;
+  /** The scheduler version it runs. */
+  version: string;
+  /** When it started, in epoch milliseconds. */
+  startedAt: number;
+}
+
+/** The identity of a node starting now; `random` gives the id's last part (8 hex digits). */
+export function newNodeIdentity(params: { host: string; pid: number; version: string; startedAt: number; random: string }): NodeIdentity {
+  const { host, pid, version, startedAt, random } = params;
+  return { id: `${host}-${pid}-${random}`, host, pid, version, startedAt };
+}

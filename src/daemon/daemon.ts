@@ -1,0 +1,270 @@
+/**
+ * The one place that wires real things together: the real clock, the store (SQLite in the
+ * data directory, or PostgreSQL: open-store.ts), the process runner, the engine (with the limits on runs at once) and the
+ * HTTP server. (The signals that end it cleanly are run-until-signalled.ts's; its settings
+ * come from resolve-daemon-config.ts.)
+ */
+import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { homedir, hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { dataDirId, lockDataDir } from './data-dir.js';
+import { ClusterWatch } from './cluster-watch.js';
+import { NodeHeartbeat } from './node-heartbeat.js';
+import { OutputFlusher } from './output-flusher.js';
+import { openStore, type OpenedStore } from './open-store.js';
+import { SchedulerError } from '../core/errors.js';
+import { checkExposure, type DaemonConfig } from './daemon-config.js';
+import { ChangeFeed } from '../engine/change-feed.js';
+import { Engine } from '../engine/engine.js';
+import { FaultLog } from '../engine/fault-log.js';
+import { systemClock } from '../engine/system-clock.js';
+import { defaultQueue } from '../core/execution.js';
+import { newNodeIdentity } from '../core/node.js';
+import type { Interpreters } from '../core/interpreters.js';
+import { Executor, executorBuilt } from '../runner/executor.js';
+import { ProcessRunner } from '../runner/process-runner.js';
+import { checkRunAsUser } from '../runner/run-environment.js';
+import { installationDirsOf, probeSandbox } from '../runner/sandbox.js';
+import { buildApp } from '../server/app.js';
+import { defaultEventHubOptions, EventHub } from '../server/events/event-hub.js';
+import { programVersion } from '../version.js';
+
+/**
+ * On a shared store, how often a node looks for due fires besides its own timer: the tasks
+ * other nodes submitted or changed do not arm it.
+ */
+const claimPollMs = 1000;
+
+/** On a shared store, how often the output of the runs here is written for other nodes' watchers (if it grew). */
+const outputFlushMs = 1000;
+
+/** A running daemon. */
+export interface Daemon {
+  app: FastifyInstance;
+  /** The address it listens on, e.g. http://127.0.0.1:8865. */
+  url: string;
+  /** Stops serving, ends runs in progress (recorded as interrupted) and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Starts a daemon with `config`, printing its routes and address to `print`. */
+export async function startDaemon(config: DaemonConfig, print: (line: string) => void): Promise<Daemon> {
+  checkExposure(config);
+  const sandbox = probeSandbox(config.bwrap);
+  if (config.sandboxMode !== 'optional' && !sandbox.available) {
+    throw new SchedulerError('invalid_request', `--sandbox ${config.sandboxMode}: the sandbox cannot work on this host: ${sandbox.reason}`);
+  }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = await lockDataDir(config.dataDir);
+  const log = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: false }));
+  const daemonId = dataDirId(config.dataDir);
+  const node = newNodeIdentity({ host: hostname(), pid: process.pid, version: programVersion(), startedAt: systemClock.now(), random: randomBytes(4).toString('hex') });
+  let opened: OpenedStore;
+  try {
+    opened = await openStore(config, { nodeId: node.id, home: daemonId });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const { store, nodes } = opened;
+  // Failures that repeat while the store is down are logged once a minute, with a count.
+  const faults = new FaultLog(log, systemClock);
+  const feed = new ChangeFeed(systemClock);
+  const events = new EventHub({ ...defaultEventHubOptions, heartbeatMs: config.heartbeatMs, log, now: systemClock.now });
+  // Runs are spawned by a small executor process, whose forks cost the same whatever this
+  // daemon's heap (runner/executor.ts); by the daemon itself when it was not built.
+  const executor = executorBuilt() ? new Executor({ log }) : undefined;
+  if (!executor) log.warn('the executor (dist/executor/scheduler-executor) was not built, for want of a C compiler: this daemon spawns runs itself, which is slower when many start at once; install gcc and run `npm run build`');
+  const runner = new ProcessRunner({
+    spoolDir: join(config.dataDir, 'spool'),
+    outputCap: config.outputCap,
+    killGraceMs: config.killGraceMs,
+    cwd: homedir(),
+    daemonEnv: process.env,
+    variables: config.env,
+    defaultLimits: config.limits,
+    ...(config.timeoutMs === undefined ? {} : { defaultTimeoutMs: config.timeoutMs }),
+    // Outside the data directory: a run as another user must reach its own directory.
+    workRoot: join(tmpdir(), `scheduler-runs-${daemonId}`),
+    sandboxReadOnlyPaths: [...new Set([...config.sandboxReadOnlyPaths, ...installationDirsOf(interpreterPrograms(config.interpreters), process.env.PATH ?? '')])],
+    ...(config.bwrap === undefined ? {} : { bwrap: config.bwrap }),
+    sandboxRequired: config.sandboxMode === 'required',
+    now: systemClock.now,
+    daemonId,
+    interpreters: config.interpreters,
+    log,
+    ...(executor ? { spawn: executor.spawn } : {}),
+  });
+  const languages = Object.keys(config.interpreters);
+  const engine = new Engine({
+    store,
+    runner,
+    clock: systemClock,
+    feed,
+    activity: events,
+    log,
+    faults,
+    keepRuns: config.keepRuns,
+    outputCap: config.outputCap,
+    maxOutputBytes: config.maxOutputBytes,
+    // On a shared store the queues are bounded over the cluster, in the claims (below); the
+    // local slots then bound this node's runs in all.
+    slots: { maxRuns: config.maxRuns, queues: opened.claims ? {} : config.queues },
+    limits: {
+      maxScriptBytes: config.maxScriptBytes,
+      languages,
+      execution: {
+        queues: [...new Set([defaultQueue, ...Object.keys(config.queues)])],
+        sandboxMode: config.sandboxMode,
+        sandbox,
+        checkUser: (user) => checkRunAsUser(user),
+      },
+    },
+    warmupMs: 50,
+    ...(opened.leases ? { leases: { store: opened.leases, renewEveryMs: config.leaseRenewMs, nodeId: node.id } } : {}),
+    ...(opened.claims ? { claims: { store: opened.claims, pollMs: claimPollMs, queueLimits: config.queues } } : {}),
+  });
+  const app = await buildApp({
+    engine,
+    feed,
+    events,
+    store,
+    token: config.token,
+    // A script at its limit, JSON-escaped, fits with room to spare.
+    bodyLimit: config.maxScriptBytes * 2 + 64 * 1024,
+    log,
+    faults,
+    version: programVersion(),
+    clock: systemClock,
+    nodes,
+    ...(opened.soleWriter ? { soleWriter: opened.soleWriter } : {}),
+    about: {
+      store: opened.about,
+      languages,
+      sandbox: { mode: config.sandboxMode, available: sandbox.available, detail: sandbox.available ? `bubblewrap ${sandbox.version}` : sandbox.reason },
+      slots: () => engine.slotsSnapshot(),
+      settings: settingsOf(config),
+    },
+  });
+
+  // On a shared store: the other nodes' changes reach the watchers here, and this node's runs'
+  // output reaches theirs.
+  const { cluster, leases } = opened;
+  const clusterWatch =
+    cluster &&
+    new ClusterWatch({
+      changes: cluster.changes,
+      store: { getTaskWithRuns: (id) => store.getTaskWithRuns(id), getRunWithOwner: (id, run) => cluster.runs.getRunWithOwner(id, run) },
+      feed,
+      hub: events,
+      home: daemonId,
+      isHere: (id, run) => engine.liveOutput(id, run) !== undefined,
+      faults,
+      now: systemClock.now,
+    });
+  const outputFlusher = leases && new OutputFlusher({ runs: () => engine.runsHere(), leases, everyMs: outputFlushMs, faults });
+
+  // Every 5 s by default: stale after 3 missed beats (15 s), well within the 30 s lease, so
+  // `scheduler nodes` shows a node lost before its runs are reaped; one row written per
+  // node every 5 s costs the database nothing worth counting.
+  let registered = false;
+  const heartbeat = new NodeHeartbeat({ registry: nodes, clock: systemClock, intervalMs: config.nodeHeartbeatMs, runsExecuting: () => engine.runsInProgress, faults });
+  try {
+    // Registered before it serves: the first GET /api/nodes already lists it.
+    await nodes.register(node);
+    registered = true;
+    await clusterWatch?.start();
+    await engine.start();
+    outputFlusher?.start();
+    heartbeat.start();
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app.close();
+    await clusterWatch?.close();
+    await outputFlusher?.stop();
+    await heartbeat.stop();
+    await engine.shutdown();
+    await executor?.close();
+    await markStopped();
+    await store.close();
+    lock.release();
+    throw describeListenError(error, config);
+  }
+
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  lock.announce(url);
+  print(`scheduler ${programVersion()} listening on ${url}`);
+  print(`data directory: ${config.dataDir}${config.token ? ' (bearer token required)' : ''}`);
+  print(`node: ${node.id}`);
+  print('routes:');
+  for (const route of app.routeTable) print(`  ${route.method.padEnd(6)} ${route.path}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      feed.close(); // answer pending long polls now, or closing would wait for them
+      await app.close();
+      await clusterWatch?.close();
+      await outputFlusher?.stop();
+      await heartbeat.stop();
+      await engine.shutdown();
+      await executor?.close();
+      await markStopped();
+      faults.close();
+      await store.close();
+      lock.release();
+    })());
+  return { app, url, close };
+
+  /** Records the clean stop; a store that cannot take it leaves the node to go stale instead. */
+  async function markStopped(): Promise<void> {
+    if (!registered) return;
+    try {
+      await nodes.stopped();
+    } catch (error) {
+      log.warn({ error }, `could not record this node's stop in the store (${(error as Error).message}); other nodes will list it as stale`);
+    }
+  }
+}
+
+/** The options the daemon runs with, as GET /api/status shows them. */
+function settingsOf(config: DaemonConfig) {
+  return {
+    listen: `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`,
+    dataDir: config.dataDir,
+    tokenRequired: config.token !== undefined,
+    configFile: config.configFile ?? null,
+    keepRuns: config.keepRuns,
+    outputCapBytes: config.outputCap,
+    maxOutputTotalBytes: config.maxOutputBytes,
+    heartbeatMs: config.heartbeatMs,
+    maxScriptBytes: config.maxScriptBytes,
+    killGraceMs: config.killGraceMs,
+    durability: config.durability,
+    logLevel: config.logLevel,
+  };
+}
+
+/** The program of each language's command (bash evaluates its scripts itself). */
+function interpreterPrograms(interpreters: Interpreters): string[] {
+  return ['bash', ...Object.values(interpreters).flatMap((command) => (command === null ? [] : [command[0]!]))];
+}
+
+/** A listen failure the user can act on, said so; anything else as it is. */
+function describeListenError(error: unknown, config: DaemonConfig): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${config.host}:${config.port}`;
+  if (code === 'EADDRINUSE') {
+    return new SchedulerError('invalid_request', `${where} is already in use (another scheduler daemon?); stop it, or choose another address with --listen`);
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+    return new SchedulerError('invalid_request', `cannot listen on ${where} (${code}); choose another address with --listen`);
+  }
+  return error;
+}

@@ -1,0 +1,9 @@
+/**
+ * The closed sets of names the API speaks: task types and statuses, run outcomes, output
+ * streams, overlap rules and catch-up modes. The core defines them, because its logic is
+ * built on them, and the schemas are built from them; a client (the CLI's choices, its
+ * filters) takes them from here, as part of the wire, and so depends on the protocol only.
+ */
+export { runOutcomes, taskStatuses, taskTypes, type OutputStream, type RunOutcome, type TaskStatus, type TaskType } from '../core/task.js';
+export { overlapRules, type OverlapRule } from '../core/policy.js';
+export { catchUpModes, type CatchUpMode } from '../core/catch-up.js';

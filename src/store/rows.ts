@@ -1,0 +1,271 @@
+/**
+ * Conversions between rows and domain types, both ways: the one place that knows which
+ * column holds what. SQLite and PostgreSQL have the same columns (times in epoch
+ * milliseconds, flags as 0/1 integers, structured fields as JSON text), so both stores use it.
+ */
+import { defaultExecution, type ExecutionSettings, type ResourceLimitName } from '../core/execution.js';
+import { defaultRunPolicy, type RunPolicy } from '../core/policy.js';
+import type { Schedule } from '../core/schedule.js';
+import type { Run, RunOutcome, Task, TaskState, TaskStatus, TaskType } from '../core/task.js';
+import type { RunResult } from '../core/transition.js';
+
+/** A row of the `tasks` table. */
+export interface TaskRow {
+  seq: number;
+  id: string;
+  type: string;
+  time: string;
+  interval_ms: number;
+  script: string;
+  timeout: string | null;
+  timeout_ms: number | null;
+  schedule: string | null;
+  timezone: string | null;
+  policy: string | null;
+  state_detail: string | null;
+  lang: string;
+  execution: string | null;
+  created_at: number;
+  status: string;
+  current_run: number | null;
+  stop_requested: number;
+  next_run_at: number | null;
+  last_status_updated: number;
+  version: number;
+  last_run: number;
+}
+
+/** A row of the `runs` table. */
+export interface RunRow {
+  run: number;
+  scheduled_at: number;
+  attempt: number;
+  started_at: number | null;
+  finished_at: number | null;
+  outcome: string;
+  exit_code: number | null;
+  signal: string | null;
+  error: string | null;
+  stdout: string;
+  stdout_bytes: number;
+  stdout_dropped: number;
+  stdout_dropped_at: number;
+  stderr: string;
+  stderr_bytes: number;
+  stderr_dropped: number;
+  stderr_dropped_at: number;
+  output_cap: number;
+  limit_hit: string | null;
+  waited_ms: number | null;
+  /** 1 while the run waits for a free slot (its script has not started), else 0. */
+  waiting: number;
+  /** The node executing the run (PostgreSQL only: a SQLite row has no such column). */
+  owner_node?: string | null;
+}
+
+/** The columns that hold a task's state. */
+export interface StateColumns {
+  status: TaskStatus;
+  current_run: number | null;
+  stop_requested: number;
+  next_run_at: number | null;
+  /** JSON of what the state knows beyond these columns, or null. */
+  state_detail: string | null;
+}
+
+function stateToColumns(state: TaskState): StateColumns {
+  switch (state.status) {
+    case 'ToBeExecuted':
+      return { status: state.status, current_run: null, stop_requested: 0, next_run_at: state.nextRunAt, state_detail: null };
+    case 'WaitForNextExecution':
+      return { status: state.status, current_run: null, stop_requested: 0, next_run_at: state.nextRunAt, state_detail: state.retry ? JSON.stringify({ retry: state.retry }) : null };
+    case 'Executing': {
+      const { fire, attempt, queued, backlog, parallel } = state;
+      return {
+        status: state.status,
+        current_run: state.run,
+        stop_requested: state.stopRequested ? afterRun.stop : state.pauseRequested ? afterRun.pause : afterRun.goOn,
+        next_run_at: state.nextRunAt,
+        state_detail: JSON.stringify({ fire, attempt, queued, backlog, parallel }),
+      };
+    }
+    case 'Executed':
+    case 'Stopped':
+    case 'Paused':
+      return { status: state.status, current_run: null, stop_requested: 0, next_run_at: null, state_detail: null };
+  }
+}
+
+/** What stop_requested holds for an executing task: what happens once its run ends. */
+const afterRun = { goOn: 0, stop: 1, pause: 2 } as const;
+
+function columnsToState(row: TaskRow): TaskState {
+  const status = row.status as TaskStatus;
+  switch (status) {
+    case 'ToBeExecuted':
+      return { status, nextRunAt: row.next_run_at! };
+    case 'WaitForNextExecution': {
+      const detail = parseDetail<{ retry?: Extract<TaskState, { status: 'WaitForNextExecution' }>['retry'] }>(row);
+      return { status, nextRunAt: row.next_run_at!, ...(detail.retry ? { retry: detail.retry } : {}) };
+    }
+    case 'Executing': {
+      const { fire, attempt, queued, backlog, parallel } = parseDetail<{
+        fire?: number;
+        attempt?: number;
+        queued?: number;
+        backlog?: true;
+        parallel?: Array<{ run: number; fire: number }>;
+      }>(row);
+      return {
+        status,
+        run: row.current_run!,
+        nextRunAt: row.next_run_at,
+        stopRequested: row.stop_requested === afterRun.stop,
+        ...(row.stop_requested === afterRun.pause ? { pauseRequested: true as const } : {}),
+        ...(fire === undefined ? {} : { fire }),
+        ...(attempt === undefined ? {} : { attempt }),
+        ...(queued === undefined ? {} : { queued }),
+        ...(backlog ? { backlog } : {}),
+        ...(parallel && parallel.length > 0 ? { parallel } : {}),
+      };
+    }
+    case 'Executed':
+    case 'Stopped':
+    case 'Paused':
+      return { status };
+  }
+}
+
+export function rowToTask(row: TaskRow): Task {
+  return {
+    id: row.id,
+    type: row.type as TaskType,
+    time: row.time,
+    schedule: row.schedule === null ? legacySchedule(row) : (JSON.parse(row.schedule) as Schedule),
+    timezone: row.timezone ?? 'UTC',
+    lang: row.lang,
+    // Fields added to the policy later take their defaults in rows written before them.
+    policy: row.policy === null ? defaultRunPolicy : { ...defaultRunPolicy, ...(JSON.parse(row.policy) as Partial<RunPolicy>) },
+    execution: row.execution === null ? defaultExecution : { ...defaultExecution, ...(JSON.parse(row.execution) as Partial<ExecutionSettings>) },
+    script: row.script,
+    ...(row.timeout !== null && row.timeout_ms !== null ? { runTimeout: { text: row.timeout, ms: row.timeout_ms } } : {}),
+    createdAt: row.created_at,
+    state: columnsToState(row),
+    lastStatusUpdated: row.last_status_updated,
+    version: row.version,
+    lastRun: row.last_run,
+  };
+}
+
+export function rowToRun(row: RunRow): Run {
+  return {
+    run: row.run,
+    scheduledAt: row.scheduled_at,
+    attempt: row.attempt,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    outcome: row.outcome as RunOutcome,
+    exitCode: row.exit_code,
+    signal: row.signal,
+    error: row.error,
+    stdout: { text: row.stdout, totalBytes: row.stdout_bytes, droppedBytes: row.stdout_dropped, droppedAt: row.stdout_dropped_at },
+    stderr: { text: row.stderr, totalBytes: row.stderr_bytes, droppedBytes: row.stderr_dropped, droppedAt: row.stderr_dropped_at },
+    outputCap: row.output_cap,
+    ...(row.limit_hit === null ? {} : { limit: row.limit_hit as ResourceLimitName }),
+    ...(row.waited_ms === null ? {} : { waitedMs: row.waited_ms }),
+    ...(row.waiting === 1 ? { waiting: true as const } : {}),
+    ...(row.owner_node ? { node: row.owner_node } : {}),
+  };
+}
+
+/** A task as the parameters of its row in `tasks`. */
+export function taskToRow(task: Task) {
+  return {
+    id: task.id,
+    type: task.type,
+    time: task.time,
+    interval_ms: intervalColumn(task),
+    schedule: JSON.stringify(task.schedule),
+    timezone: task.timezone,
+    policy: JSON.stringify(task.policy),
+    lang: task.lang,
+    execution: JSON.stringify(task.execution),
+    script: task.script,
+    timeout: task.runTimeout?.text ?? null,
+    timeout_ms: task.runTimeout?.ms ?? null,
+    created_at: task.createdAt,
+    ...stateToColumns(task.state),
+    last_status_updated: task.lastStatusUpdated,
+    version: task.version,
+    last_run: task.lastRun,
+  };
+}
+
+/** The columns of `runs` that a run's end sets: how it ended, and its output. */
+export const runEndColumns = [
+  'started_at', 'finished_at', 'outcome', 'exit_code', 'signal', 'error', 'limit_hit', 'waited_ms',
+  'stdout', 'stdout_bytes', 'stdout_truncated', 'stdout_dropped', 'stdout_dropped_at',
+  'stderr', 'stderr_bytes', 'stderr_truncated', 'stderr_dropped', 'stderr_dropped_at',
+  'output_cap', 'output_bytes',
+] as const;
+
+/** Every column of `runs` written when a run is recorded. */
+export const runColumns = ['task_id', 'run', 'scheduled_at', 'attempt', 'waiting', ...runEndColumns] as const;
+
+type ColumnValues<Names extends readonly string[]> = Record<Names[number], string | number | null>;
+
+/** What a run's end is made of; a whole run has it too. */
+type RunEnd = Pick<Run, 'startedAt' | 'finishedAt' | 'outcome' | 'exitCode' | 'signal' | 'error' | 'limit' | 'waitedMs' | 'stdout' | 'stderr' | 'outputCap'>;
+
+function endToColumns(end: RunEnd): ColumnValues<typeof runEndColumns> {
+  return {
+    started_at: end.startedAt,
+    finished_at: end.finishedAt,
+    outcome: end.outcome,
+    exit_code: end.exitCode,
+    signal: end.signal,
+    error: end.error,
+    limit_hit: end.limit ?? null,
+    waited_ms: end.waitedMs ?? null,
+    stdout: end.stdout.text,
+    stdout_bytes: end.stdout.totalBytes,
+    stdout_truncated: end.stdout.droppedBytes > 0 ? 1 : 0,
+    stdout_dropped: end.stdout.droppedBytes,
+    stdout_dropped_at: end.stdout.droppedAt,
+    stderr: end.stderr.text,
+    stderr_bytes: end.stderr.totalBytes,
+    stderr_truncated: end.stderr.droppedBytes > 0 ? 1 : 0,
+    stderr_dropped: end.stderr.droppedBytes,
+    stderr_dropped_at: end.stderr.droppedAt,
+    output_cap: end.outputCap,
+    // What the output kept costs on disk, summed by the triggers that bound all output.
+    output_bytes: Buffer.byteLength(end.stdout.text) + Buffer.byteLength(end.stderr.text),
+  };
+}
+
+/** A run as the parameters of its row in `runs` (runColumns). */
+export function runToRow(taskId: string, run: Run): ColumnValues<typeof runColumns> {
+  return { task_id: taskId, run: run.run, scheduled_at: run.scheduledAt, attempt: run.attempt, waiting: run.waiting ? 1 : 0, ...endToColumns(run) };
+}
+
+/** The end of run `run` as the parameters that update its row (runEndColumns, and the row's key). */
+export function runEndToRow(taskId: string, run: number, result: RunResult): ColumnValues<typeof runEndColumns> & { task_id: string; run: number } {
+  return { task_id: taskId, run, ...endToColumns(result) };
+}
+
+/** The schedule of a task stored before schedules were: the spec's delay or fixed interval. */
+function legacySchedule(row: TaskRow): Schedule {
+  const at = row.created_at + row.interval_ms;
+  return row.type === 'delay' ? { kind: 'once', at } : { kind: 'interval', everyMs: row.interval_ms, first: at, end: null };
+}
+
+/** interval_ms, kept for readers of older versions: the delay or interval, else 0. */
+function intervalColumn(task: Pick<Task, 'schedule' | 'createdAt'>): number {
+  const { schedule } = task;
+  if (schedule.kind === 'interval') return schedule.everyMs;
+  return schedule.kind === 'once' ? Math.max(0, schedule.at - task.createdAt) : 0;
+}
+
+function parseDetail<T extends object>(row: TaskRow): Partial<T> {
+  return row.state_detail === null ? {} : (JSON.parse(row.state_detail) as Partial<T>);
+}

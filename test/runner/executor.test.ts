@@ -1,0 +1,225 @@
+/**
+ * The executor process (src/executor/scheduler-executor.c) through its daemon side
+ * (runner/executor.ts), with real processes: what a child it spawns gets (its own session,
+ * stdin from /dev/null, pipes for stdout and stderr, the gate on fd 3 and no other descriptor,
+ * the environment and directory asked for, another user's identity), how spawn failures come
+ * back (as node's would), output far larger than the pipes through the frames, and what
+ * happens when the executor dies: its runs end lost, with what they printed until then and
+ * their processes ended, and a new executor serves the next spawn.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Executor, executorBuilt } from '../../src/runner/executor.js';
+import { HeldProcess, type SpawnedProcess } from '../../src/runner/held-process.js';
+import { isProcessAlive, procStat } from '../support/processes.js';
+import { itAsRoot } from '../support/root.js';
+import { until, withDeadline } from '../support/wait.js';
+
+let executor: Executor;
+let dir: string;
+
+beforeAll(() => {
+  // `npm run build` (which `npm test` runs first) builds it: without it there is nothing to test.
+  expect(executorBuilt(), 'the executor is built by npm run build (it needs cc)').toBe(true);
+  executor = new Executor();
+  dir = mkdtempSync(join(tmpdir(), 'scheduler-executor-test-'));
+});
+
+afterAll(async () => {
+  await executor.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Ended {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** Collects a child's output and how it ended (after 'close'). */
+function ended(child: SpawnedProcess): Promise<Ended> {
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) =>
+      resolve({ code, signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }),
+    );
+  });
+}
+
+/** Spawns `script` under bash, with the gate opened at once (as a run released on spawn). */
+function run(script: string, options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}): SpawnedProcess {
+  const child = executor.spawn('/bin/bash', ['-c', script], { env: options.env ?? { PATH: process.env.PATH }, cwd: options.cwd ?? dir, detached: true, ...options });
+  return child;
+}
+
+function gateOf(child: SpawnedProcess): { end(bytes?: string): void } {
+  return child.stdio[3] as { end(bytes?: string): void };
+}
+
+describe('Executor: what a child gets', () => {
+  it('its own session and process group, stdin empty, stdout and stderr apart, the exit code, and no descriptor but 0 to 3', async () => {
+    const child = run('read -r -u 3 go; read -r line; echo "stdin:${line:-empty}"; echo oops >&2; exit 7');
+    const result = ended(child);
+    await until(() => child.pid !== undefined && procStat(child.pid)?.state === 'S', 'the shell to wait at its gate');
+    const pid = child.pid!;
+    const sessionOf = (of: number) => Number(readFileSync(`/proc/${of}/stat`, 'utf8').slice(readFileSync(`/proc/${of}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ')[3]);
+    expect({ pgid: procStat(pid)!.pgid, session: sessionOf(pid) }).toEqual({ pgid: pid, session: pid });
+    expect(readdirSync(`/proc/${pid}/fd`).map(Number).sort()).toEqual([0, 1, 2, 3]);
+    expect(readlinkSync(`/proc/${pid}/fd/0`)).toBe('/dev/null');
+    gateOf(child).end('go\n');
+    const { code, signal, stdout, stderr } = await withDeadline(result);
+    expect(stdout.toString()).toBe('stdin:empty\n');
+    expect(stderr.toString()).toBe('oops\n');
+    expect({ code, signal }).toEqual({ code: 7, signal: null });
+  });
+
+  it('exactly the environment and working directory asked for; the gate is its fd 3', async () => {
+    const child = run('read -r -u 3 word; echo "$word"; pwd; env | grep -v "^_=\\|^PWD=\\|^SHLVL=" | sort', { env: { B: 'two words', A: 'x=y', PATH: '/usr/bin:/bin' } });
+    const result = ended(child);
+    gateOf(child).end('hello\n');
+    const { stdout, code } = await withDeadline(result);
+    expect(code).toBe(0);
+    expect(stdout.toString()).toBe(`hello\n${dir}\nA=x=y\nB=two words\nPATH=/usr/bin:/bin\n`);
+  });
+
+  it('a signal that ends it is told as node tells it, and its pid is signalled from the daemon', async () => {
+    const child = run('echo ready; sleep 60');
+    const result = ended(child);
+    gateOf(child).end();
+    child.stdout!.once('data', () => process.kill(-child.pid!, 'SIGTERM'));
+    expect(await withDeadline(result)).toMatchObject({ code: null, signal: 'SIGTERM' });
+  });
+
+  it('gets the default signal dispositions back (the executor ignores INT, TERM, HUP and PIPE)', async () => {
+    const child = run('grep -E "^Sig(Ign|Blk)" /proc/$$/status');
+    const result = ended(child);
+    gateOf(child).end();
+    const { stdout } = await withDeadline(result);
+    // Nothing ignored or blocked but what bash itself ignores (it ignores none of these four in a non-interactive shell).
+    const ignored = BigInt(`0x${/SigIgn:\s*([0-9a-f]+)/.exec(stdout.toString())![1]}`);
+    const blocked = BigInt(`0x${/SigBlk:\s*([0-9a-f]+)/.exec(stdout.toString())![1]}`);
+    for (const signal of [1, 2, 13, 15]) expect((ignored >> BigInt(signal - 1)) & 1n).toBe(0n);
+    expect(blocked).toBe(0n);
+  });
+
+  it('64 MiB of output, far more than a pipe holds, arrives whole and in order on each stream', async () => {
+    const child = run('head -c 67108864 /dev/urandom | tee >(sha256sum >&2) ');
+    const result = ended(child);
+    gateOf(child).end();
+    const { stdout, stderr, code } = await withDeadline(result, 60_000);
+    expect(code).toBe(0);
+    expect(stdout.length).toBe(64 << 20);
+    expect(`${createHash('sha256').update(stdout).digest('hex')}  -\n`).toBe(stderr.toString());
+  }, 90_000);
+
+  it('many children at once each get their own output and exit', async () => {
+    const children = Array.from({ length: 100 }, (_, index) => {
+      const child = run(`echo "child ${index}"; exit ${index % 7}`);
+      const result = ended(child);
+      gateOf(child).end();
+      return result;
+    });
+    const results = await withDeadline(Promise.all(children), 30_000);
+    results.forEach((result, index) => expect(result).toMatchObject({ code: index % 7, stdout: Buffer.from(`child ${index}\n`) }));
+  });
+
+  itAsRoot('runs as the user and group asked for, with no supplementary group', async () => {
+    const child = run('id -u; id -g; id -G', { uid: 65534, gid: 65534, cwd: '/' });
+    const result = ended(child);
+    gateOf(child).end();
+    const { stdout, code } = await withDeadline(result);
+    expect(code).toBe(0);
+    expect(stdout.toString()).toBe('65534\n65534\n65534\n');
+  });
+});
+
+describe('Executor: spawn failures, as node reports them', () => {
+  it('a working directory that does not exist: an ENOENT error and no pid', async () => {
+    const child = run('echo never', { cwd: join(dir, 'missing') });
+    const error = await withDeadline(new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve)));
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'spawn /bin/bash', path: '/bin/bash', errno: -2 });
+    expect(child.pid).toBeUndefined();
+  });
+
+  it('a program that does not exist: ENOENT', async () => {
+    const child = executor.spawn('/no/such/program', [], { cwd: dir, env: {} });
+    const error = await withDeadline(new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve)));
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'spawn /no/such/program' });
+  });
+
+  it('a program that cannot be executed: EACCES', async () => {
+    const file = join(dir, 'not-a-program');
+    writeFileSync(file, 'text\n', { mode: 0o644 });
+    const child = executor.spawn(file, [], { cwd: dir, env: {} });
+    const error = await withDeadline(new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve)));
+    expect(error).toMatchObject({ code: 'EACCES' });
+  });
+
+  it('an argument holding a NUL byte is thrown, before anything is sent', () => {
+    expect(() => executor.spawn('/bin/bash', ['-c', 'echo a\0b'], { cwd: dir, env: {} })).toThrow(/NUL/);
+  });
+});
+
+describe('Executor: when it dies', () => {
+  it('its runs end as interrupted, with the output received until then, their processes ended; a new executor serves the next run', async () => {
+    const own = new Executor();
+    try {
+      const first = own.pid!;
+      const spool = mkdtempSync(join(dir, 'spool-'));
+      const held = new HeldProcess({
+        script: 'echo before; sleep 60; echo after',
+        interpreter: null,
+        spoolBase: join(spool, 'lost.1'),
+        outputCap: 4096,
+        killGraceMs: 200,
+        cwd: dir,
+        env: { PATH: process.env.PATH },
+        now: Date.now,
+        spawn: own.spawn,
+      });
+      const running = held.release();
+      let before = false;
+      running.listen((_stream, _offset, chunk) => (before ||= chunk.toString().includes('before')));
+      await until(() => before, 'the run to print before');
+      const pid = running.pid!;
+      process.kill(first, 'SIGKILL');
+      const result = await withDeadline(running.finished);
+      expect(result).toMatchObject({
+        outcome: 'interrupted',
+        exitCode: null,
+        signal: null,
+        error: 'the executor process, which spawned and watched the run, died (killed by SIGKILL); its processes were ended',
+        stdout: { text: 'before\n' },
+      });
+      expect(result.startedAt).not.toBeNull();
+      await until(() => !isProcessAlive(pid) || procStat(pid)?.state === 'Z', 'the lost run to be ended');
+      expect(own.restarts).toBe(1);
+
+      await until(() => own.pid !== undefined && own.pid !== first, 'a new executor');
+      const again = own.spawn('/bin/bash', ['-c', 'echo again'], { cwd: dir, env: {} });
+      const next = ended(again);
+      gateOf(again).end();
+      expect((await withDeadline(next)).stdout.toString()).toBe('again\n');
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('close() ends it once the channel is closed; a spawn after that fails without a process', async () => {
+    const own = new Executor();
+    const pid = own.pid!;
+    await own.close();
+    expect(isProcessAlive(pid) && procStat(pid)?.state !== 'Z').toBe(false);
+    const child = own.spawn('/bin/bash', ['-c', 'echo never'], { cwd: dir, env: {} });
+    const error = await withDeadline(new Promise<Error>((resolve) => child.once('error', resolve)));
+    expect(error.message).toMatch(/executor was shut down/);
+  });
+});
