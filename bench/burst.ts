@@ -4,10 +4,12 @@
  * database before it starts). Lateness per run is the script's own clock ($EPOCHREALTIME)
  * minus the run's scheduledAt (T).
  */
+import { readFileSync } from 'node:fs';
 import { Api, mapLimit, sleep, type RunJson } from './api.js';
 import { startBenchDaemon } from './daemon-process.js';
 import { submitLeadMs } from './figures/fire-precision.js';
 import { prefillPending } from './prefill.js';
+import { readCpuSeconds } from './proc-stats.js';
 import { clockScript, parseScriptClock, wallClockMs } from './script-clock.js';
 import { formatSummary, summarize } from './stats.js';
 
@@ -51,9 +53,19 @@ export async function measureBurst(options: BurstOptions): Promise<Burst> {
     });
     if (leastLeft <= 0) throw new Error(`the submits were still landing ${-leastLeft} ms after T`);
 
-    // Stay off the daemon while it fires; then wait until every burst task has run (the
-    // pending tasks stay ToBeExecuted, so count the Executed ones).
-    await sleep(Math.max(0, instant - wallClockMs()) + 1000);
+    // Stay off the daemon while it fires (a request during the burst would take its CPU and
+    // count against it): wait until T, then until the daemon has gone quiet by its CPU time in
+    // /proc; then wait until every burst task has run (the pending tasks stay ToBeExecuted,
+    // so count the Executed ones).
+    await sleep(Math.max(0, instant - wallClockMs()) - 200);
+    const executor = executorOf(daemon.pid);
+    const cpuBefore = { daemon: readCpuSeconds(daemon.pid), executor: executor === undefined ? 0 : readCpuSeconds(executor) };
+    await sleep(Math.max(0, instant - wallClockMs()) + 100);
+    await quiet(daemon.pid);
+    const cpu = {
+      daemon: readCpuSeconds(daemon.pid) - cpuBefore.daemon,
+      executor: executor === undefined ? undefined : readCpuSeconds(executor) - cpuBefore.executor,
+    };
     const deadline = performance.now() + finishDeadlineMs;
     while ((await api.countWithStatus('Executed', burstCount)) < burstCount) {
       if (performance.now() > deadline) throw new Error(`runs not all recorded ${finishDeadlineMs / 1000} s after T`);
@@ -72,9 +84,35 @@ export async function measureBurst(options: BurstOptions): Promise<Burst> {
         `${burstCount} at tasks due at T, ${leadMs} ms ahead (submits left at least ${leastLeft} ms); ${late.length} printed a clock; ${offInstant} with a scheduledAt other than T`,
         `script clock - scheduledAt: ${formatSummary(summarize(late))}`,
         `  of which startedAt - scheduledAt (recorded start, ms resolution): ${formatSummary(summarize(engine))}`,
+        `CPU from just before T until the daemon went quiet: daemon ${cpu.daemon.toFixed(2)} s (${((cpu.daemon * 1e6) / burstCount).toFixed(0)} us per run)` +
+          (cpu.executor === undefined ? ', no executor process (in-process spawns)' : `, executor ${cpu.executor.toFixed(2)} s`),
       ],
     };
   } finally {
     await daemon.stop();
+  }
+}
+
+/** The daemon's executor process (src/executor), if it runs one. */
+function executorOf(pid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return children.find((child) => readFileSync(`/proc/${child}/comm`, 'utf8').startsWith('scheduler-exec'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves once the process used under 5% of a core for 300 ms in a row (or after 60 s). */
+async function quiet(pid: number): Promise<void> {
+  const sampleMs = 100;
+  const deadline = performance.now() + 60_000;
+  let last = readCpuSeconds(pid);
+  let quietSamples = 0;
+  while (quietSamples < 3 && performance.now() < deadline) {
+    await sleep(sampleMs);
+    const now = readCpuSeconds(pid);
+    quietSamples = now - last < 0.05 * (sampleMs / 1000) ? quietSamples + 1 : 0;
+    last = now;
   }
 }

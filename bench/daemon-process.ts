@@ -44,6 +44,19 @@ const mainScript = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src',
 /** The node flags of the program's shebang (`#!/usr/bin/env -S node FLAGS`), so the daemon runs as installed. */
 export const programNodeFlags = (readFileSync(mainScript, 'utf8').split('\n')[0] ?? '').split(/\s+/).filter((word) => word.startsWith('--'));
 
+/**
+ * With SCHEDULER_BENCH_CPU_PROF=DIR every bench daemon writes a V8 CPU profile into DIR when it
+ * exits (in DIR/LABEL, one file per daemon process): open it in Chrome's DevTools or speedscope for a flame graph,
+ * or summarise it with `node dist/bench/profile-summary.js FILE`.
+ */
+function profileFlags(label: string): string[] {
+  const dir = process.env.SCHEDULER_BENCH_CPU_PROF;
+  if (!dir) return [];
+  const labelled = resolve(dir, label);
+  mkdirSync(labelled, { recursive: true });
+  return ['--cpu-prof', '--cpu-prof-dir', labelled];
+}
+
 /** Data directories not removed yet; removed at exit whatever ends the bench (after the reaper killed the daemons). */
 const roots = new Set<string>();
 process.on('exit', () => {
@@ -60,7 +73,7 @@ export async function startBenchDaemon(options: BenchDaemonOptions): Promise<Ben
   };
   roots.add(root);
   const slots = options.maxRuns === 'default' ? [] : ['--max-runs', '100000'];
-  const args = [...programNodeFlags, ...(options.nodeArgs ?? []), mainScript, 'daemon', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...slots, ...(options.extraArgs ?? [])];
+  const args = [...programNodeFlags, ...profileFlags(options.label), ...(options.nodeArgs ?? []), mainScript, 'daemon', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...slots, ...(options.extraArgs ?? [])];
 
   let current: Running | undefined;
   const stop = async () => {

@@ -17,8 +17,12 @@ import { WakeTimer } from './wake-timer.js';
 
 /** Due tasks claimed per store query; the loop goes on until none is due. */
 const dueBatch = 500;
-/** In a burst, the engine lets other work in (requests, runs ending) after this many fires. */
-const firesBetweenYields = 8;
+/**
+ * In a burst, this many due tasks are fired at once: their writes share one commit (the
+ * store batches writes that arrive together), and between two such groups the engine lets
+ * other work in (requests, runs ending).
+ */
+export const firesPerCommit = 32;
 /** At most this many runs are warmed up per wake-up: a burst must not delay the runs already due. */
 const warmupsPerWake = 4;
 /** With claims, how soon the loop looks again at a due task another node holds. */
@@ -112,11 +116,11 @@ export class FiringLoop {
           continue;
         }
         const due = await this.options.store.listDueTasks({ now: this.options.clock.now(), limit: dueBatch });
-        for (const [index, task] of due.entries()) {
-          await this.fire(task.id);
-          // The store answers synchronously, so a burst would otherwise hold the event loop
-          // until every run has started: no request served, no run's end or output read.
-          if (index % firesBetweenYields === firesBetweenYields - 1) await new Promise((resolve) => setImmediate(resolve));
+        for (let first = 0; first < due.length; first += firesPerCommit) {
+          await this.fireTogether(due.slice(first, first + firesPerCommit));
+          // A store that answers synchronously would otherwise hold the event loop until
+          // every run of a burst has started: no request served, no run's end or output read.
+          await new Promise((resolve) => setImmediate(resolve));
         }
         if (due.length < dueBatch) break;
       }
@@ -159,6 +163,16 @@ export class FiringLoop {
         this.options.log.warn({ task: task.id, error }, 'could not prepare a run ahead of time');
       }
     }
+  }
+
+  /**
+   * Fires `tasks` at once, so that their writes share a commit; each fire is still its own
+   * compare-and-set. Every fire is settled before the first failure, if any, is thrown.
+   */
+  private async fireTogether(tasks: readonly Task[]): Promise<void> {
+    const fired = await Promise.allSettled(tasks.map((task) => this.fire(task.id)));
+    const failed = fired.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async fire(id: string): Promise<void> {

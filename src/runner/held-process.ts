@@ -209,6 +209,11 @@ export class HeldProcess {
     };
   }
 
+  /** The spool files its output may have been written to (see OutputCapture.spooledFiles). */
+  spooledFiles(): string[] {
+    return [...this.stdout.spooledFiles(), ...this.stderr.spooledFiles()];
+  }
+
   /** Makes a process that will not be released exit without running the script. */
   discard(): void {
     if (this.released) return;

@@ -48,6 +48,8 @@ export class OutputCapture {
   private spoolFailed = false;
   /** The next write of the tail to its spool file, while one is due. */
   private tailTimer: NodeJS.Timeout | undefined;
+  /** Whether the tail was ever written to its spool file. */
+  private tailSpooled = false;
   /** The write of the tail in progress, if any. */
   private tailWrite: Promise<void> | undefined;
   private closed = false;
@@ -110,6 +112,15 @@ export class OutputCapture {
     return headAndTail(head, tail, this.totalBytes - withheld);
   }
 
+  /**
+   * The spool files this capture may have written (none for a stream that printed nothing);
+   * complete once close() has settled.
+   */
+  spooledFiles(): string[] {
+    if (!this.spool) return [];
+    return this.tailSpooled ? [this.spoolPath, tailSpoolPath(this.spoolPath), `${tailSpoolPath(this.spoolPath)}.tmp`] : [this.spoolPath];
+  }
+
   /** Closes the spool files; their content is no longer needed once the run is recorded. */
   async close(): Promise<void> {
     this.closed = true;
@@ -147,6 +158,7 @@ export class OutputCapture {
     this.tailTimer = undefined;
     if (this.closed || this.tailWrite) return;
     const path = tailSpoolPath(this.spoolPath);
+    this.tailSpooled = true;
     const content = Buffer.concat([Buffer.from(`${this.totalBytes}\n`), this.orderedTail()]);
     this.tailWrite = writeFile(`${path}.tmp`, content)
       .then(() => rename(`${path}.tmp`, path))

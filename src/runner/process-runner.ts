@@ -4,7 +4,7 @@
  * their output. The runner does I/O only: it returns how each run ended and never touches
  * storage.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultExecution, effectiveLimits, type ExecutionSettings, type ResourceLimits } from '../core/execution.js';
 import { builtInInterpreters, defaultLanguage, type Interpreters } from '../core/interpreters.js';
@@ -86,6 +86,8 @@ export class ProcessRunner implements RunLauncher {
   private heartbeat: NodeJS.Timeout | undefined;
   /** Runs started and not yet ended. */
   private running = 0;
+  /** The processes of runs started here whose spool is not removed yet (removeSpool), by runKey. */
+  private readonly startedHere = new Map<string, HeldProcess>();
 
   constructor(private readonly options: ProcessRunnerOptions) {
     this.spoolDir = resolve(options.spoolDir);
@@ -137,15 +139,21 @@ export class ProcessRunner implements RunLauncher {
       this.prepared.delete(key);
       const same = ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs && ready.spec.lang === spec.lang &&
         sameExecution(ready.spec.execution, spec.execution);
-      if (same && !ready.process.failedToStart) return this.reportFailure(spec, ready.process.release());
+      if (same && !ready.process.failedToStart) return this.reportFailure(spec, this.released(key, ready.process));
       ready.process.discard();
     }
     try {
-      running = this.spawnHeld(spec).release();
+      running = this.released(key, this.spawnHeld(spec));
     } catch (error) {
       running = notStarted(describeStartFailure(error), this.options.now(), this.options.outputCap);
     }
     return this.reportFailure(spec, running);
+  }
+
+  /** Releases `process`, remembering it until its spool is removed. */
+  private released(key: string, process: HeldProcess): RunningProcess {
+    this.startedHere.set(key, process);
+    return process.release();
   }
 
   /** Keeps the heartbeat going while `process` (and any other run) executes. */
@@ -197,8 +205,21 @@ export class ProcessRunner implements RunLauncher {
   }
 
   removeSpool(taskId: string, run: number): void {
+    const key = runKey(taskId, run);
+    const startedHere = this.startedHere.get(key);
+    this.startedHere.delete(key);
+    // A run started here removes the files it wrote, most often none (a stream that printed
+    // nothing) or one; a run of an earlier daemon every file it may have left. Each file is
+    // a syscall or two, which a burst of a thousand runs feels.
     const base = this.spoolBase(taskId, run);
-    for (const suffix of spoolSuffixes) rmSync(`${base}${suffix}`, { force: true });
+    const paths = startedHere ? startedHere.spooledFiles() : spoolSuffixes.map((suffix) => `${base}${suffix}`).filter((path) => existsSync(path));
+    for (const path of paths) {
+      try {
+        unlinkSync(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
   }
 
   /** Logs the run if it could not start (its result says why), and returns it. */

@@ -1,6 +1,6 @@
 /** The firing loop on its own: what it does when the store fails it. */
 import { describe, expect, it } from 'vitest';
-import { FiringLoop } from '../../src/engine/firing-loop.js';
+import { FiringLoop, firesPerCommit } from '../../src/engine/firing-loop.js';
 import { FaultLog } from '../../src/engine/fault-log.js';
 import type { Task } from '../../src/core/task.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -53,6 +53,70 @@ describe('FiringLoop', () => {
     clock.advance(100);
     await settle();
     expect(passes).toBe(2);
+    loop.stop();
+  });
+
+  /** A loop over `due` tasks due now whose apply is `apply`; listed once. */
+  function burstLoop(due: Task[], apply: (id: string) => Promise<void>) {
+    const clock = new FakeClock(T0);
+    const log = new RecordingLog();
+    let listed = false;
+    const loop = new FiringLoop({
+      store: {
+        listDueTasks: async () => (listed ? [] : ((listed = true), due)),
+        earliestDueAt: async () => undefined,
+      },
+      prepare: () => undefined,
+      clock,
+      log,
+      faults: new FaultLog(log, clock),
+      warmupMs: 0,
+      apply,
+    });
+    loop.armFor(due[0]!);
+    clock.advance(0);
+    return { loop, log };
+  }
+  const dueNow = (count: number) => Array.from({ length: count }, (_, index) => ({ id: `t${index}`, state: { status: 'ToBeExecuted', nextRunAt: T0 } }) as Task);
+  const until = async (condition: () => boolean) => {
+    const deadline = Date.now() + 5000;
+    while (!condition() && Date.now() < deadline) await settle();
+  };
+
+  it('fires a burst in groups sent together, so that their writes share a commit, each group once the one before has settled', async () => {
+    const due = dueNow(100);
+    // How many fires were under way when each began: a group's fires are all under way
+    // together (their writes arrive in the same turn), and the next group begins only
+    // once every fire of the one before has settled.
+    const underWayAtStart: number[] = [];
+    let underWay = 0;
+    const { loop, log } = burstLoop(due, async () => {
+      underWayAtStart.push(underWay++);
+      await new Promise((resolve) => setImmediate(resolve)); // the shared commit
+      underWay--;
+    });
+    await until(() => underWayAtStart.length === due.length && underWay === 0);
+    const group = (size: number) => Array.from({ length: size }, (_, index) => index);
+    expect(underWayAtStart).toEqual([...group(firesPerCommit), ...group(firesPerCommit), ...group(firesPerCommit), ...group(100 - 3 * firesPerCommit)]);
+    expect(log.errors).toEqual([]);
+    loop.stop();
+  });
+
+  it('a fire that fails does not stop the rest of its group; the pass ends after that group and is retried', async () => {
+    const due = dueNow(100);
+    const applied: string[] = [];
+    const settled: string[] = [];
+    const { loop, log } = burstLoop(due, async (id) => {
+      applied.push(id);
+      if (id === 't5') throw new Error('the disk is full');
+      await new Promise((resolve) => setImmediate(resolve));
+      settled.push(id);
+    });
+    await until(() => log.errors.length > 0);
+    await settle();
+    expect(applied).toEqual(due.slice(0, firesPerCommit).map((task) => task.id));
+    expect(settled).toEqual(applied.filter((id) => id !== 't5'));
+    expect(log.errors.map((entry) => entry.message)).toEqual(['could not fire due tasks; retrying every 1000ms']);
     loop.stop();
   });
 });

@@ -547,6 +547,9 @@ describe('ProcessRunner: spool', () => {
     const result = await withDeadline(runner.start({ taskId: 'spooled', run: 2, script: 'echo to-out; echo to-err >&2' }).finished);
     expect(await runner.recoverOutput('spooled', 2)).toMatchObject({ stdout: result.stdout, stderr: result.stderr });
     expect(statSync(join(spoolDir, 'spooled.2.stdout')).size).toBe(7);
+    // Once its end is recorded, the engine has the runner remove what the run spooled.
+    runner.removeSpool('spooled', 2);
+    expect(readdirSync(spoolDir).filter((name) => name.startsWith('spooled.2.'))).toEqual([]);
   });
 });
 

@@ -393,6 +393,35 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect((await store.listTasks({ limit: 10 })).tasks).toEqual([]);
       });
 
+      it('saves sent together (as a burst of fires sends them) are each their own compare-and-set: a refused one takes nothing else with it', async () => {
+        const tasks = await Promise.all(['t0', 't1', 't2', 't3'].map((id) => insertIn(makeTask(id))));
+        const executing = (task: Task) => next(task, { status: 'Executing', run: 1, nextRunAt: null, stopRequested: false }, { lastRun: 1 });
+        const insertRun = (task: Task) => ({ kind: 'insert' as const, run: runningRun(1, t0 + minute, t0 + minute + Number(task.id.slice(1))) });
+        const [first, second] = [executing(tasks[1]!), { ...executing(tasks[1]!), lastStatusUpdated: t0 + 9 }];
+        // All sent in the same turn: t2's version is stale, and t1 is saved twice from version 1.
+        const saves = await Promise.allSettled([
+          store.saveTask({ task: executing(tasks[0]!), expectedVersion: 1, runChange: insertRun(tasks[0]!), keepRuns: 10 }),
+          store.saveTask({ task: first, expectedVersion: 1, runChange: insertRun(tasks[1]!), keepRuns: 10 }),
+          store.saveTask({ task: executing(tasks[2]!), expectedVersion: 7, runChange: insertRun(tasks[2]!), keepRuns: 10 }),
+          store.saveTask({ task: second, expectedVersion: 1, runChange: insertRun(tasks[1]!), keepRuns: 10 }),
+          store.saveTask({ task: executing(tasks[3]!), expectedVersion: 1, runChange: insertRun(tasks[3]!), keepRuns: 10 }),
+        ]);
+        expect(saves.map((save) => save.status)).toEqual(['fulfilled', expect.any(String), 'rejected', expect.any(String), 'fulfilled']);
+        // Of the two saves of t1 from the same version exactly one wins, whichever the store took first.
+        expect([saves[1]!.status, saves[3]!.status].sort()).toEqual(['fulfilled', 'rejected']);
+        for (const refused of saves.filter((save): save is PromiseRejectedResult => save.status === 'rejected')) {
+          expect((refused.reason as SchedulerError).code).toBe('version_conflict');
+        }
+        const t1Winner = saves[1]!.status === 'fulfilled' ? first : second;
+        expect(await store.getTask('t0')).toEqual(executing(tasks[0]!));
+        expect(await store.getTask('t1')).toEqual(t1Winner);
+        expect(await store.listRuns('t1')).toEqual([insertRun(tasks[1]!).run]);
+        expect(await store.getTask('t2')).toEqual(tasks[2]);
+        expect(await store.listRuns('t2')).toEqual([]);
+        expect(await store.getTask('t3')).toEqual(executing(tasks[3]!));
+        expect(await store.listRuns('t3')).toEqual([insertRun(tasks[3]!).run]);
+      });
+
       /**
        * The race of two writers (say two daemons) that read the same version: exactly one
        * wins, the other gets a typed conflict (version_conflict), never a silent overwrite, and

@@ -70,13 +70,17 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
   private corruption: StoreFailure | undefined;
   private readonly backgroundCheck: QuickCheck | undefined;
   private readonly statements;
-  private readonly saveInTransaction: (params: SaveTaskParams) => void;
   private readonly deleteInTransaction: (id: string) => boolean;
   private readonly importInTransaction: (task: Task, runs: readonly Run[]) => void;
   private readonly readTaskWithRuns: (id: string) => { task: Task; runs: Run[] } | undefined;
   private readonly boundOutputInTransaction: (maxBytes: number) => number;
   /** Submits arriving together are committed together (see GroupCommit). */
   private readonly inserts: GroupCommit<Task>;
+  /**
+   * So are the changes of tasks: the fires of a burst (the firing loop fires several at
+   * once) and the ends of runs that finish together share one commit.
+   */
+  private readonly saves: GroupCommit<SaveTaskParams>;
   private readonly unversionedListeners: Array<(taskId: string) => void> = [];
 
   constructor(options: SqliteStoreOptions) {
@@ -108,7 +112,22 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
         this.failed(Object.assign(new Error(`PRAGMA quick_check: ${problem}`), { code: 'SQLITE_CORRUPT' }));
       });
     }
-    this.saveInTransaction = this.db.transaction((params: SaveTaskParams) => this.writeTask(params));
+    // Inside the batch's transaction each save is a transaction of its own, which
+    // better-sqlite3 makes a savepoint: a save refused (a version conflict) is rolled back
+    // alone and refused alone; a failure of the database itself fails the whole batch.
+    const saveOne = this.db.transaction((params: SaveTaskParams) => this.writeTask(params));
+    const saveBatch = this.db.transaction((batch: SaveTaskParams[]) =>
+      batch.map((params) => {
+        try {
+          saveOne(params);
+          return undefined;
+        } catch (error) {
+          if (classifySqliteError(error, this.path)) throw error;
+          return error instanceof Error ? error : new Error(String(error));
+        }
+      }),
+    );
+    this.saves = new GroupCommit((batch: SaveTaskParams[]) => this.guard('write', () => saveBatch(batch)));
     // One read transaction, so that the runs belong to the version of the task read.
     this.readTaskWithRuns = this.db.transaction((id: string) => {
       const row = this.statements.getTask.get(id) as TaskRow | undefined;
@@ -226,8 +245,8 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     this.guard('write', () => this.importInTransaction(task, runs));
   }
 
-  async saveTask(params: SaveTaskParams): Promise<void> {
-    this.guard('write', () => this.saveInTransaction(params));
+  saveTask(params: SaveTaskParams): Promise<void> {
+    return this.saves.write(params);
   }
 
   /** The body of saveTask, as one transaction. */
@@ -420,6 +439,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     this.backgroundCheck?.stop();
     if (!this.db.open) return;
     this.inserts.flush();
+    this.saves.flush();
     this.db.close();
   }
 
