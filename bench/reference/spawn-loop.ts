@@ -17,10 +17,13 @@ export function spawnLoopMissing(): string | undefined {
   return findProgram('cc') ? undefined : 'no C compiler: `cc` is not on PATH (on Debian: apt-get install gcc)';
 }
 
-/** Per script, its clock minus the moment the loop started, in ms (scripts that printed no clock left out). */
-export async function spawnLoopLateness(count: number, script: string): Promise<number[]> {
+/**
+ * Per script, its clock minus the moment the loop started, in ms (scripts that printed no
+ * clock left out); with `cap`, at most that many scripts run at once (spawn-loop.c).
+ */
+export async function spawnLoopLateness(count: number, script: string, cap?: number): Promise<number[]> {
   const program = await (compiled ??= compile());
-  const stdout = await run(program, [String(count), script], 120_000);
+  const stdout = await run(program, [String(count), script, ...(cap === undefined ? [] : [String(cap)])], 120_000);
   const { late } = JSON.parse(stdout) as { late: (number | null)[] };
   return late.filter((value): value is number => value !== null);
 }
