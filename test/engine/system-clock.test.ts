@@ -15,4 +15,19 @@ describe('systemClock', () => {
     expect(systemClock.timeZone()).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
     expect(() => canonicalTimeZone(systemClock.timeZone(), 'timezone')).not.toThrow();
   });
+
+  it('takes a TZ set while the process runs, and the zone before it again once it is unset', () => {
+    const before = process.env.TZ;
+    const original = systemClock.timeZone();
+    const other = original === 'Asia/Tokyo' ? 'America/Lima' : 'Asia/Tokyo';
+    try {
+      process.env.TZ = other;
+      expect(systemClock.timeZone()).toBe(other);
+      expect(systemClock.timeZone()).toBe(other);
+    } finally {
+      if (before === undefined) delete process.env.TZ;
+      else process.env.TZ = before;
+    }
+    expect(systemClock.timeZone()).toBe(original);
+  });
 });
