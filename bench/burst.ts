@@ -4,12 +4,11 @@
  * database before it starts). Lateness per run is the script's own clock ($EPOCHREALTIME)
  * minus the run's scheduledAt (T).
  */
-import { readFileSync } from 'node:fs';
 import { Api, mapLimit, sleep, type RunJson } from './api.js';
 import { startBenchDaemon } from './daemon-process.js';
 import { submitLeadMs } from './figures/fire-precision.js';
 import { prefillPending } from './prefill.js';
-import { readCpuSeconds } from './proc-stats.js';
+import { executorOf, readCpuSeconds } from './proc-stats.js';
 import { clockScript, parseScriptClock, wallClockMs } from './script-clock.js';
 import { formatSummary, summarize } from './stats.js';
 
@@ -90,16 +89,6 @@ export async function measureBurst(options: BurstOptions): Promise<Burst> {
     };
   } finally {
     await daemon.stop();
-  }
-}
-
-/** The daemon's executor process (src/executor), if it runs one. */
-function executorOf(pid: number): number | undefined {
-  try {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-    return children.find((child) => readFileSync(`/proc/${child}/comm`, 'utf8').startsWith('scheduler-exec'));
-  } catch {
-    return undefined;
   }
 }
 

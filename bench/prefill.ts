@@ -6,9 +6,7 @@
  * start, not what a million submits left behind (the figures say so).
  */
 import { join } from 'node:path';
-import { nextFireAfter } from '../src/core/schedule.js';
-import { parseSubmission } from '../src/core/submission.js';
-import type { Task } from '../src/core/task.js';
+import { newTask, parseSubmission } from '../src/core/submission.js';
 import { SqliteTaskStore } from '../src/store/sqlite/sqlite-store.js';
 
 /** Tasks inserted per group commit (one transaction). */
@@ -20,14 +18,7 @@ export async function prefillPending(dataDir: string, count: number): Promise<vo
   try {
     const now = Date.now();
     const definition = parseSubmission({ id: 'pending-0', type: 'delay', time: '1000h', script: 'echo never' }, { maxScriptBytes: 1 << 20 }, now, 'UTC');
-    const template: Task = {
-      ...definition,
-      createdAt: now,
-      state: { status: 'ToBeExecuted', nextRunAt: nextFireAfter(definition.schedule, now - 1)! },
-      lastStatusUpdated: now,
-      version: 1,
-      lastRun: 0,
-    };
+    const template = newTask(definition, now);
     for (let first = 0; first < count; first += batchSize) {
       const ids = Array.from({ length: Math.min(batchSize, count - first) }, (_, index) => `pending-${first + index}`);
       // Inserted in the same turn of the event loop: one group commit.

@@ -67,3 +67,13 @@ export function machineCpuMeter(): () => number {
     return (now.busy - start.busy) / 100 / ((performance.now() - t0) / 1000);
   };
 }
+
+/** The daemon's executor process (src/executor), if it runs one. */
+export function executorOf(pid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return children.find((child) => readFileSync(`/proc/${child}/comm`, 'utf8').startsWith('scheduler-exec'));
+  } catch {
+    return undefined;
+  }
+}

@@ -18,6 +18,30 @@ export interface NodeIdentity {
   startedAt: number;
 }
 
+/**
+ * alive: its last heartbeat is within the staleness bound; stale: it is not (the node died,
+ * is paused, or cannot reach the store); stopped: it shut down cleanly.
+ */
+export type NodeState = 'alive' | 'stale' | 'stopped';
+
+/** A node as the registry knows it. Times are epoch milliseconds. */
+export interface NodeRecord {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  startedAt: number;
+  /** When its last heartbeat was recorded (by the database's clock on PostgreSQL). */
+  heartbeatAt: number;
+  /** Runs it executed at its last heartbeat. */
+  runsExecuting: number;
+  state: NodeState;
+  /** When it shut down cleanly; null while it runs or after it died. */
+  stoppedAt: number | null;
+  /** True for the node answering (the one whose registry this is). */
+  self: boolean;
+}
+
 /** The identity of a node starting now; `random` gives the id's last part (8 hex digits). */
 export function newNodeIdentity(params: { host: string; pid: number; version: string; startedAt: number; random: string }): NodeIdentity {
   const { host, pid, version, startedAt, random } = params;

@@ -10,7 +10,7 @@ import { defaultQueue } from './execution.js';
 import { builtInInterpreters, defaultLanguage } from './interpreters.js';
 import { parseRunPolicy, type PolicyInput } from './policy.js';
 import { checkCronExpression, nextFireAfter, shortestGap, type Schedule } from './schedule.js';
-import { taskTypes, type TaskDefinition, type TaskType } from './task.js';
+import { taskTypes, type Task, type TaskDefinition, type TaskType } from './task.js';
 import { canonicalTimeZone, parseTimeIn } from './zoned-time.js';
 
 /** A task as submitted. */
@@ -57,6 +57,19 @@ const taskIdRegExp = new RegExp(taskIdPattern);
 
 /** The shortest interval of a cron task: shorter ones would only pile up skipped ticks. */
 export const minCronIntervalMs = 100;
+
+/** The task `definition` makes when it is submitted at `now`: due at its first fire, no run yet. */
+export function newTask(definition: TaskDefinition, now: number): Task {
+  return {
+    ...definition,
+    createdAt: now,
+    // parseSubmission refuses a schedule that never fires.
+    state: { status: 'ToBeExecuted', nextRunAt: nextFireAfter(definition.schedule, now - 1)! },
+    lastStatusUpdated: now,
+    version: 1,
+    lastRun: 0,
+  };
+}
 
 /**
  * Checks a submission made at `now` and returns the task definition it asks for; one that

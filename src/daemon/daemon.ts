@@ -182,15 +182,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     heartbeat.start();
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
-    await app.close();
-    await clusterWatch?.close();
-    await outputFlusher?.stop();
-    await heartbeat.stop();
-    await engine.shutdown();
-    await executor?.close();
-    await markStopped();
-    await store.close();
-    lock.release();
+    await stopAll();
     throw describeListenError(error, config);
   }
 
@@ -209,18 +201,26 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
   const close = () =>
     (closing ??= (async () => {
       feed.close(); // answer pending long polls now, or closing would wait for them
-      await app.close();
-      await clusterWatch?.close();
-      await outputFlusher?.stop();
-      await heartbeat.stop();
-      await engine.shutdown();
-      await executor?.close();
-      await markStopped();
-      faults.close();
-      await store.close();
-      lock.release();
+      await stopAll();
     })());
   return { app, url, close };
+
+  /**
+   * Stops what was started, the server first so that nothing new comes in, and releases the
+   * data directory: on a clean stop, and when the start failed part way.
+   */
+  async function stopAll(): Promise<void> {
+    await app.close();
+    await clusterWatch?.close();
+    await outputFlusher?.stop();
+    await heartbeat.stop();
+    await engine.shutdown();
+    await executor?.close();
+    await markStopped();
+    faults.close();
+    await store.close();
+    lock.release();
+  }
 
   /** Records the clean stop; a store that cannot take it leaves the node to go stale instead. */
   async function markStopped(): Promise<void> {

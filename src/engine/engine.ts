@@ -11,9 +11,8 @@
  */
 import type { Clock } from '../core/clock.js';
 import { isStoreFault, SchedulerError } from '../core/errors.js';
-import { nextFireAfter } from '../core/schedule.js';
 import { queueOf, unboundedSlots, type ConcurrencySnapshot, type SlotLimits } from '../core/run-slots.js';
-import { parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
+import { newTask, parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
 import { dueAt, noOutput, type Run, runKeyOf, type RunOutcome, type Task, type TaskStatus } from '../core/task.js';
 import { IllegalTransition, transition, type Effect, type RunResult, type TaskEvent, type Transition } from '../core/transition.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
@@ -273,16 +272,7 @@ export class Engine {
   /** The task a submission would create now, checked, without storing it. */
   dryRun(input: Submission): Task {
     const now = this.options.clock.now();
-    const definition = parseSubmission(input, this.options.limits, now, this.options.clock.timeZone());
-    return {
-      ...definition,
-      createdAt: now,
-      // parseSubmission refuses a schedule that never fires.
-      state: { status: 'ToBeExecuted', nextRunAt: nextFireAfter(definition.schedule, now - 1)! },
-      lastStatusUpdated: now,
-      version: 1,
-      lastRun: 0,
-    };
+    return newTask(parseSubmission(input, this.options.limits, now, this.options.clock.timeZone()), now);
   }
 
   /** Stops a task by the spec's rules, and returns it with its runs; `warning` says when a run goes on. */

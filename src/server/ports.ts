@@ -5,6 +5,7 @@
  * may hand it anything that does. Moving the engine behind a network hop, or the store to
  * another backend, changes nothing on this side.
  */
+import type { NodeRecord } from '../core/node.js';
 import type { Submission } from '../core/submission.js';
 import type { LiveOutput, Run, RunOutcome, Task, TaskStatus } from '../core/task.js';
 import type { StatusJson } from '../protocol/schemas.js';
@@ -128,20 +129,8 @@ export interface RunSlots {
   queues: StatusJson['queues'];
 }
 
-/** A daemon sharing the store, as GET /api/nodes lists it. Times are epoch milliseconds. */
-export interface NodeView {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  startedAt: number;
-  heartbeatAt: number;
-  runsExecuting: number;
-  state: 'alive' | 'stale' | 'stopped';
-  stoppedAt: number | null;
-  /** True for the daemon answering. */
-  self: boolean;
-}
+/** A daemon sharing the store, as GET /api/nodes lists it (see core/node.ts). */
+export type NodeView = NodeRecord;
 
 /** The daemons ("nodes") sharing the store: GET /api/nodes, and this one's state for /healthz. */
 export interface NodeDirectory {

@@ -4,31 +4,9 @@
  * executes, and says when it stops cleanly. On PostgreSQL the record is a row every node
  * reads; on SQLite, which one daemon owns, the node knows only itself.
  */
-import type { NodeIdentity } from '../core/node.js';
+import type { NodeIdentity, NodeRecord, NodeState } from '../core/node.js';
 
-/**
- * alive: its last heartbeat is within the staleness bound; stale: it is not (the node died,
- * is paused, or cannot reach the store); stopped: it shut down cleanly.
- */
-export type NodeState = 'alive' | 'stale' | 'stopped';
-
-/** A node as the registry knows it. Times are epoch milliseconds. */
-export interface NodeRecord {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  startedAt: number;
-  /** When its last heartbeat was recorded (by the database's clock on PostgreSQL). */
-  heartbeatAt: number;
-  /** Runs it executed at its last heartbeat. */
-  runsExecuting: number;
-  state: NodeState;
-  /** When it shut down cleanly; null while it runs or after it died. */
-  stoppedAt: number | null;
-  /** True for the node answering (the one whose registry this is). */
-  self: boolean;
-}
+export type { NodeRecord, NodeState } from '../core/node.js';
 
 /** This node's place among the nodes sharing the store. */
 export interface NodeRegistry {
