@@ -39,8 +39,8 @@ export interface BenchDaemonOptions {
 
 const startTimeoutMs = 30_000;
 const stopTimeoutMs = 10_000;
-/** dist/bench/daemon-process.js -> dist/src/cli/main.js */
-const mainScript = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+/** dist/bench/daemon-process.js -> dist/src/cli/scheduler.js, the bundled program (scripts/build-bundle.ts) */
+const mainScript = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'scheduler.js');
 /** The node flags of the program's shebang (`#!/usr/bin/env -S node FLAGS`), so the daemon runs as installed. */
 export const programNodeFlags = (readFileSync(mainScript, 'utf8').split('\n')[0] ?? '').split(/\s+/).filter((word) => word.startsWith('--'));
 

@@ -17,6 +17,7 @@ import { requireBearerToken } from './auth.js';
 import { errorHandler, retryAfterSeconds, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
+import { compileSchemasOnFirstUse } from './lazy-compilers.js';
 import { backupRoutes } from './routes/backup.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { eventRoutes } from './routes/events.js';
@@ -136,7 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Task, Run, Error and the events are written once, and referred to by every route that answers them.
   for (const schema of [RunJson, TaskSummaryJson, TaskJson, ErrorJson, NodeJson, ...eventSchemas, EventJson]) app.addSchema(schema);
 
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : coercingAjv).compile(schema));
+  compileSchemasOnFirstUse(app, ({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : coercingAjv).compile(schema));
   app.setErrorHandler(errorHandler(deps.log, deps.faults));
   acceptJsonBodiesOnly(app);
   app.setNotFoundHandler((request, reply) => {

@@ -13,7 +13,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '
  * The built CLI. SCHEDULER_E2E_CLI points the suite at another build (e.g. a deliberately
  * broken one, to check that the tests catch it).
  */
-export const cliPath = process.env.SCHEDULER_E2E_CLI ?? join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+export const cliPath = process.env.SCHEDULER_E2E_CLI ?? join(repoRoot, 'dist', 'src', 'cli', 'scheduler.js');
 
 /** How a CLI command ended. */
 export interface CliResult {

@@ -20,10 +20,13 @@ import {
 import type { TaskOperations } from '../ports.js';
 import type { NdjsonLine } from './ndjson-lines.js';
 
-const ajv = new Ajv({ strict: false, allErrors: false, validateFormats: false });
-const validHeader = ajv.compile(ExportHeader);
-const validTaskLine = ajv.compile(ExportedTaskLine);
-const validEnd = ajv.compile(ExportEnd);
+/** The validators of the three kinds of line, compiled at the first import rather than at every start of the daemon. */
+let validators: { header: ValidateFunction; taskLine: ValidateFunction; end: ValidateFunction } | undefined;
+function validatorsOfLines() {
+  if (validators) return validators;
+  const ajv = new Ajv({ strict: false, allErrors: false, validateFormats: false });
+  return (validators = { header: ajv.compile(ExportHeader), taskLine: ajv.compile(ExportedTaskLine), end: ajv.compile(ExportEnd) });
+}
 
 /** What to do with a task whose id exists already. */
 export type ConflictRule = 'refuse' | 'skip';
@@ -53,6 +56,7 @@ export async function importLines(
         if (summary.complete) throw new SchedulerError('invalid_request', `line ${number}: nothing may follow the end line of an export`);
         const value = parseLine(number, text);
         if (isEndLine(value)) {
+          const validEnd = validatorsOfLines().end;
           if (!validEnd(value)) throw new SchedulerError('invalid_request', `line ${number}: ${problem(validEnd, 'the end line')}`);
           summary.complete = true;
           continue;
@@ -93,6 +97,7 @@ function checkHeader(number: number, value: unknown): void {
   if (format !== exportFormatName) {
     throw new SchedulerError('invalid_request', `line ${number} is not the header of an export (it has no "format": "${exportFormatName}"); import the output of scheduler export`);
   }
+  const validHeader = validatorsOfLines().header;
   if (!validHeader(value)) throw new SchedulerError('invalid_request', `line ${number}: ${problem(validHeader, 'the header')}`);
   const version = (value as ExportHeader).formatVersion;
   if (version !== exportFormatVersion) {
@@ -114,6 +119,7 @@ function idOf(value: unknown): string | null {
 
 /** The task and runs of a task line, checked beyond their shape: the state has what its status needs, the runs fit lastRun. */
 function taskLine(number: number, value: unknown): { task: Task; runs: Run[] } {
+  const validTaskLine = validatorsOfLines().taskLine;
   if (!validTaskLine(value)) throw new SchedulerError('invalid_request', `line ${number}: ${problem(validTaskLine, 'the task')}`);
   // The schema checked the shape; the stored form's details are the store's (rows.ts).
   const { task, runs } = value as unknown as { task: Task; runs: Run[] };
