@@ -22,8 +22,11 @@ export interface RunResult
 
 /** Something that happens to a task. */
 export type TaskEvent =
-  /** The task's nextRunAt has come. */
-  | { kind: 'fire' }
+  /**
+   * The task's nextRunAt has come; or, with `aheadMs`, it comes within that many ms: the
+   * engine then applies the fire as at nextRunAt, and the run's script is released then.
+   */
+  | { kind: 'fire'; aheadMs?: number }
   /** The run in progress ended (or was found interrupted after a restart). */
   | { kind: 'runFinished'; run: number; result: RunResult }
   /** A run recorded as waiting for a free slot really started its script, at `startedAt`. */

@@ -124,6 +124,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
       },
     },
     warmupMs: 50,
+    fireAheadMs: 5,
     ...(opened.leases ? { leases: { store: opened.leases, renewEveryMs: config.leaseRenewMs, nodeId: node.id } } : {}),
     ...(opened.claims ? { claims: { store: opened.claims, pollMs: claimPollMs, queueLimits: config.queues } } : {}),
   });

@@ -20,7 +20,7 @@ import type { ClaimOutcome, FireClaims } from '../store/fire-claims.js';
 import type { ExpiredRun, LiveRun, RemoteRun, RunKey, RunLeases, RunRequests } from '../store/run-leases.js';
 import type { RunChange, RunPage, Takeover, TaskPage, TaskStore } from '../store/task-store.js';
 import type { ChangeFeed } from './change-feed.js';
-import { FiringLoop } from './firing-loop.js';
+import { FiringLoop, fireInstant } from './firing-loop.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { recoverInterruptedRuns } from './recovery.js';
@@ -60,6 +60,8 @@ export interface EngineOptions {
    * (spawning takes milliseconds; releasing a held process does not). 0: no warm-up.
    */
   warmupMs?: number;
+  /** How long before a task is due it is fired, its script released on the dot (FiringLoopOptions.fireAheadMs); 0 if absent. */
+  fireAheadMs?: number;
   /**
    * When several nodes share the store: the leases of this node's runs (renewed every
    * `renewEveryMs`), and this node's id, named when it takes over the runs of another.
@@ -130,6 +132,8 @@ export class Engine {
       log: options.log,
       faults,
       warmupMs: options.warmupMs ?? 0,
+      // Claims go by the database's clock, which would find the task not due yet: no firing ahead.
+      fireAheadMs: options.claims ? 0 : (options.fireAheadMs ?? 0),
       apply: (id, event) => this.apply(id, event),
       ...(options.claims ? { claim: (limit: number) => this.claimDue(limit), pollMs: options.claims.pollMs } : {}),
     });
@@ -489,7 +493,7 @@ export class Engine {
       if (!task) throw notFound(id);
       // Checked on the read the compare-and-set write is based on: nothing can change between.
       requireVersion(task, expectedVersions);
-      const now = this.options.clock.now();
+      const now = fireInstant(task, event, this.options.clock.now());
       const result = transition(task, event, now);
       if (!result.changed) return result;
       // A run to start takes its slot before its start is written, so the record says truly whether it waits.
@@ -541,7 +545,8 @@ export class Engine {
 
   /** What follows a committed write: start the run it asked for, re-arm, tell watchers. */
   private afterSave({ task, effect }: Transition, previous: Task, admission: Admission): void {
-    if (effect?.kind === 'startRun') this.runs.start(task, effect.run, admission.waits);
+    // A fire made ahead of its time starts its script at that time (effect.startedAt), not now.
+    if (effect?.kind === 'startRun') this.runs.start(task, effect.run, admission.waits, effect.startedAt > this.options.clock.now() ? effect.startedAt : undefined);
     // Not awaited: the run's end is recorded (as killed) under this task's mutex, held now.
     if (effect?.kind === 'killRun') void this.killAnywhere(task.id, effect.reason, effect.run);
     if (effect?.kind === 'skipRun') {

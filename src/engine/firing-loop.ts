@@ -42,6 +42,13 @@ export interface FiringLoopOptions {
   /** How long before a run is due its process is spawned, held; 0: no warm-up. */
   warmupMs: number;
   /**
+   * How long before a task is due the loop fires it (as at its due time; the run's script is
+   * then released on the dot, by the executor's timer where there is one). The loop's own
+   * timer may wake a millisecond or more late, or later behind a garbage collection; firing
+   * ahead takes that, and the write of the fire, out of the start's lateness. 0: at the due time.
+   */
+  fireAheadMs?: number;
+  /**
    * The engine's apply (per-task mutex, compare-and-set write, then the run starts), so that
    * a fire goes through the same path as every other change of a task.
    */
@@ -67,7 +74,7 @@ export class FiringLoop {
   private stopped = false;
 
   constructor(private readonly options: FiringLoopOptions) {
-    this.timer = new WakeTimer(options.clock, options.warmupMs, () => void this.fireDue());
+    this.timer = new WakeTimer(options.clock, options.warmupMs, () => void this.fireDue(), options.fireAheadMs ?? 0);
   }
 
   /** Arms the timer for `task` if it is due before the timer now armed. */
@@ -115,7 +122,7 @@ export class FiringLoop {
           if (due < dueBatch || left > 0) break;
           continue;
         }
-        const due = await this.options.store.listDueTasks({ now: this.options.clock.now(), limit: dueBatch });
+        const due = await this.options.store.listDueTasks({ now: this.options.clock.now() + this.aheadMs, limit: dueBatch });
         for (let first = 0; first < due.length; first += firesPerCommit) {
           await this.fireTogether(due.slice(first, first + firesPerCommit));
           // A store that answers synchronously would otherwise hold the event loop until
@@ -175,10 +182,14 @@ export class FiringLoop {
     if (failed) throw failed.reason;
   }
 
+  private get aheadMs(): number {
+    return this.options.fireAheadMs ?? 0;
+  }
+
   private async fire(id: string): Promise<void> {
     if (this.stopped) return;
     try {
-      await this.options.apply(id, { kind: 'fire' });
+      await this.options.apply(id, this.aheadMs > 0 ? { kind: 'fire', aheadMs: this.aheadMs } : { kind: 'fire' });
     } catch (error) {
       // Stopped, deleted or fired by someone else since it was listed: nothing to do.
       if (error instanceof IllegalTransition) return;
@@ -186,4 +197,15 @@ export class FiringLoop {
       throw error;
     }
   }
+}
+
+/**
+ * The time a fire happens at: now, or the task's due time when the fire was made ahead of it
+ * (`aheadMs`) and the task is due within that. A task due later than that (changed since it
+ * was listed) is not due: its fire is refused as any early fire is.
+ */
+export function fireInstant(task: Task, event: TaskEvent, now: number): number {
+  if (event.kind !== 'fire' || !event.aheadMs) return now;
+  const due = dueAt(task.state);
+  return due !== null && due > now && due - now <= event.aheadMs ? due : now;
 }

@@ -140,9 +140,10 @@ export class RunSupervisor {
    * Starts run `run` of `task`, already recorded as started with the slot admit() took, or
    * recorded as waiting when `recordedWaiting`: it then waits in line, and its real start is
    * reported through onStart. A run whose start was committed while the daemon began
-   * shutting down is not started at all.
+   * shutting down is not started at all. With `notBefore`, a run not waiting starts its
+   * script at that wall-clock time (a fire made ahead of its time).
    */
-  start(task: Task, run: number, recordedWaiting = false): void {
+  start(task: Task, run: number, recordedWaiting = false, notBefore?: number): void {
     const queue = queueOf(task.execution);
     const entry = this.track(task, run, queue, recordedWaiting);
     const { log, clock } = this.options;
@@ -152,7 +153,7 @@ export class RunSupervisor {
       return;
     }
     if (!recordedWaiting) {
-      this.launch(task, entry);
+      this.launch(task, entry, undefined, notBefore);
       log.info({ task: task.id, run, pid: entry.process?.pid, waiting: false }, 'run started');
       return;
     }
@@ -251,11 +252,13 @@ export class RunSupervisor {
    * must not escape: that would leave the task Executing a run that never ends. It becomes
    * a run that failed to start.
    */
-  private launch(task: Task, entry: Active, waitedMs?: number): void {
+  private launch(task: Task, entry: Active, waitedMs?: number, notBefore?: number): void {
     const { runner, activity, clock, log } = this.options;
     let process: RunningProcess;
     try {
-      process = runner.start(runSpec(task, entry.run));
+      const spec = runSpec(task, entry.run);
+      if (notBefore !== undefined) spec.notBefore = notBefore;
+      process = runner.start(spec);
     } catch (error) {
       this.slots.release(entry.queue);
       if (waitedMs === undefined) log.error({ task: task.id, run: entry.run, error }, 'could not start a run');

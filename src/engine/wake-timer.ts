@@ -17,6 +17,8 @@ export class WakeTimer {
     private readonly clock: Clock,
     private readonly warmupMs: number,
     private readonly onWake: () => void,
+    /** The last wake-up is this long before the due time (the firing loop fires ahead, see FiringLoopOptions.fireAheadMs). */
+    private readonly aheadMs = 0,
   ) {}
 
   /** The due time the timer is armed for, if it is armed. */
@@ -28,7 +30,7 @@ export class WakeTimer {
   arm(dueAt: number): void {
     this.clear();
     const now = this.clock.now();
-    const wakeAt = dueAt - now > this.warmupMs ? dueAt - this.warmupMs : dueAt;
+    const wakeAt = dueAt - now > this.warmupMs ? dueAt - this.warmupMs : dueAt - this.aheadMs;
     const delay = Math.min(Math.max(0, wakeAt - now), maxDelayMs);
     const handle = this.clock.setTimer(() => {
       this.armed = undefined;

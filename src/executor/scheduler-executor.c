@@ -20,6 +20,11 @@
  *                stdin from /dev/null, stdout and stderr to pipes read here, and on fd 3 the
  *                read end of the run's gate pipe.
  *   GATE         bytes to write to the gate, which is then closed (empty: just close it).
+ *   GATE_AT      u64 wall-clock time in microseconds since the epoch, then the bytes of a GATE:
+ *                written at that time (at once if it has passed), by a timer of this process.
+ *                The daemon fires a task a few milliseconds ahead of its time and leaves the
+ *                start on the dot to this timer, which no garbage collection or busy event
+ *                loop delays. A GATE for the same run before the time writes at once.
  *   CLOSE_OUTPUT stop reading the run's output: its pipes are closed.
  * executor -> daemon
  *   SPAWNED      u32 pid
@@ -47,10 +52,12 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { CMD_SPAWN = 1, CMD_GATE = 2, CMD_CLOSE_OUTPUT = 3 };
+enum { CMD_SPAWN = 1, CMD_GATE = 2, CMD_CLOSE_OUTPUT = 3, CMD_GATE_AT = 4 };
 enum { EV_SPAWNED = 1, EV_SPAWN_FAILED = 2, EV_OUTPUT = 3, EV_EOF = 4, EV_EXIT = 5 };
 enum { STREAM_STDOUT = 1, STREAM_STDERR = 2 };
 
@@ -59,10 +66,11 @@ enum { STREAM_STDOUT = 1, STREAM_STDERR = 2 };
 #define OUT_HIGH (8u << 20)       /* stop reading the runs' output past this much unsent... */
 #define OUT_LOW (1u << 20)        /* ...and start again below this */
 #define KEEP_ID 0xffffffffu
+#define GATE_BYTES_MAX 16         /* "go\n" and room to spare */
 
 /* What an epoll event points at: the channel, the signal fd, or one output pipe of a run. */
 struct watched {
-  int kind; /* 0 channel in, 1 channel out, 2 signals, 3 output */
+  int kind; /* 0 channel in, 1 channel out, 2 signals, 3 output, 4 the gate timer */
   struct run *run;
   int stream;
 };
@@ -74,6 +82,11 @@ struct run {
   int out[3];    /* read ends of stdout [1] and stderr [2], -1 once closed */
   struct watched watch[3];
   int exited;
+  /* A GATE_AT waiting for its time: the gate is written when `gate_at` has come. */
+  int gate_pending;
+  struct timespec gate_at;
+  unsigned char gate_bytes[GATE_BYTES_MAX];
+  size_t gate_length;
   struct run *next;
 };
 
@@ -82,11 +95,11 @@ struct buffer {
   size_t start, end, cap;
 };
 
-static int epoll_fd, signal_fd, dev_null;
+static int epoll_fd, signal_fd, timer_fd, dev_null;
 static struct run *runs;
 static struct buffer in_buf, out_buf;
 static int output_paused, channel_out_watched;
-static struct watched channel_in = {0, NULL, 0}, channel_out = {1, NULL, 0}, signals = {2, NULL, 0};
+static struct watched channel_in = {0, NULL, 0}, channel_out = {1, NULL, 0}, signals = {2, NULL, 0}, gate_timer = {4, NULL, 0};
 
 static void die(const char *what) {
   fprintf(stderr, "scheduler-executor: %s: %s\n", what, strerror(errno));
@@ -315,19 +328,67 @@ static void spawn_run(uint32_t id, const unsigned char *payload, size_t length) 
   event_u32(EV_SPAWNED, id, (uint32_t)pid);
 }
 
-static void write_gate(uint32_t id, const unsigned char *bytes, size_t length) {
-  struct run *r = find_run(id);
-  if (!r || r->gate < 0) return;
+static void write_gate(struct run *r, const unsigned char *bytes, size_t length) {
+  r->gate_pending = 0;
+  if (r->gate < 0) return;
   /* A few bytes into an empty pipe never block; a shell that is gone makes this EPIPE, which is
      no matter: its exit says how the run ended. */
   if (length > 0) (void)!write(r->gate, bytes, length);
   close_fd(&r->gate);
 }
 
+static int earlier(const struct timespec *a, const struct timespec *b) {
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Arms the gate timer for the earliest gate waiting for its time, or disarms it. */
+static void arm_gate_timer(void) {
+  struct itimerspec when = {0};
+  for (struct run *r = runs; r; r = r->next)
+    if (r->gate_pending && r->gate >= 0 && (when.it_value.tv_sec == 0 || earlier(&r->gate_at, &when.it_value))) when.it_value = r->gate_at;
+  if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &when, NULL) < 0) die("timerfd_settime");
+}
+
+/* The gate timer went off: writes every gate whose time has come. */
+static void open_due_gates(void) {
+  uint64_t expirations;
+  (void)!read(timer_fd, &expirations, sizeof expirations);
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  for (struct run *r = runs; r; r = r->next)
+    if (r->gate_pending && !earlier(&now, &r->gate_at)) write_gate(r, r->gate_bytes, r->gate_length);
+  arm_gate_timer();
+}
+
+static void write_gate_at(struct run *r, const unsigned char *payload, size_t length) {
+  if (length < 8 || length - 8 > GATE_BYTES_MAX) return;
+  uint64_t micros = (uint64_t)get_u32(payload) | (uint64_t)get_u32(payload + 4) << 32;
+  struct timespec at = {.tv_sec = (time_t)(micros / 1000000), .tv_nsec = (long)(micros % 1000000) * 1000}, now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  if (!earlier(&now, &at)) {
+    write_gate(r, payload + 8, length - 8);
+    return;
+  }
+  r->gate_pending = 1;
+  r->gate_at = at;
+  r->gate_length = length - 8;
+  memcpy(r->gate_bytes, payload + 8, r->gate_length);
+  arm_gate_timer();
+}
+
 static void handle_command(int type, uint32_t id, const unsigned char *payload, size_t length) {
   switch (type) {
   case CMD_SPAWN: spawn_run(id, payload, length); break;
-  case CMD_GATE: write_gate(id, payload, length); break;
+  case CMD_GATE: {
+    struct run *r = find_run(id);
+    if (r) write_gate(r, payload, length);
+    break;
+  }
+  case CMD_GATE_AT: {
+    struct run *r = find_run(id);
+    if (r) write_gate_at(r, payload, length);
+    break;
+  }
   case CMD_CLOSE_OUTPUT: {
     struct run *r = find_run(id);
     if (!r) break;
@@ -422,6 +483,7 @@ int main(void) {
   if ((signal_fd = signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) die("signalfd");
   if ((dev_null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) die("/dev/null");
   if ((epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0) die("epoll_create1");
+  if ((timer_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC)) < 0) die("timerfd_create");
   /* The channel's own descriptors must not reach the runs either. */
   fcntl(STDIN_FILENO, F_SETFD, FD_CLOEXEC);
   fcntl(STDOUT_FILENO, F_SETFD, FD_CLOEXEC);
@@ -429,6 +491,7 @@ int main(void) {
   set_nonblocking(STDOUT_FILENO);
   watch_fd(STDIN_FILENO, &channel_in, EPOLLIN, EPOLL_CTL_ADD);
   watch_fd(signal_fd, &signals, EPOLLIN, EPOLL_CTL_ADD);
+  watch_fd(timer_fd, &gate_timer, EPOLLIN, EPOLL_CTL_ADD);
 
   struct epoll_event events[256];
   for (;;) {
@@ -440,6 +503,7 @@ int main(void) {
       if (w->kind == 0) read_commands();
       else if (w->kind == 2) reap_children();
       else if (w->kind == 3) read_output(w->run, w->stream);
+      else if (w->kind == 4) open_due_gates();
       /* kind 1, the channel writable: the flush below does it */
     }
     free_forgotten();

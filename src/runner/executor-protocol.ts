@@ -5,7 +5,7 @@
  */
 
 /** Daemon to executor. */
-export const command = { spawn: 1, gate: 2, closeOutput: 3 } as const;
+export const command = { spawn: 1, gate: 2, closeOutput: 3, gateAt: 4 } as const;
 /** Executor to daemon. */
 export const event = { spawned: 1, spawnFailed: 2, output: 3, eof: 4, exit: 5 } as const;
 /** The output streams, as the executor numbers them. */
@@ -49,6 +49,15 @@ export function spawnFrame(id: number, request: SpawnRequest): Buffer {
 
 export function gateFrame(id: number, bytes: string): Buffer {
   return frame(command.gate, id, Buffer.from(bytes));
+}
+
+/** The gate's bytes, written by the executor at wall-clock time `atMs` (ms since the epoch), or at once if it has passed. */
+export function gateAtFrame(id: number, bytes: string, atMs: number): Buffer {
+  const micros = BigInt(Math.round(atMs * 1000));
+  const payload = Buffer.alloc(8 + Buffer.byteLength(bytes));
+  payload.writeBigUInt64LE(micros, 0);
+  payload.write(bytes, 8);
+  return frame(command.gateAt, id, payload);
 }
 
 export function closeOutputFrame(id: number): Buffer {

@@ -18,7 +18,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { closeOutputFrame, EventReader, gateFrame, spawnFrame, type ExecutorEvent } from './executor-protocol.js';
+import { closeOutputFrame, EventReader, gateAtFrame, gateFrame, spawnFrame, type ExecutorEvent } from './executor-protocol.js';
 import type { GatePipe, SpawnedProcess, SpawnFunction } from './held-process.js';
 
 /**
@@ -217,6 +217,11 @@ class ExecutorChild extends EventEmitter implements SpawnedProcess {
         this.gateClosed = true;
         // In order after the spawn: the executor writes it once the process exists.
         this.send(gateFrame(this.id, bytes ?? ''));
+      },
+      endAt: (bytes: string, atMs: number) => {
+        if (this.gateClosed) return;
+        this.gateClosed = true;
+        this.send(gateAtFrame(this.id, bytes, atMs));
       },
       on: () => gate,
     };

@@ -46,6 +46,12 @@ export interface SpawnedProcess extends EventEmitter {
 /** The write end of the gate, as the held process uses it. */
 export interface GatePipe {
   end(bytes?: string): void;
+  /**
+   * Writes `bytes` and closes, at wall-clock time `atMs` (at once if it has passed), timed by
+   * whoever holds the pipe's other side (the executor's timer); node's own pipes have no such
+   * thing, and HeldProcess then waits with a timer of its own.
+   */
+  endAt?(bytes: string, atMs: number): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
@@ -110,6 +116,10 @@ export class HeldProcess {
   private readonly stdout: OutputCapture;
   private readonly stderr: OutputCapture;
   private startedAt: number | null = null;
+  /** The wall-clock time (Date.now()'s) the script is released at, when that is later than the release() call. */
+  private releaseAt: number | undefined;
+  /** Waits for `releaseAt` when the gate cannot be written at a time by the other side (node's own pipes). */
+  private releaseTimer: NodeJS.Timeout | undefined;
   private killRequested = false;
   private timedOut = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
@@ -169,25 +179,33 @@ export class HeldProcess {
   }
 
   /**
-   * Lets the script run now. A process that failed to start, or whose watch cannot be set up
-   * (no descriptor left to read /proc), is not released: its run ends as one that could not start.
+   * Lets the script run now, or at time `notBefore` (of `now`'s clock) if that is later (a fire made
+   * a few milliseconds ahead of its time, so that the start is on the dot: the executor's
+   * timer then opens the gate). A process that failed to start, or whose watch cannot be set
+   * up (no descriptor left to read /proc), is not released: its run ends as one that could
+   * not start.
    */
-  release(): RunningProcess {
+  release(notBefore?: number): RunningProcess {
     const { timeoutMs } = this.options;
     if (this.failedToStart) {
       this.discard();
     } else {
       this.released = true;
-      this.startedAt = this.options.now();
+      const now = this.options.now();
+      this.startedAt = notBefore !== undefined && notBefore > now ? notBefore : now;
+      // notBefore is in the runner's clock (`now`, the daemon's wall clock); the gate's timer
+      // goes by the machine's, so the wait is carried over as a delay.
+      if (this.startedAt > now) this.releaseAt = Date.now() + (this.startedAt - now);
       // A run whose limits need the /proc watch opens its gate once the watch has its process
       // group; any other at once, even before the executor has said the process exists (it
       // handles the gate after the spawn).
       if (this.pid !== undefined || !this.needsWatch()) this.openGate();
       if (timeoutMs !== undefined) {
+        // The bound counts from the script's start.
         this.timeoutTimer = setTimeout(() => {
           this.timedOut = true;
           this.endGroup();
-        }, timeoutMs);
+        }, timeoutMs + (this.startedAt - now));
       }
     }
     const held = this;
@@ -244,7 +262,14 @@ export class HeldProcess {
       }
     }
     this.gateDecided = true;
-    this.gate?.end('go\n');
+    const at = this.releaseAt;
+    if (at === undefined) {
+      this.gate?.end('go\n');
+    } else if (this.gate?.endAt) {
+      this.gate.endAt('go\n', at);
+    } else {
+      this.releaseTimer = setTimeout(() => this.gate?.end('go\n'), Math.max(0, at - Date.now()));
+    }
   }
 
   /** Closes the gate without "go": the shell exits without running the script. */
@@ -411,6 +436,7 @@ export class HeldProcess {
   /** TERM to the whole group now, KILL after the grace period if anything is left; once spawned, if it is not yet. */
   private endGroup(): void {
     this.ending = true;
+    clearTimeout(this.releaseTimer);
     const pgid = this.child.pid;
     if (pgid === undefined || !signalGroup(pgid, 'SIGTERM')) return;
     setTimeout(() => signalGroup(pgid, 'SIGKILL'), this.options.killGraceMs).unref();

@@ -139,21 +139,21 @@ export class ProcessRunner implements RunLauncher {
       this.prepared.delete(key);
       const same = ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs && ready.spec.lang === spec.lang &&
         sameExecution(ready.spec.execution, spec.execution);
-      if (same && !ready.process.failedToStart) return this.reportFailure(spec, this.released(key, ready.process));
+      if (same && !ready.process.failedToStart) return this.reportFailure(spec, this.released(key, ready.process, spec.notBefore));
       ready.process.discard();
     }
     try {
-      running = this.released(key, this.spawnHeld(spec));
+      running = this.released(key, this.spawnHeld(spec), spec.notBefore);
     } catch (error) {
       running = notStarted(describeStartFailure(error), this.options.now(), this.options.outputCap);
     }
     return this.reportFailure(spec, running);
   }
 
-  /** Releases `process`, remembering it until its spool is removed. */
-  private released(key: string, process: HeldProcess): RunningProcess {
+  /** Releases `process` (at `notBefore`, if that is to come), remembering it until its spool is removed. */
+  private released(key: string, process: HeldProcess, notBefore: number | undefined): RunningProcess {
     this.startedHere.set(key, process);
-    return process.release();
+    return process.release(notBefore);
   }
 
   /** Keeps the heartbeat going while `process` (and any other run) executes. */

@@ -24,6 +24,12 @@ export interface RunSpec {
   timeoutMs?: number;
   /** Environment, directory, user, queue, sandbox and limits; the defaults when absent. */
   execution?: ExecutionSettings;
+  /**
+   * The time (ms since the epoch, by the runner's clock, the daemon's wall clock) before which
+   * the script must not start: the run of a fire made a little ahead of its due time starts
+   * at that time, which is its startedAt. Absent or past: at once.
+   */
+  notBefore?: number;
 }
 
 /** Receives a run's output as it is written: whole UTF-8 characters, at byte `offset` of `stream`. */

@@ -94,6 +94,8 @@ export interface HarnessOptions {
   runner?: FakeRunner;
   shutdownAtEnd?: boolean;
   warmupMs?: number;
+  /** How long ahead of its time a task is fired (its script then released on the dot); none if absent. */
+  fireAheadMs?: number;
   /** Told of the engine's activity; none if absent. */
   activity?: TaskActivity;
   /** The bound on all kept output; none if absent. */
@@ -153,6 +155,7 @@ export function useEngineHarness(check: 'errors' | 'problems' = 'errors') {
         outputCap: 1024,
         limits: { maxScriptBytes: 64 * 1024 },
         warmupMs: options.warmupMs,
+        fireAheadMs: options.fireAheadMs,
         activity: options.activity,
         maxOutputBytes: options.maxOutputBytes,
         faults: new FaultLog(log, clock),

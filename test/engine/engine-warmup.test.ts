@@ -222,3 +222,38 @@ describe('Engine warm-up: limits and shutdown', () => {
     expect(h.runner.prepared).toEqual([]);
   });
 });
+
+describe('Engine firing ahead (fireAheadMs)', () => {
+  const AHEAD = 5;
+
+  it('fires a task that long before its time, recorded as started at its time, and hands the runner its time as notBefore', async () => {
+    const h = await harness({ fireAheadMs: AHEAD });
+    await h.engine.submit({ id: 'ahead', type: 'delay', time: '10s', script: 'echo on the dot' });
+    const due = T0 + 10 * SEC;
+    await wakeAt(h, due - WARMUP);
+    await quietUntil(h, due - AHEAD - 1);
+    expect(h.runner.runs).toEqual([]);
+
+    await wakeAt(h, due - AHEAD);
+    expect(h.runner.runs.map((run) => [run.spec.notBefore, run.startedAt])).toEqual([[due, due]]);
+    const task = await taskOf(h, 'ahead');
+    expect(task).toMatchObject({ state: { status: 'Executing', run: 1 }, lastRun: 1 });
+    expect(await h.inner.getRun('ahead', 1)).toMatchObject({ scheduledAt: due, startedAt: due, outcome: 'running' });
+  });
+
+  it('a recurring task fired ahead computes its next fire from its due time, as one fired on time', async () => {
+    const h = await harness({ fireAheadMs: AHEAD });
+    await h.engine.submit({ id: 'every', type: 'cron', time: '1m', script: 'echo tick' });
+    const first = T0 + MIN;
+    await wakeAt(h, first - WARMUP);
+    await wakeAt(h, first - AHEAD);
+    expect(await taskOf(h, 'every')).toMatchObject({ state: { status: 'Executing', run: 1, nextRunAt: first + MIN } });
+  });
+
+  it('a run started by run now is handed no notBefore: it starts at once', async () => {
+    const h = await harness({ fireAheadMs: AHEAD, warmupMs: undefined });
+    await h.engine.submit({ id: 'now', type: 'delay', time: '1h', script: 'echo now' });
+    await h.engine.runNow('now');
+    expect(h.runner.runs.map((run) => run.spec.notBefore)).toEqual([undefined]);
+  });
+});

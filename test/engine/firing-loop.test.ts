@@ -1,6 +1,7 @@
 /** The firing loop on its own: what it does when the store fails it. */
 import { describe, expect, it } from 'vitest';
-import { FiringLoop, firesPerCommit } from '../../src/engine/firing-loop.js';
+import { FiringLoop, fireInstant, firesPerCommit } from '../../src/engine/firing-loop.js';
+import type { TaskEvent } from '../../src/core/transition.js';
 import { FaultLog } from '../../src/engine/fault-log.js';
 import type { Task } from '../../src/core/task.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -118,5 +119,55 @@ describe('FiringLoop', () => {
     expect(settled).toEqual(applied.filter((id) => id !== 't5'));
     expect(log.errors.map((entry) => entry.message)).toEqual(['could not fire due tasks; retrying every 1000ms']);
     loop.stop();
+  });
+
+  it('with fireAheadMs, fires a task that far before it is due, listing what is due by then, and says so in the event', async () => {
+    const clock = new FakeClock(T0);
+    const log = new RecordingLog();
+    const listedUpTo: number[] = [];
+    const fired: Array<{ at: number; event: TaskEvent }> = [];
+    const task = { id: 'soon', state: { status: 'ToBeExecuted', nextRunAt: T0 + 1000 } } as Task;
+    const loop = new FiringLoop({
+      store: {
+        listDueTasks: async ({ now }) => {
+          listedUpTo.push(now);
+          return now >= T0 + 1000 && fired.length === 0 ? [task] : [];
+        },
+        earliestDueAt: async () => (fired.length === 0 ? T0 + 1000 : undefined),
+      },
+      prepare: () => undefined,
+      clock,
+      log,
+      faults: new FaultLog(log, clock),
+      warmupMs: 50,
+      fireAheadMs: 5,
+      apply: async (_id, event) => void fired.push({ at: clock.now(), event }),
+    });
+    loop.armFor(task);
+    clock.advance(950); // the warm-up wake: nothing is due by T0 + 955
+    await settle();
+    expect(fired).toEqual([]);
+    clock.advance(44); // T0 + 994: not yet
+    await settle();
+    expect(fired).toEqual([]);
+    clock.advance(1); // T0 + 995, 5 ms ahead
+    await until(() => fired.length === 1);
+    expect(fired).toEqual([{ at: T0 + 995, event: { kind: 'fire', aheadMs: 5 } }]);
+    expect(listedUpTo.at(-1)).toBe(T0 + 1000);
+    loop.stop();
+  });
+
+  it("fireInstant: a fire made ahead happens at the task's due time if that is within the lead; otherwise now", () => {
+    const dueAt = (nextRunAt: number) => ({ id: 't', state: { status: 'ToBeExecuted', nextRunAt } }) as Task;
+    const ahead: TaskEvent = { kind: 'fire', aheadMs: 5 };
+    expect(fireInstant(dueAt(T0 + 5), ahead, T0)).toBe(T0 + 5);
+    expect(fireInstant(dueAt(T0 + 2), ahead, T0)).toBe(T0 + 2);
+    // Due already: now (the fire is late, not ahead).
+    expect(fireInstant(dueAt(T0 - 3), ahead, T0)).toBe(T0);
+    // Changed since it was listed, now due later than the lead: now, at which it is not due (the fire is refused).
+    expect(fireInstant(dueAt(T0 + 6), ahead, T0)).toBe(T0);
+    // A fire not made ahead, or another event: now.
+    expect(fireInstant(dueAt(T0 + 5), { kind: 'fire' }, T0)).toBe(T0);
+    expect(fireInstant(dueAt(T0 + 5), { kind: 'stop' }, T0)).toBe(T0);
   });
 });

@@ -141,6 +141,53 @@ describe('Executor: what a child gets', () => {
   });
 });
 
+describe('Executor: a gate opened at a time (GATE_AT)', () => {
+  /** The shell waits at its gate, then prints its clock in ms (bash reads it without forking). */
+  const clockAfterGate = 'read -r -u 3 go && [ "$go" = go ] && echo "$EPOCHREALTIME"';
+  const clockOf = (stdout: Buffer) => Number(stdout.toString().trim().replace(',', '.')) * 1000;
+  const timedGateOf = (child: SpawnedProcess) => child.stdio[3] as { endAt(bytes: string, atMs: number): void };
+
+  it('is written by the executor at that time, not before: each of several, given out of order', async () => {
+    const children = [0, 1, 2].map(() => run(clockAfterGate));
+    const results = children.map(ended);
+    const base = Date.now() + 150;
+    const times = [base + 300, base + 100, base + 200];
+    children.forEach((child, index) => timedGateOf(child).endAt('go\n', times[index]!));
+    const outcomes = await withDeadline(Promise.all(results));
+    outcomes.forEach((outcome, index) => {
+      expect(outcome.code).toBe(0);
+      expect(clockOf(outcome.stdout)).toBeGreaterThanOrEqual(times[index]!);
+    });
+  });
+
+  it('a time that has passed opens the gate at once', async () => {
+    const child = run(clockAfterGate);
+    const result = ended(child);
+    const at = Date.now() - 60_000;
+    timedGateOf(child).endAt('go\n', at);
+    const { code, stdout } = await withDeadline(result);
+    expect(code).toBe(0);
+    expect(clockOf(stdout)).toBeGreaterThan(Date.now() - 30_000);
+  });
+
+  it('a process ended before its time never reads its gate, and the timer goes on for the others', async () => {
+    const doomed = run(clockAfterGate);
+    const doomedResult = ended(doomed);
+    timedGateOf(doomed).endAt('go\n', Date.now() + 60_000);
+    await until(() => doomed.pid !== undefined && procStat(doomed.pid)?.state === 'S', 'the shell to wait at its gate');
+    process.kill(-doomed.pid!, 'SIGTERM');
+    expect(await withDeadline(doomedResult)).toMatchObject({ code: null, signal: 'SIGTERM', stdout: Buffer.alloc(0) });
+
+    const next = run(clockAfterGate);
+    const nextResult = ended(next);
+    const at = Date.now() + 100;
+    timedGateOf(next).endAt('go\n', at);
+    const { code, stdout } = await withDeadline(nextResult);
+    expect(code).toBe(0);
+    expect(clockOf(stdout)).toBeGreaterThanOrEqual(at);
+  });
+});
+
 describe('Executor: spawn failures, as node reports them', () => {
   it('a working directory that does not exist: an ENOENT error and no pid', async () => {
     const child = run('echo never', { cwd: join(dir, 'missing') });

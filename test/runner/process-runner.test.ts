@@ -420,6 +420,37 @@ describe('ProcessRunner: prepared (held) runs', () => {
     await allGone([heldPid], 'the run to end');
   });
 
+  it('start() with a later notBefore releases the script at that time (the executor times it), and startedAt is that time', async () => {
+    const { runner, clock } = makeRunner();
+    const spec = { taskId: 'ahead', run: 1, script: 'echo "$EPOCHREALTIME"' };
+    runner.prepare(spec);
+    await heldProcessOf('ahead');
+    clock.t = 9_000;
+    const releasedAt = Date.now();
+    const result = await withDeadline(runner.start({ ...spec, notBefore: 9_300 }).finished);
+    expect(result).toMatchObject({ outcome: 'succeeded', startedAt: 9_300 });
+    // Node's own timer (without the executor) may fire within a millisecond before its time.
+    expect(Number(result.stdout.text.trim()) * 1000).toBeGreaterThanOrEqual(releasedAt + 299);
+  });
+
+  it('start() with a notBefore that has passed releases at once, startedAt now', async () => {
+    const { runner, clock } = makeRunner();
+    clock.t = 9_000;
+    const result = await withDeadline(runner.start({ taskId: 'late', run: 1, script: 'echo ran', notBefore: 8_000 }).finished);
+    expect(result).toMatchObject({ outcome: 'succeeded', startedAt: 9_000, stdout: { text: 'ran\n' } });
+  });
+
+  it('a run killed before its notBefore never runs its script', async () => {
+    const { runner, clock } = makeRunner();
+    const marker = join(cwd, 'killed-ahead.ran');
+    clock.t = 9_000;
+    const running = runner.start({ taskId: 'killed-ahead', run: 1, script: `touch "${marker}"`, notBefore: 9_000 + 60_000 });
+    await heldProcessOf('killed-ahead');
+    const result = await withDeadline(running.kill());
+    expect(result.exitCode).toBeNull();
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('a prepared process serves the run when its settings are equal, read again from the store (not the same objects)', async () => {
     const { runner } = makeRunner();
     const execution = { ...defaultExecution, env: { GREETING: 'hi' }, limits: { outputBytes: 1024 } };

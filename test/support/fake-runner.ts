@@ -37,7 +37,8 @@ export class FakeRun implements RunningProcess {
     private readonly now: () => number,
     private readonly outputCap: number,
   ) {
-    this.startedAt = now();
+    // As the real runner: a run given a later notBefore starts then.
+    this.startedAt = spec.notBefore !== undefined ? Math.max(now(), spec.notBefore) : now();
     this.finished = new Promise<RunResult>((resolve) => {
       this.settle = resolve;
     });
