@@ -134,7 +134,7 @@ export class Engine {
       warmupMs: options.warmupMs ?? 0,
       // Claims go by the database's clock, which would find the task not due yet: no firing ahead.
       fireAheadMs: options.claims ? 0 : (options.fireAheadMs ?? 0),
-      apply: (id, event) => this.apply(id, event),
+      apply: (id, event, listed) => this.mutex.run(id, () => this.applyLocked(id, event, undefined, undefined, listed)),
       ...(options.claims ? { claim: (limit: number) => this.claimDue(limit), pollMs: options.claims.pollMs } : {}),
     });
     this.activity = options.activity ?? ignoredActivity;
@@ -486,10 +486,13 @@ export class Engine {
   /**
    * apply, for a caller that holds the task's mutex already; with `expectedVersions`, only to
    * a task at one of them; with `takeover`, the end of another node's run (see RunChange).
+   * With `known`, the task as the caller read it a moment ago (the due query of the firing
+   * loop): the first attempt starts from it, and a compare-and-set that finds the task
+   * changed since sends it back to a fresh read, as any lost race does.
    */
-  private async applyLocked(id: string, event: TaskEvent, expectedVersions?: ExpectedVersions, takeover?: Takeover): Promise<Transition> {
+  private async applyLocked(id: string, event: TaskEvent, expectedVersions?: ExpectedVersions, takeover?: Takeover, known?: Task): Promise<Transition> {
     for (let attempt = 1; ; attempt++) {
-      const task = await this.options.store.getTask(id);
+      const task = attempt === 1 && known ? known : await this.options.store.getTask(id);
       if (!task) throw notFound(id);
       // Checked on the read the compare-and-set write is based on: nothing can change between.
       requireVersion(task, expectedVersions);

@@ -50,9 +50,11 @@ export interface FiringLoopOptions {
   fireAheadMs?: number;
   /**
    * The engine's apply (per-task mutex, compare-and-set write, then the run starts), so that
-   * a fire goes through the same path as every other change of a task.
+   * a fire goes through the same path as every other change of a task. `listed` is the task
+   * as the due query read it: its first attempt may start from it instead of reading the
+   * task again, since the compare-and-set refuses it if it has changed since.
    */
-  apply(taskId: string, event: Extract<TaskEvent, { kind: 'fire' }>): Promise<unknown>;
+  apply(taskId: string, event: Extract<TaskEvent, { kind: 'fire' }>, listed?: Task): Promise<unknown>;
   /**
    * When several nodes share the store: fires due tasks by claiming them in the store (see
    * fire-claims.ts) instead of listing them and applying each; resolves with how many due
@@ -177,7 +179,7 @@ export class FiringLoop {
    * compare-and-set. Every fire is settled before the first failure, if any, is thrown.
    */
   private async fireTogether(tasks: readonly Task[]): Promise<void> {
-    const fired = await Promise.allSettled(tasks.map((task) => this.fire(task.id)));
+    const fired = await Promise.allSettled(tasks.map((task) => this.fire(task)));
     const failed = fired.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -186,10 +188,10 @@ export class FiringLoop {
     return this.options.fireAheadMs ?? 0;
   }
 
-  private async fire(id: string): Promise<void> {
+  private async fire(task: Task): Promise<void> {
     if (this.stopped) return;
     try {
-      await this.options.apply(id, this.aheadMs > 0 ? { kind: 'fire', aheadMs: this.aheadMs } : { kind: 'fire' });
+      await this.options.apply(task.id, this.aheadMs > 0 ? { kind: 'fire', aheadMs: this.aheadMs } : { kind: 'fire' }, task);
     } catch (error) {
       // Stopped, deleted or fired by someone else since it was listed: nothing to do.
       if (error instanceof IllegalTransition) return;

@@ -2,7 +2,10 @@
  * Captures one output stream of a run. It keeps the stream's first bytes (the head, where a
  * script says what it is doing) and its last bytes (the tail, where it says how it ended),
  * and only counts what falls between, so memory stays bounded however much a script prints.
- * The head is also appended to a spool file as it comes, and the tail, once there is one, is
+ * The head is also appended to a spool file as it comes (once the stream has gone on for
+ * `headSpoolDelayMs`: most runs print a little and end sooner, and a file opened, written,
+ * closed and removed for each of them was a tenth of the daemon's work in a burst of short
+ * runs; a crash within that first moment loses what it printed), and the tail, once there is one, is
  * written to a second spool file (`.tail`: the stream's byte count, a newline, the tail's
  * bytes) at most every `tailSpoolIntervalMs`, replaced whole (written aside, then renamed).
  * So the output of a run survives a crash of the daemon as head and tail, bounded by the cap
@@ -20,6 +23,8 @@ import type { CapturedOutput } from '../core/task.js';
 
 /** Between two writes of a stream's tail to its spool. */
 export const tailSpoolIntervalMs = 2000;
+/** How long after its first byte a stream's head starts to be spooled (what came before is written then). */
+export const headSpoolDelayMs = 250;
 
 /** The file that holds the spooled tail of the stream spooled at `spoolPath`. */
 export function tailSpoolPath(spoolPath: string): string {
@@ -44,6 +49,8 @@ export class OutputCapture {
   private heldBack: Buffer | undefined;
   private emittedBytes = 0;
   private spool: WriteStream | undefined;
+  /** The opening of the head's spool file, while it is to come. */
+  private spoolTimer: NodeJS.Timeout | undefined;
   /** Set when the spool file could not be opened or written: the capture goes on in memory. */
   private spoolFailed = false;
   /** The next write of the tail to its spool file, while one is due. */
@@ -117,13 +124,15 @@ export class OutputCapture {
    * complete once close() has settled.
    */
   spooledFiles(): string[] {
-    if (!this.spool) return [];
-    return this.tailSpooled ? [this.spoolPath, tailSpoolPath(this.spoolPath), `${tailSpoolPath(this.spoolPath)}.tmp`] : [this.spoolPath];
+    const head = this.spool ? [this.spoolPath] : [];
+    return this.tailSpooled ? [...head, tailSpoolPath(this.spoolPath), `${tailSpoolPath(this.spoolPath)}.tmp`] : head;
   }
 
   /** Closes the spool files; their content is no longer needed once the run is recorded. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.spoolTimer);
+    this.spoolTimer = undefined;
     clearTimeout(this.tailTimer);
     this.tailTimer = undefined;
     // A write of the tail still going must not land after the run's spool is removed.
@@ -193,17 +202,26 @@ export class OutputCapture {
   }
 
   private spoolWrite(bytes: Buffer): void {
-    // Opened on the first byte: most runs print little, and many print nothing.
     if (!this.spool) {
-      this.spool = createWriteStream(this.spoolPath, { flags: 'a' });
-      // The spool only guards against a crash of the daemon. That it cannot be written (the
-      // disk is full, no file descriptor is left, the directory is gone) must neither stop
-      // the run nor, as an unhandled 'error' event would, bring the daemon down.
-      this.spool.on('error', () => {
-        this.spoolFailed = true;
-      });
+      // The head written so far goes to the file when it is opened.
+      this.spoolTimer ??= setTimeout(() => this.openSpool(), headSpoolDelayMs).unref();
+      return;
     }
     if (!this.spoolFailed) this.spool.write(bytes);
+  }
+
+  /** The stream has gone on for a moment: its head is spooled from now on, beginning with what it kept so far. */
+  private openSpool(): void {
+    this.spoolTimer = undefined;
+    if (this.closed) return;
+    this.spool = createWriteStream(this.spoolPath, { flags: 'a' });
+    // The spool only guards against a crash of the daemon. That it cannot be written (the
+    // disk is full, no file descriptor is left, the directory is gone) must neither stop
+    // the run nor, as an unhandled 'error' event would, bring the daemon down.
+    this.spool.on('error', () => {
+      this.spoolFailed = true;
+    });
+    this.spool.write(Buffer.concat(this.head, this.headBytes));
   }
 }
 

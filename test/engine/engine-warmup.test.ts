@@ -7,6 +7,8 @@
  */
 import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it, vi } from 'vitest';
+import type { Task } from '../../src/core/task.js';
+import type { TaskStore } from '../../src/store/task-store.js';
 import { MIN, SEC, T0, finish, lastRunOf, quietUntil, step, stepTo, taskOf, useEngineHarness, wakeAt, type HarnessOptions } from './engine-harness.js';
 
 const WARMUP = 50;
@@ -255,5 +257,38 @@ describe('Engine firing ahead (fireAheadMs)', () => {
     await h.engine.submit({ id: 'now', type: 'delay', time: '1h', script: 'echo now' });
     await h.engine.runNow('now');
     expect(h.runner.runs.map((run) => run.spec.notBefore)).toEqual([undefined]);
+  });
+});
+
+describe('Engine firing from the due query', () => {
+  it('fires from the task the due query listed, without reading it again', async () => {
+    const h = await harness({ warmupMs: undefined });
+    await h.engine.submit({ id: 'listed', type: 'delay', time: '1s', script: 'echo once' });
+    const mark = h.calls.length;
+    await wakeAt(h, T0 + SEC);
+    expect(h.runner.runs.map((run) => run.taskId)).toEqual(['listed']);
+    expect(h.calls.slice(mark).filter((call) => call === 'getTask')).toEqual([]);
+  });
+
+  it('a listed task that changed before its fire (paused meanwhile) loses the compare-and-set, is read again, and does not run', async () => {
+    let stale: Task | undefined;
+    const h = await harness({
+      warmupMs: undefined,
+      // The due query answers with the task as it was before the pause, as a listing made just before it would.
+      wrapStore: (store) =>
+        Object.assign(Object.create(store) as TaskStore, {
+          listDueTasks: async (query: { now: number; limit: number }) => {
+            const due = await store.listDueTasks(query);
+            return stale && query.now >= T0 + MIN && due.length === 0 ? [stale] : due;
+          },
+        }),
+    });
+    await h.engine.submit({ id: 'paused', type: 'cron', time: '1m', script: 'echo never' });
+    stale = await taskOf(h, 'paused');
+    await h.engine.pause('paused');
+    // The engine wakes at the time it was armed for when the task was submitted, and the due query lists the stale task.
+    expect(await stepTo(h, T0 + MIN)).toBe(true);
+    expect(h.runner.runs).toEqual([]);
+    expect((await taskOf(h, 'paused')).state.status).toBe('Paused');
   });
 });

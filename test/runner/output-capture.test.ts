@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CapturedOutput } from '../../src/core/task.js';
 import { incompleteCharacterAtEnd as incompleteUtf8Tail } from '../../src/core/output-window.js';
-import { OutputCapture, recoverCapture, tailSpoolIntervalMs, tailSpoolPath } from '../../src/runner/output-capture.js';
+import { headSpoolDelayMs, OutputCapture, recoverCapture, tailSpoolIntervalMs, tailSpoolPath } from '../../src/runner/output-capture.js';
 
 let dir: string;
 let spools = 0;
@@ -335,13 +335,20 @@ describe('OutputCapture: delivered()', () => {
 });
 
 describe('OutputCapture: the spool file', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('gets the head only, under the cap and over it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const small = capture(6);
     small.capture.write(Buffer.from('ab'));
     const partTail = capture(6);
     writeInChunks(partTail.capture, Buffer.from('01234'), [1, 3]);
     const over = capture(6);
     writeInChunks(over.capture, Buffer.from('0123456789abcdef'), [2, 2, 5]);
+    vi.advanceTimersByTime(headSpoolDelayMs);
+    vi.useRealTimers();
     for (const made of [small, partTail, over]) await made.capture.close();
     expect(readFileSync(small.spoolPath, 'utf8')).toBe('ab');
     expect(readFileSync(partTail.spoolPath, 'utf8')).toBe('012');
@@ -354,6 +361,32 @@ describe('OutputCapture: the spool file', () => {
     const { capture: made, spoolPath } = capture(6);
     await made.close();
     expect(existsSync(spoolPath)).toBe(false);
+  });
+
+  it('is not created for a stream that ended within headSpoolDelayMs of its first byte', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { capture: made, spoolPath } = capture(6);
+    made.write(Buffer.from('ab'));
+    vi.advanceTimersByTime(headSpoolDelayMs - 1);
+    vi.useRealTimers();
+    await made.close();
+    expect(existsSync(spoolPath)).toBe(false);
+    expect(made.spooledFiles()).toEqual([]);
+  });
+
+  it('is opened headSpoolDelayMs after the first byte with the head kept so far, then appended to as the head grows', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { capture: made, spoolPath } = capture(10);
+    made.write(Buffer.from('ab'));
+    made.write(Buffer.from('c'));
+    expect(existsSync(spoolPath)).toBe(false);
+    vi.advanceTimersByTime(headSpoolDelayMs);
+    vi.useRealTimers();
+    made.write(Buffer.from('defghij'));
+    await made.close();
+    // The head is the first 5 bytes of a cap of 10.
+    expect(readFileSync(spoolPath, 'utf8')).toBe('abcde');
+    expect(made.spooledFiles()).toEqual([spoolPath]);
   });
 });
 

@@ -110,6 +110,12 @@ async function allGone(pids: number[], what: string): Promise<void> {
   await until(() => pids.every((pid) => !isProcessAlive(pid)), what);
 }
 
+/** Shell code that waits until both spool files of `base` ("task.run") are written (a stream's head is spooled once it has gone on for a moment). */
+function untilSpooled(base: string): string {
+  const file = (stream: string) => `"${join(spoolDir, `${base}.${stream}`)}"`;
+  return `until [ -s ${file('stdout')} ] && [ -s ${file('stderr')} ]; do sleep 0.01; done`;
+}
+
 /** What `bash -c script` does with the same environment, working directory and no stdin. */
 function bashC(script: string): { stdout: string; stderr: string; exitCode: number | null } {
   const result = spawnSync('/bin/bash', ['-c', script], { argv0: 'bash', cwd, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
@@ -267,7 +273,8 @@ describe('ProcessRunner: output cap', () => {
   it('keeps the first and last half of `cap` bytes per stream, counts them all, and spools only the head', async () => {
     const cap = 1000;
     const { runner } = makeRunner({ outputCap: cap });
-    const script = "head -c 5000 /dev/zero | tr '\\0' o; head -c 3000 /dev/zero | tr '\\0' e >&2; echo; echo small-tail";
+    // The head is spooled once a stream has gone on for a moment (headSpoolDelayMs): the script waits for it.
+    const script = `head -c 5000 /dev/zero | tr '\\0' o; head -c 3000 /dev/zero | tr '\\0' e >&2; echo; echo small-tail; ${untilSpooled('capped.1')}`;
     const result = await withDeadline(runner.start({ taskId: 'capped', run: 1, script }).finished);
     expect(result.outcome).toBe('succeeded');
     expect(result.outputCap).toBe(cap);
@@ -575,7 +582,8 @@ describe('ProcessRunner: spool', () => {
 
   it('the output a run spools while it runs is what recoverOutput gives back', async () => {
     const { runner } = makeRunner();
-    const result = await withDeadline(runner.start({ taskId: 'spooled', run: 2, script: 'echo to-out; echo to-err >&2' }).finished);
+    const script = `echo to-out; echo to-err >&2; ${untilSpooled('spooled.2')}`;
+    const result = await withDeadline(runner.start({ taskId: 'spooled', run: 2, script }).finished);
     expect(await runner.recoverOutput('spooled', 2)).toMatchObject({ stdout: result.stdout, stderr: result.stderr });
     expect(statSync(join(spoolDir, 'spooled.2.stdout')).size).toBe(7);
     // Once its end is recorded, the engine has the runner remove what the run spooled.
