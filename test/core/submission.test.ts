@@ -1,7 +1,7 @@
 import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/core/errors.js';
-import { minCronIntervalMs, parseSubmission as parseAt, type Submission } from '../../src/core/submission.js';
+import { minCronIntervalMs, newTask, parseSubmission as parseAt, type Submission } from '../../src/core/submission.js';
 import type { TaskDefinition } from '../../src/core/task.js';
 
 /** Submissions are made at NOW, a Wednesday, unless a test says otherwise. */
@@ -383,5 +383,26 @@ describe('parseSubmission', () => {
       expect(parseSubmission({ ...valid, script: 'x'.repeat(64) }, limits).script).toHaveLength(64);
       expect(refusal({ ...valid, script: 'x'.repeat(65) }).message).toMatch(/65 bytes; the limit is 64/);
     });
+  });
+});
+
+describe('newTask', () => {
+  it('is the definition with a first state, version 1 and no run yet; a run timeout kept when there is one', () => {
+    for (const input of [
+      { id: 'plain', type: 'delay', time: '1h', script: 'true' },
+      { id: 'bounded', type: 'cron', time: '1m', script: 'true', timeout: '30s' },
+    ] as Submission[]) {
+      const definition = parseSubmission(input);
+      const task = newTask(definition, NOW);
+      expect(task).toStrictEqual({
+        ...definition,
+        createdAt: NOW,
+        state: { status: 'ToBeExecuted', nextRunAt: input.type === 'delay' ? NOW + 3_600_000 : NOW + 60_000 },
+        lastStatusUpdated: NOW,
+        version: 1,
+        lastRun: 0,
+      });
+      expect('runTimeout' in task).toBe(input.timeout !== undefined);
+    }
   });
 });
