@@ -159,7 +159,7 @@ export class RunSupervisor {
     }
     entry.enqueuedAt = clock.now();
     entry.waiter = { queue, admit: () => void this.startAfterWaiting(task, entry) };
-    log.info({ task: task.id, run, pid: undefined, waiting: true }, 'run waits for a free slot');
+    log.debug({ task: task.id, run, pid: undefined, waiting: true }, 'run waits for a free slot');
     this.slots.enqueue(entry.waiter);
   }
 
@@ -238,7 +238,7 @@ export class RunSupervisor {
     const startedAt = this.options.clock.now();
     await this.options.onStart(task.id, entry.run, startedAt).catch(() => undefined);
     entry.waitingOnRecord = false;
-    this.options.log.info({ task: task.id, run: entry.run }, 'run starts after waiting for a free slot');
+    this.options.log.info({ task: task.id, run: entry.run, waitedMs: startedAt - entry.enqueuedAt! }, 'run starts after waiting for a free slot');
     if (entry.ended) {
       this.slots.release(entry.queue);
       return;
