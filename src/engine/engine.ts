@@ -122,6 +122,13 @@ export class Engine {
   private readonly leaseKeeper: LeaseKeeper | undefined;
   /** Runs whose lease this node lost: their end is not recorded, and that is expected. */
   private readonly abandoned = new Set<string>();
+  /**
+   * Each executing task as this engine last wrote it (not with claims: other nodes write
+   * tasks too). The start and the end of its run apply to it without reading it again; every
+   * change of a task's row raises its version, so the compare-and-set refuses a remembered
+   * task that is no longer the row, and that attempt reads it afresh.
+   */
+  private readonly lastWritten = new Map<string, Task>();
 
   constructor(private readonly options: EngineOptions) {
     const faults = options.faults ?? silentFaults;
@@ -353,6 +360,7 @@ export class Engine {
       // Runs on other nodes end there within a second; their ends find the task gone.
       await this.requestKill(id, 'its task was deleted');
       await this.options.store.deleteTask(id);
+      this.lastWritten.delete(id);
       this.options.log.info({ task: id }, 'task deleted');
       this.options.feed.publish(id, 'deleted');
       this.activity.deleted(id);
@@ -492,7 +500,8 @@ export class Engine {
    */
   private async applyLocked(id: string, event: TaskEvent, expectedVersions?: ExpectedVersions, takeover?: Takeover, known?: Task): Promise<Transition> {
     for (let attempt = 1; ; attempt++) {
-      const task = attempt === 1 && known ? known : await this.options.store.getTask(id);
+      const remembered = attempt === 1 ? (known ?? this.rememberedFor(id, event)) : undefined;
+      const task = remembered ?? (await this.options.store.getTask(id));
       if (!task) throw notFound(id);
       // Checked on the read the compare-and-set write is based on: nothing can change between.
       requireVersion(task, expectedVersions);
@@ -513,9 +522,21 @@ export class Engine {
         if (isVersionConflict(error) && attempt < maxWriteAttempts) continue;
         throw error;
       }
+      this.remember(result.task);
       this.afterSave(result, task, admission);
       return result;
     }
+  }
+
+  /** The remembered task for the run events that may start from it (see lastWritten). */
+  private rememberedFor(id: string, event: TaskEvent): Task | undefined {
+    return event.kind === 'runStarted' || event.kind === 'runFinished' ? this.lastWritten.get(id) : undefined;
+  }
+
+  private remember(task: Task): void {
+    if (this.options.claims) return;
+    if (task.state.status === 'Executing') this.lastWritten.set(task.id, task);
+    else this.lastWritten.delete(task.id);
   }
 
   /** The run record `effect` writes; a run that `waits` for a free slot is recorded waiting, not started. */

@@ -292,3 +292,32 @@ describe('Engine firing from the due query', () => {
     expect((await taskOf(h, 'paused')).state.status).toBe('Paused');
   });
 });
+
+describe('Engine: the task a run ends on', () => {
+  it('the end of a run applies to the task as the engine last wrote it, without reading it again', async () => {
+    const h = await harness({ warmupMs: undefined });
+    await h.engine.submit({ id: 'kept', type: 'delay', time: '1s', script: 'echo' });
+    await wakeAt(h, T0 + SEC);
+    const mark = h.calls.length;
+    await finish(h, lastRunOf(h, 'kept'));
+    expect(h.calls.slice(mark).filter((call) => call === 'getTask')).toEqual([]);
+    expect((await taskOf(h, 'kept')).state.status).toBe('Executed');
+  });
+
+  it('a task changed in the store since the engine wrote it (its version raised) is read again, and the end lands on the change', async () => {
+    const h = await harness({ warmupMs: undefined });
+    await h.engine.submit({ id: 'moved', type: 'cron', time: '1m', script: 'echo' });
+    await wakeAt(h, T0 + MIN);
+    // Written behind the engine's back while the run executes: a stop asked, the version raised.
+    const executing = await taskOf(h, 'moved');
+    expect(executing.state.status).toBe('Executing');
+    await h.inner.saveTask({
+      task: { ...executing, state: { ...executing.state, stopRequested: true } as typeof executing.state, version: executing.version + 1 },
+      expectedVersion: executing.version,
+      keepRuns: 100,
+    });
+    await finish(h, lastRunOf(h, 'moved'));
+    // The stop written meanwhile was seen: the task is Stopped after its run, not waiting for its next fire.
+    expect((await taskOf(h, 'moved')).state.status).toBe('Stopped');
+  });
+});
