@@ -18,6 +18,7 @@ import { openStore, type OpenedStore } from './open-store.js';
 import { SchedulerError } from '../core/errors.js';
 import { checkExposure, type DaemonConfig } from './daemon-config.js';
 import { ChangeFeed } from '../engine/change-feed.js';
+import { activityOfAll, SchedulerMetrics } from '../metrics/scheduler-metrics.js';
 import { Engine } from '../engine/engine.js';
 import { FaultLog } from '../engine/fault-log.js';
 import { systemClock } from '../engine/system-clock.js';
@@ -99,12 +100,21 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     ...(executor ? { spawn: executor.spawn } : {}),
   });
   const languages = Object.keys(config.interpreters);
-  const engine = new Engine({
-    store,
+  // Read when scraped, after the engine exists.
+  const metrics: SchedulerMetrics = new SchedulerMetrics(programVersion(), {
+    slots: () => engine.slotsSnapshot(),
+    sseSubscribers: () => events.watchers,
+    lastTickAt: () => engine.lastTickAt,
+    taskCounts: () => store.countTasks(),
+    overdue: (before, cap) => store.countOverdue(before, cap),
+    now: systemClock.now,
+  });
+  const engine: Engine = new Engine({
+    store: metrics.timeStore(store),
     runner,
     clock: systemClock,
     feed,
-    activity: events,
+    activity: activityOfAll(events, metrics),
     log,
     faults,
     keepRuns: config.keepRuns,
@@ -142,6 +152,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     clock: systemClock,
     nodes,
     ...(opened.soleWriter ? { soleWriter: opened.soleWriter } : {}),
+    metrics,
     about: {
       store: opened.about,
       languages,

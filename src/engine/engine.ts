@@ -473,6 +473,11 @@ export class Engine {
   }
 
   /** How many runs are executing now. */
+  /** When the firing loop last finished a pass over the due tasks (for the metrics), if it has. */
+  get lastTickAt(): number | undefined {
+    return this.firingLoop.lastPassAt;
+  }
+
   get runsInProgress(): number {
     return this.runs.size;
   }
@@ -523,7 +528,7 @@ export class Engine {
         throw error;
       }
       this.remember(result.task);
-      this.afterSave(result, task, admission);
+      this.afterSave(result, task, admission, event.kind);
       return result;
     }
   }
@@ -568,7 +573,7 @@ export class Engine {
   }
 
   /** What follows a committed write: start the run it asked for, re-arm, tell watchers. */
-  private afterSave({ task, effect }: Transition, previous: Task, admission: Admission): void {
+  private afterSave({ task, effect }: Transition, previous: Task, admission: Admission, cause: TaskEvent['kind']): void {
     // A fire made ahead of its time starts its script at that time (effect.startedAt), not now.
     if (effect?.kind === 'startRun') this.runs.start(task, effect.run, admission.waits, effect.startedAt > this.options.clock.now() ? effect.startedAt : undefined);
     // Not awaited: the run's end is recorded (as killed) under this task's mutex, held now.
@@ -578,7 +583,7 @@ export class Engine {
     }
     this.firingLoop.armFor(task);
     this.options.feed.publish(task.id, 'changed');
-    this.activity.changed(task, previous, effect, effect?.kind === 'startRun' && admission.waits);
+    this.activity.changed(task, previous, effect, effect?.kind === 'startRun' && admission.waits, cause);
   }
 
   /**
@@ -667,7 +672,7 @@ export class Engine {
     }
     for (const { previous } of claimed.fires) {
       const { result, admission } = fired.get(previous.id)!;
-      this.afterSave(result, previous, admission);
+      this.afterSave(result, previous, admission, 'fire');
     }
     return { due: claimed.due, left };
   }

@@ -74,6 +74,8 @@ export class FiringLoop {
   private readonly timer: WakeTimer;
   private firing = false;
   private stopped = false;
+  /** When the last pass over the due tasks ended (ms since the epoch), if one has. */
+  lastPassAt: number | undefined;
 
   constructor(private readonly options: FiringLoopOptions) {
     this.timer = new WakeTimer(options.clock, options.warmupMs, () => void this.fireDue(), options.fireAheadMs ?? 0);
@@ -141,6 +143,7 @@ export class FiringLoop {
       return;
     }
     this.firing = false;
+    this.lastPassAt = this.options.clock.now();
     await this.warmUpSoonDue().catch((error) => this.options.log.warn({ error }, 'could not warm up the next runs'));
     const { pollMs } = this.options;
     if (this.options.claim && pollMs !== undefined && !this.stopped) {

@@ -5,7 +5,7 @@
  * synchronous and must be cheap: they sit on the engine's paths and on every output chunk.
  */
 import type { LiveOutput, OutputStream, Task } from '../core/task.js';
-import type { Effect } from '../core/transition.js';
+import type { Effect, TaskEvent } from '../core/transition.js';
 
 export type { LiveOutput };
 
@@ -13,9 +13,10 @@ export type { LiveOutput };
 export interface TaskActivity {
   /**
    * `task` was committed, replacing `previous`, with `effect` (a run started, skipped or
-   * finished); `runWaits` when the run it started waits for a free slot.
+   * finished); `runWaits` when the run it started waits for a free slot; `cause`, the kind of
+   * event that made the change (a fire, a run now...), when known.
    */
-  changed(task: Task, previous: Task, effect: Effect | null, runWaits?: boolean): void;
+  changed(task: Task, previous: Task, effect: Effect | null, runWaits?: boolean, cause?: TaskEvent['kind']): void;
   /** Run `run` of `taskId` wrote `chunk` (whole UTF-8 characters) at byte `offset` of `stream`. */
   output(taskId: string, run: number, stream: OutputStream, offset: number, chunk: Buffer, at: number): void;
   /** The task was deleted. */

@@ -8,7 +8,7 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import type { Clock } from '../core/clock.js';
-import type { BackupWriter, ChangeSubscriptions, FaultReporter, HealthProbe, NodeDirectory, RunSlots, TaskOperations, SoleWriter } from './ports.js';
+import type { BackupWriter, ChangeSubscriptions, FaultReporter, HealthProbe, MetricsSource, NodeDirectory, RunSlots, TaskOperations, SoleWriter } from './ports.js';
 import { SchedulerError } from '../core/errors.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
@@ -19,6 +19,7 @@ import type { EventHub } from './events/event-hub.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
 import { compileSchemasOnFirstUse } from './lazy-compilers.js';
 import { backupRoutes } from './routes/backup.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
@@ -57,6 +58,8 @@ export interface AppDeps {
    * shared with other nodes, which change tasks without telling), every GET reads the task.
    */
   soleWriter?: SoleWriter;
+  /** Served at GET /metrics when given. */
+  metrics?: MetricsSource;
 }
 
 /** What the daemon tells of itself in GET /api/status, besides what the engine knows. */
@@ -237,5 +240,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   backupRoutes(app, deps.store);
   nodeRoutes(app, deps.nodes);
   transferRoutes(app, deps);
+  if (deps.metrics) metricsRoutes(app, deps.metrics);
   return app;
 }

@@ -139,3 +139,8 @@ export interface NodeDirectory {
   /** This node's id and state as it knows it, without asking the store. */
   self(): { id: string; state: NodeView['state'] };
 }
+
+/** The daemon's metrics, rendered for a scrape (GET /metrics). */
+export interface MetricsSource {
+  render(): Promise<{ contentType: string; body: string }>;
+}

@@ -5,7 +5,7 @@
  * version: a lost race is a version_conflict error, never a silent overwrite.
  */
 import type { RunResult } from '../core/transition.js';
-import type { Run, RunOutcome, Task, TaskStatus } from '../core/task.js';
+import type { Run, RunOutcome, Task, TaskStatus, TaskType } from '../core/task.js';
 
 /** A change to a task's runs, written atomically with the task. */
 export type RunChange =
@@ -37,6 +37,13 @@ export interface SaveTaskParams {
   runChange?: RunChange;
   /** Keep at most this many runs of the task; older finished ones are pruned in the same write. */
   keepRuns: number;
+}
+
+/** How many tasks of one type are in one status. */
+export interface TaskCount {
+  type: TaskType;
+  status: TaskStatus;
+  count: number;
 }
 
 /** Parameters of TaskStore.listTasks. */
@@ -123,6 +130,10 @@ export interface TaskStore {
   deleteTask(id: string): Promise<boolean>;
   /** The earliest time at which some task needs the engine, if any. */
   earliestDueAt(): Promise<number | undefined>;
+  /** How many tasks there are of each type in each status (pairs with none left out), for the metrics. */
+  countTasks(): Promise<TaskCount[]>;
+  /** How many tasks were due before `before` (ms since the epoch) and have not been fired yet, counting up to `cap`. */
+  countOverdue(before: number, cap: number): Promise<number>;
   /** Tasks whose due time is at or before `now`, earliest first. */
   listDueTasks(params: { now: number; limit: number }): Promise<Task[]>;
   /** Tasks recorded as Executing: after a restart, their runs were interrupted. */

@@ -1018,6 +1018,41 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         return tasks;
       }
 
+      it('counts the tasks due before a time and not fired yet (executing ones included), up to a cap', async () => {
+        await insertMixed();
+        expect(await store.countOverdue(t0 + minute, 100)).toBe(0);
+        expect(await store.countOverdue(t0 + 2 * minute + 1, 100)).toBe(2);
+        expect(await store.countOverdue(t0 + 2 * minute + 1, 1)).toBe(1);
+        expect(await store.countOverdue(Number.MAX_SAFE_INTEGER, 100)).toBe(4);
+      });
+
+      it('counts the tasks of each type in each status, through inserts, status changes, imports and deletes', async () => {
+        const tasks = await insertMixed();
+        const counts = async () => Object.fromEntries((await store.countTasks()).map(({ type, status, count }) => [`${type} ${status}`, count]));
+        expect(await counts()).toEqual({
+          'delay ToBeExecuted': 2,
+          'delay Executed': 1,
+          'delay Stopped': 1,
+          'delay Executing': 1,
+          'cron WaitForNextExecution': 1,
+          'cron Executing': 1,
+        });
+        const pending3 = tasks.pending3!;
+        await store.saveTask({ task: { ...pending3, version: 2, state: { status: 'Stopped' } }, expectedVersion: 1, keepRuns: 10 });
+        // A change that keeps the status keeps the counts.
+        await store.saveTask({ task: { ...pending3, version: 3, state: { status: 'Stopped' } }, expectedVersion: 2, keepRuns: 10 });
+        await store.deleteTask('executed');
+        await store.importTask(makeTask('imported', { type: 'at', state: { status: 'Executed' } }), []);
+        expect(await counts()).toEqual({
+          'delay ToBeExecuted': 1,
+          'delay Stopped': 2,
+          'delay Executing': 1,
+          'cron WaitForNextExecution': 1,
+          'cron Executing': 1,
+          'at Executed': 1,
+        });
+      });
+
       it('has no earliest due time on an empty store, or one with only final tasks', async () => {
         expect(await store.earliestDueAt()).toBeUndefined();
         await store.insertTask(makeTask('done', { state: { status: 'Executed' } }));

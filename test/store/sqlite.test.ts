@@ -215,6 +215,16 @@ describe('SqliteTaskStore on a file', () => {
     db.close();
   }
 
+  it('migrates a database of schema 3: the counts of tasks by type and status start from the tasks it holds', async () => {
+    schema3Database();
+    const store = openStore();
+    expect(await store.countTasks()).toEqual([
+      { type: 'cron', status: 'Executing', count: 1 },
+      { type: 'cron', status: 'WaitForNextExecution', count: 1 },
+      { type: 'delay', status: 'ToBeExecuted', count: 1 },
+    ]);
+  });
+
   it('migrates a database of schema 3: tasks stored before schedules read back with the schedule their type and interval gave, in UTC', async () => {
     schema3Database();
     const store = openStore();

@@ -23,6 +23,7 @@ import type {
   RunPage,
   SaveTaskParams,
   StoreHealth,
+  TaskCount,
   TaskPage,
   TaskStore,
 } from '../task-store.js';
@@ -152,6 +153,9 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
       // One statement, so atomic: the runs go with their task.
       deleteTask: `WITH gone_runs AS (DELETE FROM ${s}.runs WHERE task_id = $1) DELETE FROM ${s}.tasks WHERE id = $1`,
       earliestDue: `SELECT min(next_run_at) AS due FROM ${s}.tasks WHERE next_run_at IS NOT NULL`,
+      // Counted when the metrics are scraped: the database does the work, the daemon waits for it without blocking.
+      countTasks: `SELECT type, status, count(*)::int AS count FROM ${s}.tasks GROUP BY type, status ORDER BY type, status`,
+      countOverdue: `SELECT count(*)::int AS count FROM (SELECT 1 FROM ${s}.tasks WHERE next_run_at IS NOT NULL AND next_run_at < $1 LIMIT $2) AS overdue`,
       // Tasks due at the same instant in the order they were submitted, as SQLite reads them
       // from its index on next_run_at (whose entries end with the row id, seq); PostgreSQL
       // keeps no such order among equal keys unless asked.
@@ -476,6 +480,14 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
 
   async listDueTasks(params: { now: number; limit: number }): Promise<Task[]> {
     return (await this.query<TaskRow>(this.sql.listDue, [params.now, params.limit])).rows.map(rowToTask);
+  }
+
+  async countTasks(): Promise<TaskCount[]> {
+    return (await this.query<TaskCount>(this.sql.countTasks, [])).rows;
+  }
+
+  async countOverdue(before: number, cap: number): Promise<number> {
+    return (await this.query<{ count: number }>(this.sql.countOverdue, [before, cap])).rows[0]?.count ?? 0;
   }
 
   async listExecutingTasks(): Promise<Task[]> {

@@ -20,6 +20,7 @@ import type {
   RunPage,
   SaveTaskParams,
   StoreHealth,
+  TaskCount,
   TaskPage,
   TaskStore,
   SoleWriter,
@@ -191,6 +192,11 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
       earliestDue: db.prepare(
         'SELECT MIN(next_run_at) AS due FROM tasks WHERE next_run_at IS NOT NULL',
       ),
+      countTasks: db.prepare('SELECT type, status, count FROM task_counts WHERE count > 0 ORDER BY type, status'),
+      // Through the due index, stopping at the cap: cheap when few are overdue, bounded when many are.
+      countOverdue: db.prepare(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE next_run_at IS NOT NULL AND next_run_at < ? LIMIT ?)",
+      ).pluck(),
       // Ties in submission order (seq is the row id, which ends each entry of the index on
       // next_run_at, so this needs no sort).
       listDue: db.prepare(`SELECT ${taskColumns} FROM tasks
@@ -362,6 +368,14 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
 
   async listDueTasks(params: { now: number; limit: number }): Promise<Task[]> {
     return this.guard('read', () => (this.statements.listDue.all(params.now, params.limit) as TaskRow[]).map(rowToTask));
+  }
+
+  async countTasks(): Promise<TaskCount[]> {
+    return this.guard('read', () => this.statements.countTasks.all() as TaskCount[]);
+  }
+
+  async countOverdue(before: number, cap: number): Promise<number> {
+    return this.guard('read', () => this.statements.countOverdue.get(before, cap) as number);
   }
 
   async listExecutingTasks(): Promise<Task[]> {
