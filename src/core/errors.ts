@@ -8,6 +8,8 @@
 export const errorCodes = {
   invalid_request: { httpStatus: 400, exitCode: 2 },
   unauthorized: { httpStatus: 401, exitCode: 3 },
+  /** The token is known, but its role does not allow the request (docs/configuration.md, Tokens and roles). */
+  forbidden: { httpStatus: 403, exitCode: 3 },
   not_found: { httpStatus: 404, exitCode: 4 },
   /** The path exists but not with this method; the answer's Allow header lists the methods it has. */
   method_not_allowed: { httpStatus: 405, exitCode: 2 },

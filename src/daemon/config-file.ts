@@ -36,7 +36,7 @@ export interface ConfigFileContents {
 }
 
 /** The settings without a file: the built-in languages, and nothing else. */
-export const noConfigFile: ConfigFile = { interpreters: builtInInterpreters, env: {}, queues: {}, limits: {}, sandboxReadOnlyPaths: [] };
+export const noConfigFile: ConfigFile = { interpreters: builtInInterpreters, env: {}, queues: {}, limits: {}, sandboxReadOnlyPaths: [], tokens: [], hideOutputFromViewers: false };
 
 /** The settings of `path` (but the options); the built-in ones when there is no file. */
 export function loadConfigFile(path: string | undefined): ConfigFile {
@@ -72,8 +72,23 @@ function settingsOf(object: ConfigObject, label: string): ConfigFile {
     limits: execution.limits,
     ...(timeout === undefined ? {} : { timeoutMs: parseDuration(timeout, 'limits.timeout') }),
     sandboxReadOnlyPaths: object.sandbox?.readOnlyPaths ?? [],
+    tokens: checked(label, () => distinctTokens(object.tokens ?? [])),
+    hideOutputFromViewers: object.hideOutputFromViewers ?? false,
     ...(object.sandbox?.bwrap === undefined ? {} : { bwrap: object.sandbox.bwrap }),
   };
+}
+
+/** The file's tokens; two with one name, or one token under two names, are refused. */
+function distinctTokens(tokens: NonNullable<ConfigObject['tokens']>) {
+  const names = new Set<string>();
+  const hashes = new Set<string>();
+  for (const token of tokens) {
+    if (names.has(token.name)) throw new SchedulerError('invalid_request', `tokens: the name "${token.name}" is given twice`);
+    if (hashes.has(token.sha256)) throw new SchedulerError('invalid_request', `tokens: "${token.name}" has the sha256 of another token`);
+    names.add(token.name);
+    hashes.add(token.sha256);
+  }
+  return tokens.map(({ name, role, sha256 }) => ({ name, role, sha256 }));
 }
 
 function limitsOf(object: ConfigObject) {

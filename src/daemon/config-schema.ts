@@ -9,6 +9,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { envNamePattern, queuePattern } from '../core/execution.js';
 import { languagePattern } from '../core/interpreters.js';
+import { roles } from '../server/roles.js';
 import { optionRows, type DaemonOption } from './daemon-options.js';
 
 /** An object of named settings, each optional; any other key is refused. */
@@ -61,6 +62,23 @@ const FileSettings = Settings(
         'an object of limits, e.g. {"memory": "1GiB", "timeout": "1h"}',
       ),
     ),
+    tokens: Type.Optional(
+      Type.Array(
+        Settings(
+          {
+            name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'a name of 1 to 64 letters, digits, ".", "_" or "-"' }),
+            role: Type.Union(
+              roles.map((role) => Type.Literal(role)),
+              { description: `one of ${roles.join(', ')}` },
+            ),
+            sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the SHA-256 of the token, 64 lowercase hex digits (printf %s TOKEN | sha256sum)' }),
+          },
+          'a token: {"name": "ci", "role": "operator", "sha256": "..."}',
+        ),
+        { description: 'a list of tokens, each {"name", "role", "sha256"}' },
+      ),
+    ),
+    hideOutputFromViewers: Type.Optional(Type.Boolean({ description: 'true or false' })),
     sandbox: Type.Optional(
       Settings(
         {

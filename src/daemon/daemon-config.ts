@@ -9,6 +9,7 @@ import { SchedulerError } from '../core/errors.js';
 import type { SandboxMode } from '../core/execution-input.js';
 import type { ResourceLimits } from '../core/execution.js';
 import type { Interpreters } from '../core/interpreters.js';
+import type { Role } from '../server/roles.js';
 
 /** What the config file sets besides the options. */
 export interface ConfigFile {
@@ -26,6 +27,10 @@ export interface ConfigFile {
   sandboxReadOnlyPaths: readonly string[];
   /** The bwrap program, when not the one in PATH. */
   bwrap?: string;
+  /** Tokens besides the daemon's own (which is an admin's), each with a name, a role and its SHA-256 (hex). */
+  tokens: ReadonlyArray<{ name: string; role: Role; sha256: string }>;
+  /** Viewers may not read runs' output. */
+  hideOutputFromViewers: boolean;
 }
 
 /** Everything the daemon can be told. */
@@ -107,8 +112,8 @@ export function readTokenFile(path: string, label = '--token-file'): string {
 }
 
 /** Refuses settings that would expose the daemon. */
-export function checkExposure(config: Pick<DaemonConfig, 'host' | 'token'>): void {
-  if (!isLoopback(config.host) && config.token === undefined) {
+export function checkExposure(config: Pick<DaemonConfig, 'host' | 'token' | 'tokens'>): void {
+  if (!isLoopback(config.host) && config.token === undefined && config.tokens.length === 0) {
     throw new SchedulerError(
       'invalid_request',
       `refusing to listen on ${config.host} without a token: anyone who reaches the port could run commands here. ` +

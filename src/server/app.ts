@@ -13,7 +13,7 @@ import { SchedulerError } from '../core/errors.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
 import { ErrorJson, HealthJson, NodeJson, RunJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
-import { requireBearerToken } from './auth.js';
+import { adminToken, requireToken, type TokenEntry } from './auth.js';
 import { errorHandler, retryAfterSeconds, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
@@ -37,8 +37,12 @@ export interface AppDeps {
   events: EventHub;
   /** The store, for /healthz and backups only: every other read and write goes through the engine. */
   store: HealthProbe & BackupWriter;
-  /** When set, every request but /healthz must carry it as a bearer token. */
+  /** When set, every request but /healthz must carry it as a bearer token: the admin's token. */
   token?: string;
+  /** More tokens, each with its role (roles.ts); with these or `token`, every request but /healthz needs one. */
+  tokens?: readonly TokenEntry[];
+  /** Viewers may not read runs' output. */
+  hideOutputFromViewers?: boolean;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
   /** Where failures of requests are logged. */
@@ -96,6 +100,7 @@ declare module 'fastify' {
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const tokens = [...(deps.token === undefined ? [] : [adminToken(deps.token)]), ...(deps.tokens ?? [])];
   const app = Fastify({
     // Fastify's own logger would build a child logger for every request, which costs more
     // than serving a GET; the daemon logs what matters (errors, runs) itself.
@@ -131,8 +136,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // Relative: the API is served by the daemon that serves this document, wherever it listens.
       servers: [{ url: '/', description: 'the daemon serving this document' }],
       // The bearer scheme exists only when the daemon asks for a token: declared otherwise, it would promise one.
-      components: deps.token ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
-      security: deps.token ? [{ bearer: [] }] : [],
+      components: tokens.length > 0 ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
+      security: tokens.length > 0 ? [{ bearer: [] }] : [],
     },
     // Shared schemas become components named by their $id, not def-0, def-1...
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -161,7 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async () => {
     if (closing) throw new SchedulerError('shutting_down', 'the daemon is shutting down; start it again with "scheduler daemon"');
   });
-  if (deps.token) app.addHook('onRequest', requireBearerToken(deps.token));
+  if (tokens.length > 0) app.addHook('onRequest', requireToken(tokens, { hideOutputFromViewers: deps.hideOutputFromViewers ?? false }));
 
   app.get('/healthz', {
     schema: {

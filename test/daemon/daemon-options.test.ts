@@ -198,7 +198,7 @@ describe('resolveDaemonConfig', () => {
 
   it('refuses an unknown key of the config file, naming it and the known ones', () => {
     const message = refusal(() => resolveWith({ config: configFile({ maxRun: 2 }) }));
-    expect(message).toMatch(/^--config .*: "maxRun" is not a setting of the config file \(known: interpreters, env, queues, limits, sandbox, listen, dataDir, tokenFile, maxRuns, /);
+    expect(message).toMatch(/^--config .*: "maxRun" is not a setting of the config file \(known: interpreters, env, queues, limits, tokens, hideOutputFromViewers, sandbox, listen, dataDir, tokenFile, maxRuns, /);
     expect(refusal(() => resolveWith({ config: configFile({ sandbox: { moed: 'default' } }) }))).toMatch(/^--config .*: "sandbox\.moed" is not a setting of the config file \(known: sandbox\.readOnlyPaths, sandbox\.bwrap, sandbox\.mode\)$/);
     // --config cannot name another config file.
     expect(refusal(() => resolveWith({ config: configFile({ config: 'other.json' }) }))).toMatch(/^--config .*: "config" is not a setting of the config file/);

@@ -17,6 +17,7 @@ import { ProcessRunner } from '../../src/runner/process-runner.js';
 import type { SlotLimits } from '../../src/core/run-slots.js';
 import type { RunLauncher } from '../../src/runner/run-launcher.js';
 import { buildApp } from '../../src/server/app.js';
+import type { TokenEntry } from '../../src/server/auth.js';
 import { defaultEventHubOptions, EventHub, type EventHubOptions } from '../../src/server/events/event-hub.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import { LocalNodeRegistry } from '../../src/store/local-node-registry.js';
@@ -40,6 +41,9 @@ export interface Harness {
 
 export interface HarnessOptions {
   token?: string;
+  /** More tokens, with roles. */
+  tokens?: readonly TokenEntry[];
+  hideOutputFromViewers?: boolean;
   /** Defaults to the real ProcessRunner. */
   launcher?: RunLauncher;
   /** How many runs may execute at once; unbounded if absent. */
@@ -91,7 +95,21 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const nodes = new LocalNodeRegistry(() => clock.now());
   await nodes.register(newNodeIdentity({ host: 'test-host', pid: process.pid, version: appVersion, startedAt: clock.now(), random: '0badc0de' }));
   // As the daemon on SQLite: GET /api/tasks/{id} answers through the cache of serialised tasks.
-  const app = await buildApp({ engine, feed, events, store: seen, token: options.token, bodyLimit, log: quietLog, version: appVersion, clock, nodes, soleWriter: store });
+  const app = await buildApp({
+    engine,
+    feed,
+    events,
+    store: seen,
+    token: options.token,
+    ...(options.tokens ? { tokens: options.tokens } : {}),
+    ...(options.hideOutputFromViewers ? { hideOutputFromViewers: true } : {}),
+    bodyLimit,
+    log: quietLog,
+    version: appVersion,
+    clock,
+    nodes,
+    soleWriter: store,
+  });
   await engine.start();
   return {
     app,

@@ -10,6 +10,7 @@ import { ErrorJson, Ref, serverErrorCodes } from '../../protocol/schemas.js';
 const errorMeanings: Record<number, string> = {
   400: 'The request is invalid (a parameter, the body, or a combination of them); the message names the field',
   401: 'The daemon requires a token (--token-file) and the request carries none, or a wrong one, as `Authorization: Bearer TOKEN`',
+  403: "The token's role does not allow this request",
   404: 'No task with this id (or no such run of it)',
   409: 'The task exists already, or its status does not allow this',
   413: 'The body is larger than the daemon accepts',
@@ -28,7 +29,7 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
 }
 
 /** Errors every /api route may answer: a bad request, no token, a failure of the daemon or of its store. */
-export const commonErrors = [400, 401, 500, 503] as const;
+export const commonErrors = [400, 401, 403, 500, 503] as const;
 
 /** A JSON answer with its meaning. */
 export function answer(description: string, schema: TSchema): TSchema {
