@@ -111,7 +111,9 @@ describe('Executor: what a child gets', () => {
   });
 
   it('64 MiB of output, far more than a pipe holds, arrives whole and in order on each stream', async () => {
-    const child = run('head -c 67108864 /dev/urandom | tee >(sha256sum >&2) ');
+    // bash does not wait for a process substitution by itself, and when the script ended first
+    // sha256sum was seen to print nothing (one run in three): `wait $!` waits for it.
+    const child = run('head -c 67108864 /dev/urandom | tee >(sha256sum >&2); wait $!');
     const result = ended(child);
     gateOf(child).end();
     const { stdout, stderr, code } = await withDeadline(result, 60_000);
