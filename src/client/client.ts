@@ -10,11 +10,14 @@ import { followEvents, type ReceivedEvent } from './event-stream.js';
 import { downloadExport, uploadImport, type Endpoint } from './transfer.js';
 import type { Readable, Writable } from 'node:stream';
 import type { ExportEnd, ImportSummaryJson } from '../protocol/export-format.js';
+import type { Role } from '../protocol/vocabulary.js';
 import type {
   DryRunJson,
   ListQuery,
   NextJson,
   NodeListJson,
+  CreatedTokenJson,
+  TokenListJson,
   OutputJson,
   OutputQuery,
   RunJson,
@@ -156,6 +159,21 @@ export class SchedulerClient {
   /** The daemons (nodes) sharing the store, the one answering marked `self`. */
   nodes(): Promise<NodeListJson> {
     return this.request('GET', '/api/nodes');
+  }
+
+  /** Makes a token with `role`; the answer holds the token, shown this once. */
+  createToken(name: string, role: Role): Promise<CreatedTokenJson> {
+    return this.request('POST', '/api/tokens', { name, role });
+  }
+
+  /** The tokens the daemon knows, with their roles (never their values). */
+  tokens(): Promise<TokenListJson> {
+    return this.request('GET', '/api/tokens');
+  }
+
+  /** Revokes a made token. */
+  async revokeToken(name: string): Promise<void> {
+    await this.request('DELETE', `/api/tokens/${encodeURIComponent(name)}`);
   }
 
   /** Has the daemon write a consistent copy of its database to `path` (on its host). */

@@ -21,6 +21,7 @@ import { maxRetries, overlapRules } from '../core/policy.js';
 import { errorCodes, type ErrorCode } from '../core/errors.js';
 import { taskIdPattern } from '../core/submission.js';
 import { runOutcomes, taskStatuses, taskTypes } from '../core/task.js';
+import { roles } from './vocabulary.js';
 
 /**
  * `T or null`, written as `type: [T, "null"]` rather than anyOf: the serialiser then needs
@@ -316,6 +317,42 @@ export const NodeJson = Type.Object({
   self: Type.Boolean({ description: 'true for the daemon that answered' }),
 }, { $id: 'Node', description: 'A daemon (node) sharing the store' });
 export type NodeJson = Static<typeof NodeJson>;
+
+/** A token the daemon knows (GET /api/tokens): never the token itself. */
+export const TokenJson = Type.Object(
+  {
+    name: Type.String(),
+    role: Type.Union(roles.map((role) => Type.Literal(role))),
+    source: Type.Union([Type.Literal('daemon'), Type.Literal('config'), Type.Literal('created')], {
+      description: "daemon: the daemon's own (--token-file); config: declared in the config file; created: made with POST /api/tokens",
+    }),
+    createdAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'when it was made; null for the others' }),
+  },
+  { additionalProperties: false },
+);
+export type TokenJson = Static<typeof TokenJson>;
+
+/** GET /api/tokens. */
+export const TokenListJson = Type.Object({ tokens: Type.Array(TokenJson) });
+export type TokenListJson = Static<typeof TokenListJson>;
+
+/** POST /api/tokens: the token made, shown this once. */
+export const CreatedTokenJson = Type.Object({
+  name: Type.String(),
+  role: Type.Union(roles.map((role) => Type.Literal(role))),
+  createdAt: Type.String({ format: 'date-time' }),
+  token: Type.String({ description: 'the token: shown this once, the daemon keeps only its SHA-256' }),
+});
+export type CreatedTokenJson = Static<typeof CreatedTokenJson>;
+
+/** POST /api/tokens' body. */
+export const CreateTokenBody = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: '1 to 64 letters, digits, ".", "_" or "-"' }),
+    role: Type.Union(roles.map((role) => Type.Literal(role))),
+  },
+  { additionalProperties: false },
+);
 
 /** GET /api/nodes. */
 export const NodeListJson = Type.Object({

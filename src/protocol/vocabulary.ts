@@ -7,3 +7,10 @@
 export { runOutcomes, taskStatuses, taskTypes, type OutputStream, type RunOutcome, type TaskStatus, type TaskType } from '../core/task.js';
 export { overlapRules, type OverlapRule } from '../core/policy.js';
 export { catchUpModes, type CatchUpMode } from '../core/catch-up.js';
+
+/**
+ * The roles a token can have (docs/configuration.md, Tokens and roles); what each may do is
+ * the server's table (server/roles.ts).
+ */
+export const roles = ['admin', 'operator', 'viewer', 'metrics'] as const;
+export type Role = (typeof roles)[number];

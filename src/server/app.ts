@@ -8,12 +8,14 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import type { Clock } from '../core/clock.js';
-import type { BackupWriter, ChangeSubscriptions, FaultReporter, HealthProbe, MetricsSource, NodeDirectory, RunSlots, TaskOperations, SoleWriter } from './ports.js';
+import type { BackupWriter, ChangeSubscriptions, FaultReporter, HealthProbe, MetricsSource, NodeDirectory, RunSlots, TaskOperations, SoleWriter, TokenStore } from './ports.js';
 import { SchedulerError } from '../core/errors.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
 import { ErrorJson, HealthJson, NodeJson, RunJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
 import { adminToken, requireToken, type TokenEntry } from './auth.js';
+import { TokenRegistry } from './token-registry.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { errorHandler, retryAfterSeconds, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
@@ -43,6 +45,8 @@ export interface AppDeps {
   tokens?: readonly TokenEntry[];
   /** Viewers may not read runs' output. */
   hideOutputFromViewers?: boolean;
+  /** Where tokens made through the API are kept; without it, POST /api/tokens cannot make any. */
+  tokenStore?: TokenStore;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
   /** Where failures of requests are logged. */
@@ -82,6 +86,9 @@ export interface DaemonAbout {
  * ("?limit=5"). A JSON body has real types: `{"id": 42}` is an error, not the string "42".
  * Neither drops unknown fields silently: they are refused.
  */
+/** How often the tokens made through the API are read again from the store (other daemons sharing it make and revoke them too). */
+const tokenRefreshMs = 5000;
+
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
 const bodyAjv = new Ajv({ ...ajvOptions, coerceTypes: false });
 const coercingAjv = new Ajv({ ...ajvOptions, coerceTypes: 'array' });
@@ -100,7 +107,14 @@ declare module 'fastify' {
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const tokens = [...(deps.token === undefined ? [] : [adminToken(deps.token)]), ...(deps.tokens ?? [])];
+  const registry = new TokenRegistry(
+    [
+      ...(deps.token === undefined ? [] : [{ ...adminToken(deps.token), source: 'daemon' as const }]),
+      ...(deps.tokens ?? []).map((entry) => ({ ...entry, source: 'config' as const })),
+    ],
+    deps.tokenStore,
+    { refreshMs: tokenRefreshMs, now: deps.clock.now },
+  );
   const app = Fastify({
     // Fastify's own logger would build a child logger for every request, which costs more
     // than serving a GET; the daemon logs what matters (errors, runs) itself.
@@ -136,8 +150,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // Relative: the API is served by the daemon that serves this document, wherever it listens.
       servers: [{ url: '/', description: 'the daemon serving this document' }],
       // The bearer scheme exists only when the daemon asks for a token: declared otherwise, it would promise one.
-      components: tokens.length > 0 ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
-      security: tokens.length > 0 ? [{ bearer: [] }] : [],
+      components: registry.enforced ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
+      security: registry.enforced ? [{ bearer: [] }] : [],
     },
     // Shared schemas become components named by their $id, not def-0, def-1...
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -166,7 +180,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async () => {
     if (closing) throw new SchedulerError('shutting_down', 'the daemon is shutting down; start it again with "scheduler daemon"');
   });
-  if (tokens.length > 0) app.addHook('onRequest', requireToken(tokens, { hideOutputFromViewers: deps.hideOutputFromViewers ?? false }));
+  if (registry.enforced) app.addHook('onRequest', requireToken(() => registry.entries(), { hideOutputFromViewers: deps.hideOutputFromViewers ?? false }));
+  app.addHook('onReady', () => registry.start());
+  app.addHook('onClose', async () => registry.stop());
 
   app.get('/healthz', {
     schema: {
@@ -246,5 +262,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   nodeRoutes(app, deps.nodes);
   transferRoutes(app, deps);
   if (deps.metrics) metricsRoutes(app, deps.metrics);
+  tokenRoutes(app, registry);
   return app;
 }

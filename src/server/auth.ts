@@ -47,11 +47,11 @@ declare module 'fastify' {
  * An onRequest hook that admits only requests carrying one of `tokens`, and each only to the
  * routes its role allows (roles.ts): 401 without a known token, 403 `forbidden` beyond the role.
  */
-export function requireToken(tokens: readonly TokenEntry[], options: { hideOutputFromViewers: boolean }) {
+export function requireToken(tokens: () => readonly TokenEntry[], options: { hideOutputFromViewers: boolean }) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (publicPaths.has(request.url.split('?')[0]!)) return;
     const presented = bearerCredentials(request.headers.authorization);
-    const entry = presented === undefined ? undefined : tokenOf(tokens, digest(presented));
+    const entry = presented === undefined ? undefined : tokenOf(tokens(), digest(presented));
     if (!entry) {
       // No credentials: just the challenge; wrong ones: also why (RFC 6750 3.1).
       reply.header('www-authenticate', presented === undefined ? realm : `${realm}, error="invalid_token"`);

@@ -144,3 +144,10 @@ export interface NodeDirectory {
 export interface MetricsSource {
   render(): Promise<{ contentType: string; body: string }>;
 }
+
+/** Where the tokens made through the API are kept (the store): as their SHA-256 alone. */
+export interface TokenStore {
+  insertToken(token: { name: string; role: string; sha256: string; createdAt: number }): Promise<void>;
+  listTokens(): Promise<Array<{ name: string; role: string; sha256: string; createdAt: number }>>;
+  deleteToken(name: string): Promise<boolean>;
+}

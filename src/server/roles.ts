@@ -11,8 +11,9 @@
  * A route missing from the table is refused to all but admin: a new route is closed until
  * it is given its roles here (test/server/roles.test.ts checks that every route is listed).
  */
-export const roles = ['admin', 'operator', 'viewer', 'metrics'] as const;
-export type Role = (typeof roles)[number];
+import { roles, type Role } from '../protocol/vocabulary.js';
+
+export { roles, type Role };
 
 /** The routes a viewer may not read when output is hidden from viewers (`hideOutputFromViewers`). */
 const showsOutput = new Set(['getTask', 'getRun', 'getRunOutput', 'listRuns', 'streamTaskEvents', 'exportTasks']);
@@ -45,6 +46,9 @@ export const allowedRoles: Readonly<Record<string, readonly Role[]>> = {
   deleteTask: adminOnly,
   backupStore: adminOnly,
   importTasks: adminOnly,
+  createToken: adminOnly,
+  listTokens: adminOnly,
+  revokeToken: adminOnly,
 };
 
 /** Whether `role` may call the route `operationId` (undefined: no route matched, e.g. a 404: let the router answer). */

@@ -39,6 +39,16 @@ export interface SaveTaskParams {
   keepRuns: number;
 }
 
+/** A token made through the API: only its SHA-256 is kept, never the token. */
+export interface StoredToken {
+  name: string;
+  /** One of the roles of server/roles.ts; the store keeps it as text. */
+  role: string;
+  /** The SHA-256 of the token, 64 lowercase hex digits. */
+  sha256: string;
+  createdAt: number;
+}
+
 /** How many tasks of one type are in one status. */
 export interface TaskCount {
   type: TaskType;
@@ -130,6 +140,12 @@ export interface TaskStore {
   deleteTask(id: string): Promise<boolean>;
   /** The earliest time at which some task needs the engine, if any. */
   earliestDueAt(): Promise<number | undefined>;
+  /** Stores a token made with `scheduler token create`; already_exists when its name (or its hash) is taken. */
+  insertToken(token: StoredToken): Promise<void>;
+  /** The tokens made with `scheduler token create`, by name. */
+  listTokens(): Promise<StoredToken[]>;
+  /** Forgets a made token; false when there was none of that name. */
+  deleteToken(name: string): Promise<boolean>;
   /** How many tasks there are of each type in each status (pairs with none left out), for the metrics. */
   countTasks(): Promise<TaskCount[]>;
   /** How many tasks were due before `before` (ms since the epoch) and have not been fired yet, counting up to `cap`. */

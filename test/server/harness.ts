@@ -109,6 +109,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clock,
     nodes,
     soleWriter: store,
+    tokenStore: store,
   });
   await engine.start();
   return {

@@ -964,6 +964,22 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
       });
     });
 
+    describe('tokens', () => {
+      const token = (name: string, digit: string) => ({ name, role: 'viewer', sha256: digit.repeat(64), createdAt: t0 });
+
+      it('keeps made tokens by name, refuses a name or a hash taken, and forgets one revoked', async () => {
+        expect(await store.listTokens()).toEqual([]);
+        await store.insertToken(token('zeta', 'a'));
+        await store.insertToken({ ...token('alpha', 'b'), role: 'operator' });
+        await expect(store.insertToken(token('zeta', 'c'))).rejects.toMatchObject({ code: 'already_exists' });
+        await expect(store.insertToken(token('other', 'a'))).rejects.toMatchObject({ code: 'already_exists' });
+        expect(await store.listTokens()).toEqual([{ ...token('alpha', 'b'), role: 'operator' }, token('zeta', 'a')]);
+        expect(await store.deleteToken('zeta')).toBe(true);
+        expect(await store.deleteToken('zeta')).toBe(false);
+        expect(await store.listTokens()).toEqual([{ ...token('alpha', 'b'), role: 'operator' }]);
+      });
+    });
+
     describe('deleteTask', () => {
       it('removes the task and its runs, and leaves the others alone', async () => {
         const doomed = await insertIn(makeTask('doomed', { type: 'cron' }));

@@ -192,6 +192,14 @@ export const migrations: readonly PostgresMigration[] = [
     FOR EACH ROW EXECUTE FUNCTION ${s}.tasks_changed();
   `,
   },
+  {
+    version: 5,
+    describe: 'tokens made with scheduler token create (name, role, SHA-256)',
+    sql: (s) => `
+  CREATE TABLE ${s}.tokens (name text PRIMARY KEY, role text NOT NULL, sha256 text NOT NULL, created_at bigint NOT NULL,
+    CONSTRAINT tokens_sha256_key UNIQUE (sha256));
+  `,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -23,6 +23,7 @@ import type {
   RunPage,
   SaveTaskParams,
   StoreHealth,
+  StoredToken,
   TaskCount,
   TaskPage,
   TaskStore,
@@ -155,6 +156,9 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
       earliestDue: `SELECT min(next_run_at) AS due FROM ${s}.tasks WHERE next_run_at IS NOT NULL`,
       // Counted when the metrics are scraped: the database does the work, the daemon waits for it without blocking.
       countTasks: `SELECT type, status, count(*)::int AS count FROM ${s}.tasks GROUP BY type, status ORDER BY type, status`,
+      insertToken: `INSERT INTO ${s}.tokens (name, role, sha256, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      listTokens: `SELECT name, role, sha256, created_at AS "createdAt" FROM ${s}.tokens ORDER BY name`,
+      deleteToken: `DELETE FROM ${s}.tokens WHERE name = $1`,
       countOverdue: `SELECT count(*)::int AS count FROM (SELECT 1 FROM ${s}.tasks WHERE next_run_at IS NOT NULL AND next_run_at < $1 LIMIT $2) AS overdue`,
       // Tasks due at the same instant in the order they were submitted, as SQLite reads them
       // from its index on next_run_at (whose entries end with the row id, seq); PostgreSQL
@@ -480,6 +484,21 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
 
   async listDueTasks(params: { now: number; limit: number }): Promise<Task[]> {
     return (await this.query<TaskRow>(this.sql.listDue, [params.now, params.limit])).rows.map(rowToTask);
+  }
+
+  async insertToken(token: StoredToken): Promise<void> {
+    const inserted = await this.query(this.sql.insertToken, [token.name, token.role, token.sha256, token.createdAt]);
+    if ((inserted.rowCount ?? 0) === 0) {
+      throw new SchedulerError('already_exists', `a token named "${token.name}" exists already (or one with the same value): revoke it first, or choose another name`);
+    }
+  }
+
+  async listTokens(): Promise<StoredToken[]> {
+    return (await this.query<StoredToken>(this.sql.listTokens, [])).rows.map((row) => ({ ...row, createdAt: Number(row.createdAt) }));
+  }
+
+  async deleteToken(name: string): Promise<boolean> {
+    return ((await this.query(this.sql.deleteToken, [name])).rowCount ?? 0) > 0;
   }
 
   async countTasks(): Promise<TaskCount[]> {

@@ -134,4 +134,8 @@ export const migrations: readonly string[] = [
       ON CONFLICT (type, status) DO UPDATE SET count = count + 1;
   END;
   `,
+  // Tokens made with `scheduler token create`: a name, a role, and the token's SHA-256 only.
+  `
+  CREATE TABLE tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];

@@ -20,6 +20,7 @@ import type {
   RunPage,
   SaveTaskParams,
   StoreHealth,
+  StoredToken,
   TaskCount,
   TaskPage,
   TaskStore,
@@ -53,6 +54,10 @@ export interface SqliteStoreOptions {
 
 const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, policy, state_detail, lang, execution, created_at, status, current_run,
   stop_requested, next_run_at, last_status_updated, version, last_run`;
+
+function tokenTaken(name: string): SchedulerError {
+  return new SchedulerError('already_exists', `a token named "${name}" exists already (or one with the same value): revoke it first, or choose another name`);
+}
 
 function alreadyExists(id: string): SchedulerError {
   return new SchedulerError('already_exists', `a task with id "${id}" already exists; choose another id, or delete that task first`);
@@ -193,6 +198,9 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
         'SELECT MIN(next_run_at) AS due FROM tasks WHERE next_run_at IS NOT NULL',
       ),
       countTasks: db.prepare('SELECT type, status, count FROM task_counts WHERE count > 0 ORDER BY type, status'),
+      insertToken: db.prepare('INSERT INTO tokens (name, role, sha256, created_at) VALUES (@name, @role, @sha256, @createdAt) ON CONFLICT DO NOTHING'),
+      listTokens: db.prepare('SELECT name, role, sha256, created_at AS createdAt FROM tokens ORDER BY name'),
+      deleteToken: db.prepare('DELETE FROM tokens WHERE name = ?'),
       // Through the due index, stopping at the cap: cheap when few are overdue, bounded when many are.
       countOverdue: db.prepare(
         "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE next_run_at IS NOT NULL AND next_run_at < ? LIMIT ?)",
@@ -368,6 +376,20 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
 
   async listDueTasks(params: { now: number; limit: number }): Promise<Task[]> {
     return this.guard('read', () => (this.statements.listDue.all(params.now, params.limit) as TaskRow[]).map(rowToTask));
+  }
+
+  async insertToken(token: StoredToken): Promise<void> {
+    return this.guard('write', () => {
+      if (this.statements.insertToken.run(token).changes === 0) throw tokenTaken(token.name);
+    });
+  }
+
+  async listTokens(): Promise<StoredToken[]> {
+    return this.guard('read', () => this.statements.listTokens.all() as StoredToken[]);
+  }
+
+  async deleteToken(name: string): Promise<boolean> {
+    return this.guard('write', () => this.statements.deleteToken.run(name).changes > 0);
   }
 
   async countTasks(): Promise<TaskCount[]> {
