@@ -21,6 +21,7 @@ import { logsCommand } from './commands/logs.js';
 import { nextCommand } from './commands/next.js';
 import { nodesCommand } from './commands/nodes.js';
 import { tokenCommand } from './commands/token.js';
+import { auditCommand } from './commands/audit.js';
 import { pauseCommand, resumeCommand, runCommand } from './commands/pause-resume-run.js';
 import { runsCommand } from './commands/runs.js';
 import { statusCommand } from './commands/status.js';
@@ -44,7 +45,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride();
   program.addCommand(daemonCommand(io).exitOverride().showHelpAfterError('(run with --help for usage)'));
-  for (const make of [submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand, nodesCommand, tokenCommand, backupCommand, exportCommand, importCommand]) {
+  for (const make of [submitCommand, listCommand, getCommand, nextCommand, runsCommand, logsCommand, killCommand, runCommand, pauseCommand, resumeCommand, stopCommand, deleteCommand, statusCommand, nodesCommand, tokenCommand, auditCommand, backupCommand, exportCommand, importCommand]) {
     // A client's options work after its command too (`scheduler list --server URL`).
     program.addCommand(make(io).addOption(serverOption()).addOption(tokenFileOption()).exitOverride().showHelpAfterError('(run with --help for usage)'));
   }

@@ -17,6 +17,7 @@ import type {
   NextJson,
   NodeListJson,
   CreatedTokenJson,
+  AuditPageJson,
   TokenListJson,
   OutputJson,
   OutputQuery,
@@ -169,6 +170,11 @@ export class SchedulerClient {
   /** The tokens the daemon knows, with their roles (never their values). */
   tokens(): Promise<TokenListJson> {
     return this.request('GET', '/api/tokens');
+  }
+
+  /** A page of the audit log, newest first; `before`: the previous page's nextBefore. */
+  audit(limit: number, before?: number): Promise<AuditPageJson> {
+    return this.request('GET', `/api/audit?limit=${limit}${before === undefined ? '' : `&before=${before}`}`);
   }
 
   /** Revokes a made token. */

@@ -354,6 +354,28 @@ export const CreateTokenBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** An entry of the audit log (GET /api/audit). */
+export const AuditEntryJson = Type.Object({
+  id: Type.Integer(),
+  at: Type.String({ format: 'date-time' }),
+  token: Type.Union([Type.String(), Type.Null()], { description: "the token's name; null when the daemon asks for no token" }),
+  role: Type.Union([Type.String(), Type.Null()]),
+  method: Type.String(),
+  path: Type.String(),
+  operation: Type.Union([Type.String(), Type.Null()], { description: "the route's operationId; null when no route matched" }),
+  taskId: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Integer({ description: 'the status of the answer: refusals are recorded too' }),
+  remote: Type.String({ description: "the client's address" }),
+});
+export type AuditEntryJson = Static<typeof AuditEntryJson>;
+
+/** GET /api/audit. */
+export const AuditPageJson = Type.Object({
+  entries: Type.Array(AuditEntryJson),
+  nextBefore: Type.Union([Type.Integer(), Type.Null()], { description: 'pass as ?before= for the older entries; null on the last page' }),
+});
+export type AuditPageJson = Static<typeof AuditPageJson>;
+
 /** GET /api/nodes. */
 export const NodeListJson = Type.Object({
   nodes: Type.Array(Ref(NodeJson), { description: 'alive nodes first, then stale, then stopped; the newest start first within each' }),

@@ -8,13 +8,15 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import type { Clock } from '../core/clock.js';
-import type { BackupWriter, ChangeSubscriptions, FaultReporter, HealthProbe, MetricsSource, NodeDirectory, RunSlots, TaskOperations, SoleWriter, TokenStore } from './ports.js';
+import type { AuditReader, BackupWriter, ChangeSubscriptions, FaultReporter, HealthProbe, MetricsSource, NodeDirectory, RunSlots, TaskOperations, SoleWriter, TokenStore } from './ports.js';
 import { SchedulerError } from '../core/errors.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
 import { ErrorJson, HealthJson, NodeJson, RunJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
 import { adminToken, requireToken, type TokenEntry } from './auth.js';
 import { TokenRegistry } from './token-registry.js';
+import { AuditLog, type AuditStore } from './audit-log.js';
+import { auditRoutes } from './routes/audit.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { errorHandler, retryAfterSeconds, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
@@ -47,6 +49,8 @@ export interface AppDeps {
   hideOutputFromViewers?: boolean;
   /** Where tokens made through the API are kept; without it, POST /api/tokens cannot make any. */
   tokenStore?: TokenStore;
+  /** Where the audit log is kept; without it, nothing is recorded. */
+  auditStore?: AuditStore & AuditReader;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
   /** Where failures of requests are logged. */
@@ -183,6 +187,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (registry.enforced) app.addHook('onRequest', requireToken(() => registry.entries(), { hideOutputFromViewers: deps.hideOutputFromViewers ?? false }));
   app.addHook('onReady', () => registry.start());
   app.addHook('onClose', async () => registry.stop());
+  if (deps.auditStore) recordChanges(app, new AuditLog(deps.auditStore, deps.faults), deps.clock);
 
   app.get('/healthz', {
     schema: {
@@ -263,5 +268,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   transferRoutes(app, deps);
   if (deps.metrics) metricsRoutes(app, deps.metrics);
   tokenRoutes(app, registry);
+  if (deps.auditStore) auditRoutes(app, deps.auditStore);
   return app;
+}
+
+/** Methods that change nothing: not audited. */
+const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Records every request that may change something in `audit`, once it is answered (refusals too). */
+function recordChanges(app: FastifyInstance, audit: AuditLog, clock: Pick<Clock, 'now'>): void {
+  app.addHook('onResponse', async (request, reply) => {
+    if (readMethods.has(request.method)) return;
+    const operation = (request.routeOptions.schema as { operationId?: string } | undefined)?.operationId ?? null;
+    const params = request.params as { id?: unknown } | undefined;
+    const body = request.body as { id?: unknown } | undefined;
+    const taskId = typeof params?.id === 'string' ? params.id : operation === 'submitTask' && typeof body?.id === 'string' ? body.id : null;
+    audit.record({
+      at: clock.now(),
+      token: request.credential?.name ?? null,
+      role: request.credential?.role ?? null,
+      method: request.method,
+      path: request.url.split('?')[0]!,
+      operation,
+      taskId,
+      status: reply.statusCode,
+      remote: request.ip,
+    });
+  });
+  // What waits is written before the daemon's store closes.
+  app.addHook('onClose', () => audit.flush());
 }

@@ -151,3 +151,8 @@ export interface TokenStore {
   listTokens(): Promise<Array<{ name: string; role: string; sha256: string; createdAt: number }>>;
   deleteToken(name: string): Promise<boolean>;
 }
+
+/** Where the audit log is kept (the store). */
+export interface AuditReader {
+  listAudit(params: { limit: number; before?: number }): Promise<Array<import('../core/audit.js').AuditEntry & { id: number }>>;
+}

@@ -49,6 +49,7 @@ export const allowedRoles: Readonly<Record<string, readonly Role[]>> = {
   createToken: adminOnly,
   listTokens: adminOnly,
   revokeToken: adminOnly,
+  listAudit: adminOnly,
 };
 
 /** Whether `role` may call the route `operationId` (undefined: no route matched, e.g. a 404: let the router answer). */

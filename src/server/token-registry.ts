@@ -41,9 +41,12 @@ export class TokenRegistry {
     return this.fixed.length > 0;
   }
 
-  /** Reads the made tokens, then again every refreshMs. */
+  /**
+   * Reads the made tokens, then again every refreshMs. A store that cannot be read now does
+   * not keep the daemon from serving: the made tokens are refused until a later read works.
+   */
   async start(): Promise<void> {
-    await this.refresh();
+    await this.refresh().catch(() => undefined);
     this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.options.refreshMs).unref();
   }
 

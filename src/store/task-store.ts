@@ -4,6 +4,7 @@
  * (test/store/conformance.ts). Writes of an existing task are compare-and-set on its
  * version: a lost race is a version_conflict error, never a silent overwrite.
  */
+import type { AuditEntry } from '../core/audit.js';
 import type { RunResult } from '../core/transition.js';
 import type { Run, RunOutcome, Task, TaskStatus, TaskType } from '../core/task.js';
 
@@ -39,6 +40,7 @@ export interface SaveTaskParams {
   keepRuns: number;
 }
 
+export type { AuditEntry } from '../core/audit.js';
 /** A token made through the API: only its SHA-256 is kept, never the token. */
 export interface StoredToken {
   name: string;
@@ -146,6 +148,10 @@ export interface TaskStore {
   listTokens(): Promise<StoredToken[]>;
   /** Forgets a made token; false when there was none of that name. */
   deleteToken(name: string): Promise<boolean>;
+  /** Appends entries to the audit log, in one write, then drops the oldest beyond the newest `keep`. */
+  appendAudit(entries: readonly AuditEntry[], keep: number): Promise<void>;
+  /** The audit log, newest first: `limit` entries older than the entry `before` (its id), or the newest. */
+  listAudit(params: { limit: number; before?: number }): Promise<Array<AuditEntry & { id: number }>>;
   /** How many tasks there are of each type in each status (pairs with none left out), for the metrics. */
   countTasks(): Promise<TaskCount[]>;
   /** How many tasks were due before `before` (ms since the epoch) and have not been fired yet, counting up to `cap`. */

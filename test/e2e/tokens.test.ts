@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { DaemonProcess } from '../support/daemon.js';
 import { useE2e } from '../support/e2e-context.js';
+import { waitFor } from '../support/wait.js';
 
 const e2e = useE2e();
 const adminToken = 'tokens-test-admin';
@@ -61,3 +62,31 @@ describe('scheduler token', () => {
     expect(own.stderr).toMatch(/the daemon's own/);
   });
 });
+
+describe('scheduler audit', () => {
+  test('shows the changes asked of the daemon, newest first, with the token that asked and the answer', async () => {
+    const made = await cliWith(adminToken, ['token', 'create', '--name', 'auditee', '--role', 'operator']);
+    const operator = made.stdout.trim();
+    expect((await cliWith(operator, ['submit', 'audited-task', '-type=cron', '-time=1h', '-script=true'])).code).toBe(0);
+    expect((await cliWith(operator, ['delete', 'audited-task'])).code).toBe(3);
+    const json = await waitForAudit(2);
+    expect(json.slice(0, 2).map((entry) => [entry.token, entry.method, entry.path, entry.taskId, entry.status])).toEqual([
+      ['auditee', 'DELETE', '/api/tasks/audited-task', 'audited-task', 403],
+      ['auditee', 'POST', '/api/tasks', 'audited-task', 201],
+    ]);
+    const table = await cliWith(adminToken, ['audit', '--limit', '5']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^WHEN +TOKEN +ROLE +WHAT +TASK +STATUS +FROM$/m);
+    expect(table.stdout).toMatch(/ auditee +operator +DELETE \/api\/tasks\/audited-task +audited-task +403 +127\.0\.0\.1$/m);
+    expect((await cliWith(operator, ['audit'])).code).toBe(3);
+  });
+});
+
+/** The audit log as the CLI prints it in JSON, once it holds entries of the task "audited-task" (written within 100 ms). */
+async function waitForAudit(count: number): Promise<Array<{ token: string; method: string; path: string; taskId: string; status: number }>> {
+  return waitFor('the entries to be written', async () => {
+    const listed = await cliWith(adminToken, ['audit', '--json']);
+    const entries = JSON.parse(listed.stdout) as Array<{ token: string; method: string; path: string; taskId: string; status: number }>;
+    return entries.filter((entry) => entry.taskId === 'audited-task').length >= count ? entries : undefined;
+  });
+}

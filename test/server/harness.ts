@@ -110,6 +110,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     nodes,
     soleWriter: store,
     tokenStore: store,
+    auditStore: store,
   });
   await engine.start();
   return {

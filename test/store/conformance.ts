@@ -964,6 +964,32 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
       });
     });
 
+    describe('the audit log', () => {
+      const entry = (n: number) => ({
+        at: t0 + n,
+        token: n % 2 === 0 ? 'ci' : null,
+        role: n % 2 === 0 ? 'operator' : null,
+        method: 'POST',
+        path: `/api/tasks/t${n}/run`,
+        operation: 'runTaskNow',
+        taskId: `t${n}`,
+        status: 200,
+        remote: '127.0.0.1',
+      });
+
+      it('lists entries newest first, a page at a time, and keeps the newest `keep`', async () => {
+        expect(await store.listAudit({ limit: 10 })).toEqual([]);
+        await store.appendAudit([entry(1), entry(2), entry(3)], 100);
+        await store.appendAudit([entry(4)], 100);
+        const newest = await store.listAudit({ limit: 2 });
+        expect(newest.map(({ id: _id, ...rest }) => rest)).toEqual([entry(4), entry(3)]);
+        const older = await store.listAudit({ limit: 10, before: newest[1]!.id });
+        expect(older.map((row) => row.taskId)).toEqual(['t2', 't1']);
+        await store.appendAudit([entry(5), entry(6)], 3);
+        expect((await store.listAudit({ limit: 10 })).map((row) => row.taskId)).toEqual(['t6', 't5', 't4']);
+      });
+    });
+
     describe('tokens', () => {
       const token = (name: string, digit: string) => ({ name, role: 'viewer', sha256: digit.repeat(64), createdAt: t0 });
 

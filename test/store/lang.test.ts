@@ -10,8 +10,9 @@ import { migrations } from '../../src/store/sqlite/migrations.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import { makeTask } from './conformance.js';
 
-/** Takes a database back before migration 9 (the counts of tasks by type and status). */
-const undoTaskCounts = 'DROP TRIGGER task_counts_insert; DROP TRIGGER task_counts_delete; DROP TRIGGER task_counts_status; DROP TABLE task_counts;';
+/** Takes a database back before migration 9 (the counts of tasks by type and status), 10 (tokens) and 11 (the audit log). */
+const undoTaskCounts =
+  'DROP TRIGGER task_counts_insert; DROP TRIGGER task_counts_delete; DROP TRIGGER task_counts_status; DROP TABLE task_counts; DROP TABLE tokens; DROP TABLE audit;';
 
 describe('SqliteTaskStore: lang', () => {
   let dir: string;
@@ -70,7 +71,7 @@ describe('SqliteTaskStore: lang', () => {
     db.exec(undoTaskCounts);
     db.pragma('user_version = 5');
     db.close();
-    expect(migrations.length).toBe(9);
+    expect(migrations.length).toBe(11);
 
     const store = openStore();
     expect((await store.getTask('older'))?.lang).toBe('bash');

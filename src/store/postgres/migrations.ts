@@ -200,6 +200,14 @@ export const migrations: readonly PostgresMigration[] = [
     CONSTRAINT tokens_sha256_key UNIQUE (sha256));
   `,
   },
+  {
+    version: 6,
+    describe: 'the audit log: every change asked of the daemons, the newest kept',
+    sql: (s) => `
+  CREATE TABLE ${s}.audit (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at bigint NOT NULL, token text, role text,
+    method text NOT NULL, path text NOT NULL, operation text, task_id text, status integer NOT NULL, remote text NOT NULL);
+  `,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -23,6 +23,7 @@ import type {
   RunPage,
   SaveTaskParams,
   StoreHealth,
+  AuditEntry,
   StoredToken,
   TaskCount,
   TaskPage,
@@ -159,6 +160,11 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
       insertToken: `INSERT INTO ${s}.tokens (name, role, sha256, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
       listTokens: `SELECT name, role, sha256, created_at AS "createdAt" FROM ${s}.tokens ORDER BY name`,
       deleteToken: `DELETE FROM ${s}.tokens WHERE name = $1`,
+      insertAudit: `INSERT INTO ${s}.audit (at, token, role, method, path, operation, task_id, status, remote)
+        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[])`,
+      pruneAudit: `DELETE FROM ${s}.audit WHERE id <= (SELECT max(id) FROM ${s}.audit) - $1`,
+      listAudit: `SELECT id, at, token, role, method, path, operation, task_id AS "taskId", status, remote FROM ${s}.audit
+        WHERE id < $1 ORDER BY id DESC LIMIT $2`,
       countOverdue: `SELECT count(*)::int AS count FROM (SELECT 1 FROM ${s}.tasks WHERE next_run_at IS NOT NULL AND next_run_at < $1 LIMIT $2) AS overdue`,
       // Tasks due at the same instant in the order they were submitted, as SQLite reads them
       // from its index on next_run_at (whose entries end with the row id, seq); PostgreSQL
@@ -499,6 +505,19 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
 
   async deleteToken(name: string): Promise<boolean> {
     return ((await this.query(this.sql.deleteToken, [name])).rowCount ?? 0) > 0;
+  }
+
+  async appendAudit(entries: readonly AuditEntry[], keep: number): Promise<void> {
+    const column = <K extends keyof AuditEntry>(key: K) => entries.map((entry) => entry[key]);
+    await this.query(this.sql.insertAudit, [
+      column('at'), column('token'), column('role'), column('method'), column('path'), column('operation'), column('taskId'), column('status'), column('remote'),
+    ]);
+    await this.query(this.sql.pruneAudit, [keep]);
+  }
+
+  async listAudit(params: { limit: number; before?: number }): Promise<Array<AuditEntry & { id: number }>> {
+    const rows = (await this.query<AuditEntry & { id: number }>(this.sql.listAudit, [params.before ?? Number.MAX_SAFE_INTEGER, params.limit])).rows;
+    return rows.map((row) => ({ ...row, id: Number(row.id), at: Number(row.at) }));
   }
 
   async countTasks(): Promise<TaskCount[]> {

@@ -138,4 +138,9 @@ export const migrations: readonly string[] = [
   `
   CREATE TABLE tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  // The audit log: every change asked of the daemon, the newest kept.
+  `
+  CREATE TABLE audit (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, token TEXT, role TEXT, method TEXT NOT NULL, path TEXT NOT NULL,
+    operation TEXT, task_id TEXT, status INTEGER NOT NULL, remote TEXT NOT NULL);
+  `,
 ];

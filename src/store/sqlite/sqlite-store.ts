@@ -20,6 +20,7 @@ import type {
   RunPage,
   SaveTaskParams,
   StoreHealth,
+  AuditEntry,
   StoredToken,
   TaskCount,
   TaskPage,
@@ -201,6 +202,11 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
       insertToken: db.prepare('INSERT INTO tokens (name, role, sha256, created_at) VALUES (@name, @role, @sha256, @createdAt) ON CONFLICT DO NOTHING'),
       listTokens: db.prepare('SELECT name, role, sha256, created_at AS createdAt FROM tokens ORDER BY name'),
       deleteToken: db.prepare('DELETE FROM tokens WHERE name = ?'),
+      insertAudit: db.prepare(`INSERT INTO audit (at, token, role, method, path, operation, task_id, status, remote)
+        VALUES (@at, @token, @role, @method, @path, @operation, @taskId, @status, @remote)`),
+      pruneAudit: db.prepare('DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?'),
+      listAudit: db.prepare(`SELECT id, at, token, role, method, path, operation, task_id AS taskId, status, remote FROM audit
+        WHERE id < ? ORDER BY id DESC LIMIT ?`),
       // Through the due index, stopping at the cap: cheap when few are overdue, bounded when many are.
       countOverdue: db.prepare(
         "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE next_run_at IS NOT NULL AND next_run_at < ? LIMIT ?)",
@@ -390,6 +396,19 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
 
   async deleteToken(name: string): Promise<boolean> {
     return this.guard('write', () => this.statements.deleteToken.run(name).changes > 0);
+  }
+
+  async appendAudit(entries: readonly AuditEntry[], keep: number): Promise<void> {
+    return this.guard('write', () =>
+      this.db.transaction(() => {
+        for (const entry of entries) this.statements.insertAudit.run(entry);
+        this.statements.pruneAudit.run(keep);
+      })(),
+    );
+  }
+
+  async listAudit(params: { limit: number; before?: number }): Promise<Array<AuditEntry & { id: number }>> {
+    return this.guard('read', () => this.statements.listAudit.all(params.before ?? Number.MAX_SAFE_INTEGER, params.limit) as Array<AuditEntry & { id: number }>);
   }
 
   async countTasks(): Promise<TaskCount[]> {

@@ -1,0 +1,59 @@
+/**
+ * The audit log: every change asked of the daemon (any request but GET, HEAD and OPTIONS):
+ * who (the token's name and role), what (the method, the path, the route), on which task,
+ * when, from where, and the status it was answered with, refusals included. Entries are
+ * written to the store in groups (every 100 ms, or at 256), so that a burst of submits does
+ * not pay a write each; the newest `keep` are kept. What a crash catches in memory, less than
+ * 100 ms of entries, is lost; the changes themselves are not.
+ */
+import type { AuditEntry } from '../core/audit.js';
+import type { FaultReporter } from './ports.js';
+
+/** Where entries go: the store. */
+export interface AuditStore {
+  appendAudit(entries: readonly AuditEntry[], keep: number): Promise<void>;
+}
+
+/** Entries kept in the store. */
+export const auditEntriesKept = 10_000;
+const flushMs = 100;
+const flushAt = 256;
+/** While the store refuses writes, at most this many entries wait; older ones are dropped (and the fault says so). */
+const maxWaiting = 10_000;
+
+export class AuditLog {
+  private waiting: AuditEntry[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: AuditStore,
+    private readonly faults?: FaultReporter,
+  ) {}
+
+  record(entry: AuditEntry): void {
+    this.waiting.push(entry);
+    if (this.waiting.length >= flushAt) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), flushMs).unref();
+  }
+
+  /** Writes what waits; resolves once it is written (or kept waiting, the store refusing). */
+  async flush(): Promise<void> {
+    await this.flushing;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.waiting.splice(0);
+    if (batch.length === 0) return;
+    this.flushing = this.store.appendAudit(batch, auditEntriesKept).then(
+      () => undefined,
+      (error: unknown) => {
+        const kept = [...batch, ...this.waiting].slice(-maxWaiting);
+        const dropped = batch.length + this.waiting.length - kept.length;
+        this.waiting = kept;
+        this.faults?.report('audit', { error, dropped }, `could not write the audit log; its entries wait in memory (at most ${maxWaiting}) and are written again`);
+        this.timer ??= setTimeout(() => void this.flush(), 1000).unref();
+      },
+    );
+    await this.flushing;
+  }
+}
