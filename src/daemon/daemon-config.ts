@@ -36,6 +36,9 @@ export interface ConfigFile {
 /** Everything the daemon can be told. */
 export interface DaemonConfig extends ConfigFile {
   dataDir: string;
+  /** HTTPS: the file of the certificate (chain) and the file of its key, PEM, both or neither; plain HTTP without. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
   host: string;
   port: number;
   token: string | undefined;

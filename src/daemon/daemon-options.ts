@@ -42,6 +42,8 @@ export interface DaemonOptionValues {
   lease: number;
   leaseRenew: number;
   nodeHeartbeat: number;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
 }
 
 /** A PostgreSQL store: the server's URL (without the `schema` parameter) and the schema of the tables. */
@@ -279,6 +281,16 @@ export const daemonOptions = [
     name: 'nodeHeartbeat', flag: '--node-heartbeat', value: 'DURATION', env: 'SCHEDULER_NODE_HEARTBEAT', configKey: 'nodeHeartbeat', default: '5s',
     help: 'between the heartbeats this daemon records in the store (`scheduler nodes`); it is listed as stale after 3 missed ones',
     kind: positiveDuration,
+  }),
+  option({
+    name: 'tlsCert', flag: '--tls-cert', value: 'FILE', env: 'SCHEDULER_TLS_CERT', configKey: 'tlsCert', defaultDoc: 'none: plain HTTP',
+    help: 'serve HTTPS with the certificate (its chain, PEM) in FILE, with --tls-key; both files are read again on SIGHUP',
+    kind: path,
+  }),
+  option({
+    name: 'tlsKey', flag: '--tls-key', value: 'FILE', env: 'SCHEDULER_TLS_KEY', configKey: 'tlsKey', defaultDoc: 'none',
+    help: 'the private key (PEM) of --tls-cert',
+    kind: path,
   }),
   option({
     name: 'logLevel', flag: '--log-level', value: 'LEVEL', env: 'SCHEDULER_LOG_LEVEL', configKey: 'logLevel', default: 'info',

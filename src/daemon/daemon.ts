@@ -4,7 +4,8 @@
  * HTTP server. (The signals that end it cleanly are run-until-signalled.ts's; its settings
  * come from resolve-daemon-config.ts.)
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { NodeHeartbeat } from './node-heartbeat.js';
 import { OutputFlusher } from './output-flusher.js';
 import { openStore, type OpenedStore } from './open-store.js';
 import { SchedulerError } from '../core/errors.js';
-import { checkExposure, type DaemonConfig } from './daemon-config.js';
+import { checkExposure, isLoopback, type DaemonConfig } from './daemon-config.js';
 import { ChangeFeed } from '../engine/change-feed.js';
 import { activityOfAll, SchedulerMetrics } from '../metrics/scheduler-metrics.js';
 import { Engine } from '../engine/engine.js';
@@ -49,11 +50,37 @@ export interface Daemon {
   url: string;
   /** Stops serving, ends runs in progress (recorded as interrupted) and closes the store. */
   close(): Promise<void>;
+  /** Reads the TLS certificate and key again and serves new connections with them (SIGHUP); says what it did. */
+  reloadTls(): string;
+}
+
+/** The TLS files of `config`, both or neither (HTTPS takes a certificate and its key). */
+function tlsFilesOf(config: DaemonConfig): { certFile: string; keyFile: string } | undefined {
+  const { tlsCertFile: certFile, tlsKeyFile: keyFile } = config;
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new SchedulerError('invalid_request', `${certFile === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key'} too: HTTPS takes a certificate and its key`);
+  }
+  return { certFile, keyFile };
+}
+
+/** The certificate and key in `files`, read now; a file that cannot be read stops the start (or the reload) saying which. */
+function readTls(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new SchedulerError('invalid_request', `${flag}: cannot read ${file}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read(tls.certFile, '--tls-cert'), key: read(tls.keyFile, '--tls-key') };
 }
 
 /** Starts a daemon with `config`, printing its routes and address to `print`. */
 export async function startDaemon(config: DaemonConfig, print: (line: string) => void): Promise<Daemon> {
   checkExposure(config);
+  const tlsFiles = tlsFilesOf(config);
+  const tls = tlsFiles && readTls(tlsFiles);
   const sandbox = probeSandbox(config.bwrap);
   if (config.sandboxMode !== 'optional' && !sandbox.available) {
     throw new SchedulerError('invalid_request', `--sandbox ${config.sandboxMode}: the sandbox cannot work on this host: ${sandbox.reason}`);
@@ -139,6 +166,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     ...(opened.claims ? { claims: { store: opened.claims, pollMs: claimPollMs, queueLimits: config.queues } } : {}),
   });
   const app = await buildApp({
+    ...(tls ? { https: tls } : {}),
     engine,
     feed,
     events,
@@ -205,10 +233,15 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
   lock.announce(url);
   print(`scheduler ${programVersion()} listening on ${url}`);
   print(`data directory: ${config.dataDir}${config.token ? ' (bearer token required)' : ''}`);
+  if (!tls && !isLoopback(config.host)) {
+    const warning = `warning: listening on ${config.host} without TLS: tokens and task scripts travel in clear; give --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS proxy`;
+    print(warning);
+    log.warn(warning);
+  }
   print(`node: ${node.id}`);
   print('routes:');
   for (const route of app.routeTable) print(`  ${route.method.padEnd(6)} ${route.path}`);
@@ -219,7 +252,19 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
       feed.close(); // answer pending long polls now, or closing would wait for them
       await stopAll();
     })());
-  return { app, url, close };
+  const reloadTls = (): string => {
+    if (!tlsFiles) return 'SIGHUP: no TLS certificate to read again (the daemon serves plain HTTP)';
+    try {
+      (app.server as unknown as Server).setSecureContext(readTls(tlsFiles));
+    } catch (error) {
+      const said = `SIGHUP: kept the TLS certificate in use: ${(error as Error).message}`;
+      log.error({ error }, said);
+      return said;
+    }
+    log.info({ cert: tlsFiles.certFile }, 'TLS certificate and key read again');
+    return `SIGHUP: read the TLS certificate ${tlsFiles.certFile} and its key again; new connections get them`;
+  };
+  return { app, url, close, reloadTls };
 
   /**
    * Stops what was started, the server first so that nothing new comes in, and releases the

@@ -3,7 +3,8 @@
  * tests use app.inject(). Routes validate requests and serialise answers with the protocol
  * schemas, which are also published as an OpenAPI document at /api/openapi.json.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type https from 'node:https';
+import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
@@ -49,6 +50,8 @@ export interface AppDeps {
   hideOutputFromViewers?: boolean;
   /** Where tokens made through the API are kept; without it, POST /api/tokens cannot make any. */
   tokenStore?: TokenStore;
+  /** Serve HTTPS with this certificate (chain) and key, PEM; plain HTTP without. */
+  https?: { cert: Buffer; key: Buffer };
   /** Where the audit log is kept; without it, nothing is recorded. */
   auditStore?: AuditStore & AuditReader;
   /** Largest request body accepted, in bytes. */
@@ -119,7 +122,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     deps.tokenStore,
     { refreshMs: tokenRefreshMs, now: deps.clock.now },
   );
-  const app = Fastify({
+  // The server is https.Server with `https`: the daemon swaps its certificate on SIGHUP
+  // (setSecureContext); the routes do not care which it is.
+  const options: FastifyServerOptions = {
     // Fastify's own logger would build a child logger for every request, which costs more
     // than serving a GET; the daemon logs what matters (errors, runs) itself.
     logger: false,
@@ -132,7 +137,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
     // Errors the router raises before a route is found (a bad URL) leave in our shape too.
     frameworkErrors: errorHandler(deps.log, deps.faults),
-  });
+  };
+  // With `https` the server is an https.Server: the daemon swaps its certificate on SIGHUP
+  // (setSecureContext); nothing else here cares which server it is.
+  const app = (deps.https ? Fastify({ ...(options as FastifyHttpsOptions<https.Server>), https: deps.https }) : Fastify(options)) as unknown as FastifyInstance;
 
   const routeTable: RouteLine[] = [];
   app.decorate('routeTable', routeTable);

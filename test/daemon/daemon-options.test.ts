@@ -82,6 +82,9 @@ const samples: Array<{
   { name: 'lease', flag: '40s', env: '50s', config: '1m', effect: (s) => ({ leaseMs: { flag: 40_000, env: 50_000, config: 60_000 }[s] }) },
   { name: 'leaseRenew', flag: '2s', env: '3s', config: '4s', effect: (s) => ({ leaseRenewMs: { flag: 2000, env: 3000, config: 4000 }[s] }) },
   { name: 'nodeHeartbeat', flag: '200ms', env: '1s', config: '2s', effect: (s) => ({ nodeHeartbeatMs: { flag: 200, env: 1000, config: 2000 }[s] }) },
+  // Read when the daemon starts, not here: the files need not exist.
+  { name: 'tlsCert', flag: 'flag.pem', env: '/etc/env.pem', config: 'config.pem', effect: (s) => ({ tlsCertFile: { flag: join(dir, 'flag.pem'), env: '/etc/env.pem', config: join(dir, 'config.pem') }[s] }) },
+  { name: 'tlsKey', flag: 'flag.key', env: '/etc/env.key', config: 'config.key', effect: (s) => ({ tlsKeyFile: { flag: join(dir, 'flag.key'), env: '/etc/env.key', config: join(dir, 'config.key') }[s] }) },
 ];
 
 /** A config-file object with `value` at the option's (maybe dotted) key. */

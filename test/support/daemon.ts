@@ -121,7 +121,7 @@ export class DaemonProcess {
 
   /** The address from its "listening on" line, once it has printed it. */
   get announcedUrl(): string | undefined {
-    return /^scheduler \S+ listening on (http:\/\/\S+)$/m.exec(this.out)?.[1];
+    return /^scheduler \S+ listening on (https?:\/\/\S+)$/m.exec(this.out)?.[1];
   }
 
   /** Waits until it prints the address it listens on, and sets `url`; fails if it exits first. */
