@@ -27,6 +27,8 @@ const sha256Hex = (text: string): string => createHash('sha256').update(text).di
 
 export class TokenRegistry {
   private created = new Map<string, TokenEntry & { createdAt: number }>();
+  /** The fixed and the made ones together, built again when the made ones are read (not per request). */
+  private all: readonly TokenEntry[];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -34,7 +36,9 @@ export class TokenRegistry {
     private readonly fixed: ReadonlyArray<TokenEntry & { source: 'daemon' | 'config' }>,
     private readonly store: TokenStore | undefined,
     private readonly options: { refreshMs: number; now: () => number },
-  ) {}
+  ) {
+    this.all = fixed;
+  }
 
   /** Whether requests need a token: the daemon has one of its own or the config file declares some. */
   get enforced(): boolean {
@@ -55,8 +59,8 @@ export class TokenRegistry {
   }
 
   /** Every token the daemon accepts now. */
-  entries(): TokenEntry[] {
-    return [...this.fixed, ...this.created.values()];
+  entries(): readonly TokenEntry[] {
+    return this.all;
   }
 
   list(): TokenView[] {
@@ -95,6 +99,7 @@ export class TokenRegistry {
     if (!this.store) return;
     const stored = await this.store.listTokens();
     this.created = new Map(stored.map((token) => [token.name, { name: token.name, role: token.role as Role, sha256: Buffer.from(token.sha256, 'hex'), createdAt: token.createdAt }]));
+    this.all = [...this.fixed, ...this.created.values()];
   }
 
   private requireStore(): TokenStore {
