@@ -4,7 +4,7 @@
  * schemas, which are also published as an OpenAPI document at /api/openapi.json.
  */
 import type https from 'node:https';
-import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
@@ -280,13 +280,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
-/** Methods that change nothing: not audited. */
+/** Methods that change nothing: their routes are not audited. */
 const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** Records every request that may change something in `audit`, once it is answered (refusals too). */
+/**
+ * Records every request to a route that may change something in `audit`, once it is answered
+ * (refusals too). The hook is the route's own, not the app's: reads (most requests) do not
+ * run it at all.
+ */
 function recordChanges(app: FastifyInstance, audit: AuditLog, clock: Pick<Clock, 'now'>): void {
-  app.addHook('onResponse', async (request, reply) => {
-    if (readMethods.has(request.method)) return;
+  const record = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const operation = (request.routeOptions.schema as { operationId?: string } | undefined)?.operationId ?? null;
     const params = request.params as { id?: unknown } | undefined;
     const body = request.body as { id?: unknown } | undefined;
@@ -302,6 +305,10 @@ function recordChanges(app: FastifyInstance, audit: AuditLog, clock: Pick<Clock,
       status: reply.statusCode,
       remote: request.ip,
     });
+  };
+  app.addHook('onRoute', (route) => {
+    if ([route.method].flat().every((method) => readMethods.has(method))) return;
+    route.onResponse = [...[route.onResponse ?? []].flat(), record];
   });
   // What waits is written before the daemon's store closes.
   app.addHook('onClose', () => audit.flush());
