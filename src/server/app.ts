@@ -4,7 +4,7 @@
  * schemas, which are also published as an OpenAPI document at /api/openapi.json.
  */
 import type https from 'node:https';
-import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
@@ -16,7 +16,7 @@ import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
 import { ErrorJson, HealthJson, NodeJson, RunJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
 import { adminToken, requireToken, type TokenEntry } from './auth.js';
 import { TokenRegistry } from './token-registry.js';
-import { AuditLog, type AuditStore } from './audit-log.js';
+import { auditChanges, AuditLog, type AuditStore } from './audit-log.js';
 import { auditRoutes } from './routes/audit.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { errorHandler, retryAfterSeconds, sendError, type RequestLog } from './error-handler.js';
@@ -195,7 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (registry.enforced) app.addHook('onRequest', requireToken(() => registry.entries(), { hideOutputFromViewers: deps.hideOutputFromViewers ?? false }));
   app.addHook('onReady', () => registry.start());
   app.addHook('onClose', async () => registry.stop());
-  if (deps.auditStore) recordChanges(app, new AuditLog(deps.auditStore, deps.faults), deps.clock);
+  if (deps.auditStore) auditChanges(app, new AuditLog(deps.auditStore, deps.faults), deps.clock);
 
   app.get('/healthz', {
     schema: {
@@ -278,38 +278,4 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   tokenRoutes(app, registry);
   if (deps.auditStore) auditRoutes(app, deps.auditStore);
   return app;
-}
-
-/** Methods that change nothing: their routes are not audited. */
-const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/**
- * Records every request to a route that may change something in `audit`, once it is answered
- * (refusals too). The hook is the route's own, not the app's: reads (most requests) do not
- * run it at all.
- */
-function recordChanges(app: FastifyInstance, audit: AuditLog, clock: Pick<Clock, 'now'>): void {
-  const record = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const operation = (request.routeOptions.schema as { operationId?: string } | undefined)?.operationId ?? null;
-    const params = request.params as { id?: unknown } | undefined;
-    const body = request.body as { id?: unknown } | undefined;
-    const taskId = typeof params?.id === 'string' ? params.id : operation === 'submitTask' && typeof body?.id === 'string' ? body.id : null;
-    audit.record({
-      at: clock.now(),
-      token: request.credential?.name ?? null,
-      role: request.credential?.role ?? null,
-      method: request.method,
-      path: request.url.split('?')[0]!,
-      operation,
-      taskId,
-      status: reply.statusCode,
-      remote: request.ip,
-    });
-  };
-  app.addHook('onRoute', (route) => {
-    if ([route.method].flat().every((method) => readMethods.has(method))) return;
-    route.onResponse = [...[route.onResponse ?? []].flat(), record];
-  });
-  // What waits is written before the daemon's store closes.
-  app.addHook('onClose', () => audit.flush());
 }

@@ -7,6 +7,8 @@
  * 100 ms of entries, is lost; the changes themselves are not.
  */
 import type { AuditEntry } from '../core/audit.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock } from '../core/clock.js';
 import type { FaultReporter } from './ports.js';
 
 /** Where entries go: the store. */
@@ -56,4 +58,38 @@ export class AuditLog {
     );
     await this.flushing;
   }
+}
+
+/** Methods that change nothing: their routes are not audited. */
+const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Records every request to a route that may change something in `audit`, once it is answered
+ * (refusals too). The hook is the route's own, not the app's: reads (most requests) do not
+ * run it at all.
+ */
+export function auditChanges(app: FastifyInstance, audit: AuditLog, clock: Pick<Clock, 'now'>): void {
+  const record = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const operation = (request.routeOptions.schema as { operationId?: string } | undefined)?.operationId ?? null;
+    const params = request.params as { id?: unknown } | undefined;
+    const body = request.body as { id?: unknown } | undefined;
+    const taskId = typeof params?.id === 'string' ? params.id : operation === 'submitTask' && typeof body?.id === 'string' ? body.id : null;
+    audit.record({
+      at: clock.now(),
+      token: request.credential?.name ?? null,
+      role: request.credential?.role ?? null,
+      method: request.method,
+      path: request.url.split('?')[0]!,
+      operation,
+      taskId,
+      status: reply.statusCode,
+      remote: request.ip,
+    });
+  };
+  app.addHook('onRoute', (route) => {
+    if ([route.method].flat().every((method) => readMethods.has(method))) return;
+    route.onResponse = [...[route.onResponse ?? []].flat(), record];
+  });
+  // What waits is written before the daemon's store closes.
+  app.addHook('onClose', () => audit.flush());
 }
