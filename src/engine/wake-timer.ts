@@ -30,7 +30,9 @@ export class WakeTimer {
   arm(dueAt: number): void {
     this.clear();
     const now = this.clock.now();
-    const wakeAt = dueAt - now > this.warmupMs ? dueAt - this.warmupMs : dueAt - this.aheadMs;
+    // Woken first for the warm-up when there is time for one, then to fire (aheadMs early).
+    const warmAt = dueAt - this.warmupMs;
+    const wakeAt = this.warmupMs > this.aheadMs && now < warmAt ? warmAt : dueAt - this.aheadMs;
     const delay = Math.min(Math.max(0, wakeAt - now), maxDelayMs);
     const handle = this.clock.setTimer(() => {
       this.armed = undefined;

@@ -157,6 +157,31 @@ describe('FiringLoop', () => {
     loop.stop();
   });
 
+  it('with fireAheadMs and no warm-up, still fires that far ahead', async () => {
+    const clock = new FakeClock(T0);
+    const log = new RecordingLog();
+    const fired: number[] = [];
+    const task = { id: 'soon', state: { status: 'ToBeExecuted', nextRunAt: T0 + 1000 } } as Task;
+    const loop = new FiringLoop({
+      store: { listDueTasks: async ({ now }) => (now >= T0 + 1000 && fired.length === 0 ? [task] : []), earliestDueAt: async () => undefined },
+      prepare: () => undefined,
+      clock,
+      log,
+      faults: new FaultLog(log, clock),
+      warmupMs: 0,
+      fireAheadMs: 5,
+      apply: async () => void fired.push(clock.now()),
+    });
+    loop.armFor(task);
+    clock.advance(994);
+    await settle();
+    expect(fired).toEqual([]);
+    clock.advance(1);
+    await until(() => fired.length === 1);
+    expect(fired).toEqual([T0 + 995]);
+    loop.stop();
+  });
+
   it("fireInstant: a fire made ahead happens at the task's due time if that is within the lead; otherwise now", () => {
     const dueAt = (nextRunAt: number) => ({ id: 't', state: { status: 'ToBeExecuted', nextRunAt } }) as Task;
     const ahead: TaskEvent = { kind: 'fire', aheadMs: 5 };
