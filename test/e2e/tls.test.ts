@@ -74,6 +74,7 @@ describe('TLS', () => {
 
   test('on a non-loopback address without TLS the daemon warns that tokens travel in clear', async () => {
     const daemon = await e2e.startDaemon({ listen: '0.0.0.0:0', env: { SCHEDULER_TOKEN: 'clear-token' } });
-    expect(daemon.stdout).toMatch(/warning: listening on 0\.0\.0\.0 without TLS: tokens and task scripts travel in clear/);
+    // Printed after the "listening on" line the start waits for: wait for it too.
+    await waitFor('the warning', () => /warning: listening on 0\.0\.0\.0 without TLS: tokens and task scripts travel in clear/.test(daemon.stdout));
   });
 });
