@@ -9,7 +9,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { envNamePattern, queuePattern } from '../core/execution.js';
 import { languagePattern } from '../core/interpreters.js';
-import { roles } from '../server/roles.js';
+import { roles, tokenNameRule, tokenNamePattern } from '../protocol/vocabulary.js';
 import { optionRows, type DaemonOption } from './daemon-options.js';
 
 /** An object of named settings, each optional; any other key is refused. */
@@ -66,7 +66,7 @@ const FileSettings = Settings(
       Type.Array(
         Settings(
           {
-            name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'a name of 1 to 64 letters, digits, ".", "_" or "-"' }),
+            name: Type.String({ pattern: tokenNamePattern, description: `a name of ${tokenNameRule}` }),
             role: Type.Union(
               roles.map((role) => Type.Literal(role)),
               { description: `one of ${roles.join(', ')}` },

@@ -4,7 +4,7 @@
  * HTTP server. (The signals that end it cleanly are run-until-signalled.ts's; its settings
  * come from resolve-daemon-config.ts.)
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { homedir, hostname, tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { OutputFlusher } from './output-flusher.js';
 import { openStore, type OpenedStore } from './open-store.js';
 import { SchedulerError } from '../core/errors.js';
 import { checkExposure, isLoopback, type DaemonConfig } from './daemon-config.js';
+import { readTls, tlsFilesOf } from './tls-files.js';
 import { ChangeFeed } from '../engine/change-feed.js';
 import { activityOfAll, SchedulerMetrics } from '../metrics/scheduler-metrics.js';
 import { Engine } from '../engine/engine.js';
@@ -52,28 +53,6 @@ export interface Daemon {
   close(): Promise<void>;
   /** Reads the TLS certificate and key again and serves new connections with them (SIGHUP); says what it did. */
   reloadTls(): string;
-}
-
-/** The TLS files of `config`, both or neither (HTTPS takes a certificate and its key). */
-function tlsFilesOf(config: DaemonConfig): { certFile: string; keyFile: string } | undefined {
-  const { tlsCertFile: certFile, tlsKeyFile: keyFile } = config;
-  if (certFile === undefined && keyFile === undefined) return undefined;
-  if (certFile === undefined || keyFile === undefined) {
-    throw new SchedulerError('invalid_request', `${certFile === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key'} too: HTTPS takes a certificate and its key`);
-  }
-  return { certFile, keyFile };
-}
-
-/** The certificate and key in `files`, read now; a file that cannot be read stops the start (or the reload) saying which. */
-function readTls(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
-  const read = (file: string, flag: string) => {
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      throw new SchedulerError('invalid_request', `${flag}: cannot read ${file}: ${(error as Error).message}`);
-    }
-  };
-  return { cert: read(tls.certFile, '--tls-cert'), key: read(tls.keyFile, '--tls-key') };
 }
 
 /** Starts a daemon with `config`, printing its routes and address to `print`. */

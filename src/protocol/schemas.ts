@@ -21,7 +21,7 @@ import { maxRetries, overlapRules } from '../core/policy.js';
 import { errorCodes, type ErrorCode } from '../core/errors.js';
 import { taskIdPattern } from '../core/submission.js';
 import { runOutcomes, taskStatuses, taskTypes } from '../core/task.js';
-import { roles } from './vocabulary.js';
+import { roles, tokenNameRule, tokenNamePattern } from './vocabulary.js';
 
 /**
  * `T or null`, written as `type: [T, "null"]` rather than anyOf: the serialiser then needs
@@ -348,7 +348,7 @@ export type CreatedTokenJson = Static<typeof CreatedTokenJson>;
 /** POST /api/tokens' body. */
 export const CreateTokenBody = Type.Object(
   {
-    name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: '1 to 64 letters, digits, ".", "_" or "-"' }),
+    name: Type.String({ pattern: tokenNamePattern, description: tokenNameRule }),
     role: Type.Union(roles.map((role) => Type.Literal(role))),
   },
   { additionalProperties: false },

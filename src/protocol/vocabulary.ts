@@ -14,3 +14,7 @@ export { catchUpModes, type CatchUpMode } from '../core/catch-up.js';
  */
 export const roles = ['admin', 'operator', 'viewer', 'metrics'] as const;
 export type Role = (typeof roles)[number];
+
+/** What a token may be called: in lists, logs and the audit log. */
+export const tokenNamePattern = '^[A-Za-z0-9._-]{1,64}$';
+export const tokenNameRule = '1 to 64 letters, digits, ".", "_" or "-"';

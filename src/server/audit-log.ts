@@ -6,7 +6,7 @@
  * not pay a write each; the newest `keep` are kept. What a crash catches in memory, less than
  * 100 ms of entries, is lost; the changes themselves are not.
  */
-import type { AuditEntry } from '../core/audit.js';
+import type { AuditEntry } from '../core/access-records.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../core/clock.js';
 import type { FaultReporter } from './ports.js';

@@ -5,6 +5,7 @@
  * may hand it anything that does. Moving the engine behind a network hop, or the store to
  * another backend, changes nothing on this side.
  */
+import type { AuditEntry, StoredToken } from '../core/access-records.js';
 import type { NodeRecord } from '../core/node.js';
 import type { Submission } from '../core/submission.js';
 import type { LiveOutput, Run, RunOutcome, Task, TaskStatus } from '../core/task.js';
@@ -147,12 +148,12 @@ export interface MetricsSource {
 
 /** Where the tokens made through the API are kept (the store): as their SHA-256 alone. */
 export interface TokenStore {
-  insertToken(token: { name: string; role: string; sha256: string; createdAt: number }): Promise<void>;
-  listTokens(): Promise<Array<{ name: string; role: string; sha256: string; createdAt: number }>>;
+  insertToken(token: StoredToken): Promise<void>;
+  listTokens(): Promise<StoredToken[]>;
   deleteToken(name: string): Promise<boolean>;
 }
 
 /** Where the audit log is kept (the store). */
 export interface AuditReader {
-  listAudit(params: { limit: number; before?: number }): Promise<Array<import('../core/audit.js').AuditEntry & { id: number }>>;
+  listAudit(params: { limit: number; before?: number }): Promise<Array<AuditEntry & { id: number }>>;
 }

@@ -4,7 +4,7 @@
  * (test/store/conformance.ts). Writes of an existing task are compare-and-set on its
  * version: a lost race is a version_conflict error, never a silent overwrite.
  */
-import type { AuditEntry } from '../core/audit.js';
+import type { AuditEntry, StoredToken } from '../core/access-records.js';
 import type { RunResult } from '../core/transition.js';
 import type { Run, RunOutcome, Task, TaskStatus, TaskType } from '../core/task.js';
 
@@ -40,16 +40,7 @@ export interface SaveTaskParams {
   keepRuns: number;
 }
 
-export type { AuditEntry } from '../core/audit.js';
-/** A token made through the API: only its SHA-256 is kept, never the token. */
-export interface StoredToken {
-  name: string;
-  /** One of the roles of server/roles.ts; the store keeps it as text. */
-  role: string;
-  /** The SHA-256 of the token, 64 lowercase hex digits. */
-  sha256: string;
-  createdAt: number;
-}
+export type { AuditEntry, StoredToken } from '../core/access-records.js';
 
 /** How many tasks of one type are in one status. */
 export interface TaskCount {

@@ -1,6 +1,8 @@
 /** The audit log through the app (src/server/audit-log.ts, GET /api/audit): what is recorded, by whom, and what is not. */
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditEntryJson } from '../../src/protocol/schemas.js';
+import { waitFor } from '../support/wait.js';
 import { startHarness, type Harness } from './harness.js';
 
 let harness: Harness | undefined;
@@ -14,29 +16,18 @@ const tokens = [{ name: 'ci', role: 'operator' as const, sha256: sha256('ci-secr
 const as = (token: string | undefined, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) =>
   harness!.app.inject({ method, url, headers: token ? { authorization: `Bearer ${token}` } : {}, ...(payload ? { payload } : {}) });
 
-interface Entry {
-  id: number;
-  token: string | null;
-  role: string | null;
-  method: string;
-  path: string;
-  operation: string | null;
-  taskId: string | null;
-  status: number;
-  remote: string;
-  at: string;
-}
+type Entry = AuditEntryJson;
 
-/** The audit log once what waits is written. */
-async function auditLog(): Promise<Entry[]> {
-  let entries: Entry[] = [];
-  // Entries are written in groups, within 100 ms: wait for the ones asked for.
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    entries = (await as('admin-secret', 'GET', '/api/audit?limit=100')).json().entries as Entry[];
-    if (entries.length > 0 || Date.now() > deadline) return entries;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/**
+ * The page of the audit log GET /api/audit?QUERY answers, once it holds `count` entries: they
+ * are written in groups, within 100 ms. (waitFor's pauses are real timers: injected requests
+ * alone never leave the microtasks, and the timer that writes the entries would never run.)
+ */
+function auditPage(query: string, count: number): Promise<{ entries: Entry[]; nextBefore: number | null }> {
+  return waitFor(`${count} audit entries`, async () => {
+    const page = (await as('admin-secret', 'GET', `/api/audit?${query}`)).json() as { entries: Entry[]; nextBefore: number | null };
+    return page.entries.length >= count ? page : undefined;
+  }, { intervalMs: 20 });
 }
 
 describe('the audit log', () => {
@@ -47,12 +38,7 @@ describe('the audit log', () => {
     expect((await as('ci-secret', 'DELETE', '/api/tasks/audited')).statusCode).toBe(403);
     expect((await as('wrong', 'PUT', '/api/tasks/audited')).statusCode).toBe(401);
     expect((await as('admin-secret', 'DELETE', '/api/tasks/audited')).statusCode).toBe(204);
-    let entries = await auditLog();
-    const deadline = Date.now() + 5000;
-    while (entries.length < 4 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      entries = await auditLog();
-    }
+    const { entries } = await auditPage('limit=100', 4);
     expect(entries.map(({ at: _at, remote: _remote, id: _id, ...rest }) => rest)).toEqual([
       { token: 'admin', role: 'admin', method: 'DELETE', path: '/api/tasks/audited', operation: 'deleteTask', taskId: 'audited', status: 204 },
       { token: null, role: null, method: 'PUT', path: '/api/tasks/audited', operation: 'stopTask', taskId: 'audited', status: 401 },
@@ -67,13 +53,7 @@ describe('the audit log', () => {
     harness = await startHarness({ token: 'admin-secret', tokens });
     for (const id of ['a', 'b', 'c']) expect((await as('ci-secret', 'POST', '/api/tasks', { id, type: 'cron', time: '1h', script: 'true' })).statusCode).toBe(201);
     expect((await as('ci-secret', 'GET', '/api/audit')).statusCode).toBe(403);
-    const deadline = Date.now() + 5000;
-    let first = (await as('admin-secret', 'GET', '/api/audit?limit=2')).json();
-    while (first.entries.length < 2 && Date.now() < deadline) {
-      // Injected requests never leave the event loop's microtasks: let the timer that writes the entries run.
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      first = (await as('admin-secret', 'GET', '/api/audit?limit=2')).json();
-    }
+    const first = await auditPage('limit=2', 2);
     expect(first.entries.map((entry: Entry) => entry.taskId)).toEqual(['c', 'b']);
     const second = (await as('admin-secret', 'GET', `/api/audit?limit=2&before=${first.nextBefore}`)).json();
     expect(second).toEqual({ entries: [expect.objectContaining({ taskId: 'a' })], nextBefore: null });
