@@ -30,3 +30,24 @@ export interface AuditEntry {
   /** The client's address. */
   remote: string;
 }
+
+/**
+ * A browser's session (POST /api/session). The store keeps the SHA-256 of its id, never the
+ * id the cookie carries: a copy of the database opens no session.
+ */
+export interface StoredSession {
+  /** The SHA-256 of the session's id, 64 lowercase hex digits. */
+  sha256: string;
+  /** The name and role of the token the session was opened with. */
+  name: string;
+  role: string;
+  /**
+   * An HMAC of the token's SHA-256 keyed by the session's id (hex): the session stands only
+   * while a token of its name with that same value is accepted, so a token revoked and made
+   * again under its name does not keep the old one's sessions. Keyed by the id, which the
+   * store does not hold, it gives no handle on the token to whoever reads the database.
+   */
+  tokenCheck: string;
+  createdAt: number;
+  expiresAt: number;
+}

@@ -4,7 +4,7 @@
  * (test/store/conformance.ts). Writes of an existing task are compare-and-set on its
  * version: a lost race is a version_conflict error, never a silent overwrite.
  */
-import type { AuditEntry, StoredToken } from '../core/access-records.js';
+import type { AuditEntry, StoredSession, StoredToken } from '../core/access-records.js';
 import type { RunResult } from '../core/transition.js';
 import type { Run, RunOutcome, Task, TaskStatus, TaskType } from '../core/task.js';
 
@@ -40,7 +40,7 @@ export interface SaveTaskParams {
   keepRuns: number;
 }
 
-export type { AuditEntry, StoredToken } from '../core/access-records.js';
+export type { AuditEntry, StoredSession, StoredToken } from '../core/access-records.js';
 
 /** How many tasks of one type are in one status. */
 export interface TaskCount {
@@ -143,6 +143,14 @@ export interface TaskStore {
   appendAudit(entries: readonly AuditEntry[], keep: number): Promise<void>;
   /** The audit log, newest first: `limit` entries older than the entry `before` (its id), or the newest. */
   listAudit(params: { limit: number; before?: number }): Promise<Array<AuditEntry & { id: number }>>;
+  /** Stores a browser's session (POST /api/session), by the SHA-256 of its id. */
+  insertSession(session: StoredSession): Promise<void>;
+  /** The session whose id has this SHA-256, expired or not; undefined when there is none. */
+  findSession(sha256: string): Promise<StoredSession | undefined>;
+  /** Ends a session; false when there was none. */
+  deleteSession(sha256: string): Promise<boolean>;
+  /** Deletes at most `limit` sessions expired at `now` (the earliest first); returns how many. */
+  deleteExpiredSessions(now: number, limit: number): Promise<number>;
   /** How many tasks there are of each type in each status (pairs with none left out), for the metrics. */
   countTasks(): Promise<TaskCount[]>;
   /** How many tasks were due before `before` (ms since the epoch) and have not been fired yet, counting up to `cap`. */

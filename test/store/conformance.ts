@@ -1006,6 +1006,35 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
       });
     });
 
+    describe('sessions', () => {
+      const session = (digit: string, expiresAt: number) => ({
+        sha256: digit.repeat(64), name: 'ci', role: 'operator', tokenCheck: 'c'.repeat(64), createdAt: t0, expiresAt,
+      });
+
+      it('finds a session by the hash of its id, expired or not, and forgets one ended', async () => {
+        expect(await store.findSession('a'.repeat(64))).toBeUndefined();
+        await store.insertSession(session('a', t0 + 60_000));
+        await store.insertSession({ ...session('b', t0 + 1), name: 'dashboard', role: 'viewer' });
+        expect(await store.findSession('a'.repeat(64))).toEqual(session('a', t0 + 60_000));
+        expect(await store.findSession('b'.repeat(64))).toEqual({ ...session('b', t0 + 1), name: 'dashboard', role: 'viewer' });
+        expect(await store.deleteSession('a'.repeat(64))).toBe(true);
+        expect(await store.deleteSession('a'.repeat(64))).toBe(false);
+        expect(await store.findSession('a'.repeat(64))).toBeUndefined();
+      });
+
+      it('deletes expired sessions, the earliest first, at most `limit` at a time, and keeps the live ones', async () => {
+        for (const [digit, offset] of [['1', 3], ['2', 1], ['3', 2], ['4', 10], ['5', 20]] as const) await store.insertSession(session(digit, t0 + offset));
+        expect(await store.deleteExpiredSessions(t0 + 10, 2)).toBe(2);
+        expect(await store.findSession('2'.repeat(64))).toBeUndefined();
+        expect(await store.findSession('3'.repeat(64))).toBeUndefined();
+        expect(await store.findSession('1'.repeat(64))).toBeDefined();
+        // Expired at its very instant: a session is good strictly before expiresAt.
+        expect(await store.deleteExpiredSessions(t0 + 10, 100)).toBe(2);
+        expect(await store.deleteExpiredSessions(t0 + 10, 100)).toBe(0);
+        expect(await store.findSession('5'.repeat(64))).toEqual(session('5', t0 + 20));
+      });
+    });
+
     describe('deleteTask', () => {
       it('removes the task and its runs, and leaves the others alone', async () => {
         const doomed = await insertIn(makeTask('doomed', { type: 'cron' }));

@@ -10,9 +10,9 @@ import { migrations } from '../../src/store/sqlite/migrations.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-store.js';
 import { makeTask } from './conformance.js';
 
-/** Takes a database back before migration 9 (the counts of tasks by type and status), 10 (tokens) and 11 (the audit log). */
+/** Takes a database back before migration 9 (the counts of tasks by type and status), 10 (tokens), 11 (the audit log) and 12 (sessions). */
 const undoTaskCounts =
-  'DROP TRIGGER task_counts_insert; DROP TRIGGER task_counts_delete; DROP TRIGGER task_counts_status; DROP TABLE task_counts; DROP TABLE tokens; DROP TABLE audit;';
+  'DROP TRIGGER task_counts_insert; DROP TRIGGER task_counts_delete; DROP TRIGGER task_counts_status; DROP TABLE task_counts; DROP TABLE tokens; DROP TABLE audit; DROP TABLE sessions;';
 
 describe('SqliteTaskStore: lang', () => {
   let dir: string;
@@ -71,7 +71,7 @@ describe('SqliteTaskStore: lang', () => {
     db.exec(undoTaskCounts);
     db.pragma('user_version = 5');
     db.close();
-    expect(migrations.length).toBe(11);
+    expect(migrations.length).toBe(12);
 
     const store = openStore();
     expect((await store.getTask('older'))?.lang).toBe('bash');

@@ -49,7 +49,7 @@ describe('PostgreSQL migrations', () => {
     const pool = await testPool();
     const result = await migrateSchema(pool, schema);
     expect(result).toEqual({ from: 0, to: knownSchemaVersion, applied: allVersions });
-    expect(await tablesOf(schema)).toEqual(['audit', 'events', 'nodes', 'output_usage', 'run_requests', 'runs', 'schema_version', 'tasks', 'tokens']);
+    expect(await tablesOf(schema)).toEqual(['audit', 'events', 'nodes', 'output_usage', 'run_requests', 'runs', 'schema_version', 'sessions', 'tasks', 'tokens']);
     expect(await versionRows(pool, schema)).toEqual(allVersions);
   });
 

@@ -208,6 +208,15 @@ export const migrations: readonly PostgresMigration[] = [
     method text NOT NULL, path text NOT NULL, operation text, task_id text, status integer NOT NULL, remote text NOT NULL);
   `,
   },
+  {
+    version: 7,
+    describe: "browsers' sessions (POST /api/session): the SHA-256 of each id, never the id",
+    sql: (s) => `
+  CREATE TABLE ${s}.sessions (sha256 text PRIMARY KEY, name text NOT NULL, role text NOT NULL, token_check text NOT NULL,
+    created_at bigint NOT NULL, expires_at bigint NOT NULL);
+  CREATE INDEX sessions_expiry ON ${s}.sessions (expires_at);
+  `,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -24,6 +24,7 @@ import type {
   SaveTaskParams,
   StoreHealth,
   AuditEntry,
+  StoredSession,
   StoredToken,
   TaskCount,
   TaskPage,
@@ -165,6 +166,12 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
       pruneAudit: `DELETE FROM ${s}.audit WHERE id <= (SELECT max(id) FROM ${s}.audit) - $1`,
       listAudit: `SELECT id, at, token, role, method, path, operation, task_id AS "taskId", status, remote FROM ${s}.audit
         WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+      insertSession: `INSERT INTO ${s}.sessions (sha256, name, role, token_check, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+      findSession: `SELECT sha256, name, role, token_check AS "tokenCheck", created_at AS "createdAt", expires_at AS "expiresAt"
+        FROM ${s}.sessions WHERE sha256 = $1`,
+      deleteSession: `DELETE FROM ${s}.sessions WHERE sha256 = $1`,
+      // Through the index on expires_at, at most $2 rows: a login never pays for a long backlog at once.
+      deleteExpiredSessions: `DELETE FROM ${s}.sessions WHERE sha256 IN (SELECT sha256 FROM ${s}.sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)`,
       countOverdue: `SELECT count(*)::int AS count FROM (SELECT 1 FROM ${s}.tasks WHERE next_run_at IS NOT NULL AND next_run_at < $1 LIMIT $2) AS overdue`,
       // Tasks due at the same instant in the order they were submitted, as SQLite reads them
       // from its index on next_run_at (whose entries end with the row id, seq); PostgreSQL
@@ -518,6 +525,24 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
   async listAudit(params: { limit: number; before?: number }): Promise<Array<AuditEntry & { id: number }>> {
     const rows = (await this.query<AuditEntry & { id: number }>(this.sql.listAudit, [params.before ?? Number.MAX_SAFE_INTEGER, params.limit])).rows;
     return rows.map((row) => ({ ...row, id: Number(row.id), at: Number(row.at) }));
+  }
+
+  async insertSession(session: StoredSession): Promise<void> {
+    await this.query(this.sql.insertSession, [session.sha256, session.name, session.role, session.tokenCheck, session.createdAt, session.expiresAt]);
+  }
+
+  async findSession(sha256: string): Promise<StoredSession | undefined> {
+    const row = (await this.query<StoredSession>(this.sql.findSession, [sha256])).rows[0];
+    // bigint columns arrive as strings.
+    return row && { ...row, createdAt: Number(row.createdAt), expiresAt: Number(row.expiresAt) };
+  }
+
+  async deleteSession(sha256: string): Promise<boolean> {
+    return ((await this.query(this.sql.deleteSession, [sha256])).rowCount ?? 0) > 0;
+  }
+
+  async deleteExpiredSessions(now: number, limit: number): Promise<number> {
+    return (await this.query(this.sql.deleteExpiredSessions, [now, limit])).rowCount ?? 0;
   }
 
   async countTasks(): Promise<TaskCount[]> {

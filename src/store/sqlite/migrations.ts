@@ -143,4 +143,10 @@ export const migrations: readonly string[] = [
   CREATE TABLE audit (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, token TEXT, role TEXT, method TEXT NOT NULL, path TEXT NOT NULL,
     operation TEXT, task_id TEXT, status INTEGER NOT NULL, remote TEXT NOT NULL);
   `,
+  // Browsers' sessions (POST /api/session): the SHA-256 of each id, never the id; by expiry, to prune them.
+  `
+  CREATE TABLE sessions (sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, token_check TEXT NOT NULL,
+    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE INDEX sessions_expiry ON sessions (expires_at);
+  `,
 ];

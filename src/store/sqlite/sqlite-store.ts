@@ -21,6 +21,7 @@ import type {
   SaveTaskParams,
   StoreHealth,
   AuditEntry,
+  StoredSession,
   StoredToken,
   TaskCount,
   TaskPage,
@@ -207,6 +208,13 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
       pruneAudit: db.prepare('DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?'),
       listAudit: db.prepare(`SELECT id, at, token, role, method, path, operation, task_id AS taskId, status, remote FROM audit
         WHERE id < ? ORDER BY id DESC LIMIT ?`),
+      insertSession: db.prepare(`INSERT INTO sessions (sha256, name, role, token_check, created_at, expires_at)
+        VALUES (@sha256, @name, @role, @tokenCheck, @createdAt, @expiresAt)`),
+      findSession: db.prepare(`SELECT sha256, name, role, token_check AS tokenCheck, created_at AS createdAt, expires_at AS expiresAt
+        FROM sessions WHERE sha256 = ?`),
+      deleteSession: db.prepare('DELETE FROM sessions WHERE sha256 = ?'),
+      // Through the index on expires_at, at most `limit` rows: a login never pays for a long backlog at once.
+      deleteExpiredSessions: db.prepare('DELETE FROM sessions WHERE sha256 IN (SELECT sha256 FROM sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)'),
       // Through the due index, stopping at the cap: cheap when few are overdue, bounded when many are.
       countOverdue: db.prepare(
         "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE next_run_at IS NOT NULL AND next_run_at < ? LIMIT ?)",
@@ -409,6 +417,24 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
 
   async listAudit(params: { limit: number; before?: number }): Promise<Array<AuditEntry & { id: number }>> {
     return this.guard('read', () => this.statements.listAudit.all(params.before ?? Number.MAX_SAFE_INTEGER, params.limit) as Array<AuditEntry & { id: number }>);
+  }
+
+  async insertSession(session: StoredSession): Promise<void> {
+    return this.guard('write', () => {
+      this.statements.insertSession.run(session);
+    });
+  }
+
+  async findSession(sha256: string): Promise<StoredSession | undefined> {
+    return this.guard('read', () => this.statements.findSession.get(sha256) as StoredSession | undefined);
+  }
+
+  async deleteSession(sha256: string): Promise<boolean> {
+    return this.guard('write', () => this.statements.deleteSession.run(sha256).changes > 0);
+  }
+
+  async deleteExpiredSessions(now: number, limit: number): Promise<number> {
+    return this.guard('write', () => this.statements.deleteExpiredSessions.run(now, limit).changes);
   }
 
   async countTasks(): Promise<TaskCount[]> {
