@@ -1,0 +1,89 @@
+/**
+ * What every screen shares: the template tag, who is logged in and what their role allows,
+ * the time-zone choice, a clock that ticks each second for countdowns, and small pieces
+ * (status badges, outcome marks, error notes).
+ */
+import { createContext, h } from 'preact';
+import { useContext, useEffect, useState } from 'preact/hooks';
+import htm from 'htm';
+import type { TaskAction } from './api.js';
+import type { ZoneChoice } from './format.js';
+import type { Role, SessionView } from './views.js';
+
+export const html = htm.bind(h);
+
+export interface Shared {
+  session: SessionView;
+  zone: ZoneChoice;
+}
+export const SharedContext = createContext<Shared>({ session: { name: '', role: 'viewer', expiresAt: null, tokenRequired: true }, zone: 'utc' });
+export const useShared = (): Shared => useContext(SharedContext);
+
+/**
+ * Which buttons a role may press, as the daemon's table of roles decides (src/server/roles.ts):
+ * the daemon refuses the rest with 403 anyway; the dashboard disables them and says why.
+ */
+const actionsOf: Record<Role, readonly (TaskAction | 'submit')[]> = {
+  admin: ['submit', 'stop', 'kill', 'pause', 'resume', 'run', 'delete'],
+  operator: ['submit', 'stop', 'kill', 'pause', 'resume', 'run'],
+  viewer: [],
+  metrics: [],
+};
+export const mayDo = (role: Role, action: TaskAction | 'submit'): boolean => actionsOf[role].includes(action);
+export const refusedBecause = (role: Role, what: string): string => `your role, ${role}, may not ${what}; ask an admin for an operator or admin token`;
+
+/** The time now, moving once a second: for countdowns and the durations of runs in progress. */
+export function useNow(): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  return now;
+}
+
+/** Calls `load` now and every `everyMs` while the screen shows; `deps` restart it. */
+export function usePolling(load: () => void, everyMs: number, deps: unknown[]): void {
+  useEffect(() => {
+    load();
+    const timer = setInterval(load, everyMs);
+    return () => clearInterval(timer);
+  }, deps);
+}
+
+const statusWords: Record<string, string> = {
+  ToBeExecuted: 'scheduled',
+  Executing: 'running',
+  Executed: 'done',
+  WaitForNextExecution: 'waiting',
+  Stopped: 'stopped',
+  Paused: 'paused',
+};
+
+export function StatusBadge({ status }: { status: string }) {
+  return html`<span class=${`badge status-${status}`} title=${status}>${statusWords[status] ?? status}</span>`;
+}
+
+/** The last outcomes as coloured marks, oldest first, each with its name for screen readers and on hover. */
+export function OutcomeMarks({ outcomes }: { outcomes: readonly string[] }) {
+  if (outcomes.length === 0) return html`<span class="muted">no runs</span>`;
+  return html`<span class="marks" role="img" aria-label=${`last ${outcomes.length} runs: ${outcomes.join(', ')}`}>
+    ${outcomes.map((outcome) => html`<span class=${`mark outcome-${outcome}`} title=${outcome}></span>`)}
+  </span>`;
+}
+
+export function OutcomeLabel({ outcome }: { outcome: string }) {
+  return html`<span class=${`outcome-text outcome-${outcome}`}><span class=${`mark outcome-${outcome}`} aria-hidden="true"></span> ${outcome.replace('_', ' ')}</span>`;
+}
+
+export function ErrorNote({ error }: { error: unknown }) {
+  if (!error) return null;
+  const message = error instanceof Error ? error.message : String(error);
+  return html`<p class="error" role="alert">${message}</p>`;
+}
+
+export const navigate = (hash: string): void => {
+  location.hash = hash;
+};
+export const taskHref = (id: string): string => `#/tasks/${encodeURIComponent(id)}`;
+export const runHref = (id: string, run: number): string => `${taskHref(id)}/runs/${run}`;
