@@ -27,6 +27,8 @@ export const errorCodes = {
    */
   lease_lost: { httpStatus: 409, exitCode: 6 },
   payload_too_large: { httpStatus: 413, exitCode: 2 },
+  /** Too many attempts from one address (logins, POST /api/session); Retry-After says when to try again. */
+  rate_limited: { httpStatus: 429, exitCode: 7 },
   /** A request body that is not sent as JSON (Content-Type other than application/json, or none). */
   unsupported_media_type: { httpStatus: 415, exitCode: 2 },
   /** The store cannot write now (disk full, I/O error); the request may be retried later. */

@@ -68,6 +68,8 @@ export interface DaemonConfig extends ConfigFile {
   leaseRenewMs: number;
   /** Between the heartbeats this node records in the store. */
   nodeHeartbeatMs: number;
+  /** How long a browser's session lasts (POST /api/session). */
+  sessionTtlMs: number;
 }
 
 // The defaults of these settings are in the table of the daemon's options (daemon-options.ts).

@@ -44,6 +44,7 @@ export interface DaemonOptionValues {
   nodeHeartbeat: number;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  sessionTtl: number;
 }
 
 /** A PostgreSQL store: the server's URL (without the `schema` parameter) and the schema of the tables. */
@@ -291,6 +292,11 @@ export const daemonOptions = [
     name: 'tlsKey', flag: '--tls-key', value: 'FILE', env: 'SCHEDULER_TLS_KEY', configKey: 'tlsKey', defaultDoc: 'none',
     help: 'the private key (PEM) of --tls-cert',
     kind: path,
+  }),
+  option({
+    name: 'sessionTtl', flag: '--session-ttl', value: 'DURATION', env: 'SCHEDULER_SESSION_TTL', configKey: 'sessionTtl', default: '12h',
+    help: 'how long a browser stays logged in after POST /api/session (the dashboard\'s login)',
+    kind: positiveDuration,
   }),
   option({
     name: 'logLevel', flag: '--log-level', value: 'LEVEL', env: 'SCHEDULER_LOG_LEVEL', configKey: 'logLevel', default: 'info',

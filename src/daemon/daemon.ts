@@ -154,6 +154,8 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     tokens: config.tokens.map(({ name, role, sha256 }) => ({ name, role, sha256: Buffer.from(sha256, 'hex') })),
     hideOutputFromViewers: config.hideOutputFromViewers,
     tokenStore: store,
+    sessionStore: store,
+    sessionTtlMs: config.sessionTtlMs,
     auditStore: store,
     // A script at its limit, JSON-escaped, fits with room to spare.
     bodyLimit: config.maxScriptBytes * 2 + 64 * 1024,

@@ -74,6 +74,7 @@ export function resolveDaemonConfig({ flags, env, cwd }: OptionSources): DaemonC
     leaseMs: v.lease,
     leaseRenewMs: v.leaseRenew,
     nodeHeartbeatMs: v.nodeHeartbeat,
+    sessionTtlMs: v.sessionTtl,
     ...(v.tlsCert === undefined ? {} : { tlsCertFile: v.tlsCert }),
     ...(v.tlsKey === undefined ? {} : { tlsKeyFile: v.tlsKey }),
   };

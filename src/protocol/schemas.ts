@@ -376,6 +376,21 @@ export const AuditPageJson = Type.Object({
 });
 export type AuditPageJson = Static<typeof AuditPageJson>;
 
+/** POST /api/session's body: the token to log in with. */
+export const CreateSessionBody = Type.Object(
+  { token: Type.String({ minLength: 1, description: 'a token the daemon accepts; the answer never repeats it' }) },
+  { additionalProperties: false },
+);
+
+/** Who the caller is (GET /api/session), or who just logged in (POST /api/session). */
+export const SessionJson = Type.Object({
+  name: Type.String({ description: 'the name of the token (of the session\'s token); "anonymous" when the daemon asks for no token' }),
+  role: Type.Union(roles.map((role) => Type.Literal(role))),
+  expiresAt: Nullable<string>('string', { format: 'date-time', description: 'when the session ends; null for a bearer token, or when the daemon asks for no token' }),
+  tokenRequired: Type.Boolean({ description: 'whether the daemon asks for a token; false: every request is admitted, there is nothing to log in to' }),
+});
+export type SessionJson = Static<typeof SessionJson>;
+
 /** GET /api/nodes. */
 export const NodeListJson = Type.Object({
   nodes: Type.Array(Ref(NodeJson), { description: 'alive nodes first, then stale, then stopped; the newest start first within each' }),

@@ -9,7 +9,7 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import type { Clock } from '../core/clock.js';
-import type { AuditReader, BackupWriter, ChangeSubscriptions, FaultReporter, HealthProbe, MetricsSource, NodeDirectory, RunSlots, TaskOperations, SoleWriter, TokenStore } from './ports.js';
+import type { AuditReader, BackupWriter, ChangeSubscriptions, FaultReporter, HealthProbe, MetricsSource, NodeDirectory, RunSlots, SessionStore, TaskOperations, SoleWriter, TokenStore } from './ports.js';
 import { SchedulerError } from '../core/errors.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
@@ -19,6 +19,8 @@ import { TokenRegistry } from './token-registry.js';
 import { auditChanges, AuditLog, type AuditStore } from './audit-log.js';
 import { auditRoutes } from './routes/audit.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { defaultLoginLimit, sessionRoutes, type LoginLimit } from './routes/session.js';
+import { defaultSessionTtlMs, Sessions } from './sessions.js';
 import { errorHandler, retryAfterSeconds, sendError, type RequestLog } from './error-handler.js';
 import type { EventHub } from './events/event-hub.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
@@ -52,6 +54,12 @@ export interface AppDeps {
   tokenStore?: TokenStore;
   /** Serve HTTPS with this certificate (chain) and key, PEM; plain HTTP without. */
   https?: { cert: Buffer; key: Buffer };
+  /** Where browsers' sessions are kept (POST /api/session); without it, no one logs in. */
+  sessionStore?: SessionStore;
+  /** How long a browser's session lasts; 12 h by default. */
+  sessionTtlMs?: number;
+  /** Logins allowed per client address and window; 10 a minute by default. */
+  loginLimit?: LoginLimit;
   /** Where the audit log is kept; without it, nothing is recorded. */
   auditStore?: AuditStore & AuditReader;
   /** Largest request body accepted, in bytes. */
@@ -192,7 +200,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async () => {
     if (closing) throw new SchedulerError('shutting_down', 'the daemon is shutting down; start it again with "scheduler daemon"');
   });
-  if (registry.enforced) app.addHook('onRequest', requireToken(() => registry.entries(), { hideOutputFromViewers: deps.hideOutputFromViewers ?? false }));
+  const sessions = deps.sessionStore && new Sessions(deps.sessionStore, () => registry.entries(), { ttlMs: deps.sessionTtlMs ?? defaultSessionTtlMs, now: () => deps.clock.now() });
+  if (registry.enforced) {
+    app.addHook('onRequest', requireToken(() => registry.entries(), { hideOutputFromViewers: deps.hideOutputFromViewers ?? false, ...(sessions ? { sessions } : {}) }));
+  }
   app.addHook('onReady', () => registry.start());
   app.addHook('onClose', async () => registry.stop());
   if (deps.auditStore) auditChanges(app, new AuditLog(deps.auditStore, deps.faults), deps.clock);
@@ -276,6 +287,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   transferRoutes(app, deps);
   if (deps.metrics) metricsRoutes(app, deps.metrics);
   tokenRoutes(app, registry);
+  await sessionRoutes(app, { sessions, tokenRequired: registry.enforced, https: deps.https !== undefined, loginLimit: deps.loginLimit ?? defaultLoginLimit });
   if (deps.auditStore) auditRoutes(app, deps.auditStore);
   return app;
 }

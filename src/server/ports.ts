@@ -5,7 +5,7 @@
  * may hand it anything that does. Moving the engine behind a network hop, or the store to
  * another backend, changes nothing on this side.
  */
-import type { AuditEntry, StoredToken } from '../core/access-records.js';
+import type { AuditEntry, StoredSession, StoredToken } from '../core/access-records.js';
 import type { NodeRecord } from '../core/node.js';
 import type { Submission } from '../core/submission.js';
 import type { LiveOutput, Run, RunOutcome, Task, TaskStatus } from '../core/task.js';
@@ -151,6 +151,15 @@ export interface TokenStore {
   insertToken(token: StoredToken): Promise<void>;
   listTokens(): Promise<StoredToken[]>;
   deleteToken(name: string): Promise<boolean>;
+}
+
+/** Where browsers' sessions are kept (the store): by the SHA-256 of their id alone. */
+export interface SessionStore {
+  insertSession(session: StoredSession): Promise<void>;
+  findSession(sha256: string): Promise<StoredSession | undefined>;
+  deleteSession(sha256: string): Promise<boolean>;
+  /** Deletes at most `limit` sessions expired at `now`; returns how many. */
+  deleteExpiredSessions(now: number, limit: number): Promise<number>;
 }
 
 /** Where the audit log is kept (the store). */

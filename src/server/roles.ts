@@ -50,6 +50,10 @@ export const allowedRoles: Readonly<Record<string, readonly Role[]>> = {
   listTokens: adminOnly,
   revokeToken: adminOnly,
   listAudit: adminOnly,
+  // Logging in and out, and asking who one is: every token may (a metrics token's session reads /metrics alone).
+  createSession: [...roles],
+  getSession: [...roles],
+  deleteSession: [...roles],
 };
 
 /** Whether `role` may call the route `operationId` (undefined: no route matched, e.g. a 404: let the router answer). */

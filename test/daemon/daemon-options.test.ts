@@ -85,6 +85,7 @@ const samples: Array<{
   // Read when the daemon starts, not here: the files need not exist.
   { name: 'tlsCert', flag: 'flag.pem', env: '/etc/env.pem', config: 'config.pem', effect: (s) => ({ tlsCertFile: { flag: join(dir, 'flag.pem'), env: '/etc/env.pem', config: join(dir, 'config.pem') }[s] }) },
   { name: 'tlsKey', flag: 'flag.key', env: '/etc/env.key', config: 'config.key', effect: (s) => ({ tlsKeyFile: { flag: join(dir, 'flag.key'), env: '/etc/env.key', config: join(dir, 'config.key') }[s] }) },
+  { name: 'sessionTtl', flag: '30m', env: '2h', config: '24h', effect: (s) => ({ sessionTtlMs: { flag: 1_800_000, env: 7_200_000, config: 86_400_000 }[s] }) },
 ];
 
 /** A config-file object with `value` at the option's (maybe dotted) key. */

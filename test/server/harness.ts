@@ -56,6 +56,10 @@ export interface HarnessOptions {
   maxOutputBytes?: number;
   /** The clock of the engine and the app (its time and the daemon's zone); the real one by default. */
   clock?: Clock;
+  /** How long a browser's session lasts; the daemon's default if absent. */
+  sessionTtlMs?: number;
+  /** Logins allowed per client address and window; the daemon's default if absent. */
+  loginLimit?: { max: number; timeWindowMs: number };
 }
 
 const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
@@ -110,6 +114,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     nodes,
     soleWriter: store,
     tokenStore: store,
+    sessionStore: store,
+    ...(options.sessionTtlMs === undefined ? {} : { sessionTtlMs: options.sessionTtlMs }),
+    ...(options.loginLimit ? { loginLimit: options.loginLimit } : {}),
     auditStore: store,
   });
   await engine.start();

@@ -14,6 +14,7 @@ const errorMeanings: Record<number, string> = {
   404: 'No task with this id (or no such run of it)',
   409: 'The task exists already, or its status does not allow this',
   413: 'The body is larger than the daemon accepts',
+  429: 'Too many attempts from this address; Retry-After says in how many seconds to try again',
   500: 'The daemon failed to handle the request; its log has the details',
   503: 'The daemon cannot serve this now: its store is unusable or damaged, or it is shutting down; retry later',
 };

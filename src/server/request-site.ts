@@ -1,0 +1,26 @@
+/**
+ * Where a browser says a request comes from, for the session cookie's defence against
+ * cross-site request forgery. A browser attaches the cookie to requests that other sites'
+ * pages make too (SameSite=Strict keeps it off cross-site ones, but not off those of a
+ * sibling subdomain, and not in every browser), so a change made with the cookie must also
+ * say it comes from the daemon's own pages.
+ *
+ * Browsers tell it in `Sec-Fetch-Site` (every current one); older ones only in `Origin`,
+ * which is then compared with the request's own origin: its scheme (https when the daemon
+ * serves TLS) and its Host header. Programs that send neither (curl, the CLI) use bearer
+ * tokens, which no page can make a browser send.
+ */
+import type { FastifyRequest } from 'fastify';
+
+/** same: the daemon's own page, or the user typing the address; cross: another site's page; unknown: the request does not say. */
+export type RequestSite = 'same' | 'cross' | 'unknown';
+
+export function requestSite(request: FastifyRequest): RequestSite {
+  const fetchSite = request.headers['sec-fetch-site'];
+  // "same-site" is refused too: a sibling subdomain is another origin, and may be another party's.
+  if (fetchSite !== undefined) return fetchSite === 'same-origin' || fetchSite === 'none' ? 'same' : 'cross';
+  const origin = request.headers.origin;
+  if (origin === undefined) return 'unknown';
+  // `Origin: null` (a sandboxed frame, a redirect across sites) never equals it.
+  return origin.toLowerCase() === `${request.protocol}://${request.host}`.toLowerCase() ? 'same' : 'cross';
+}
