@@ -32,6 +32,7 @@ import { ProcessRunner } from '../runner/process-runner.js';
 import { checkRunAsUser } from '../runner/run-environment.js';
 import { installationDirsOf, probeSandbox } from '../runner/sandbox.js';
 import { buildApp } from '../server/app.js';
+import { dashboardBuilt, dashboardFiles } from '../server/dashboard.js';
 import { defaultEventHubOptions, EventHub } from '../server/events/event-hub.js';
 import { programVersion } from '../version.js';
 
@@ -166,6 +167,8 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     nodes,
     ...(opened.soleWriter ? { soleWriter: opened.soleWriter } : {}),
     metrics,
+    // Built by npm run build; a daemon run from sources that were never built serves the API alone.
+    ...(dashboardBuilt() ? { dashboard: dashboardFiles } : {}),
     about: {
       store: opened.about,
       languages,

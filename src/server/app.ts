@@ -15,6 +15,7 @@ import { AllowedMethods } from './allowed-methods.js';
 import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
 import { ErrorJson, HealthJson, NodeJson, RunJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
 import { adminToken, requireToken, type TokenEntry } from './auth.js';
+import { dashboardPaths, dashboardRoutes } from './dashboard.js';
 import { TokenRegistry } from './token-registry.js';
 import { auditChanges, AuditLog, type AuditStore } from './audit-log.js';
 import { auditRoutes } from './routes/audit.js';
@@ -81,6 +82,8 @@ export interface AppDeps {
    * shared with other nodes, which change tasks without telling), every GET reads the task.
    */
   soleWriter?: SoleWriter;
+  /** Where the built dashboard is (dist/dashboard): served at / when given. */
+  dashboard?: string;
   /** Served at GET /metrics when given. */
   metrics?: MetricsSource;
 }
@@ -202,7 +205,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const sessions = deps.sessionStore && new Sessions(deps.sessionStore, () => registry.entries(), { ttlMs: deps.sessionTtlMs ?? defaultSessionTtlMs, now: () => deps.clock.now() });
   if (registry.enforced) {
-    app.addHook('onRequest', requireToken(() => registry.entries(), { hideOutputFromViewers: deps.hideOutputFromViewers ?? false, ...(sessions ? { sessions } : {}) }));
+    app.addHook(
+      'onRequest',
+      requireToken(() => registry.entries(), {
+        hideOutputFromViewers: deps.hideOutputFromViewers ?? false,
+        ...(sessions ? { sessions } : {}),
+        // The dashboard's files hold no secret: the page they make logs in itself.
+        ...(deps.dashboard ? { publicPaths: dashboardPaths } : {}),
+      }),
+    );
   }
   app.addHook('onReady', () => registry.start());
   app.addHook('onClose', async () => registry.stop());
@@ -286,6 +297,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   nodeRoutes(app, deps.nodes);
   transferRoutes(app, deps);
   if (deps.metrics) metricsRoutes(app, deps.metrics);
+  if (deps.dashboard) await dashboardRoutes(app, deps.dashboard);
   tokenRoutes(app, registry);
   await sessionRoutes(app, { sessions, tokenRequired: registry.enforced, https: deps.https !== undefined, loginLimit: deps.loginLimit ?? defaultLoginLimit });
   if (deps.auditStore) auditRoutes(app, deps.auditStore);

@@ -82,9 +82,13 @@ export function sessionIdOf(request: FastifyRequest): string | undefined {
  * beyond the role, and 403 for a change made with the cookie that does not come from the
  * daemon's own pages (request-site.ts).
  */
-export function requireToken(tokens: () => readonly TokenEntry[], options: { hideOutputFromViewers: boolean; sessions?: SessionLookup }) {
+export function requireToken(
+  tokens: () => readonly TokenEntry[],
+  options: { hideOutputFromViewers: boolean; sessions?: SessionLookup; /** More paths anyone may read (the dashboard's files). */ publicPaths?: readonly string[] },
+) {
+  const openPaths = new Set([...publicPaths, ...(options.publicPaths ?? [])]);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (publicPaths.has(request.url.split('?')[0]!)) return;
+    if (openPaths.has(request.url.split('?')[0]!)) return;
     const operationId = (request.routeOptions.schema as { operationId?: string } | undefined)?.operationId;
     if (operationId !== undefined && publicOperations.has(operationId)) return;
     // A bearer header wins: the cookie is looked at only when there is none.

@@ -44,8 +44,12 @@ export const contentSecurityPolicy = {
 export async function dashboardRoutes(app: FastifyInstance, root = dashboardFiles): Promise<void> {
   await app.register(async (scope) => {
     // Helmet for these routes only (global: false); reply.helmet() applies its headers.
-    await scope.register(fastifyHelmet, { global: false, contentSecurityPolicy });
+    // No HSTS: whether this host is reached over HTTPS alone is for its operator to decide,
+    // not for a scheduler's page to pin in browsers for a year.
+    await scope.register(fastifyHelmet, { global: false, contentSecurityPolicy, strictTransportSecurity: false });
     scope.addHook('onRequest', async (_request, reply) => {
+      // The same path is sent Brotli, gzip or plain by the request's Accept-Encoding.
+      reply.header('vary', 'accept-encoding');
       await reply.helmet();
     });
     await scope.register(fastifyStatic, {
@@ -56,10 +60,13 @@ export async function dashboardRoutes(app: FastifyInstance, root = dashboardFile
       wildcard: false,
       globIgnore: ['**/*.gz', '**/*.br', '**/*.json'],
       preCompressed: true,
-      index: 'index.html',
+      // The page at / is the route below: @fastify/static's own index route answers a request
+      // that accepts compression by looking for "/.br", and falls through to a 405.
+      index: false,
       // The page is small and changes with every build: browsers revalidate (ETag) each time.
       cacheControl: true,
       maxAge: 0,
     });
+    scope.get('/', { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html'));
   });
 }

@@ -1,0 +1,213 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium, test/support/browser.ts) against a real
+ * daemon: logging in and out, submitting from the form with its live preview, a run's output
+ * arriving live and the run killed from the page, paging through many tasks, the time-zone
+ * toggle, a phone's width, and no serious or critical accessibility violation on any screen
+ * (axe-core, light and dark).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { accessibilityViolations, launchBrowser } from '../support/browser.js';
+import type { DaemonProcess } from '../support/daemon.js';
+import { useE2e } from '../support/e2e-context.js';
+import { waitFor } from '../support/wait.js';
+
+const e2e = useE2e();
+const adminToken = 'the-admins-token-for-the-dashboard';
+let daemon: DaemonProcess;
+let browser: Browser;
+
+beforeAll(async () => {
+  [daemon, browser] = await Promise.all([e2e.startDaemon({ env: { SCHEDULER_TOKEN: adminToken } }), launchBrowser()]);
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** The API as the admin, beside the browser: to set the scene and to check what the page did. */
+async function apiCall<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${daemon.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
+}
+
+async function newPage(options: { timezoneId?: string; colorScheme?: 'light' | 'dark'; width?: number } = {}): Promise<Page> {
+  const context = await browser.newContext({
+    timezoneId: options.timezoneId ?? 'UTC',
+    colorScheme: options.colorScheme ?? 'light',
+    viewport: { width: options.width ?? 1280, height: 900 },
+  });
+  // Shorter than the test's own deadline, so that a wait that fails says what it waited for.
+  context.setDefaultTimeout(15_000);
+  return context.newPage();
+}
+
+async function logIn(page: Page, token = adminToken): Promise<void> {
+  await page.goto(daemon.url);
+  await page.getByLabel('Token').fill(token);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+}
+
+describe('logging in and out', () => {
+  test('a wrong token is refused with the reason; the right one opens the tasks; logging out ends the session', async () => {
+    const page = await newPage();
+    await page.goto(daemon.url);
+    await page.getByLabel('Token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').filter({ hasText: /token/ }).waitFor();
+    expect(await page.getByRole('heading', { name: 'Tasks' }).count()).toBe(0);
+
+    await logIn(page);
+    expect(await page.getByText('admin (admin)').count()).toBe(1);
+    // The page is logged in by its cookie alone: the API answers it.
+    expect(await page.evaluate(async () => (await fetch('/api/tasks')).status)).toBe(200);
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Token').waitFor();
+    expect(await page.evaluate(async () => (await fetch('/api/tasks')).status)).toBe(401);
+  });
+});
+
+describe('the new task form', () => {
+  test('previews the next fire times as the user types, shows the API\'s error beside the field, and submits', async () => {
+    const page = await newPage();
+    await logIn(page);
+    await page.getByRole('link', { name: 'New task' }).click();
+    await page.getByLabel('Id').fill('from-the-form');
+    await page.getByLabel('again and again').check();
+    await page.getByLabel('Schedule').fill('*/10 * * * * *');
+    await page.locator('.preview li').nth(9).waitFor();
+    const fires = await page.locator('.preview li').allTextContents();
+    expect(fires).toHaveLength(10);
+    const seconds = fires.map((text) => Number(/:(\d\d) UTC$/.exec(text)?.[1]));
+    for (const second of seconds) expect(second % 10).toBe(0);
+
+    await page.getByLabel('Schedule').fill('*/10 * * *');
+    await page.locator('#time-error').filter({ hasText: 'is not a cron expression' }).waitFor();
+    expect(await page.locator('.preview li').count()).toBe(0);
+
+    await page.getByLabel('Schedule').fill('1h');
+    await page.locator('#time-error').waitFor({ state: 'detached' });
+    await page.getByLabel('Script (bash)').fill('echo from the form');
+    await page.getByRole('button', { name: 'Submit' }).click();
+    await page.getByRole('heading', { name: /from-the-form/ }).waitFor();
+    const stored = await apiCall<{ type: string; time: string; script: string }>('GET', '/api/tasks/from-the-form');
+    expect(stored.status).toBe(200);
+    expect(stored.body).toMatchObject({ type: 'cron', time: '1h', script: 'echo from the form' });
+  });
+});
+
+describe('a run', () => {
+  test("its output appears live, and the page kills it", async () => {
+    const script = 'for i in $(seq 1 600); do echo "line $i"; sleep 0.1; done';
+    expect((await apiCall('POST', '/api/tasks', { id: 'talker', type: 'delay', time: '1ms', script })).status).toBe(201);
+    await waitFor('the run to start', async () => (await apiCall<{ status: string }>('GET', '/api/tasks/talker')).body.status === 'Executing');
+
+    const page = await newPage();
+    await logIn(page);
+    await page.goto(`${daemon.url}/#/tasks/talker/runs/1`);
+    const stdout = page.locator('pre[data-stream="stdout"]');
+    await stdout.filter({ hasText: 'line 3' }).waitFor();
+    const seen = Number(/line (\d+)\n?$/.exec((await stdout.textContent()) ?? '')?.[1]);
+    // More lines arrive while the page stays open: it is live, not a snapshot.
+    await stdout.filter({ hasText: `line ${seen + 3}` }).waitFor();
+
+    await page.getByRole('button', { name: 'Kill' }).click();
+    await page.locator('.outcome-text').filter({ hasText: 'killed' }).waitFor();
+    const run = await apiCall<{ outcome: string }>('GET', '/api/tasks/talker/runs/1');
+    expect(run.body.outcome).toBe('killed');
+  });
+});
+
+describe('the tasks list', () => {
+  test('pages through many tasks, a page at a time, filtered by id prefix', async () => {
+    const ids = Array.from({ length: 120 }, (_, i) => `page-${String(i).padStart(3, '0')}`);
+    for (const id of ids) expect((await apiCall('POST', '/api/tasks', { id, type: 'cron', time: '1h', script: 'true' })).status).toBe(201);
+    const page = await newPage();
+    await logIn(page);
+    await page.getByLabel('Id starts with').fill('page-');
+    const rowIds = () => page.locator('table.tasks tbody tr td:nth-child(2)').allTextContents();
+    const pageShowing = async (first: string, count: number) =>
+      waitFor(`a page from ${first}`, async () => {
+        const shown = await rowIds();
+        return shown[0] === first && shown.length === count ? shown : undefined;
+      });
+    const seen = [...(await pageShowing('page-000', 50))];
+    await page.getByRole('button', { name: 'Next page' }).click();
+    seen.push(...(await pageShowing('page-050', 50)));
+    await page.getByRole('button', { name: 'Next page' }).click();
+    seen.push(...(await pageShowing('page-100', 20)));
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+    expect(seen).toEqual(ids);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await pageShowing('page-050', 50);
+  });
+
+  test('selects several tasks and pauses them', async () => {
+    for (const id of ['bulk-a', 'bulk-b', 'bulk-c']) await apiCall('POST', '/api/tasks', { id, type: 'cron', time: '1h', script: 'true' });
+    const page = await newPage();
+    await logIn(page);
+    await page.getByLabel('Id starts with').fill('bulk-');
+    await page.getByLabel('Select bulk-a').check();
+    await page.getByLabel('Select bulk-c').check();
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByRole('status').filter({ hasText: 'Pause: 2 of 2 done.' }).waitFor();
+    const statuses = await Promise.all(['bulk-a', 'bulk-b', 'bulk-c'].map(async (id) => (await apiCall<{ status: string }>('GET', `/api/tasks/${id}`)).body.status));
+    expect(statuses).toEqual(['Paused', 'ToBeExecuted', 'Paused']);
+  });
+});
+
+describe('times', () => {
+  test('show in UTC, or in the browser\'s zone once toggled, remembered after a reload', async () => {
+    await apiCall('POST', '/api/tasks', { id: 'zoned', type: 'at', time: '2030-06-01T12:00:00Z', script: 'true' });
+    const page = await newPage({ timezoneId: 'Asia/Tokyo' });
+    await logIn(page);
+    await page.goto(`${daemon.url}/#/tasks/zoned`);
+    await page.getByText('once, at 2030-06-01 12:00:00 UTC').waitFor();
+    await page.getByRole('button', { name: /Times are shown in UTC/ }).click();
+    await page.getByText('once, at 2030-06-01 21:00:00 GMT+9').waitFor();
+    await page.reload();
+    await page.getByText('once, at 2030-06-01 21:00:00 GMT+9').waitFor();
+  });
+});
+
+describe('a phone', () => {
+  test('at 375 pixels wide, the page does not overflow sideways (wide tables scroll in their own box)', async () => {
+    const page = await newPage({ width: 375 });
+    await logIn(page);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+  });
+});
+
+describe('accessibility', () => {
+  test.each(['light', 'dark'] as const)('no serious or critical violation on any screen (%s)', async (colorScheme) => {
+    await apiCall('POST', '/api/tasks', { id: `a11y-${colorScheme}`, type: 'delay', time: '1ms', script: 'echo checked; echo oops >&2; exit 3' });
+    await waitFor('the run to end', async () => (await apiCall<{ status: string }>('GET', `/api/tasks/a11y-${colorScheme}`)).body.status === 'Executed');
+    const page = await newPage({ colorScheme });
+    await page.goto(daemon.url);
+    await page.getByLabel('Token').waitFor();
+    const found: Record<string, unknown> = { login: await accessibilityViolations(page) };
+    await logIn(page);
+    const screens: Array<[string, string, string]> = [
+      ['tasks', '#/tasks', 'Tasks'],
+      ['task', `#/tasks/a11y-${colorScheme}`, `a11y-${colorScheme}`],
+      ['run', `#/tasks/a11y-${colorScheme}/runs/1`, 'run #1'],
+      ['new task', '#/new', 'New task'],
+      ['history', '#/history', 'History'],
+      ['nodes', '#/nodes', 'Nodes'],
+    ];
+    for (const [name, hash, heading] of screens) {
+      await page.goto(`${daemon.url}/${hash}`);
+      await page.getByRole('heading', { name: new RegExp(heading) }).first().waitFor();
+      await page.locator('table tbody tr, .preview, pre.output, form').first().waitFor();
+      found[name] = await accessibilityViolations(page);
+    }
+    expect(found).toEqual({ login: [], tasks: [], task: [], run: [], 'new task': [], history: [], nodes: [] });
+  });
+});
