@@ -60,6 +60,8 @@ export interface HarnessOptions {
   sessionTtlMs?: number;
   /** Logins allowed per client address and window; the daemon's default if absent. */
   loginLimit?: { max: number; timeWindowMs: number };
+  /** Serve the dashboard built in this directory (dist/dashboard). */
+  dashboard?: string;
 }
 
 const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
@@ -118,6 +120,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(options.sessionTtlMs === undefined ? {} : { sessionTtlMs: options.sessionTtlMs }),
     ...(options.loginLimit ? { loginLimit: options.loginLimit } : {}),
     auditStore: store,
+    ...(options.dashboard ? { dashboard: options.dashboard } : {}),
   });
   await engine.start();
   return {
