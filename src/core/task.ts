@@ -179,6 +179,20 @@ export interface Run {
   node?: string;
 }
 
+/** What a stream of a run wrote and what of it was dropped, without the text kept. */
+export type OutputCounts = Omit<CapturedOutput, 'text'>;
+
+/**
+ * A run with the task it belongs to, without the text of its output (its byte counts kept):
+ * what the history across tasks lists, where reading every run's output would cost up to
+ * the output cap per run for text nobody shows.
+ */
+export interface RunSummary extends Omit<Run, 'stdout' | 'stderr'> {
+  taskId: string;
+  stdout: OutputCounts;
+  stderr: OutputCounts;
+}
+
 /** The time the engine must next act on the task, if any. */
 export function dueAt(state: TaskState): number | null {
   return 'nextRunAt' in state ? state.nextRunAt : null;

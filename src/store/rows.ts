@@ -6,7 +6,7 @@
 import { defaultExecution, type ExecutionSettings, type ResourceLimitName } from '../core/execution.js';
 import { defaultRunPolicy, type RunPolicy } from '../core/policy.js';
 import type { Schedule } from '../core/schedule.js';
-import type { Run, RunOutcome, Task, TaskState, TaskStatus, TaskType } from '../core/task.js';
+import type { Run, RunOutcome, RunSummary, Task, TaskState, TaskStatus, TaskType } from '../core/task.js';
 import type { RunResult } from '../core/transition.js';
 
 /** A row of the `tasks` table. */
@@ -170,6 +170,41 @@ export function rowToRun(row: RunRow): Run {
     error: row.error,
     stdout: { text: row.stdout, totalBytes: row.stdout_bytes, droppedBytes: row.stdout_dropped, droppedAt: row.stdout_dropped_at },
     stderr: { text: row.stderr, totalBytes: row.stderr_bytes, droppedBytes: row.stderr_dropped, droppedAt: row.stderr_dropped_at },
+    outputCap: row.output_cap,
+    ...(row.limit_hit === null ? {} : { limit: row.limit_hit as ResourceLimitName }),
+    ...(row.waited_ms === null ? {} : { waitedMs: row.waited_ms }),
+    ...(row.waiting === 1 ? { waiting: true as const } : {}),
+    ...(row.owner_node ? { node: row.owner_node } : {}),
+  };
+}
+
+/**
+ * The columns of `runs` a listing across tasks reads: all but the text of the output, which
+ * can be up to the output cap per stream and lies after them in the row.
+ */
+export const runSummaryColumns = [
+  'task_id', 'run', 'scheduled_at', 'attempt', 'started_at', 'finished_at', 'outcome', 'exit_code', 'signal', 'error',
+  'limit_hit', 'waited_ms', 'waiting', 'stdout_bytes', 'stdout_dropped', 'stdout_dropped_at',
+  'stderr_bytes', 'stderr_dropped', 'stderr_dropped_at', 'output_cap',
+] as const;
+
+/** A row of `runs` as a listing across tasks reads it (runSummaryColumns). */
+export type RunSummaryRow = Omit<RunRow, 'stdout' | 'stderr'> & { task_id: string };
+
+export function rowToRunSummary(row: RunSummaryRow): RunSummary {
+  return {
+    taskId: row.task_id,
+    run: row.run,
+    scheduledAt: row.scheduled_at,
+    attempt: row.attempt,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    outcome: row.outcome as RunOutcome,
+    exitCode: row.exit_code,
+    signal: row.signal,
+    error: row.error,
+    stdout: { totalBytes: row.stdout_bytes, droppedBytes: row.stdout_dropped, droppedAt: row.stdout_dropped_at },
+    stderr: { totalBytes: row.stderr_bytes, droppedBytes: row.stderr_dropped, droppedAt: row.stderr_dropped_at },
     outputCap: row.output_cap,
     ...(row.limit_hit === null ? {} : { limit: row.limit_hit as ResourceLimitName }),
     ...(row.waited_ms === null ? {} : { waitedMs: row.waited_ms }),

@@ -6,7 +6,7 @@
  */
 import type { AuditEntry, StoredSession, StoredToken } from '../core/access-records.js';
 import type { RunResult } from '../core/transition.js';
-import type { Run, RunOutcome, Task, TaskStatus, TaskType } from '../core/task.js';
+import type { Run, RunOutcome, RunSummary, Task, TaskStatus, TaskType } from '../core/task.js';
 
 /** A change to a task's runs, written atomically with the task. */
 export type RunChange =
@@ -55,9 +55,15 @@ export interface ListTasksParams {
   /** An opaque cursor from a previous page's nextCursor. */
   cursor?: string;
   status?: TaskStatus;
+  /**
+   * Only the tasks whose id starts with this (case matters). The page is then in id order
+   * (byte order, the same on every store), the order of the index that finds them, so that
+   * a page costs the same however many tasks there are; its cursor is then the last id.
+   */
+  prefix?: string;
 }
 
-/** One page of tasks, in submission order. */
+/** One page of tasks, in submission order (in id order with a prefix). */
 export interface TaskPage {
   tasks: Task[];
   /** Pass back as `cursor` for the next page; null on the last page. */
@@ -78,6 +84,31 @@ export interface RunPage {
   runs: Run[];
   /** Pass back as `cursor` for the next (older) page; null on the last page. */
   nextCursor: string | null;
+}
+
+/** Parameters of TaskStore.listAllRunsPage. */
+export interface ListAllRunsParams {
+  limit: number;
+  /** An opaque cursor from a previous page's nextCursor. */
+  cursor?: string;
+  outcome?: RunOutcome;
+  /** Only runs whose fire (scheduledAt, ms since the epoch) is at or after this... */
+  since?: number;
+  /** ...and before this. */
+  until?: number;
+}
+
+/** One page of the runs of every task, newest fire first, without their output's text. */
+export interface RunSummaryPage {
+  runs: RunSummary[];
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** A run's number and outcome, as the recent outcomes of a task list them. */
+export interface RunOutcomeEntry {
+  run: number;
+  outcome: RunOutcome;
 }
 
 /**
@@ -124,6 +155,17 @@ export interface TaskStore {
   listRuns(taskId: string): Promise<Run[]>;
   /** A page of a task's retained runs, newest first, optionally of one outcome only. */
   listRunsPage(params: ListRunsParams): Promise<RunPage>;
+  /**
+   * A page of the retained runs of every task, newest first by the fire each serves
+   * (scheduledAt; ties by task id, then run number, both descending), optionally of one
+   * outcome and within [since, until): without the text of their output, which is not read.
+   */
+  listAllRunsPage(params: ListAllRunsParams): Promise<RunSummaryPage>;
+  /**
+   * The last `count` retained runs (number and outcome) of each task of `taskIds`, oldest
+   * first, in one read for them all; a task with no runs (or no such task) is left out.
+   */
+  listRecentOutcomes(taskIds: readonly string[], count: number): Promise<Map<string, RunOutcomeEntry[]>>;
   /** One retained run of a task. */
   getRun(taskId: string, run: number): Promise<Run | undefined>;
   /** A task and its retained runs (oldest first), read as one consistent snapshot. */

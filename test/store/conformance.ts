@@ -10,7 +10,7 @@ import { defaultExecution } from '../../src/core/execution.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SchedulerError, type ErrorCode } from '../../src/core/errors.js';
 import type { Schedule } from '../../src/core/schedule.js';
-import { droppedOutput, type CapturedOutput, type Run, type Task, type TaskState } from '../../src/core/task.js';
+import { droppedOutput, type CapturedOutput, type Run, type RunSummary, type Task, type TaskState } from '../../src/core/task.js';
 import type { RunResult } from '../../src/core/transition.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 
@@ -961,6 +961,198 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
       it.each(['not a cursor', 'abc', '12abc', '-1'])('refuses the cursor %j (invalid_request)', async (cursor) => {
         await insertAll();
         await expectCode(store.listTasks({ limit: 2, cursor }), 'invalid_request');
+      });
+    });
+
+    describe('listTasks by id prefix', () => {
+      // Submitted in an order that is not the ids' order, with ids that a natural-language
+      // collation would order otherwise ('-', '.' and '_' ignored, case folded).
+      const submitted = ['backup-home', 'deploy-1', 'backup-db', 'Backup-x', 'backup-', 'backups', 'back', 'backup_z', 'backup-a.1', 'backup-Z'];
+      /** The ids starting with "backup-", in byte order. */
+      const matching = ['backup-', 'backup-Z', 'backup-a.1', 'backup-db', 'backup-home'];
+
+      async function insertAll(): Promise<Map<string, Task>> {
+        const tasks = new Map<string, Task>();
+        for (const [index, id] of submitted.entries()) tasks.set(id, await insertIn(makeTask(id, { createdAt: t0 + index })));
+        return tasks;
+      }
+
+      it('keeps the tasks whose id starts with the prefix (case matters), in id order, a page at a time', async () => {
+        const tasks = await insertAll();
+        const first = await store.listTasks({ limit: 2, prefix: 'backup-' });
+        expect(first.tasks).toEqual(matching.slice(0, 2).map((id) => tasks.get(id)));
+        expect(first.nextCursor).toEqual(expect.any(String));
+        const second = await store.listTasks({ limit: 2, prefix: 'backup-', cursor: first.nextCursor! });
+        expect(second.tasks.map((task) => task.id)).toEqual(matching.slice(2, 4));
+        const last = await store.listTasks({ limit: 2, prefix: 'backup-', cursor: second.nextCursor! });
+        expect(last).toEqual({ tasks: [tasks.get('backup-home')], nextCursor: null });
+
+        expect((await store.listTasks({ limit: 5, prefix: 'backup-' })).nextCursor).toBeNull();
+        expect((await store.listTasks({ limit: 10, prefix: 'B' })).tasks.map((task) => task.id)).toEqual(['Backup-x']);
+        expect((await store.listTasks({ limit: 10, prefix: 'back' })).tasks.map((task) => task.id)).toEqual(
+          ['back', 'backup-', 'backup-Z', 'backup-a.1', 'backup-db', 'backup-home', 'backup_z', 'backups'],
+        );
+        expect((await store.listTasks({ limit: 10, prefix: 'backup-home' })).tasks.map((task) => task.id)).toEqual(['backup-home']);
+        expect(await store.listTasks({ limit: 10, prefix: 'backup-homes' })).toEqual({ tasks: [], nextCursor: null });
+        expect(await store.listTasks({ limit: 10, prefix: 'zzz' })).toEqual({ tasks: [], nextCursor: null });
+      });
+
+      it('filters by status within the prefix, paging within both', async () => {
+        const tasks = await insertAll();
+        for (const id of ['backup-db', 'backup-', 'backups', 'deploy-1']) {
+          await store.saveTask({ task: next(tasks.get(id)!, { status: 'Stopped' }), expectedVersion: 1, keepRuns: 10 });
+        }
+        const first = await store.listTasks({ limit: 1, prefix: 'backup-', status: 'Stopped' });
+        expect(first.tasks.map((task) => task.id)).toEqual(['backup-']);
+        const rest = await store.listTasks({ limit: 1, prefix: 'backup-', status: 'Stopped', cursor: first.nextCursor! });
+        expect(rest.tasks.map((task) => task.id)).toEqual(['backup-db']);
+        expect(rest.tasks[0]!.state.status).toBe('Stopped');
+        // One more was read to know: there is none after it.
+        expect(rest.nextCursor).toBeNull();
+        expect((await store.listTasks({ limit: 10, prefix: 'backup-', status: 'ToBeExecuted' })).tasks.map((task) => task.id)).toEqual(
+          ['backup-Z', 'backup-a.1', 'backup-home'],
+        );
+      });
+
+      it('continues after the task a cursor points at was deleted', async () => {
+        await insertAll();
+        const first = await store.listTasks({ limit: 2, prefix: 'backup-' });
+        expect(await store.deleteTask('backup-Z')).toBe(true);
+        const rest = await store.listTasks({ limit: 10, prefix: 'backup-', cursor: first.nextCursor! });
+        expect(rest.tasks.map((task) => task.id)).toEqual(matching.slice(2));
+      });
+
+      it('refuses a cursor that was not given out for the prefix, and an empty prefix (invalid_request)', async () => {
+        await insertAll();
+        const plain = await store.listTasks({ limit: 2 });
+        await expectCode(store.listTasks({ limit: 2, prefix: 'backup-', cursor: plain.nextCursor! }), 'invalid_request');
+        await expectCode(store.listTasks({ limit: 2, prefix: 'backup-', cursor: 'deploy-1' }), 'invalid_request');
+        await expectCode(store.listTasks({ limit: 2, prefix: '' }), 'invalid_request');
+      });
+    });
+
+    describe('runs across tasks', () => {
+      const output = (text: string, totalBytes = Buffer.byteLength(text)): CapturedOutput => ({
+        text, totalBytes, droppedBytes: totalBytes - Buffer.byteLength(text), droppedAt: totalBytes > Buffer.byteLength(text) ? 2 : 0,
+      });
+      const ended = (run: number, scheduledAt: number, outcome: Run['outcome'], extra: Partial<Run> = {}): Run => ({
+        ...runningRun(run, scheduledAt, scheduledAt + 5), finishedAt: scheduledAt + 50, outcome, exitCode: outcome === 'succeeded' ? 0 : 1, ...extra,
+      });
+      /**
+       * Three tasks whose runs interleave in time, with fires at the same instant in several
+       * tasks (at +3m: gamma 1, beta 3, and alpha's run 2 and its retry, run 4) and in two (+1m).
+       */
+      const histories: Record<string, Run[]> = {
+        alpha: [
+          ended(1, t0 + minute, 'succeeded', { stdout: output('a1\n') }),
+          ended(2, t0 + 3 * minute, 'failed', { stderr: output('no\n') }),
+          { ...runningRun(3, t0 + 5 * minute, 0), startedAt: null, waiting: true },
+          ended(4, t0 + 3 * minute, 'failed', { attempt: 2, limit: 'memory', waitedMs: 12 }),
+        ],
+        beta: [
+          skippedRun(1, t0 + minute),
+          ended(2, t0 + 2 * minute, 'succeeded'),
+          ended(3, t0 + 3 * minute, 'succeeded', { stdout: output('he..il', 5000) }),
+        ],
+        gamma: [
+          ended(1, t0 + 3 * minute, 'timed_out', { signal: 'SIGKILL', exitCode: null, error: 'took longer than 1m' }),
+          ended(2, t0 + 4 * minute, 'failed'),
+        ],
+      };
+      /** Every run, newest fire first, then by task id and run number, both descending. */
+      const newestFirst: Array<[string, number]> = [
+        ['alpha', 3], ['gamma', 2], ['gamma', 1], ['beta', 3], ['alpha', 4], ['alpha', 2], ['beta', 2], ['beta', 1], ['alpha', 1],
+      ];
+
+      /** The run as listed across tasks: with its task, without the text of its output. */
+      function summary([taskId, number]: [string, number]) {
+        const { stdout, stderr, ...rest } = histories[taskId]!.find((run) => run.run === number)!;
+        return { ...rest, taskId, stdout: { ...stdout, text: undefined }, stderr: { ...stderr, text: undefined } };
+      }
+      const ids = (runs: Array<{ taskId: string; run: number }>) => runs.map((run) => [run.taskId, run.run]);
+
+      beforeEach(async () => {
+        for (const [id, runs] of Object.entries(histories)) {
+          await store.importTask(makeTask(id, { type: 'cron', state: { status: 'Stopped' }, lastRun: runs.length }), runs);
+        }
+      });
+
+      it('pages through the runs of every task, newest fire first, without the text of their output', async () => {
+        const seen: RunSummary[] = [];
+        let page = await store.listAllRunsPage({ limit: 4 });
+        const cursors: Array<string | null> = [];
+        for (;;) {
+          for (const run of page.runs) {
+            expect(run).not.toHaveProperty('stdout.text');
+            expect(run).not.toHaveProperty('stderr.text');
+          }
+          seen.push(...page.runs);
+          cursors.push(page.nextCursor);
+          if (page.nextCursor === null) break;
+          page = await store.listAllRunsPage({ limit: 4, cursor: page.nextCursor });
+        }
+        expect(cursors).toHaveLength(3);
+        expect(ids(seen)).toEqual(newestFirst);
+        expect(seen).toEqual(newestFirst.map((key) => expect.objectContaining(JSON.parse(JSON.stringify(summary(key))))));
+        expect(seen.find((run) => run.taskId === 'beta' && run.run === 3)!.stdout).toEqual({ totalBytes: 5000, droppedBytes: 4994, droppedAt: 2 });
+        expect(seen.find((run) => run.taskId === 'alpha' && run.run === 3)).toMatchObject({ waiting: true, startedAt: null, outcome: 'running' });
+        expect(await store.listAllRunsPage({ limit: 9 })).toMatchObject({ nextCursor: null });
+        expect((await store.listAllRunsPage({ limit: 8 })).nextCursor).not.toBeNull();
+      });
+
+      it('filters by outcome, paging within it', async () => {
+        const first = await store.listAllRunsPage({ limit: 2, outcome: 'failed' });
+        expect(ids(first.runs)).toEqual([['gamma', 2], ['alpha', 4]]);
+        const rest = await store.listAllRunsPage({ limit: 2, outcome: 'failed', cursor: first.nextCursor! });
+        expect(rest).toEqual({ runs: [expect.objectContaining({ taskId: 'alpha', run: 2, outcome: 'failed' })], nextCursor: null });
+        expect(ids((await store.listAllRunsPage({ limit: 10, outcome: 'succeeded' })).runs)).toEqual([['beta', 3], ['beta', 2], ['alpha', 1]]);
+        expect(ids((await store.listAllRunsPage({ limit: 10, outcome: 'running' })).runs)).toEqual([['alpha', 3]]);
+        expect(await store.listAllRunsPage({ limit: 10, outcome: 'killed' })).toEqual({ runs: [], nextCursor: null });
+      });
+
+      it('keeps the runs whose fire is at or after `since` and before `until`, with an outcome and a cursor too', async () => {
+        const window = { since: t0 + 2 * minute, until: t0 + 4 * minute };
+        const first = await store.listAllRunsPage({ limit: 3, ...window });
+        expect(ids(first.runs)).toEqual([['gamma', 1], ['beta', 3], ['alpha', 4]]);
+        const rest = await store.listAllRunsPage({ limit: 3, ...window, cursor: first.nextCursor! });
+        expect(ids(rest.runs)).toEqual([['alpha', 2], ['beta', 2]]);
+        expect(rest.nextCursor).toBeNull();
+        expect(ids((await store.listAllRunsPage({ limit: 10, since: t0 + 4 * minute })).runs)).toEqual([['alpha', 3], ['gamma', 2]]);
+        expect(ids((await store.listAllRunsPage({ limit: 10, until: t0 + 2 * minute })).runs)).toEqual([['beta', 1], ['alpha', 1]]);
+        expect(ids((await store.listAllRunsPage({ limit: 10, ...window, outcome: 'failed' })).runs)).toEqual([['alpha', 4], ['alpha', 2]]);
+        expect(await store.listAllRunsPage({ limit: 10, since: t0 + 3 * minute, until: t0 + 3 * minute })).toEqual({ runs: [], nextCursor: null });
+        // A cursor from before the window was narrowed: the window still bounds the page.
+        const early = await store.listAllRunsPage({ limit: 1 });
+        expect(ids((await store.listAllRunsPage({ limit: 10, until: t0 + 2 * minute, cursor: early.nextCursor! })).runs)).toEqual([['beta', 1], ['alpha', 1]]);
+      });
+
+      it('forgets the runs of a deleted task, and refuses a cursor it did not give out (invalid_request)', async () => {
+        expect(await store.deleteTask('beta')).toBe(true);
+        expect(ids((await store.listAllRunsPage({ limit: 10 })).runs)).toEqual(newestFirst.filter(([id]) => id !== 'beta'));
+        for (const cursor of ['', 'garbage', '12', '1.2', `1.${2 ** 31}.alpha`, '-1.2.alpha']) {
+          await expectCode(store.listAllRunsPage({ limit: 2, cursor }), 'invalid_request');
+        }
+      });
+
+      it('lists the last N runs of each task asked for, oldest first, in one call', async () => {
+        const outcomes = (entries: Array<{ run: number; outcome: string }> | undefined) => entries?.map((entry) => `${entry.run}:${entry.outcome}`);
+        const recent = await store.listRecentOutcomes(['gamma', 'nobody', 'alpha', 'beta'], 2);
+        expect([...recent.keys()].sort()).toEqual(['alpha', 'beta', 'gamma']);
+        expect(outcomes(recent.get('alpha'))).toEqual(['3:running', '4:failed']);
+        expect(outcomes(recent.get('beta'))).toEqual(['2:succeeded', '3:succeeded']);
+        expect(outcomes(recent.get('gamma'))).toEqual(['1:timed_out', '2:failed']);
+        const all = await store.listRecentOutcomes(['alpha'], 10);
+        expect(outcomes(all.get('alpha'))).toEqual(['1:succeeded', '2:failed', '3:running', '4:failed']);
+        expect(outcomes((await store.listRecentOutcomes(['beta'], 1)).get('beta'))).toEqual(['3:succeeded']);
+        expect((await store.listRecentOutcomes([], 5)).size).toBe(0);
+        expect((await store.listRecentOutcomes(['alpha'], 0)).size).toBe(0);
+      });
+
+      it('counts only the runs retained: the recent outcomes follow the pruning', async () => {
+        const task = await runTimes(await insertIn(makeTask('pruned', { type: 'cron' })), 6, 3);
+        expect(task.lastRun).toBe(6);
+        const recent = await store.listRecentOutcomes(['pruned'], 10);
+        expect(recent.get('pruned')?.map((entry) => entry.run)).toEqual([4, 5, 6]);
       });
     });
 

@@ -8,9 +8,22 @@
  */
 import type pg from 'pg';
 import { SchedulerError } from '../../core/errors.js';
-import { runKeyOf, type Run, type Task } from '../../core/task.js';
-import { decodeCursor } from '../cursor.js';
-import { rowToRun, rowToTask, runColumns, runEndColumns, runEndToRow, runToRow, taskToRow, type RunRow, type TaskRow } from '../rows.js';
+import { runKeyOf, type Run, type RunOutcome, type Task } from '../../core/task.js';
+import { allRunsBefore, decodeCursor, decodeIdCursor, encodeRunCursor, prefixRange } from '../cursor.js';
+import {
+  rowToRun,
+  rowToRunSummary,
+  rowToTask,
+  runColumns,
+  runEndColumns,
+  runEndToRow,
+  runSummaryColumns,
+  runToRow,
+  taskToRow,
+  type RunRow,
+  type RunSummaryRow,
+  type TaskRow,
+} from '../rows.js';
 import { defaultQueue } from '../../core/execution.js';
 import { queueOf } from '../../core/run-slots.js';
 import type { ClaimedFire, ClaimOutcome, ClaimParams, FireClaims, QueueSlots } from '../fire-claims.js';
@@ -18,9 +31,12 @@ import type { ExpiredRun, KillRequest, LiveRun, RemoteRun, RunKey, RunLeases, Ru
 import type {
   BackupParams,
   RunChange,
+  ListAllRunsParams,
   ListRunsParams,
   ListTasksParams,
+  RunOutcomeEntry,
   RunPage,
+  RunSummaryPage,
   SaveTaskParams,
   StoreHealth,
   AuditEntry,
@@ -153,6 +169,12 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
         FROM ${s}.tasks t WHERE id = $1`,
       listTasks: `SELECT ${taskSelect} FROM ${s}.tasks WHERE seq > $1 ORDER BY seq LIMIT $2`,
       listTasksByStatus: `SELECT ${taskSelect} FROM ${s}.tasks WHERE status = $3 AND seq > $1 ORDER BY seq LIMIT $2`,
+      // With a prefix: a range of the index on id in byte order (COLLATE "C", migration 8),
+      // read in its order. The database's own collation may order ids otherwise (en_US puts
+      // "a-b" between "ab" and "ac"), where a range is not a prefix. A cursor is the one lower
+      // bound ($1), so that the range starts where the page does.
+      listTasksByPrefix: (after: boolean, withStatus: boolean) => `SELECT ${taskSelect} FROM ${s}.tasks
+        WHERE id COLLATE "C" ${after ? '>' : '>='} $1 AND id COLLATE "C" < $2${withStatus ? ' AND status = $4' : ''} ORDER BY id COLLATE "C" LIMIT $3`,
       // One statement, so atomic: the runs go with their task.
       deleteTask: `WITH gone_runs AS (DELETE FROM ${s}.runs WHERE task_id = $1) DELETE FROM ${s}.tasks WHERE id = $1`,
       earliestDue: `SELECT min(next_run_at) AS due FROM ${s}.tasks WHERE next_run_at IS NOT NULL`,
@@ -185,6 +207,16 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
       listRunsBefore: `SELECT * FROM ${s}.runs WHERE task_id = $1 AND run < $2 ORDER BY run DESC LIMIT $3`,
       listRunsBeforeByOutcome: `SELECT * FROM ${s}.runs WHERE task_id = $1 AND run < $2 AND outcome = $4 ORDER BY run DESC LIMIT $3`,
       getRun: `SELECT * FROM ${s}.runs WHERE task_id = $1 AND run = $2`,
+      // Newest first through the index on (scheduled_at, task_id, run), or on (outcome,
+      // scheduled_at, task_id, run) for one outcome (migration 8), task ids in byte order as
+      // on SQLite; the cursor and \`until\` are one bound (allRunsBefore).
+      listAllRuns: (byOutcome: boolean) => `SELECT ${[...runSummaryColumns, 'owner_node'].join(', ')} FROM ${s}.runs
+        WHERE (scheduled_at, task_id COLLATE "C", run) < ($1, $2, $3) AND scheduled_at >= $4${byOutcome ? ' AND outcome = $6' : ''}
+        ORDER BY scheduled_at DESC, task_id COLLATE "C" DESC, run DESC LIMIT $5`,
+      // The last N runs of each task of a page, each through the primary key, in one statement.
+      recentOutcomes: `SELECT p.task_id, r.run, r.outcome FROM unnest($1::text[]) WITH ORDINALITY AS p(task_id, ord)
+        CROSS JOIN LATERAL (SELECT run, outcome FROM ${s}.runs WHERE task_id = p.task_id ORDER BY run DESC LIMIT $2) AS r
+        ORDER BY p.ord, r.run`,
       // A run recorded again under its number replaces the record, as SQLite's INSERT OR REPLACE.
       // A run in progress is the owner's, its lease starting now (database clock); a skipped one is nobody's.
       insertRun: `INSERT INTO ${s}.runs (${runColumns.join(', ')}, owner_node, owner_home, lease_expires_at, fence)
@@ -462,6 +494,31 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
     return { runs: page.map(readRun), nextCursor: rows.length > params.limit && last ? String(last.run) : null };
   }
 
+  async listAllRunsPage(params: ListAllRunsParams): Promise<RunSummaryPage> {
+    const before = allRunsBefore(params);
+    // One row more than asked tells whether there is a next page.
+    const bounds = [before.scheduledAt, before.taskId, before.run, params.since ?? Number.MIN_SAFE_INTEGER, params.limit + 1];
+    const { rows } =
+      params.outcome === undefined
+        ? await this.query<RunSummaryRow>(this.sql.listAllRuns(false), bounds)
+        : await this.query<RunSummaryRow>(this.sql.listAllRuns(true), [...bounds, params.outcome]);
+    const page = rows.slice(0, params.limit).map((row) => rowToRunSummary(unescapeRunRow(row)));
+    const last = page.at(-1);
+    return { runs: page, nextCursor: rows.length > params.limit && last ? encodeRunCursor(last) : null };
+  }
+
+  async listRecentOutcomes(taskIds: readonly string[], count: number): Promise<Map<string, RunOutcomeEntry[]>> {
+    const recent = new Map<string, RunOutcomeEntry[]>();
+    if (taskIds.length === 0 || count <= 0) return recent;
+    const { rows } = await this.query<{ task_id: string; run: number; outcome: RunOutcome }>(this.sql.recentOutcomes, [taskIds, count]);
+    for (const row of rows) {
+      const entries = recent.get(row.task_id) ?? [];
+      if (entries.length === 0) recent.set(row.task_id, entries);
+      entries.push({ run: row.run, outcome: row.outcome });
+    }
+    return recent;
+  }
+
   async getRun(taskId: string, run: number): Promise<Run | undefined> {
     // Run numbers are `integer`: a larger one names no run (and would not fit the parameter).
     if (!Number.isSafeInteger(run) || run > 2 ** 31 - 1 || run < -(2 ** 31)) return undefined;
@@ -477,6 +534,7 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
   }
 
   async listTasks(params: ListTasksParams): Promise<TaskPage> {
+    if (params.prefix !== undefined) return this.listTasksByPrefix(params, params.prefix);
     const after = params.cursor === undefined ? 0 : decodeCursor(params.cursor);
     const { rows } =
       params.status === undefined
@@ -485,6 +543,19 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
     const page = rows.slice(0, params.limit);
     const last = page.at(-1);
     return { tasks: page.map(rowToTask), nextCursor: rows.length > params.limit && last ? String(last.seq) : null };
+  }
+
+  private async listTasksByPrefix(params: ListTasksParams, prefix: string): Promise<TaskPage> {
+    const { from, below } = prefixRange(prefix);
+    const after = params.cursor === undefined ? undefined : decodeIdCursor(params.cursor, prefix);
+    const bounds = [after ?? from, below, params.limit + 1];
+    const { rows } = await this.query<TaskRow>(
+      this.sql.listTasksByPrefix(after !== undefined, params.status !== undefined),
+      params.status === undefined ? bounds : [...bounds, params.status],
+    );
+    const page = rows.slice(0, params.limit);
+    const last = page.at(-1);
+    return { tasks: page.map(rowToTask), nextCursor: rows.length > params.limit && last ? last.id : null };
   }
 
   async deleteTask(id: string): Promise<boolean> {

@@ -149,4 +149,13 @@ export const migrations: readonly string[] = [
     created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
   CREATE INDEX sessions_expiry ON sessions (expires_at);
   `,
+  // The history across tasks (GET /api/runs): runs newest first by the fire they serve, and
+  // of one outcome, so that a page reads its own rows and no more however many runs there
+  // are. The entries of an index of a WITHOUT ROWID table end with its primary key anyway;
+  // written out, (task_id, run) breaks ties in the listing's order. The listing of tasks by
+  // id prefix needs nothing new: the unique index on id is in byte order (BINARY).
+  `
+  CREATE INDEX runs_by_fire ON runs (scheduled_at, task_id, run);
+  CREATE INDEX runs_by_outcome ON runs (outcome, scheduled_at, task_id, run);
+  `,
 ];

@@ -12,12 +12,15 @@
  */
 import Database from 'better-sqlite3';
 import { SchedulerError } from '../../core/errors.js';
-import type { Run, Task } from '../../core/task.js';
+import type { Run, RunOutcome, Task } from '../../core/task.js';
 import type {
   BackupParams,
+  ListAllRunsParams,
   ListRunsParams,
   ListTasksParams,
+  RunOutcomeEntry,
   RunPage,
+  RunSummaryPage,
   SaveTaskParams,
   StoreHealth,
   AuditEntry,
@@ -28,14 +31,27 @@ import type {
   TaskStore,
   SoleWriter,
 } from '../task-store.js';
-import { decodeCursor } from '../cursor.js';
+import { allRunsBefore, decodeCursor, decodeIdCursor, encodeRunCursor, prefixRange } from '../cursor.js';
 import { writeBackup } from './backup.js';
 import { GroupCommit } from './group-commit.js';
 import { startQuickCheck, type QuickCheck } from './quick-check.js';
 import { classifySqliteError, corruptionRemedy, StoreFailure } from './sqlite-errors.js';
 import { checkDatabaseAtStart } from './start-check.js';
 import { migrations } from './migrations.js';
-import { rowToRun, rowToTask, runColumns, runEndColumns, runEndToRow, runToRow, taskToRow, type RunRow, type TaskRow } from '../rows.js';
+import {
+  rowToRun,
+  rowToRunSummary,
+  rowToTask,
+  runColumns,
+  runEndColumns,
+  runEndToRow,
+  runSummaryColumns,
+  runToRow,
+  taskToRow,
+  type RunRow,
+  type RunSummaryRow,
+  type TaskRow,
+} from '../rows.js';
 
 /** How long after a refused write recheck() tries a write of its own. */
 const recheckAfterMs = 5_000;
@@ -63,6 +79,27 @@ function tokenTaken(name: string): SchedulerError {
 
 function alreadyExists(id: string): SchedulerError {
   return new SchedulerError('already_exists', `a task with id "${id}" already exists; choose another id, or delete that task first`);
+}
+
+type PrefixStatementName = `listByPrefix${'' | 'After'}${'' | 'WithStatus'}`;
+
+function prefixStatementName(after: boolean, withStatus: boolean): PrefixStatementName {
+  return `listByPrefix${after ? 'After' : ''}${withStatus ? 'WithStatus' : ''}`;
+}
+
+/**
+ * The four listings by prefix: from the prefix or after a cursor (one lower bound each, so
+ * that it is the bound of the index range), with or without a status.
+ */
+function prefixStatements(db: Database.Database): Record<PrefixStatementName, Database.Statement> {
+  const statements = {} as Record<PrefixStatementName, Database.Statement>;
+  for (const after of [false, true]) {
+    for (const withStatus of [false, true]) {
+      statements[prefixStatementName(after, withStatus)] = db.prepare(`SELECT ${taskColumns} FROM tasks
+        WHERE id ${after ? '>' : '>='} @from AND id < @below${withStatus ? ' AND +status = @status' : ''} ORDER BY id LIMIT @limit`);
+    }
+  }
+  return statements;
 }
 
 /**
@@ -194,6 +231,10 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
       listTasksByStatus: db.prepare(
         `SELECT ${taskColumns} FROM tasks WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?`,
       ),
+      // With a prefix: a range of the unique index on id, read in its order, so that a page
+      // reads about as many rows as it holds. `+status` keeps the planner off the index on
+      // (status, seq), which would read every task of the status and sort them by id.
+      ...prefixStatements(db),
       deleteTask: db.prepare('DELETE FROM tasks WHERE id = ?'),
       deleteRuns: db.prepare('DELETE FROM runs WHERE task_id = ?'),
       earliestDue: db.prepare(
@@ -230,6 +271,23 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
         'SELECT * FROM runs WHERE task_id = ? AND run < ? AND outcome = ? ORDER BY run DESC LIMIT ?',
       ),
       getRun: db.prepare('SELECT * FROM runs WHERE task_id = ? AND run = ?'),
+      // Newest first through the index on (scheduled_at, task_id, run), or on (outcome,
+      // scheduled_at, task_id, run) for one outcome (migration 13): a page reads its rows and
+      // no more. The cursor and `until` are one bound (see allRunsBefore), so that the index
+      // range starts where the page does.
+      listAllRuns: db.prepare(`SELECT ${runSummaryColumns.join(', ')} FROM runs
+        WHERE (scheduled_at, task_id, run) < (@at, @task, @run) AND scheduled_at >= @since
+        ORDER BY scheduled_at DESC, task_id DESC, run DESC LIMIT @limit`),
+      listAllRunsByOutcome: db.prepare(`SELECT ${runSummaryColumns.join(', ')} FROM runs
+        WHERE outcome = @outcome AND (scheduled_at, task_id, run) < (@at, @task, @run) AND scheduled_at >= @since
+        ORDER BY scheduled_at DESC, task_id DESC, run DESC LIMIT @limit`),
+      // The last N runs of each task of a page: per task, the run N back is found through the
+      // primary key (the subquery depends on the task alone, so it runs once per task), then
+      // the runs from it on are read. One statement for the whole page.
+      recentOutcomes: db.prepare(`SELECT p.value AS task_id, r.run, r.outcome FROM json_each(@ids) AS p
+        JOIN runs AS r ON r.task_id = p.value AND r.run >= coalesce(
+          (SELECT r2.run FROM runs AS r2 WHERE r2.task_id = p.value ORDER BY r2.run DESC LIMIT 1 OFFSET @back), 0)
+        ORDER BY p.key, r.run`),
       insertRun: db.prepare(`INSERT OR REPLACE INTO runs (${runColumns.join(', ')})
         VALUES (${runColumns.map((column) => `@${column}`).join(', ')})`),
       // A run that waited for a slot has started: only a run still recorded as waiting.
@@ -353,6 +411,34 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     return { runs: page.map(rowToRun), nextCursor: rows.length > params.limit && last ? String(last.run) : null };
   }
 
+  async listAllRunsPage(params: ListAllRunsParams): Promise<RunSummaryPage> {
+    return this.guard('read', () => {
+      const before = allRunsBefore(params);
+      const bounds = { at: before.scheduledAt, task: before.taskId, run: before.run, since: params.since ?? Number.MIN_SAFE_INTEGER, limit: params.limit + 1 };
+      // One row more than asked tells whether there is a next page.
+      const rows = (
+        params.outcome === undefined ? this.statements.listAllRuns.all(bounds) : this.statements.listAllRunsByOutcome.all({ ...bounds, outcome: params.outcome })
+      ) as RunSummaryRow[];
+      const page = rows.slice(0, params.limit).map(rowToRunSummary);
+      const last = page.at(-1);
+      return { runs: page, nextCursor: rows.length > params.limit && last ? encodeRunCursor(last) : null };
+    });
+  }
+
+  async listRecentOutcomes(taskIds: readonly string[], count: number): Promise<Map<string, RunOutcomeEntry[]>> {
+    const recent = new Map<string, RunOutcomeEntry[]>();
+    if (taskIds.length === 0 || count <= 0) return recent;
+    const rows = this.guard('read', () => this.statements.recentOutcomes.all({ ids: JSON.stringify(taskIds), back: count - 1 })) as Array<
+      { task_id: string; run: number; outcome: RunOutcome }
+    >;
+    for (const row of rows) {
+      const entries = recent.get(row.task_id) ?? [];
+      if (entries.length === 0) recent.set(row.task_id, entries);
+      entries.push({ run: row.run, outcome: row.outcome });
+    }
+    return recent;
+  }
+
   async getRun(taskId: string, run: number): Promise<Run | undefined> {
     return this.guard('read', () => {
       const row = this.statements.getRun.get(taskId, run) as RunRow | undefined;
@@ -365,6 +451,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
   }
 
   private readTasksPage(params: ListTasksParams): TaskPage {
+    if (params.prefix !== undefined) return this.readTasksByPrefix(params, params.prefix);
     const after = params.cursor === undefined ? 0 : decodeCursor(params.cursor);
     // One row more than asked tells whether there is a next page.
     const rows = (
@@ -378,6 +465,17 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
       tasks: page.map(rowToTask),
       nextCursor: rows.length > params.limit && last ? String(last.seq) : null,
     };
+  }
+
+  private readTasksByPrefix(params: ListTasksParams, prefix: string): TaskPage {
+    const { from, below } = prefixRange(prefix);
+    const after = params.cursor === undefined ? undefined : decodeIdCursor(params.cursor, prefix);
+    const statement = this.statements[prefixStatementName(after !== undefined, params.status !== undefined)];
+    // One row more than asked tells whether there is a next page.
+    const rows = statement.all({ from: after ?? from, below, status: params.status, limit: params.limit + 1 }) as TaskRow[];
+    const page = rows.slice(0, params.limit);
+    const last = page.at(-1);
+    return { tasks: page.map(rowToTask), nextCursor: rows.length > params.limit && last ? last.id : null };
   }
 
   async deleteTask(id: string): Promise<boolean> {
