@@ -12,6 +12,8 @@ import type { Readable, Writable } from 'node:stream';
 import type { ExportEnd, ImportSummaryJson } from '../protocol/export-format.js';
 import type { Role } from '../protocol/vocabulary.js';
 import type {
+  AllRunsPageJson,
+  AllRunsQuery,
   DryRunJson,
   ListQuery,
   NextJson,
@@ -100,6 +102,11 @@ export class SchedulerClient {
   /** One page of a task's runs, newest first. */
   listRunsPage(id: string, query: RunsQuery = {}): Promise<RunPageJson> {
     return this.request('GET', `${taskPath(id)}/runs${queryString(query)}`);
+  }
+
+  /** One page of the runs of every task, newest fire first, without their output. */
+  listAllRunsPage(query: AllRunsQuery = {}): Promise<AllRunsPageJson> {
+    return this.request('GET', `/api/runs${queryString(query)}`);
   }
 
   /** One run of a task, with its output. */

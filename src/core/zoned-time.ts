@@ -40,6 +40,21 @@ export function parseTimeIn(text: string, zone: string, field: string): number {
   );
 }
 
+/**
+ * Reads `text` as an instant written with its offset, as RFC 3339 has it
+ * (2026-12-01T09:30:00.000Z, 2026-12-01T10:30:00+01:00): where no zone is at hand to read a
+ * local time in. Throws invalid_request naming `field`.
+ */
+export function parseInstant(text: string, field: string): number {
+  const match = withOffset.exec(text);
+  const wall = match ? wallTime(match) : null;
+  if (match && wall !== null) return wall - offsetMs(match[8]!);
+  throw new SchedulerError(
+    'invalid_request',
+    `${field}: "${text}" is not an RFC 3339 time from 1970 on; write it with its offset, such as 2026-12-01T09:30:00.000Z or 2026-12-01T10:30:00+01:00`,
+  );
+}
+
 /** The date and time written in `match` as if it were UTC, or null when it is not a real one (2026-02-30). */
 function wallTime(match: RegExpExecArray): number | null {
   const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0));

@@ -13,12 +13,12 @@ import type { Clock } from '../core/clock.js';
 import { isStoreFault, SchedulerError } from '../core/errors.js';
 import { queueOf, unboundedSlots, type ConcurrencySnapshot, type SlotLimits } from '../core/run-slots.js';
 import { newTask, parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
-import { dueAt, noOutput, type Run, runKeyOf, type RunOutcome, type Task, type TaskStatus } from '../core/task.js';
+import { dueAt, noOutput, type CapturedOutput, type OutputCounts, type Run, runKeyOf, type RunOutcome, type RunSummary, type Task, type TaskStatus } from '../core/task.js';
 import { IllegalTransition, transition, type Effect, type RunResult, type TaskEvent, type Transition } from '../core/transition.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
 import type { ClaimOutcome, FireClaims } from '../store/fire-claims.js';
 import type { ExpiredRun, LiveRun, RemoteRun, RunKey, RunLeases, RunRequests } from '../store/run-leases.js';
-import type { RunChange, RunPage, Takeover, TaskPage, TaskStore } from '../store/task-store.js';
+import type { ListAllRunsParams, RunChange, RunPage, RunSummaryPage, Takeover, TaskPage, TaskStore } from '../store/task-store.js';
 import type { ChangeFeed } from './change-feed.js';
 import { FiringLoop, fireInstant } from './firing-loop.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -467,9 +467,39 @@ export class Engine {
     return live ? { ...run, stdout: live.stdout, stderr: live.stderr } : run;
   }
 
-  /** A page of tasks, in submission order. */
-  list(params: { limit: number; cursor?: string; status?: TaskStatus }): Promise<TaskPage> {
+  /** A page of tasks: in submission order, or in id order with a prefix. */
+  list(params: { limit: number; cursor?: string; status?: TaskStatus; prefix?: string }): Promise<TaskPage> {
     return this.options.store.listTasks(params);
+  }
+
+  /** The outcomes of the last `count` runs of each task of `taskIds`, oldest first, as they are now (one read of the store). */
+  async recentOutcomes(taskIds: readonly string[], count: number): Promise<Map<string, RunOutcome[]>> {
+    const recent = await this.options.store.listRecentOutcomes(taskIds, count);
+    const outcomes = new Map<string, RunOutcome[]>();
+    for (const [taskId, entries] of recent) {
+      // A run that ended while the store refused its record: how it ended, as asNow shows it.
+      outcomes.set(taskId, entries.map(({ run, outcome }) => (outcome === 'running' ? (this.heldEnds.resultOf(taskId, run)?.outcome ?? outcome) : outcome)));
+    }
+    return outcomes;
+  }
+
+  /** A page of the runs of every task, newest fire first, without the text of their output. */
+  async listAllRuns(params: ListAllRunsParams): Promise<RunSummaryPage> {
+    const page = await this.options.store.listAllRunsPage(params);
+    return { ...page, runs: page.runs.map((run) => this.summaryAsNow(run)) };
+  }
+
+  /** asNow for a run listed without its output: how it ended if that is held, else its output's counts so far. */
+  private summaryAsNow(run: RunSummary): RunSummary {
+    if (run.outcome !== 'running') return run;
+    const ended = this.heldEnds.resultOf(run.taskId, run.run);
+    if (ended) {
+      const { outcome, startedAt, finishedAt, exitCode, signal, error, stdout, stderr, limit, waitedMs } = ended;
+      return { ...run, outcome, startedAt: startedAt ?? run.startedAt, finishedAt, exitCode, signal, error, stdout: countsOf(stdout), stderr: countsOf(stderr),
+        ...(limit === undefined ? {} : { limit }), ...(waitedMs === undefined ? {} : { waitedMs }) };
+    }
+    const live = this.runs.liveOutput(run.taskId, run.run);
+    return live ? { ...run, stdout: countsOf(live.stdout), stderr: countsOf(live.stderr) } : run;
   }
 
   /** How many runs are executing now. */
@@ -760,4 +790,9 @@ function requireVersion(task: Task, expectedVersions: ExpectedVersions | undefin
 
 function isVersionConflict(error: unknown): boolean {
   return error instanceof SchedulerError && error.code === 'version_conflict';
+}
+
+/** An output's counts, without its text. */
+function countsOf({ totalBytes, droppedBytes, droppedAt }: CapturedOutput): OutputCounts {
+  return { totalBytes, droppedBytes, droppedAt };
 }

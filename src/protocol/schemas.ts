@@ -121,8 +121,8 @@ const LimitsJson = Type.Object({
   outputBytes: Nullable<number>('integer'),
 });
 
-/** One run of a task, as it appears in the task's results. */
-export const RunJson = Type.Object({
+/** What a run is, its output aside. */
+const RunFields = {
   run: Type.Integer({ description: 'run number, from 1' }),
   scheduledAt: Type.String({ format: 'date-time', description: `the fire time the run serves (for a retry: the fire of the run it retries); ${timeForm}` }),
   attempt: Type.Integer({ description: '1, or 2 and more for retries of the same fire' }),
@@ -136,9 +136,25 @@ export const RunJson = Type.Object({
   waitedMs: Nullable<number>('integer', { description: 'how long the run waited for a free slot before it started; null when it did not wait' }),
   waiting: Type.Boolean({ description: 'the run is in progress but waits for a free slot: its script has not started (startedAt is null)' }),
   node: Type.Optional(Type.String({ description: 'when several daemons share a PostgreSQL store: the node executing the run, or that last did (absent on SQLite)' })),
+};
+
+/** One run of a task, as it appears in the task's results. */
+export const RunJson = Type.Object({
+  ...RunFields,
   ...OutputFields,
 }, { $id: 'Run', description: 'One run of a task: when, how it ended, and its output (the head and tail of each stream when it was long)' });
 export type RunJson = Static<typeof RunJson>;
+
+/** A run's output fields but the text: its byte counts and what was dropped. */
+const { stdout: _stdoutText, stderr: _stderrText, ...OutputCountFields } = OutputFields;
+
+/** A run in the history across tasks: its task, and the fields of a Run but the text of its output. */
+export const RunSummaryJson = Type.Object({
+  taskId: Type.String({ description: 'the task the run belongs to' }),
+  ...RunFields,
+  ...OutputCountFields,
+}, { $id: 'RunSummary', description: 'A run of some task as the history across tasks lists it: a Run without `stdout` and `stderr` (its byte counts kept); GET /api/tasks/{id}/runs/{run} has its output' });
+export type RunSummaryJson = Static<typeof RunSummaryJson>;
 
 const TaskFields = {
   id: Type.String(),
@@ -178,7 +194,17 @@ const TaskFields = {
 };
 
 /** A task as listed: without its results. */
-export const TaskSummaryJson = Type.Object(TaskFields, { $id: 'TaskSummary', description: 'A task without its results, as listed and as sent in the snapshot event' });
+export const TaskSummaryJson = Type.Object(
+  {
+    ...TaskFields,
+    recentOutcomes: Type.Optional(
+      Type.Array(Type.String({ enum: [...runOutcomes] }), {
+        description: 'the outcomes of its last `recent` runs, oldest first (fewer when it has had fewer); only in GET /api/tasks with recent=1..10',
+      }),
+    ),
+  },
+  { $id: 'TaskSummary', description: 'A task without its results, as listed and as sent in the snapshot event' },
+);
 export type TaskSummaryJson = Static<typeof TaskSummaryJson>;
 
 /** A task with its retained results, oldest first. */
@@ -198,8 +224,18 @@ export type StopResponse = Static<typeof StopResponse>;
 export const ListQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-    cursor: Type.Optional(Type.String({ maxLength: 32, description: 'nextCursor of the previous page' })),
+    // A task id with a prefix: up to 128 characters.
+    cursor: Type.Optional(Type.String({ maxLength: 128, description: 'nextCursor of the previous page, asked with the same prefix' })),
     status: Type.Optional(Type.String({ enum: [...taskStatuses] })),
+    prefix: Type.Optional(
+      Type.String({
+        pattern: taskIdPattern,
+        description: 'only the tasks whose id starts with this (case matters); they then come in id order (byte order: - . 0-9 A-Z _ a-z), not in submission order',
+      }),
+    ),
+    recent: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'add to each task `recentOutcomes`, the outcomes of its last this many runs; 0: none' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -246,6 +282,27 @@ export const RunPageJson = Type.Object({
   nextCursor: Nullable<string>('string', { description: 'pass as cursor for the next (older) page; null on the last' }),
 });
 export type RunPageJson = Static<typeof RunPageJson>;
+
+/** Query of GET /api/runs. */
+export const AllRunsQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    // The last run's fire time, number and task id (up to 128 characters).
+    cursor: Type.Optional(Type.String({ maxLength: 160, description: 'nextCursor of the previous page, asked with the same filters' })),
+    outcome: Type.Optional(Type.String({ enum: [...runOutcomes] })),
+    since: Type.Optional(Type.String({ maxLength: 64, description: 'only runs whose fire (scheduledAt) is at or after this time, RFC 3339 with its offset (2026-12-24T22:00:00.000Z)' })),
+    until: Type.Optional(Type.String({ maxLength: 64, description: 'only runs whose fire (scheduledAt) is before this time, RFC 3339 with its offset' })),
+  },
+  { additionalProperties: false },
+);
+export type AllRunsQuery = Static<typeof AllRunsQuery>;
+
+/** A page of the runs of every task, newest fire first. */
+export const AllRunsPageJson = Type.Object({
+  runs: Type.Array(Ref(RunSummaryJson), { description: 'newest fire (scheduledAt) first; at the same instant, by task id then run number, both descending' }),
+  nextCursor: Nullable<string>('string', { description: 'pass as cursor for the next (older) page; null on the last' }),
+});
+export type AllRunsPageJson = Static<typeof AllRunsPageJson>;
 
 /** Codes of the registry that only the client raises: never in an answer of the server. */
 const clientOnlyCodes: readonly string[] = ['daemon_unreachable', 'run_not_succeeded'] satisfies ErrorCode[];

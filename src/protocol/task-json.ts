@@ -4,8 +4,8 @@
  * a task was given become canonical Go-style durations.
  */
 import { formatDuration } from '../core/duration.js';
-import { dueAt, type Run, type Task } from '../core/task.js';
-import type { RunJson, TaskJson, TaskSummaryJson } from './schemas.js';
+import { dueAt, type Run, type RunSummary, type Task } from '../core/task.js';
+import type { RunJson, RunSummaryJson, TaskJson, TaskSummaryJson } from './schemas.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
@@ -78,6 +78,35 @@ export function runJson(run: Run): RunJson {
     ...(run.node === undefined ? {} : { node: run.node }),
     stdout: run.stdout.text,
     stderr: run.stderr.text,
+    stdoutBytes: run.stdout.totalBytes,
+    stderrBytes: run.stderr.totalBytes,
+    stdoutTruncated: run.stdout.droppedBytes > 0,
+    stderrTruncated: run.stderr.droppedBytes > 0,
+    stdoutDroppedBytes: run.stdout.droppedBytes,
+    stderrDroppedBytes: run.stderr.droppedBytes,
+    stdoutDroppedAt: run.stdout.droppedAt,
+    stderrDroppedAt: run.stderr.droppedAt,
+    outputCap: run.outputCap,
+  };
+}
+
+/** A run in the history across tasks: with its task, without the text of its output. */
+export function runSummaryJson(run: RunSummary): RunSummaryJson {
+  return {
+    taskId: run.taskId,
+    run: run.run,
+    scheduledAt: iso(run.scheduledAt),
+    attempt: run.attempt,
+    startedAt: isoOrNull(run.startedAt),
+    finishedAt: isoOrNull(run.finishedAt),
+    outcome: run.outcome,
+    exitCode: run.exitCode,
+    signal: run.signal,
+    error: run.error,
+    limit: run.limit ?? null,
+    waitedMs: run.waitedMs ?? null,
+    waiting: run.waiting === true,
+    ...(run.node === undefined ? {} : { node: run.node }),
     stdoutBytes: run.stdout.totalBytes,
     stderrBytes: run.stderr.totalBytes,
     stdoutTruncated: run.stdout.droppedBytes > 0,

@@ -13,7 +13,7 @@ import type { AuditReader, BackupWriter, ChangeSubscriptions, FaultReporter, Hea
 import { SchedulerError } from '../core/errors.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
-import { ErrorJson, HealthJson, NodeJson, RunJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
+import { ErrorJson, HealthJson, NodeJson, RunJson, RunSummaryJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
 import { adminToken, requireToken, type TokenEntry } from './auth.js';
 import { dashboardPaths, dashboardRoutes } from './dashboard.js';
 import { TokenRegistry } from './token-registry.js';
@@ -180,7 +180,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   // Task, Run, Error and the events are written once, and referred to by every route that answers them.
-  for (const schema of [RunJson, TaskSummaryJson, TaskJson, ErrorJson, NodeJson, ...eventSchemas, EventJson]) app.addSchema(schema);
+  for (const schema of [RunJson, RunSummaryJson, TaskSummaryJson, TaskJson, ErrorJson, NodeJson, ...eventSchemas, EventJson]) app.addSchema(schema);
 
   compileSchemasOnFirstUse(app, ({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : coercingAjv).compile(schema));
   app.setErrorHandler(errorHandler(deps.log, deps.faults));

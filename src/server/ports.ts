@@ -8,7 +8,7 @@
 import type { AuditEntry, StoredSession, StoredToken } from '../core/access-records.js';
 import type { NodeRecord } from '../core/node.js';
 import type { Submission } from '../core/submission.js';
-import type { LiveOutput, Run, RunOutcome, Task, TaskStatus } from '../core/task.js';
+import type { LiveOutput, Run, RunOutcome, RunSummary, Task, TaskStatus } from '../core/task.js';
 import type { StatusJson } from '../protocol/schemas.js';
 
 /** A task together with its retained runs, oldest first. */
@@ -29,6 +29,12 @@ export interface TaskPage {
 /** One page of a task's runs, newest first, and the cursor of the next page (null on the last). */
 export interface RunPage {
   runs: Run[];
+  nextCursor: string | null;
+}
+
+/** One page of the runs of every task, newest fire first, and the cursor of the next page (null on the last). */
+export interface RunSummaryPage {
+  runs: RunSummary[];
   nextCursor: string | null;
 }
 
@@ -59,7 +65,12 @@ export interface TaskOperations {
   get(id: string): Promise<TaskWithRuns>;
   /** The task's version as stored, read alone and cheaply; undefined when there is no such task. */
   taskVersion(id: string): Promise<number | undefined>;
-  list(params: { limit: number; cursor?: string; status?: TaskStatus }): Promise<TaskPage>;
+  /** A page of tasks: in submission order, or in id order with a prefix (only the ids that start with it). */
+  list(params: { limit: number; cursor?: string; status?: TaskStatus; prefix?: string }): Promise<TaskPage>;
+  /** The outcomes of the last `count` runs of each task of `taskIds`, oldest first, read for them all at once. */
+  recentOutcomes(taskIds: readonly string[], count: number): Promise<Map<string, RunOutcome[]>>;
+  /** A page of the runs of every task, newest fire first, of one outcome and with a fire in [since, until) if asked. */
+  listAllRuns(params: { limit: number; cursor?: string; outcome?: RunOutcome; since?: number; until?: number }): Promise<RunSummaryPage>;
   listRuns(params: { id: string; limit: number; cursor?: string; outcome?: RunOutcome }): Promise<RunPage>;
   getRun(id: string, run: number): Promise<Run>;
   /** The output so far of the task's run in progress (of run `run`, when given), if there is one. */

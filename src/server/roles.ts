@@ -32,6 +32,8 @@ export const allowedRoles: Readonly<Record<string, readonly Role[]>> = {
   getTask: readers,
   getNextFires: readers,
   listRuns: readers,
+  // Runs of every task without their output: viewers read it even with output hidden from them.
+  listAllRuns: readers,
   getRun: readers,
   getRunOutput: readers,
   streamTaskEvents: readers,

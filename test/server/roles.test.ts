@@ -64,10 +64,13 @@ describe('roles', () => {
     expect(mayCall('metrics', 'getMetrics', { hideOutputFromViewers: false })).toBe(true);
   });
 
-  it('with output hidden from viewers, a viewer lists tasks but reads no task, run or output', async () => {
+  it('with output hidden from viewers, a viewer lists tasks and runs but reads no task, run of a task or output', async () => {
     harness = await startHarness({ tokens, hideOutputFromViewers: true });
     expect((await as('operator', 'POST', '/api/tasks', submission('secret'))).statusCode).toBe(201);
     expect((await as('viewer', 'GET', '/api/tasks')).statusCode).toBe(200);
+    // The runs of every task, without their output, and the tasks with their recent outcomes.
+    expect((await as('viewer', 'GET', '/api/runs')).statusCode).toBe(200);
+    expect((await as('viewer', 'GET', '/api/tasks?recent=10')).statusCode).toBe(200);
     for (const url of ['/api/tasks/secret', '/api/tasks/secret/runs', '/api/tasks/secret/events', '/api/export']) {
       expect((await as('viewer', 'GET', url)).statusCode, url).toBe(403);
     }

@@ -1,19 +1,49 @@
-/** The run history of a task: its runs a page at a time, one run, and a run's output read from an offset. */
+/**
+ * The run history: of every task (without output), of one task, one run, and a run's output
+ * read from an offset.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { SchedulerError } from '../../core/errors.js';
 import { readOutputWindow } from '../../core/output-window.js';
+import { parseInstant } from '../../core/zoned-time.js';
 import type { CapturedOutput, OutputStream, RunOutcome } from '../../core/task.js';
-import { OutputJson, OutputQuery, RunJson, RunPageJson, RunParams, RunsQuery, TaskIdParams } from '../../protocol/schemas.js';
+import { AllRunsPageJson, AllRunsQuery, OutputJson, OutputQuery, RunJson, RunPageJson, RunParams, RunsQuery, TaskIdParams } from '../../protocol/schemas.js';
 import { Ref } from '../../protocol/schemas.js';
-import { runJson } from '../../protocol/task-json.js';
+import { runJson, runSummaryJson } from '../../protocol/task-json.js';
 import type { TaskOperations } from '../ports.js';
 import { answer, commonErrors, errorResponses } from './responses.js';
 
 const errors = errorResponses(...commonErrors, 404);
 
 /** The run routes, over the engine's reads of runs. */
-export function runRoutes(app: FastifyInstance, engine: Pick<TaskOperations, 'listRuns' | 'getRun' | 'liveOutput'>): void {
+export function runRoutes(app: FastifyInstance, engine: Pick<TaskOperations, 'listAllRuns' | 'listRuns' | 'getRun' | 'liveOutput'>): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  api.get('/api/runs', {
+    schema: {
+      operationId: 'listAllRuns',
+      summary: 'The runs of every task, newest fire first, a page at a time, without their output; by outcome and fire time',
+      querystring: AllRunsQuery,
+      response: { 200: answer('A page of runs, newest fire (scheduledAt) first', AllRunsPageJson), ...errorResponses(...commonErrors) },
+    },
+  }, async (request) => {
+    const { limit = 100, cursor, outcome } = request.query;
+    const since = request.query.since === undefined ? undefined : parseInstant(request.query.since, 'since');
+    const until = request.query.until === undefined ? undefined : parseInstant(request.query.until, 'until');
+    if (since !== undefined && until !== undefined && since > until) {
+      throw new SchedulerError('invalid_request', `since: ${request.query.since} is after until (${request.query.until}); give the earlier time as since`);
+    }
+    // The schema allows only the outcome names.
+    const page = await engine.listAllRuns({
+      limit,
+      ...(cursor === undefined ? {} : { cursor }),
+      ...(outcome === undefined ? {} : { outcome: outcome as RunOutcome }),
+      ...(since === undefined ? {} : { since }),
+      ...(until === undefined ? {} : { until }),
+    });
+    return { runs: page.runs.map(runSummaryJson), nextCursor: page.nextCursor };
+  });
 
   api.get('/api/tasks/:id/runs', {
     schema: {

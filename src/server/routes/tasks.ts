@@ -58,10 +58,16 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
       response: { 200: answer('A page of tasks, without their results', TaskPageJson), ...errorResponses(...commonErrors) },
     },
   }, async (request) => {
-    const { limit = 100, cursor, status } = request.query;
-    // The schema allows only the five status names.
-    const page = await engine.list({ limit, cursor, status: status as TaskStatus | undefined });
-    return { tasks: page.tasks.map(taskSummaryJson), nextCursor: page.nextCursor };
+    const { limit = 100, cursor, status, prefix, recent = 0 } = request.query;
+    // The schema allows only the status names.
+    const page = await engine.list({ limit, cursor, status: status as TaskStatus | undefined, ...(prefix === undefined ? {} : { prefix }) });
+    const tasks = page.tasks.map(taskSummaryJson);
+    if (recent > 0 && tasks.length > 0) {
+      // One read for the whole page; a task with no runs gets an empty list, so that the field is there whenever it was asked for.
+      const outcomes = await engine.recentOutcomes(page.tasks.map((task) => task.id), recent);
+      for (const task of tasks) task.recentOutcomes = outcomes.get(task.id) ?? [];
+    }
+    return { tasks, nextCursor: page.nextCursor };
   });
 
   api.post('/api/tasks', {
