@@ -186,6 +186,17 @@ describe('a phone', () => {
 });
 
 describe('accessibility', () => {
+  test('the check finds a violation where there is one (an unlabelled field, an image without text)', async () => {
+    const page = await newPage();
+    await page.goto(daemon.url);
+    await page.getByLabel('Token').waitFor();
+    await page.evaluate(() => {
+      document.body.insertAdjacentHTML('beforeend', '<input type="text"><img src="data:,">');
+    });
+    const ids = (await accessibilityViolations(page, ['serious', 'critical'])).map((violation) => violation.id).sort();
+    expect(ids).toEqual(['image-alt', 'label']);
+  });
+
   test.each(['light', 'dark'] as const)('no serious or critical violation on any screen (%s)', async (colorScheme) => {
     await apiCall('POST', '/api/tasks', { id: `a11y-${colorScheme}`, type: 'delay', time: '1ms', script: 'echo checked; echo oops >&2; exit 3' });
     await waitFor('the run to end', async () => (await apiCall<{ status: string }>('GET', `/api/tasks/a11y-${colorScheme}`)).body.status === 'Executed');
