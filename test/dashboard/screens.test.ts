@@ -124,6 +124,27 @@ describe('a run', () => {
   });
 });
 
+describe('the task screen', () => {
+  test("explains the spec's stop rules when a stop is refused, and offers only the commands that apply", async () => {
+    expect((await apiCall('POST', '/api/tasks', { id: 'started-once', type: 'delay', time: '1ms', script: 'sleep 60' })).status).toBe(201);
+    await waitFor('the run to start', async () => (await apiCall<{ status: string }>('GET', '/api/tasks/started-once')).body.status === 'Executing');
+    const page = await newPage();
+    await logIn(page);
+    await page.goto(`${daemon.url}/#/tasks/started-once`);
+    const commands = page.getByRole('group', { name: 'Commands' });
+    await commands.getByRole('button', { name: 'Stop' }).click();
+    const refusal = page.getByRole('alert');
+    await refusal.filter({ hasText: 'A one-off task can be stopped only before its run starts' }).waitFor();
+    expect(await refusal.textContent()).toMatch(/stop/i);
+    expect(await commands.getByRole('button', { name: 'Kill' }).isEnabled()).toBe(true);
+    expect(await commands.getByRole('button', { name: 'Resume' }).isDisabled()).toBe(true);
+    expect(await commands.getByRole('button', { name: 'Pause' }).getAttribute('title')).toBe('Pause: only a recurring task pauses');
+    expect((await apiCall<{ status: string }>('GET', '/api/tasks/started-once')).body.status).toBe('Executing');
+    await commands.getByRole('button', { name: 'Kill' }).click();
+    await waitFor('the run to be killed', async () => (await apiCall<{ status: string }>('GET', '/api/tasks/started-once')).body.status === 'Executed');
+  });
+});
+
 describe('the tasks list', () => {
   test('pages through many tasks, a page at a time, filtered by id prefix', async () => {
     const ids = Array.from({ length: 120 }, (_, i) => `page-${String(i).padStart(3, '0')}`);

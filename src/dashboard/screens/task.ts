@@ -17,6 +17,28 @@ const actions: Array<[TaskAction, string, string]> = [
   ['delete', 'Delete', 'stops the task and removes it with its results'],
 ];
 
+const finalStatuses = new Set(['Executed', 'Stopped']);
+
+/**
+ * Why a command cannot apply to the task as it is now (undefined: it may). Stop, run now and
+ * delete stay pressable: the daemon's answer, and the stop rules, say why one is refused.
+ */
+function notNow(action: TaskAction, task: TaskView): string | undefined {
+  const running = task.status === 'Executing';
+  switch (action) {
+    case 'kill':
+      return running ? undefined : 'no run is executing';
+    case 'pause':
+      if (task.type !== 'cron') return 'only a recurring task pauses';
+      if (task.status === 'Paused' || task.pauseRequested) return 'already paused';
+      return finalStatuses.has(task.status) ? `the task is ${task.status}` : undefined;
+    case 'resume':
+      return task.status === 'Paused' || task.pauseRequested ? undefined : 'the task is not paused';
+    default:
+      return undefined;
+  }
+}
+
 /** The spec's stop rules, said when the daemon refuses a stop. */
 function stopRules(task: TaskView): string {
   return task.type === 'cron'
@@ -86,8 +108,9 @@ export function TaskScreen({ id }: { id: string }) {
     <div class="actions" role="group" aria-label="Commands">
       ${actions.map(([action, label, what]) => {
         const allowed = mayDo(session.role, action);
-        return html`<button type="button" class=${action === 'delete' || action === 'kill' ? 'danger' : ''} disabled=${!allowed}
-          title=${allowed ? what : refusedBecause(session.role, label.toLowerCase())} onClick=${() => act(action)}>${label}</button>`;
+        const why = notNow(action, task);
+        return html`<button type="button" class=${action === 'delete' || action === 'kill' ? 'danger' : ''} disabled=${!allowed || why !== undefined}
+          title=${!allowed ? refusedBecause(session.role, label.toLowerCase()) : why ? `${label}: ${why}` : what} onClick=${() => act(action)}>${label}</button>`;
       })}
     </div>
     ${refusal ? html`<div class="error" role="alert"><p>${refusal.message}</p>${refusal.why ? html`<p>${refusal.why}</p>` : null}</div>` : null}
