@@ -81,8 +81,11 @@ export const api = {
         return call<TaskView & { warning?: string }>('POST', `${taskPath(id)}/${action}`);
     }
   },
-  /** The live events of a task (Server-Sent Events); EventSource reconnects and resumes by itself. */
-  events: (id: string) => new EventSource(`${taskPath(id)}/events`, { withCredentials: true }),
+  /**
+   * The live events of a task (Server-Sent Events), after the event `lastEventId` when given.
+   * EventSource reconnects and resumes by itself after a dropped stream.
+   */
+  events: (id: string, lastEventId?: string) => new EventSource(`${taskPath(id)}/events${query({ lastEventId })}`, { withCredentials: true }),
   /** The whole of one stream of a run, read a window at a time. */
   async wholeOutput(id: string, run: number, stream: 'stdout' | 'stderr'): Promise<string> {
     let text = '';

@@ -41,30 +41,48 @@ export function RunScreen({ id, run }: { id: string; run: number }) {
   useEffect(() => {
     let events: EventSource | undefined;
     let closed = false;
+    let retry: number | undefined;
+    /** The id of the last event received: a new stream resumes after it. */
+    let lastEventId: string | undefined;
+    const finished = () => {
+      events?.close();
+      setLink('ended');
+      void api.getRun(id, run).then(setInfo, setError);
+    };
     const follow = () => {
-      events = api.events(id);
-      setLink('live');
-      events.addEventListener('open', () => setLink('live'));
-      // EventSource reconnects by itself (the daemon asks it to after 1 s) and resumes.
-      events.addEventListener('error', () => setLink(events?.readyState === EventSource.CLOSED ? 'ended' : 'reconnecting'));
-      events.addEventListener('output', (event) => {
-        const piece = JSON.parse((event as MessageEvent<string>).data) as { run: number; stream: Stream; offset: number; text: string };
+      if (closed) return;
+      events = api.events(id, lastEventId);
+      const stream = events;
+      const on = (name: string, handle: (data: string) => void) =>
+        stream.addEventListener(name, (event) => {
+          const message = event as MessageEvent<string>;
+          if (message.lastEventId) lastEventId = message.lastEventId;
+          handle(message.data);
+        });
+      stream.addEventListener('open', () => setLink('live'));
+      stream.addEventListener('error', () => {
+        setLink('reconnecting');
+        // EventSource retries a dropped stream by itself, resuming from the last event id;
+        // it gives up when the daemon cannot be reached at the retry. The page then starts
+        // a new stream from that id, a second later, while the run still runs.
+        if (stream.readyState !== EventSource.CLOSED) return;
+        clearTimeout(retry);
+        retry = window.setTimeout(() => {
+          api.getRun(id, run).then((now) => (now.outcome === 'running' ? follow() : finished()), () => follow());
+        }, 1000);
+      });
+      on('output', (data) => {
+        const piece = JSON.parse(data) as { run: number; stream: Stream; offset: number; text: string };
         if (piece.run !== run) return;
         setOutput((current) => ({ ...current, [piece.stream]: addPiece(current[piece.stream], piece.offset, piece.text) }));
       });
-      const finished = () => {
-        events?.close();
-        setLink('ended');
-        void api.getRun(id, run).then(setInfo, setError);
-      };
-      events.addEventListener('run-finished', (event) => {
-        if ((JSON.parse((event as MessageEvent<string>).data) as { run: number }).run === run) finished();
+      on('run-finished', (data) => {
+        if ((JSON.parse(data) as { run: number }).run === run) finished();
       });
       // The run may have ended between reading it and the stream's start: the snapshot then
       // lists it no more among the runs executing.
-      events.addEventListener('snapshot', (event) => {
-        const snapshot = JSON.parse((event as MessageEvent<string>).data) as { runs: number[] };
-        if (snapshot.runs.includes(run)) return;
+      on('snapshot', (data) => {
+        if ((JSON.parse(data) as { runs: number[] }).runs.includes(run)) return;
         void api.getRun(id, run).then((now) => (now.outcome === 'running' ? undefined : finished()), setError);
       });
     };
@@ -79,6 +97,7 @@ export function RunScreen({ id, run }: { id: string; run: number }) {
     );
     return () => {
       closed = true;
+      clearTimeout(retry);
       events?.close();
     };
   }, [id, run]);
