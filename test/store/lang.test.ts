@@ -12,11 +12,11 @@ import { makeTask } from './conformance.js';
 
 /**
  * Takes a database back before migration 9 (the counts of tasks by type and status), 10 (tokens), 11 (the audit log), 12 (sessions)
- * and 13 (the indexes of runs by fire and by outcome).
+ * and 13 (the indexes of runs by fire and by outcome, and of tasks by status and id).
  */
 const undoTaskCounts =
   'DROP TRIGGER task_counts_insert; DROP TRIGGER task_counts_delete; DROP TRIGGER task_counts_status; DROP TABLE task_counts; DROP TABLE tokens; DROP TABLE audit; DROP TABLE sessions;' +
-  ' DROP INDEX runs_by_fire; DROP INDEX runs_by_outcome;';
+  ' DROP INDEX runs_by_fire; DROP INDEX runs_by_outcome; DROP INDEX tasks_by_status_id;';
 
 describe('SqliteTaskStore: lang', () => {
   let dir: string;

@@ -219,7 +219,7 @@ export const migrations: readonly PostgresMigration[] = [
   },
   {
     version: 8,
-    describe: 'the history across tasks and the listing by id prefix: runs by fire and by outcome, tasks by id in byte order',
+    describe: 'the history across tasks and the listing by id prefix: runs by fire and by outcome, tasks by id in byte order (and by status then id)',
     // Task ids in byte order (COLLATE "C") whatever the database's collation, as SQLite
     // orders them: a range of ids is then a prefix, and both stores list in the same order.
     // Built in the migration's transaction, which holds writes to the tables meanwhile: a
@@ -228,6 +228,7 @@ export const migrations: readonly PostgresMigration[] = [
   CREATE INDEX runs_by_fire ON ${s}.runs (scheduled_at, task_id COLLATE "C", run);
   CREATE INDEX runs_by_outcome ON ${s}.runs (outcome, scheduled_at, task_id COLLATE "C", run);
   CREATE INDEX tasks_by_id_bytes ON ${s}.tasks (id COLLATE "C");
+  CREATE INDEX tasks_by_status_id ON ${s}.tasks (status, id COLLATE "C");
   `,
   },
 ];

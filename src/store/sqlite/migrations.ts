@@ -153,9 +153,11 @@ export const migrations: readonly string[] = [
   // of one outcome, so that a page reads its own rows and no more however many runs there
   // are. The entries of an index of a WITHOUT ROWID table end with its primary key anyway;
   // written out, (task_id, run) breaks ties in the listing's order. The listing of tasks by
-  // id prefix needs nothing new: the unique index on id is in byte order (BINARY).
+  // id prefix reads the unique index on id (in byte order, BINARY); with a status, this one,
+  // else a status rare under the prefix would have every task under it read to fill a page.
   `
   CREATE INDEX runs_by_fire ON runs (scheduled_at, task_id, run);
   CREATE INDEX runs_by_outcome ON runs (outcome, scheduled_at, task_id, run);
+  CREATE INDEX tasks_by_status_id ON tasks (status, id);
   `,
 ];

@@ -96,7 +96,7 @@ function prefixStatements(db: Database.Database): Record<PrefixStatementName, Da
   for (const after of [false, true]) {
     for (const withStatus of [false, true]) {
       statements[prefixStatementName(after, withStatus)] = db.prepare(`SELECT ${taskColumns} FROM tasks
-        WHERE id ${after ? '>' : '>='} @from AND id < @below${withStatus ? ' AND +status = @status' : ''} ORDER BY id LIMIT @limit`);
+        WHERE ${withStatus ? 'status = @status AND ' : ''}id ${after ? '>' : '>='} @from AND id < @below ORDER BY id LIMIT @limit`);
     }
   }
   return statements;
@@ -231,9 +231,9 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
       listTasksByStatus: db.prepare(
         `SELECT ${taskColumns} FROM tasks WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?`,
       ),
-      // With a prefix: a range of the unique index on id, read in its order, so that a page
-      // reads about as many rows as it holds. `+status` keeps the planner off the index on
-      // (status, seq), which would read every task of the status and sort them by id.
+      // With a prefix: a range of the unique index on id, or of the index on (status, id)
+      // with a status (migration 13), read in its order, so that a page reads about as many
+      // rows as it holds.
       ...prefixStatements(db),
       deleteTask: db.prepare('DELETE FROM tasks WHERE id = ?'),
       deleteRuns: db.prepare('DELETE FROM runs WHERE task_id = ?'),
