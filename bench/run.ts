@@ -20,6 +20,7 @@ import { sleep } from './api.js';
 import { clusterSetups, runCluster } from './cluster-run.js';
 import { burstLateness } from './figures/burst-lateness.js';
 import { burstWithPending } from './figures/burst-with-pending.js';
+import { dashboardReads } from './figures/dashboard-reads.js';
 import { executionOverhead } from './figures/execution-overhead.js';
 import { idleFirePrecision } from './figures/fire-precision.js';
 import { getThroughput } from './figures/get-throughput.js';
@@ -48,6 +49,7 @@ const figures: Figure[] = [
   { number: 8, name: 'output of one run (no target)', measure: outputThroughput },
   { number: 9, name: 'fire-time precision on an idle daemon', measure: idleFirePrecision },
   { number: 10, name: 'start of a run: plain, with limits, sandboxed (no target)', measure: executionOverhead },
+  { number: 11, name: 'what the dashboard reads at a million tasks and a million runs: pages of 100', measure: dashboardReads },
 ];
 
 /** The whole run is cut off after this, whatever hangs. */
