@@ -323,6 +323,37 @@ describe('times', () => {
   });
 });
 
+describe('the keyboard', () => {
+  test('reaches every enabled control of the tasks and task screens with Tab, and each has a name', async () => {
+    await apiCall('POST', '/api/tasks', { id: 'keyed', type: 'cron', time: '1h', script: 'true' });
+    const page = await newPage();
+    await openDashboard(page);
+    await page.getByLabel('Id starts with').fill('keyed');
+    await page.getByRole('link', { name: 'keyed' }).waitFor();
+    for (const hash of ['#/tasks', '#/tasks/keyed']) {
+      await page.goto(`${daemon.url}/${hash}`);
+      await page.locator('main a, main button').first().waitFor();
+      // Each control's name as assistive technology would give it; those enabled must all be reached.
+      const controls = await page.evaluate(() =>
+        [...document.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex="0"]')]
+          .map((element, i) => {
+            element.dataset.control = String(i);
+            const label = (element as HTMLInputElement).labels?.[0]?.textContent;
+            return (element.getAttribute('aria-label') ?? label ?? element.textContent ?? '').trim();
+          }),
+      );
+      expect(controls.filter((name) => name === ''), `${hash}: controls without a name`).toEqual([]);
+      const reached = new Set<string>();
+      for (let press = 0; press < controls.length + 5; press++) {
+        await page.keyboard.press('Tab');
+        const control = await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.control);
+        if (control !== undefined) reached.add(control);
+      }
+      expect(reached.size, hash).toBe(controls.length);
+    }
+  });
+});
+
 describe('a phone', () => {
   test('at 375 pixels wide, the page does not overflow sideways (wide tables scroll in their own box)', async () => {
     const page = await newPage({ width: 375 });
