@@ -47,10 +47,10 @@ export function HistoryScreen() {
           ${runOutcomes.map((name) => html`<option value=${name}>${name.replace('_', ' ')}</option>`)}
         </select>
       </label>
-      <label>From (${zoneName})
+      <label>Fired from (${zoneName})
         <input type="datetime-local" step="1" value=${since} onChange=${(event: Event) => { setSince((event.target as HTMLInputElement).value); restart(); }} />
       </label>
-      <label>To (${zoneName})
+      <label>Fired before (${zoneName})
         <input type="datetime-local" step="1" value=${until} onChange=${(event: Event) => { setUntil((event.target as HTMLInputElement).value); restart(); }} />
       </label>
     </form>
