@@ -37,6 +37,13 @@ import { defaultEventHubOptions, EventHub } from '../server/events/event-hub.js'
 import { programVersion } from '../version.js';
 
 /**
+ * How early the daemon's firing loop fires a due task (firing-loop.ts): a run is then started
+ * on the dot by the executor's gate, and a fire can be recorded by a daemon killed up to this
+ * long before its due time.
+ */
+export const daemonFireAheadMs = 5;
+
+/**
  * On a shared store, how often a node looks for due fires besides its own timer: the tasks
  * other nodes submitted or changed do not arm it.
  */
@@ -141,7 +148,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
       },
     },
     warmupMs: 50,
-    fireAheadMs: 5,
+    fireAheadMs: daemonFireAheadMs,
     ...(opened.leases ? { leases: { store: opened.leases, renewEveryMs: config.leaseRenewMs, nodeId: node.id } } : {}),
     ...(opened.claims ? { claims: { store: opened.claims, pollMs: claimPollMs, queueLimits: config.queues } } : {}),
   });

@@ -375,7 +375,7 @@ describe('accessibility', () => {
     expect(ids).toEqual(['image-alt', 'label']);
   });
 
-  test.each(['light', 'dark'] as const)('no serious or critical violation on any screen (%s)', async (colorScheme) => {
+  test.each(['light', 'dark'] as const)('no serious or critical violation on any screen, and no error nor CSP refusal in the browser (%s)', async (colorScheme) => {
     await apiCall('POST', '/api/tasks', { id: `a11y-${colorScheme}`, type: 'delay', time: '1ms', script: 'echo checked; echo oops >&2; exit 3' });
     await waitFor('the run to end', async () => (await apiCall<{ status: string }>('GET', `/api/tasks/a11y-${colorScheme}`)).body.status === 'Executed');
     const loggedOutPage = await newPage({ colorScheme, loggedOut: true });
@@ -383,6 +383,13 @@ describe('accessibility', () => {
     await loggedOutPage.getByLabel('Token').waitFor();
     const found: Record<string, unknown> = { login: await accessibilityViolations(loggedOutPage) };
     const page = await newPage({ colorScheme });
+    // What the browser reports along the tour: a script error, or something the page's
+    // Content-Security-Policy blocked (an inline style or script would be).
+    const complaints: string[] = [];
+    page.on('pageerror', (error) => complaints.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') complaints.push(message.text());
+    });
     await openDashboard(page);
     const screens: Array<[string, string, string]> = [
       ['tasks', '#/tasks', 'Tasks'],
@@ -399,5 +406,6 @@ describe('accessibility', () => {
       found[name] = await accessibilityViolations(page);
     }
     expect(found).toEqual({ login: [], tasks: [], task: [], run: [], 'new task': [], history: [], nodes: [] });
+    expect(complaints).toEqual([]);
   });
 });

@@ -16,12 +16,20 @@ import { durationText, exitText } from './task.js';
 function OutputPane({ label, received }: { label: string; received: Received }) {
   const pane = useRef<HTMLPreElement>(null);
   const following = useRef(true);
+  const lastTop = useRef(0);
   useLayoutEffect(() => {
     if (following.current && pane.current) pane.current.scrollTop = pane.current.scrollHeight;
   }, [received.text]);
+  // Decided by the direction of a scroll, not by where it lands: the scroll event comes a frame
+  // later, by when more output may have arrived, so "at the end" alone would wrongly stop the
+  // following after the pane's own scroll to the end. Up stops it; down near the end resumes it.
   const onScroll = () => {
     const element = pane.current;
-    if (element) following.current = element.scrollTop + element.clientHeight >= element.scrollHeight - 8;
+    if (!element) return;
+    const fromEnd = element.scrollHeight - element.clientHeight - element.scrollTop;
+    if (element.scrollTop < lastTop.current) following.current = false;
+    else if (fromEnd <= Math.max(48, element.clientHeight / 4)) following.current = true;
+    lastTop.current = element.scrollTop;
   };
   return html`<div class="pane">
     <h2>${label} <span class="muted">${received.bytes} bytes</span></h2>
