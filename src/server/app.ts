@@ -131,7 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ...(deps.tokens ?? []).map((entry) => ({ ...entry, source: 'config' as const })),
     ],
     deps.tokenStore,
-    { refreshMs: tokenRefreshMs, now: deps.clock.now },
+    { refreshMs: tokenRefreshMs, now: () => deps.clock.now() },
   );
   // The server is https.Server with `https`: the daemon swaps its certificate on SIGHUP
   // (setSecureContext); the routes do not care which it is.

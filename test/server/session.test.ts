@@ -225,6 +225,17 @@ describe('the end of a session', () => {
   });
 });
 
+describe('a made token on a daemon with a clock of its own', () => {
+  it('is made, and opens a session (the token registry reads the clock it is given, as a method)', async () => {
+    const clock = new FakeClock();
+    harness = await start({ clock });
+    const made = await request('POST', '/api/tokens', { authorization: 'Bearer admin-secret' }, { name: 'tablet', role: 'viewer' });
+    expect(made.statusCode, made.body).toBe(201);
+    const { cookie } = await login(made.json().token);
+    expect((await request('GET', '/api/session', { cookie })).json()).toMatchObject({ name: 'tablet', role: 'viewer' });
+  });
+});
+
 describe('a daemon that asks for no token', () => {
   it('says so in GET /api/session (an anonymous admin), and has nothing to log in to', async () => {
     harness = await startHarness();
