@@ -216,6 +216,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     outputFlusher?.start();
     heartbeat.start();
     await app.listen({ host: config.host, port: config.port });
+    opened.whenServing?.();
   } catch (error) {
     await stopAll();
     throw describeListenError(error, config);

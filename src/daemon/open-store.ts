@@ -27,6 +27,8 @@ export interface OpenedStore {
   cluster?: { changes: ClusterChanges; runs: RunOwners };
   /** The changes that leave a task's version as it is, when this daemon alone writes the store (SQLite). */
   soleWriter?: SoleWriter;
+  /** What to start once the daemon serves: SQLite's full check of its file (see SqliteStoreOptions.backgroundCheck). */
+  whenServing?: () => void;
 }
 
 /** The node a shared store works for: its id (new at each start) and home (its data directory's id). */
@@ -72,7 +74,15 @@ export async function openStore(config: DaemonConfig, node: StoreNode): Promise<
   const { SqliteTaskStore } = await import('../store/sqlite/sqlite-store.js');
   const path = join(config.dataDir, 'scheduler.db');
   // Checks the file as it opens it: a damaged one is refused here, with what to do.
-  const store = new SqliteTaskStore({ path, durability: config.durability, backgroundCheck: true });
+  const store = new SqliteTaskStore({ path, durability: config.durability });
   // The data directory's lock makes this daemon the file's only user: it is the only node.
-  return { store, about: { kind: 'sqlite', location: path }, nodes: new LocalNodeRegistry(systemClock.now), soleWriter: store };
+  return {
+    store,
+    about: { kind: 'sqlite', location: path },
+    nodes: new LocalNodeRegistry(systemClock.now),
+    soleWriter: store,
+    // The full check reads the whole file: not before the daemon serves, and what it finds
+    // then turns a serving daemon unhealthy (503) rather than racing with its start.
+    whenServing: () => store.startBackgroundCheck(),
+  };
 }

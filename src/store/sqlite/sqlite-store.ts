@@ -64,8 +64,10 @@ export interface SqliteStoreOptions {
   durability?: 'normal' | 'full';
   /**
    * After opening, run a full `PRAGMA quick_check` in a worker thread (off the event loop,
-   * on its own read-only connection); damage it finds turns the store corrupt. The daemon
-   * sets it; a check that reads the whole file is too slow to make the start wait for it.
+   * on its own read-only connection); damage it finds turns the store corrupt. A check that
+   * reads the whole file is too slow to make the start wait for it. The daemon starts it
+   * itself once it serves (startBackgroundCheck), so that what it finds always meets a
+   * serving daemon, which answers 503 saying so, whatever the race with the start.
    */
   backgroundCheck?: boolean;
 }
@@ -113,7 +115,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
   private state: StoreHealth = { ok: true };
   /** The damage found, refused again on every later call. */
   private corruption: StoreFailure | undefined;
-  private readonly backgroundCheck: QuickCheck | undefined;
+  private backgroundCheck: QuickCheck | undefined;
   private readonly statements;
   private readonly deleteInTransaction: (id: string) => boolean;
   private readonly importInTransaction: (task: Task, runs: readonly Run[]) => void;
@@ -152,11 +154,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     }
     const insertInTransaction = this.db.transaction((tasks: Task[]) => this.insertBatch(tasks));
     this.inserts = new GroupCommit((tasks: Task[]) => this.guard('write', () => insertInTransaction(tasks)));
-    if (options.backgroundCheck && options.path !== ':memory:') {
-      this.backgroundCheck = startQuickCheck(options.path, (problem) => {
-        this.failed(Object.assign(new Error(`PRAGMA quick_check: ${problem}`), { code: 'SQLITE_CORRUPT' }));
-      });
-    }
+    if (options.backgroundCheck) this.startBackgroundCheck();
     // Inside the batch's transaction each save is a transaction of its own, which
     // better-sqlite3 makes a savepoint: a save refused (a version conflict) is rolled back
     // alone and refused alone; a failure of the database itself fails the whole batch.
@@ -577,6 +575,14 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
 
   async ping(): Promise<void> {
     this.guard('read', () => this.statements.ping.get());
+  }
+
+  /** Starts the full check of the file in a worker thread, once (see SqliteStoreOptions.backgroundCheck). */
+  startBackgroundCheck(): void {
+    if (this.backgroundCheck || this.path === ':memory:') return;
+    this.backgroundCheck = startQuickCheck(this.path, (problem) => {
+      this.failed(Object.assign(new Error(`PRAGMA quick_check: ${problem}`), { code: 'SQLITE_CORRUPT' }));
+    });
   }
 
   /** Settles once the background check (if any) has ended; its findings are then in health(). */
