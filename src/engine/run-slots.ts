@@ -79,6 +79,9 @@ export class RunSlots {
 
   /** Admits, in arrival order, every waiting run that fits. */
   private admitWaiting(): void {
+    // Every slot taken (all the time in a burst of fires past the cap): no one fits, and the
+    // line, a thousand long then, is not copied to find it out.
+    if (this.waiting.length === 0 || this.total >= this.limits.maxRuns) return;
     const chosen = runsToStart(this.waiting.map((waiter) => waiter.queue), this.counts(), this.limits);
     if (chosen.length === 0) return;
     const admitted = chosen.map((index) => this.waiting[index]!);

@@ -236,6 +236,21 @@ export function taskToRow(task: Task) {
   };
 }
 
+/**
+ * The columns of `tasks` a change of a task writes: its state, version and runs. What a task
+ * was submitted with (script, schedule, policy, execution) never changes, so a write does not
+ * serialise it again (three JSON.stringify per write, felt in a burst of fires).
+ */
+export function taskStateToRow(task: Task) {
+  return {
+    id: task.id,
+    ...stateToColumns(task.state),
+    last_status_updated: task.lastStatusUpdated,
+    version: task.version,
+    last_run: task.lastRun,
+  };
+}
+
 /** The columns of `runs` that a run's end sets: how it ended, and its output. */
 export const runEndColumns = [
   'started_at', 'finished_at', 'outcome', 'exit_code', 'signal', 'error', 'limit_hit', 'waited_ms',

@@ -48,6 +48,7 @@ import {
   runSummaryColumns,
   runToRow,
   taskToRow,
+  taskStateToRow,
   type RunRow,
   type RunSummaryRow,
   type TaskRow,
@@ -336,10 +337,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
   /** The body of saveTask, as one transaction. */
   private writeTask(params: SaveTaskParams): void {
     const { task, expectedVersion, runChange, keepRuns } = params;
-    const updated = this.statements.updateTask.run({
-      ...taskToRow(task),
-      expected_version: expectedVersion,
-    });
+    const updated = this.statements.updateTask.run({ ...taskStateToRow(task), expected_version: expectedVersion });
     if (updated.changes === 0) {
       throw new SchedulerError(
         'version_conflict',
