@@ -16,6 +16,7 @@ import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
 import { ErrorJson, HealthJson, NodeJson, RunJson, RunSummaryJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
 import { adminToken, requireToken, type TokenEntry } from './auth.js';
 import { dashboardPaths, dashboardRoutes } from './dashboard.js';
+import { refuseCrossSiteChanges } from './request-site.js';
 import { TokenRegistry } from './token-registry.js';
 import { auditChanges, AuditLog, type AuditStore } from './audit-log.js';
 import { auditRoutes } from './routes/audit.js';
@@ -203,6 +204,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async () => {
     if (closing) throw new SchedulerError('shutting_down', 'the daemon is shutting down; start it again with "scheduler daemon"');
   });
+  // Whatever the credentials, or none: no other site's page changes anything (request-site.ts).
+  app.addHook('onRequest', refuseCrossSiteChanges);
   const sessions = deps.sessionStore && new Sessions(deps.sessionStore, () => registry.entries(), { ttlMs: deps.sessionTtlMs ?? defaultSessionTtlMs, now: () => deps.clock.now() });
   if (registry.enforced) {
     app.addHook(

@@ -8,7 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SchedulerError } from '../core/errors.js';
-import { requestSite } from './request-site.js';
+import { readMethods, requestSite } from './request-site.js';
 import { mayCall, type Role } from './roles.js';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
@@ -21,9 +21,6 @@ const publicOperations = new Set(['createSession', 'deleteSession']);
 
 /** The cookie that carries a browser's session id. */
 export const sessionCookieName = 'scheduler_session';
-
-/** Methods that change nothing, which a page of another site may make a browser send without harm. */
-const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const realm = 'Bearer realm="scheduler"';
 

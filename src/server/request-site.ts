@@ -11,6 +11,7 @@
  * tokens, which no page can make a browser send.
  */
 import type { FastifyRequest } from 'fastify';
+import { SchedulerError } from '../core/errors.js';
 
 /** same: the daemon's own page, or the user typing the address; cross: another site's page; unknown: the request does not say. */
 export type RequestSite = 'same' | 'cross' | 'unknown';
@@ -23,4 +24,23 @@ export function requestSite(request: FastifyRequest): RequestSite {
   if (origin === undefined) return 'unknown';
   // `Origin: null` (a sandboxed frame, a redirect across sites) never equals it.
   return origin.toLowerCase() === `${request.protocol}://${request.host}`.toLowerCase() ? 'same' : 'cross';
+}
+
+/** Methods that change nothing, which a page of another site may make a browser send without harm. */
+export const readMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * An onRequest hook that refuses a change a browser says another site's page sent, whatever
+ * the request's credentials. A daemon that asks for no token (the default on loopback)
+ * would otherwise let any web page the user opens start, pause or kill its tasks with a
+ * request a browser sends without asking (a POST without a body). Programs (curl, the CLI)
+ * send neither header and are not concerned; nor is a request with a bearer token, which a
+ * page cannot make a browser send to another site without a preflight the daemon does not grant.
+ */
+export async function refuseCrossSiteChanges(request: FastifyRequest): Promise<void> {
+  if (readMethods.has(request.method) || request.headers.authorization !== undefined || requestSite(request) !== 'cross') return;
+  throw new SchedulerError(
+    'forbidden',
+    `a page of another site cannot change anything here (${request.method} ${request.url.split('?')[0]}): use the dashboard on the daemon's own address, or send a bearer token`,
+  );
 }

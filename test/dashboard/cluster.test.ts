@@ -2,7 +2,10 @@
  * The dashboard of a cluster, in real Chromium: two daemons sharing one PostgreSQL store
  * (test/support/postgres.ts), each listed on the Nodes screen with its state, heartbeat and
  * load, whichever one serves the page; a task submitted through one is seen by the other's.
+ * Without a token, a page of another site still cannot change anything.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../support/browser.js';
@@ -57,5 +60,31 @@ describe('a cluster', () => {
     await page.getByRole('link', { name: 'shared-task' }).waitFor();
     expect(await page.getByText('anonymous (admin)').count()).toBe(1);
     expect(await page.getByRole('button', { name: 'Log out' }).count()).toBe(0);
+  });
+
+  test('without a token, a page of another site cannot pause a task, which the dashboard\'s own page can', async () => {
+    const url = daemons[0]!.url;
+    await fetch(`${url}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'no-token-target', type: 'cron', time: '1h', script: 'true' }) });
+    const elsewhere = createServer((_request, response) =>
+      response.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>elsewhere</title><script>
+        fetch("${url}/api/tasks/no-token-target/pause", { method: "POST", mode: "no-cors" }).finally(() => { document.title = "sent"; });
+      </script>`),
+    );
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    try {
+      const page = await open(`http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/`);
+      await page.waitForFunction(() => document.title === 'sent');
+      const refused = await waitFor('the attempt in the audit log', async () => {
+        const { entries } = (await (await fetch(`${url}/api/audit`)).json()) as { entries: Array<{ path: string; status: number }> };
+        return entries.find((entry) => entry.path === '/api/tasks/no-token-target/pause');
+      });
+      expect(refused.status).toBe(403);
+      const task = (await (await fetch(`${url}/api/tasks/no-token-target`)).json()) as { status: string };
+      expect(task.status).toBe('ToBeExecuted');
+      const own = await open(url);
+      expect(await own.evaluate(async () => (await fetch('/api/tasks/no-token-target/pause', { method: 'POST' })).status)).toBe(200);
+    } finally {
+      await new Promise((resolve) => elsewhere.close(resolve));
+    }
   });
 });

@@ -72,7 +72,7 @@ describe('POST /api/session', () => {
     harness = await start();
     for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }] as Headers[]) {
       const { response } = await login('operator-secret', headers);
-      expect(expectError(response, 403, 'forbidden'), JSON.stringify(headers)).toMatch(/another site cannot log in/);
+      expect(expectError(response, 403, 'forbidden'), JSON.stringify(headers)).toMatch(/a page of another site cannot change anything here \(POST \/api\/session\)/);
       expect(response.headers['set-cookie']).toBeUndefined();
     }
     expect((await login('operator-secret', sameOrigin)).response.statusCode).toBe(201);

@@ -7,11 +7,10 @@
 import { fastifyCookie } from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { SchedulerError } from '../../core/errors.js';
 import { CreateSessionBody, SessionJson } from '../../protocol/schemas.js';
 import { sessionCookieName, sessionIdOf } from '../auth.js';
-import { requestSite } from '../request-site.js';
 import type { Sessions } from '../sessions.js';
 import { answer, commonErrors, emptyAnswer, errorResponses } from './responses.js';
 
@@ -36,17 +35,9 @@ export interface SessionRouteOptions {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/**
- * Login and logout take no credentials from the request, so they are the routes a page of
- * another site could make a browser call (logging it in to the attacker's session, or out):
- * refused when the browser says the request comes from elsewhere. Clients that say nothing
- * (curl) may call them.
- */
-function refuseCrossSite(request: FastifyRequest): void {
-  if (requestSite(request) === 'cross') {
-    throw new SchedulerError('forbidden', `a page of another site cannot log in or out (${request.method} /api/session): use the dashboard on the daemon's own address`);
-  }
-}
+// Login and logout take no credentials from the request, so they are the routes a page of
+// another site could make a browser call (logging it in to the attacker's session, or out):
+// the app's rule against changes from other sites (request-site.ts) refuses those.
 
 export async function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions): Promise<void> {
   // Only the routes that ask for it are limited (config.rateLimit): the login alone.
@@ -70,7 +61,6 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRouteO
       response: { 201: answer('Logged in: who, and when the session ends', SessionJson), ...errorResponses(...commonErrors, 409, 429) },
     },
   }, async (request, reply) => {
-    refuseCrossSite(request);
     if (!options.tokenRequired) {
       throw new SchedulerError('status_conflict', 'this daemon asks for no token, so there is nothing to log in to: every request is admitted; start it with --token-file (or SCHEDULER_TOKEN) to require one');
     }
@@ -112,7 +102,6 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRouteO
       response: { 204: emptyAnswer('Logged out'), ...errorResponses(...commonErrors) },
     },
   }, async (request, reply) => {
-    refuseCrossSite(request);
     const id = sessionIdOf(request);
     const ended = id === undefined ? undefined : await options.sessions?.close(id);
     // The audit log then records who logged out.
