@@ -6,9 +6,9 @@
 import { createContext, h } from 'preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
-import type { TaskAction } from './api.js';
 import type { ZoneChoice } from './format.js';
-import type { Role, SessionView } from './views.js';
+import type { SessionView } from './views.js';
+export { mayDo, refusedBecause } from './permissions.js';
 
 export const html = htm.bind(h);
 
@@ -18,19 +18,6 @@ export interface Shared {
 }
 export const SharedContext = createContext<Shared>({ session: { name: '', role: 'viewer', expiresAt: null, tokenRequired: true }, zone: 'utc' });
 export const useShared = (): Shared => useContext(SharedContext);
-
-/**
- * Which buttons a role may press, as the daemon's table of roles decides (src/server/roles.ts):
- * the daemon refuses the rest with 403 anyway; the dashboard disables them and says why.
- */
-const actionsOf: Record<Role, readonly (TaskAction | 'submit')[]> = {
-  admin: ['submit', 'stop', 'kill', 'pause', 'resume', 'run', 'delete'],
-  operator: ['submit', 'stop', 'kill', 'pause', 'resume', 'run'],
-  viewer: [],
-  metrics: [],
-};
-export const mayDo = (role: Role, action: TaskAction | 'submit'): boolean => actionsOf[role].includes(action);
-export const refusedBecause = (role: Role, what: string): string => `your role, ${role}, may not ${what}; ask an admin for an operator or admin token`;
 
 /** The time now, moving once a second: for countdowns and the durations of runs in progress. */
 export function useNow(): number {

@@ -6,7 +6,9 @@ import { describe, expect, test } from 'vitest';
 import { runOutcomes as coreOutcomes, taskStatuses as coreStatuses } from '../../src/core/task.js';
 import { countdown, cronInWords, formatDuration, formatTime, scheduleInWords } from '../../src/dashboard/format.js';
 import { addPiece, keptText } from '../../src/dashboard/output-text.js';
+import { commandRoutes, mayDo, type Command } from '../../src/dashboard/permissions.js';
 import { runOutcomes, taskStatuses } from '../../src/dashboard/views.js';
+import { mayCall, roles } from '../../src/server/roles.js';
 
 describe('the schedule in words', () => {
   test.each([
@@ -89,4 +91,12 @@ describe('output pieces put together by byte offset', () => {
 test("the dashboard's statuses and outcomes are the daemon's", () => {
   expect([...taskStatuses]).toEqual([...coreStatuses]);
   expect([...runOutcomes]).toEqual([...coreOutcomes]);
+});
+
+test("the buttons a role may press are the routes the daemon lets it call", () => {
+  for (const role of roles) {
+    for (const [command, operationId] of Object.entries(commandRoutes) as Array<[Command, string]>) {
+      expect(mayDo(role, command), `${role} ${command}`).toBe(mayCall(role, operationId, { hideOutputFromViewers: false }));
+    }
+  }
 });
