@@ -13,12 +13,12 @@ import type { Clock } from '../core/clock.js';
 import { isStoreFault, SchedulerError } from '../core/errors.js';
 import { queueOf, unboundedSlots, type ConcurrencySnapshot, type SlotLimits } from '../core/run-slots.js';
 import { newTask, parseSubmission, type Submission, type SubmissionLimits } from '../core/submission.js';
-import { dueAt, noOutput, type CapturedOutput, type OutputCounts, type Run, runKeyOf, type RunOutcome, type RunSummary, type Task, type TaskStatus } from '../core/task.js';
-import { IllegalTransition, transition, type Effect, type RunResult, type TaskEvent, type Transition } from '../core/transition.js';
+import { dueAt, type Run, runKeyOf, type RunOutcome, type Task, type TaskStatus } from '../core/task.js';
+import { IllegalTransition, transition, type RunResult, type TaskEvent, type Transition } from '../core/transition.js';
 import type { RunLauncher } from '../runner/run-launcher.js';
 import type { ClaimOutcome, FireClaims } from '../store/fire-claims.js';
 import type { ExpiredRun, LiveRun, RemoteRun, RunKey, RunLeases, RunRequests } from '../store/run-leases.js';
-import type { ListAllRunsParams, RunChange, RunPage, RunSummaryPage, Takeover, TaskPage, TaskStore } from '../store/task-store.js';
+import type { ListAllRunsParams, RunPage, RunSummaryPage, Takeover, TaskPage, TaskStore } from '../store/task-store.js';
 import type { ChangeFeed } from './change-feed.js';
 import { FiringLoop, fireInstant } from './firing-loop.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -29,6 +29,8 @@ import { RunSupervisor, type Admission } from './run-supervisor.js';
 import type { EngineLog } from './engine-log.js';
 import { silentFaults, type FaultReporter } from './fault-log.js';
 import { RunEndBacklog, type CommitOutcome } from './run-end-backlog.js';
+import { notFound, TaskReads } from './task-reads.js';
+import { runChangeFor } from './run-records.js';
 import { ignoredActivity, type LiveOutput, type TaskActivity } from './task-activity.js';
 
 export type { EngineLog };
@@ -118,6 +120,8 @@ export class Engine {
   private readonly activity: TaskActivity;
   /** Ends of runs the store refused, waiting to be committed. */
   private readonly heldEnds: RunEndBacklog;
+  /** Tasks and runs as they are now (task-reads.ts). */
+  private readonly reads: TaskReads;
   /** Renews this node's leases and takes over expired ones (shared stores only). */
   private readonly leaseKeeper: LeaseKeeper | undefined;
   /** Runs whose lease this node lost: their end is not recorded, and that is expected. */
@@ -161,6 +165,12 @@ export class Engine {
       log: options.log,
       faults,
       maxOutputBytes: options.maxHeldOutputBytes ?? 64 * 1024 * 1024,
+    });
+    this.reads = new TaskReads({
+      store: options.store,
+      keepRuns: options.keepRuns,
+      heldEnd: (taskId, run) => this.heldEnds.resultOf(taskId, run),
+      liveOutput: (taskId, run) => this.runs.liveOutput(taskId, run),
     });
     if (options.leases) {
       this.leaseKeeper = new LeaseKeeper({
@@ -403,10 +413,8 @@ export class Engine {
   }
 
   /** A task without its runs; not_found when there is no such task. */
-  async getTask(id: string): Promise<Task> {
-    const task = await this.options.store.getTask(id);
-    if (!task) throw notFound(id);
-    return task;
+  getTask(id: string): Promise<Task> {
+    return this.reads.getTask(id);
   }
 
   /** The output so far of run `run` of the task (by default its first run in progress); undefined when it is not executing here. */
@@ -424,82 +432,34 @@ export class Engine {
     return this.options.store.taskVersion(id);
   }
 
-  /** A task and its runs; not_found when there is no such task. */
-  async get(id: string): Promise<TaskWithRuns> {
-    const found = await this.options.store.getTaskWithRuns(id);
-    if (!found) throw notFound(id);
-    return { task: found.task, runs: found.runs.map((run) => this.asNow(id, run)) };
+  /** A task and its runs, each as it is now (task-reads.ts); not_found when there is no such task. */
+  get(id: string): Promise<TaskWithRuns> {
+    return this.reads.get(id);
   }
 
   /** A page of a task's runs, newest first; not_found when there is no such task. */
-  async listRuns(params: { id: string; limit: number; cursor?: string; outcome?: RunOutcome }): Promise<RunPage> {
-    const page = await this.options.store.listRunsPage({ taskId: params.id, limit: params.limit, cursor: params.cursor, outcome: params.outcome });
-    // An empty page may mean no such task: say so rather than answer an empty list.
-    if (page.runs.length === 0 && !(await this.options.store.getTask(params.id))) throw notFound(params.id);
-    return { ...page, runs: page.runs.map((run) => this.asNow(params.id, run)) };
+  listRuns(params: { id: string; limit: number; cursor?: string; outcome?: RunOutcome }): Promise<RunPage> {
+    return this.reads.listRuns(params);
   }
 
   /** One run of a task; not_found when there is no such task or run (pruned, or not yet). */
-  async getRun(id: string, run: number): Promise<Run> {
-    const found = await this.options.store.getRun(id, run);
-    if (found) return this.asNow(id, found);
-    const task = await this.options.store.getTask(id);
-    if (!task) throw notFound(id);
-    const why = run > task.lastRun ? `it has had ${task.lastRun} so far` : `it was pruned (the daemon keeps the last ${this.options.keepRuns})`;
-    throw new SchedulerError('not_found', `task "${id}" has no run ${run}: ${why}`);
-  }
-
-  /**
-   * A run as it is now: one that ended while the store refused writes shows how it ended;
-   * one in progress shows the output it has written so far (the store gets its output when
-   * it ends).
-   */
-  private asNow(taskId: string, run: Run): Run {
-    if (run.outcome !== 'running') return run;
-    // Ended, but the store refused the record so far: show how it ended.
-    const ended = this.heldEnds.resultOf(taskId, run.run);
-    if (ended) {
-      const { outcome, startedAt, finishedAt, exitCode, signal, error, stdout, stderr, limit, waitedMs } = ended;
-      return { ...run, outcome, startedAt: startedAt ?? run.startedAt, finishedAt, exitCode, signal, error, stdout, stderr,
-        ...(limit === undefined ? {} : { limit }), ...(waitedMs === undefined ? {} : { waitedMs }) };
-    }
-    const live = this.runs.liveOutput(taskId, run.run);
-    return live ? { ...run, stdout: live.stdout, stderr: live.stderr } : run;
+  getRun(id: string, run: number): Promise<Run> {
+    return this.reads.getRun(id, run);
   }
 
   /** A page of tasks: in submission order, or in id order with a prefix. */
   list(params: { limit: number; cursor?: string; status?: TaskStatus; prefix?: string }): Promise<TaskPage> {
-    return this.options.store.listTasks(params);
+    return this.reads.list(params);
   }
 
-  /** The outcomes of the last `count` runs of each task of `taskIds`, oldest first, as they are now (one read of the store). */
-  async recentOutcomes(taskIds: readonly string[], count: number): Promise<Map<string, RunOutcome[]>> {
-    const recent = await this.options.store.listRecentOutcomes(taskIds, count);
-    const outcomes = new Map<string, RunOutcome[]>();
-    for (const [taskId, entries] of recent) {
-      // A run that ended while the store refused its record: how it ended, as asNow shows it.
-      outcomes.set(taskId, entries.map(({ run, outcome }) => (outcome === 'running' ? (this.heldEnds.resultOf(taskId, run)?.outcome ?? outcome) : outcome)));
-    }
-    return outcomes;
+  /** The outcomes of the last `count` runs of each task of `taskIds`, oldest first, as they are now. */
+  recentOutcomes(taskIds: readonly string[], count: number): Promise<Map<string, RunOutcome[]>> {
+    return this.reads.recentOutcomes(taskIds, count);
   }
 
   /** A page of the runs of every task, newest fire first, without the text of their output. */
-  async listAllRuns(params: ListAllRunsParams): Promise<RunSummaryPage> {
-    const page = await this.options.store.listAllRunsPage(params);
-    return { ...page, runs: page.runs.map((run) => this.summaryAsNow(run)) };
-  }
-
-  /** asNow for a run listed without its output: how it ended if that is held, else its output's counts so far. */
-  private summaryAsNow(run: RunSummary): RunSummary {
-    if (run.outcome !== 'running') return run;
-    const ended = this.heldEnds.resultOf(run.taskId, run.run);
-    if (ended) {
-      const { outcome, startedAt, finishedAt, exitCode, signal, error, stdout, stderr, limit, waitedMs } = ended;
-      return { ...run, outcome, startedAt: startedAt ?? run.startedAt, finishedAt, exitCode, signal, error, stdout: countsOf(stdout), stderr: countsOf(stderr),
-        ...(limit === undefined ? {} : { limit }), ...(waitedMs === undefined ? {} : { waitedMs }) };
-    }
-    const live = this.runs.liveOutput(run.taskId, run.run);
-    return live ? { ...run, stdout: countsOf(live.stdout), stderr: countsOf(live.stderr) } : run;
+  listAllRuns(params: ListAllRunsParams): Promise<RunSummaryPage> {
+    return this.reads.listAllRuns(params);
   }
 
   /** How many runs are executing now. */
@@ -549,7 +509,7 @@ export class Engine {
         await this.options.store.saveTask({
           task: result.task,
           expectedVersion: task.version,
-          runChange: this.runChangeFor(result.effect, admission.waits, takeover),
+          runChange: runChangeFor(result.effect, admission.waits, this.options.outputCap, takeover),
           keepRuns: this.options.keepRuns,
         });
       } catch (error) {
@@ -572,34 +532,6 @@ export class Engine {
     if (this.options.claims) return;
     if (task.state.status === 'Executing') this.lastWritten.set(task.id, task);
     else this.lastWritten.delete(task.id);
-  }
-
-  /** The run record `effect` writes; a run that `waits` for a free slot is recorded waiting, not started. */
-  private runChangeFor(effect: Effect | null, waits: boolean, takeover?: Takeover): RunChange | undefined {
-    if (!effect) return undefined;
-    const blank = { exitCode: null, signal: null, stdout: noOutput, stderr: noOutput, outputCap: this.options.outputCap };
-    switch (effect.kind) {
-      case 'startRun': {
-        const { missed } = effect;
-        const started = waits ? { startedAt: null, waiting: true as const } : { startedAt: effect.startedAt };
-        return {
-          kind: 'insert',
-          run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, attempt: effect.attempt, ...started, finishedAt: null, outcome: 'running', error: null },
-          ...(missed ? { skipped: { ...blank, ...missed, attempt: 1, startedAt: null, finishedAt: effect.startedAt, outcome: 'skipped' as const, error: missed.reason } } : {}),
-        };
-      }
-      case 'skipRun':
-        return {
-          kind: 'insert',
-          run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, attempt: 1, startedAt: null, finishedAt: effect.at, outcome: 'skipped', error: effect.reason },
-        };
-      case 'finishRun':
-        return { kind: 'finish', run: effect.run, result: effect.result, ...(takeover ? { takeover } : {}) };
-      case 'recordStart':
-        return { kind: 'start', run: effect.run, startedAt: effect.startedAt };
-      case 'killRun':
-        return undefined; // its end is recorded when the run ends
-    }
   }
 
   /** What follows a committed write: start the run it asked for, re-arm, tell watchers. */
@@ -693,7 +625,7 @@ export class Engine {
             return undefined;
           }
           fired.set(task.id, { result, admission });
-          return { task: result.task, expectedVersion: task.version, runChange: this.runChangeFor(result.effect, false), keepRuns: this.options.keepRuns };
+          return { task: result.task, expectedVersion: task.version, runChange: runChangeFor(result.effect, false, this.options.outputCap), keepRuns: this.options.keepRuns };
         },
       });
     } catch (error) {
@@ -775,10 +707,6 @@ export class Engine {
   }
 }
 
-function notFound(id: string): SchedulerError {
-  return new SchedulerError('not_found', `no task with id "${id}"; "scheduler list" shows the tasks there are`);
-}
-
 function requireVersion(task: Task, expectedVersions: ExpectedVersions | undefined): void {
   if (expectedVersions === undefined || expectedVersions.includes(task.version)) return;
   const why =
@@ -790,9 +718,4 @@ function requireVersion(task: Task, expectedVersions: ExpectedVersions | undefin
 
 function isVersionConflict(error: unknown): boolean {
   return error instanceof SchedulerError && error.code === 'version_conflict';
-}
-
-/** An output's counts, without its text. */
-function countsOf({ totalBytes, droppedBytes, droppedAt }: CapturedOutput): OutputCounts {
-  return { totalBytes, droppedBytes, droppedAt };
 }
