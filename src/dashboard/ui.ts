@@ -38,6 +38,52 @@ export function usePolling(load: () => void, everyMs: number, deps: unknown[]): 
   }, deps);
 }
 
+/** Server-side pages followed by cursor: the cursor of the page shown, and those before it to go back. */
+export interface CursorPages {
+  /** The cursor of the page shown (undefined: the first). */
+  cursor: string | undefined;
+  /** Back to the first page (the filters changed). */
+  restart(): void;
+  /** The page before, if any. */
+  back(): void;
+  /** The page at `next`, the nextCursor of the page shown. */
+  forward(next: string): void;
+  /** 1 for the first page. */
+  number: number;
+}
+
+export function useCursorPages(): CursorPages {
+  // The cursors of the pages before this one, to go back; the current page's own cursor.
+  const [before, setBefore] = useState<Array<string | undefined>>([]);
+  const [cursor, setCursor] = useState<string | undefined>(undefined);
+  return {
+    cursor,
+    number: before.length + 1,
+    restart: () => {
+      setBefore([]);
+      setCursor(undefined);
+    },
+    back: () => {
+      if (before.length === 0) return;
+      setCursor(before[before.length - 1]);
+      setBefore(before.slice(0, -1));
+    },
+    forward: (next) => {
+      setBefore([...before, cursor]);
+      setCursor(next);
+    },
+  };
+}
+
+/** The buttons to the page before and the page after, and the page's number. */
+export function Pager({ pages, nextCursor, label, previous, next }: { pages: CursorPages; nextCursor: string | null | undefined; label: string; previous: string; next: string }) {
+  return html`<nav class="pager" aria-label=${label}>
+    <button type="button" disabled=${pages.number === 1} onClick=${pages.back}>${previous}</button>
+    <span class="muted">page ${pages.number}</span>
+    <button type="button" disabled=${!nextCursor} onClick=${() => nextCursor && pages.forward(nextCursor)}>${next}</button>
+  </nav>`;
+}
+
 const statusWords: Record<string, string> = {
   ToBeExecuted: 'scheduled',
   Executing: 'running',

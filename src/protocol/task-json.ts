@@ -62,38 +62,17 @@ export function taskJson(task: Task, runs: Run[]): TaskJson {
 
 /** One run. */
 export function runJson(run: Run): RunJson {
-  return {
-    run: run.run,
-    scheduledAt: iso(run.scheduledAt),
-    attempt: run.attempt,
-    startedAt: isoOrNull(run.startedAt),
-    finishedAt: isoOrNull(run.finishedAt),
-    outcome: run.outcome,
-    exitCode: run.exitCode,
-    signal: run.signal,
-    error: run.error,
-    limit: run.limit ?? null,
-    waitedMs: run.waitedMs ?? null,
-    waiting: run.waiting === true,
-    ...(run.node === undefined ? {} : { node: run.node }),
-    stdout: run.stdout.text,
-    stderr: run.stderr.text,
-    stdoutBytes: run.stdout.totalBytes,
-    stderrBytes: run.stderr.totalBytes,
-    stdoutTruncated: run.stdout.droppedBytes > 0,
-    stderrTruncated: run.stderr.droppedBytes > 0,
-    stdoutDroppedBytes: run.stdout.droppedBytes,
-    stderrDroppedBytes: run.stderr.droppedBytes,
-    stdoutDroppedAt: run.stdout.droppedAt,
-    stderrDroppedAt: run.stderr.droppedAt,
-    outputCap: run.outputCap,
-  };
+  return { ...runFieldsJson(run), stdout: run.stdout.text, stderr: run.stderr.text };
 }
 
 /** A run in the history across tasks: with its task, without the text of its output. */
 export function runSummaryJson(run: RunSummary): RunSummaryJson {
+  return { taskId: run.taskId, ...runFieldsJson(run) };
+}
+
+/** The fields of a run's JSON but the text of its output: what a run and its summary share. */
+function runFieldsJson(run: Run | RunSummary) {
   return {
-    taskId: run.taskId,
     run: run.run,
     scheduledAt: iso(run.scheduledAt),
     attempt: run.attempt,

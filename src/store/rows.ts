@@ -159,6 +159,15 @@ export function rowToTask(row: TaskRow): Task {
 
 export function rowToRun(row: RunRow): Run {
   return {
+    ...runFieldsOf(row),
+    stdout: { text: row.stdout, ...outputCountsOf(row, 'stdout') },
+    stderr: { text: row.stderr, ...outputCountsOf(row, 'stderr') },
+  };
+}
+
+/** The fields of a run read from its row but its output: what a run and its summary share. */
+function runFieldsOf(row: RunSummaryRow | RunRow) {
+  return {
     run: row.run,
     scheduledAt: row.scheduled_at,
     attempt: row.attempt,
@@ -168,14 +177,19 @@ export function rowToRun(row: RunRow): Run {
     exitCode: row.exit_code,
     signal: row.signal,
     error: row.error,
-    stdout: { text: row.stdout, totalBytes: row.stdout_bytes, droppedBytes: row.stdout_dropped, droppedAt: row.stdout_dropped_at },
-    stderr: { text: row.stderr, totalBytes: row.stderr_bytes, droppedBytes: row.stderr_dropped, droppedAt: row.stderr_dropped_at },
     outputCap: row.output_cap,
     ...(row.limit_hit === null ? {} : { limit: row.limit_hit as ResourceLimitName }),
     ...(row.waited_ms === null ? {} : { waitedMs: row.waited_ms }),
     ...(row.waiting === 1 ? { waiting: true as const } : {}),
     ...(row.owner_node ? { node: row.owner_node } : {}),
   };
+}
+
+/** How many bytes of a stream its run wrote, and which were dropped. */
+function outputCountsOf(row: RunSummaryRow | RunRow, stream: 'stdout' | 'stderr') {
+  return stream === 'stdout'
+    ? { totalBytes: row.stdout_bytes, droppedBytes: row.stdout_dropped, droppedAt: row.stdout_dropped_at }
+    : { totalBytes: row.stderr_bytes, droppedBytes: row.stderr_dropped, droppedAt: row.stderr_dropped_at };
 }
 
 /**
@@ -192,25 +206,7 @@ export const runSummaryColumns = [
 export type RunSummaryRow = Omit<RunRow, 'stdout' | 'stderr'> & { task_id: string };
 
 export function rowToRunSummary(row: RunSummaryRow): RunSummary {
-  return {
-    taskId: row.task_id,
-    run: row.run,
-    scheduledAt: row.scheduled_at,
-    attempt: row.attempt,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    outcome: row.outcome as RunOutcome,
-    exitCode: row.exit_code,
-    signal: row.signal,
-    error: row.error,
-    stdout: { totalBytes: row.stdout_bytes, droppedBytes: row.stdout_dropped, droppedAt: row.stdout_dropped_at },
-    stderr: { totalBytes: row.stderr_bytes, droppedBytes: row.stderr_dropped, droppedAt: row.stderr_dropped_at },
-    outputCap: row.output_cap,
-    ...(row.limit_hit === null ? {} : { limit: row.limit_hit as ResourceLimitName }),
-    ...(row.waited_ms === null ? {} : { waitedMs: row.waited_ms }),
-    ...(row.waiting === 1 ? { waiting: true as const } : {}),
-    ...(row.owner_node ? { node: row.owner_node } : {}),
-  };
+  return { taskId: row.task_id, ...runFieldsOf(row), stdout: outputCountsOf(row, 'stdout'), stderr: outputCountsOf(row, 'stderr') };
 }
 
 /** A task as the parameters of its row in `tasks`. */

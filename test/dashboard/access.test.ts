@@ -41,16 +41,6 @@ afterAll(async () => {
   await new Promise((resolve) => otherOrigin?.close(resolve));
 });
 
-async function apiCall<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${daemon.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
-}
-
 async function loggedIn(token: string): Promise<Page> {
   const context = await browser.newContext();
   // Shorter than the test's own deadline, so that a wait that fails says what it waited for.
@@ -65,7 +55,7 @@ async function loggedIn(token: string): Promise<Page> {
 
 describe('a viewer', () => {
   test('sees every command disabled, and the daemon refuses one sent anyway', async () => {
-    await apiCall('POST', '/api/tasks', { id: 'watched', type: 'cron', time: '1h', script: 'true' });
+    await daemon.request('POST', '/api/tasks', { id: 'watched', type: 'cron', time: '1h', script: 'true' });
     const page = await loggedIn(viewerToken);
     expect(await page.getByText('watcher (viewer)').count()).toBe(1);
     await page.getByLabel('Select watched').check();
@@ -83,13 +73,13 @@ describe('a viewer', () => {
 
     const status = await page.evaluate(async () => (await fetch('/api/tasks/watched/pause', { method: 'POST' })).status);
     expect(status).toBe(403);
-    expect((await apiCall<{ status: string }>('GET', '/api/tasks/watched')).body.status).toBe('ToBeExecuted');
+    expect((await daemon.request<{ status: string }>('GET', '/api/tasks/watched')).body.status).toBe('ToBeExecuted');
   });
 });
 
 describe('another origin', () => {
   test("cannot change anything with the dashboard's session, which the dashboard's own origin can", async () => {
-    await apiCall('POST', '/api/tasks', { id: 'target', type: 'cron', time: '1h', script: 'true' });
+    await daemon.request('POST', '/api/tasks', { id: 'target', type: 'cron', time: '1h', script: 'true' });
     const page = await loggedIn(adminToken);
     const daemonUrl = daemon.url;
     // A page elsewhere (another port of the same host: the same site, so a SameSite=Strict
@@ -105,18 +95,18 @@ describe('another origin', () => {
     // The form's post navigates the page to the daemon's answer.
     await elsewhere.waitForURL(`${daemonUrl}/api/tasks/target/run`);
     const refused = await waitFor('both requests in the audit log', async () => {
-      const { body } = await apiCall<{ entries: Array<{ path: string; status: number; token: string | null }> }>('GET', '/api/audit?limit=50');
+      const { body } = await daemon.request<{ entries: Array<{ path: string; status: number; token: string | null }> }>('GET', '/api/audit?limit=50');
       const tried = body.entries.filter((entry) => entry.path === '/api/tasks/target/pause' || entry.path === '/api/tasks/target/run');
       return tried.length >= 2 ? tried : undefined;
     });
     for (const entry of refused) expect(entry.status).toBe(403);
-    const target = await apiCall<{ status: string; results: unknown[] }>('GET', '/api/tasks/target');
+    const target = await daemon.request<{ status: string; results: unknown[] }>('GET', '/api/tasks/target');
     expect(target.body.status).toBe('ToBeExecuted');
     expect(target.body.results).toEqual([]);
 
     // The same change from the dashboard's own origin goes through.
     const own = await page.evaluate(async () => (await fetch('/api/tasks/target/pause', { method: 'POST' })).status);
     expect(own).toBe(200);
-    expect((await apiCall<{ status: string }>('GET', '/api/tasks/target')).body.status).toBe('Paused');
+    expect((await daemon.request<{ status: string }>('GET', '/api/tasks/target')).body.status).toBe('Paused');
   });
 });

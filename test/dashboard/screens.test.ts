@@ -33,17 +33,6 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** The API as the admin, beside the browser: to set the scene and to check what the page did. */
-async function apiCall<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${daemon.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
-}
-
 /** A page of a fresh browser context, logged in unless asked not to be. */
 async function newPage(options: { timezoneId?: string; colorScheme?: 'light' | 'dark'; width?: number; loggedOut?: boolean } = {}): Promise<Page> {
   const context = await browser.newContext({
@@ -113,7 +102,7 @@ describe('the new task form', () => {
     await page.getByLabel('Script (bash)').fill('echo from the form');
     await page.getByRole('button', { name: 'Submit' }).click();
     await page.getByRole('heading', { name: /from-the-form/ }).waitFor();
-    const stored = await apiCall<{ type: string; time: string; script: string }>('GET', '/api/tasks/from-the-form');
+    const stored = await daemon.request<{ type: string; time: string; script: string }>('GET', '/api/tasks/from-the-form');
     expect(stored.status).toBe(200);
     expect(stored.body).toMatchObject({ type: 'cron', time: '1h', script: 'echo from the form' });
   });
@@ -122,8 +111,8 @@ describe('the new task form', () => {
 describe('a run', () => {
   test("its output appears live, and the page kills it", async () => {
     const script = 'for i in $(seq 1 600); do echo "line $i"; sleep 0.1; done';
-    expect((await apiCall('POST', '/api/tasks', { id: 'talker', type: 'delay', time: '1ms', script })).status).toBe(201);
-    await waitFor('the run to start', async () => (await apiCall<{ status: string }>('GET', '/api/tasks/talker')).body.status === 'Executing');
+    expect((await daemon.request('POST', '/api/tasks', { id: 'talker', type: 'delay', time: '1ms', script })).status).toBe(201);
+    await waitFor('the run to start', async () => (await daemon.request<{ status: string }>('GET', '/api/tasks/talker')).body.status === 'Executing');
 
     const page = await newPage();
     await openDashboard(page);
@@ -136,7 +125,7 @@ describe('a run', () => {
 
     await page.getByRole('button', { name: 'Kill' }).click();
     await page.locator('.outcome-text').filter({ hasText: 'killed' }).waitFor();
-    const run = await apiCall<{ outcome: string }>('GET', '/api/tasks/talker/runs/1');
+    const run = await daemon.request<{ outcome: string }>('GET', '/api/tasks/talker/runs/1');
     expect(run.body.outcome).toBe('killed');
   });
 });
@@ -150,8 +139,8 @@ describe('a run, further', () => {
   test('after a dropped connection, the output resumes where it stopped, nothing missed or doubled', async () => {
     const link = await new TcpLink('127.0.0.1', daemon.port).open();
     try {
-      expect((await apiCall('POST', '/api/tasks', { id: 'resumer', type: 'delay', time: '1ms', script: counting(3000) })).status).toBe(201);
-      await waitFor('the run to start', async () => (await apiCall<{ status: string }>('GET', '/api/tasks/resumer')).body.status === 'Executing');
+      expect((await daemon.request('POST', '/api/tasks', { id: 'resumer', type: 'delay', time: '1ms', script: counting(3000) })).status).toBe(201);
+      await waitFor('the run to start', async () => (await daemon.request<{ status: string }>('GET', '/api/tasks/resumer')).body.status === 'Executing');
       const base = `http://127.0.0.1:${link.port}`;
       const page = await newPage();
       await openDashboard(page, base);
@@ -164,7 +153,7 @@ describe('a run, further', () => {
       const before = wholeLines(await stdout.textContent()).length;
       // The run goes on writing while the page cannot hear it.
       await waitFor('the run to write 40 more lines', async () => {
-        const { body } = await apiCall<{ text: string }>('GET', `/api/tasks/resumer/runs/1/output?stream=stdout&offset=0`);
+        const { body } = await daemon.request<{ text: string }>('GET', `/api/tasks/resumer/runs/1/output?stream=stdout&offset=0`);
         return body.text.includes(`line ${before + 40}\n`);
       });
       await link.open();
@@ -172,16 +161,16 @@ describe('a run, further', () => {
       await page.locator('[data-link="live"]').waitFor();
       expectCounted(wholeLines(await stdout.textContent()));
     } finally {
-      await apiCall('POST', '/api/tasks/resumer/kill');
+      await daemon.request('POST', '/api/tasks/resumer/kill');
       await link.cut();
     }
   });
 
   test('the output follows its end, unless the user scrolls up to read', async () => {
-    expect((await apiCall('POST', '/api/tasks', { id: 'scroller', type: 'delay', time: '1ms', script: counting(3000) })).status).toBe(201);
+    expect((await daemon.request('POST', '/api/tasks', { id: 'scroller', type: 'delay', time: '1ms', script: counting(3000) })).status).toBe(201);
     const page = await newPage();
     await openDashboard(page);
-    await waitFor('the run to start', async () => (await apiCall<{ status: string }>('GET', '/api/tasks/scroller')).body.status === 'Executing');
+    await waitFor('the run to start', async () => (await daemon.request<{ status: string }>('GET', '/api/tasks/scroller')).body.status === 'Executing');
     await page.goto(`${daemon.url}/#/tasks/scroller/runs/1`);
     const stdout = page.locator('pre[data-stream="stdout"]');
     const scroll = () => stdout.evaluate((pane) => ({ top: pane.scrollTop, bottom: pane.scrollHeight - pane.clientHeight, lines: pane.textContent?.split('\n').length ?? 0 }));
@@ -198,13 +187,13 @@ describe('a run, further', () => {
     await stdout.evaluate((pane) => pane.scrollTo({ top: pane.scrollHeight }));
     now = await grown((await scroll()).lines);
     expect(now.top).toBeGreaterThanOrEqual(now.bottom - 8);
-    await apiCall('POST', '/api/tasks/scroller/kill');
+    await daemon.request('POST', '/api/tasks/scroller/kill');
   });
 
   test('a run that wrote more than its cap says so, and its whole kept output downloads', async () => {
     const script = 'echo first; head -c 3000000 /dev/zero | tr "\\0" x; echo; echo last';
-    expect((await apiCall('POST', '/api/tasks', { id: 'wordy', type: 'delay', time: '1ms', script })).status).toBe(201);
-    await waitFor('the run to end', async () => (await apiCall<{ status: string }>('GET', '/api/tasks/wordy')).body.status === 'Executed');
+    expect((await daemon.request('POST', '/api/tasks', { id: 'wordy', type: 'delay', time: '1ms', script })).status).toBe(201);
+    await waitFor('the run to end', async () => (await daemon.request<{ status: string }>('GET', '/api/tasks/wordy')).body.status === 'Executed');
     const page = await newPage();
     await openDashboard(page);
     await page.goto(`${daemon.url}/#/tasks/wordy/runs/1`);
@@ -217,7 +206,7 @@ describe('a run, further', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download output' }).click()]);
     expect(download.suggestedFilename()).toBe('wordy-run1.stdout.txt');
     const saved = readFileSync((await download.path())!, 'utf8');
-    const kept = (await apiCall<{ stdout: string }>('GET', '/api/tasks/wordy/runs/1')).body.stdout;
+    const kept = (await daemon.request<{ stdout: string }>('GET', '/api/tasks/wordy/runs/1')).body.stdout;
     expect(saved).toBe(kept);
     expect(saved.startsWith('first\n') && saved.endsWith('last\n')).toBe(true);
   });
@@ -226,10 +215,10 @@ describe('a run, further', () => {
 describe('history', () => {
   test('lists runs across tasks, filtered by outcome', async () => {
     for (const [id, script] of [['history-ok', 'true'], ['history-bad', 'exit 4']] as const) {
-      expect((await apiCall('POST', '/api/tasks', { id, type: 'delay', time: '1ms', script })).status).toBe(201);
+      expect((await daemon.request('POST', '/api/tasks', { id, type: 'delay', time: '1ms', script })).status).toBe(201);
     }
     for (const id of ['history-ok', 'history-bad']) {
-      await waitFor(`${id} to end`, async () => (await apiCall<{ status: string }>('GET', `/api/tasks/${id}`)).body.status === 'Executed');
+      await waitFor(`${id} to end`, async () => (await daemon.request<{ status: string }>('GET', `/api/tasks/${id}`)).body.status === 'Executed');
     }
     const page = await newPage();
     await openDashboard(page);
@@ -252,8 +241,8 @@ describe('history', () => {
 
 describe('the task screen', () => {
   test("explains the spec's stop rules when a stop is refused, and offers only the commands that apply", async () => {
-    expect((await apiCall('POST', '/api/tasks', { id: 'started-once', type: 'delay', time: '1ms', script: 'sleep 60' })).status).toBe(201);
-    await waitFor('the run to start', async () => (await apiCall<{ status: string }>('GET', '/api/tasks/started-once')).body.status === 'Executing');
+    expect((await daemon.request('POST', '/api/tasks', { id: 'started-once', type: 'delay', time: '1ms', script: 'sleep 60' })).status).toBe(201);
+    await waitFor('the run to start', async () => (await daemon.request<{ status: string }>('GET', '/api/tasks/started-once')).body.status === 'Executing');
     const page = await newPage();
     await openDashboard(page);
     await page.goto(`${daemon.url}/#/tasks/started-once`);
@@ -265,16 +254,16 @@ describe('the task screen', () => {
     expect(await commands.getByRole('button', { name: 'Kill' }).isEnabled()).toBe(true);
     expect(await commands.getByRole('button', { name: 'Resume' }).isDisabled()).toBe(true);
     expect(await commands.getByRole('button', { name: 'Pause' }).getAttribute('title')).toBe('Pause: only a recurring task pauses');
-    expect((await apiCall<{ status: string }>('GET', '/api/tasks/started-once')).body.status).toBe('Executing');
+    expect((await daemon.request<{ status: string }>('GET', '/api/tasks/started-once')).body.status).toBe('Executing');
     await commands.getByRole('button', { name: 'Kill' }).click();
-    await waitFor('the run to be killed', async () => (await apiCall<{ status: string }>('GET', '/api/tasks/started-once')).body.status === 'Executed');
+    await waitFor('the run to be killed', async () => (await daemon.request<{ status: string }>('GET', '/api/tasks/started-once')).body.status === 'Executed');
   });
 });
 
 describe('the tasks list', () => {
   test('pages through many tasks, a page at a time, filtered by id prefix', async () => {
     const ids = Array.from({ length: 120 }, (_, i) => `page-${String(i).padStart(3, '0')}`);
-    for (const id of ids) expect((await apiCall('POST', '/api/tasks', { id, type: 'cron', time: '1h', script: 'true' })).status).toBe(201);
+    for (const id of ids) expect((await daemon.request('POST', '/api/tasks', { id, type: 'cron', time: '1h', script: 'true' })).status).toBe(201);
     const page = await newPage();
     await openDashboard(page);
     await page.getByLabel('Id starts with').fill('page-');
@@ -296,7 +285,7 @@ describe('the tasks list', () => {
   });
 
   test('selects several tasks and pauses them', async () => {
-    for (const id of ['bulk-a', 'bulk-b', 'bulk-c']) await apiCall('POST', '/api/tasks', { id, type: 'cron', time: '1h', script: 'true' });
+    for (const id of ['bulk-a', 'bulk-b', 'bulk-c']) await daemon.request('POST', '/api/tasks', { id, type: 'cron', time: '1h', script: 'true' });
     const page = await newPage();
     await openDashboard(page);
     await page.getByLabel('Id starts with').fill('bulk-');
@@ -304,14 +293,14 @@ describe('the tasks list', () => {
     await page.getByLabel('Select bulk-c').check();
     await page.getByRole('button', { name: 'Pause' }).click();
     await page.getByRole('status').filter({ hasText: 'Pause: 2 of 2 done.' }).waitFor();
-    const statuses = await Promise.all(['bulk-a', 'bulk-b', 'bulk-c'].map(async (id) => (await apiCall<{ status: string }>('GET', `/api/tasks/${id}`)).body.status));
+    const statuses = await Promise.all(['bulk-a', 'bulk-b', 'bulk-c'].map(async (id) => (await daemon.request<{ status: string }>('GET', `/api/tasks/${id}`)).body.status));
     expect(statuses).toEqual(['Paused', 'ToBeExecuted', 'Paused']);
   });
 });
 
 describe('times', () => {
   test('show in UTC, or in the browser\'s zone once toggled, remembered after a reload', async () => {
-    await apiCall('POST', '/api/tasks', { id: 'zoned', type: 'at', time: '2030-06-01T12:00:00Z', script: 'true' });
+    await daemon.request('POST', '/api/tasks', { id: 'zoned', type: 'at', time: '2030-06-01T12:00:00Z', script: 'true' });
     const page = await newPage({ timezoneId: 'Asia/Tokyo' });
     await openDashboard(page);
     await page.goto(`${daemon.url}/#/tasks/zoned`);
@@ -325,7 +314,7 @@ describe('times', () => {
 
 describe('the keyboard', () => {
   test('reaches every enabled control of the tasks and task screens with Tab, and each has a name', async () => {
-    await apiCall('POST', '/api/tasks', { id: 'keyed', type: 'cron', time: '1h', script: 'true' });
+    await daemon.request('POST', '/api/tasks', { id: 'keyed', type: 'cron', time: '1h', script: 'true' });
     const page = await newPage();
     await openDashboard(page);
     await page.getByLabel('Id starts with').fill('keyed');
@@ -376,8 +365,8 @@ describe('accessibility', () => {
   });
 
   test.each(['light', 'dark'] as const)('no serious or critical violation on any screen, and no error nor CSP refusal in the browser (%s)', async (colorScheme) => {
-    await apiCall('POST', '/api/tasks', { id: `a11y-${colorScheme}`, type: 'delay', time: '1ms', script: 'echo checked; echo oops >&2; exit 3' });
-    await waitFor('the run to end', async () => (await apiCall<{ status: string }>('GET', `/api/tasks/a11y-${colorScheme}`)).body.status === 'Executed');
+    await daemon.request('POST', '/api/tasks', { id: `a11y-${colorScheme}`, type: 'delay', time: '1ms', script: 'echo checked; echo oops >&2; exit 3' });
+    await waitFor('the run to end', async () => (await daemon.request<{ status: string }>('GET', `/api/tasks/a11y-${colorScheme}`)).body.status === 'Executed');
     const loggedOutPage = await newPage({ colorScheme, loggedOut: true });
     await loggedOutPage.goto(daemon.url);
     await loggedOutPage.getByLabel('Token').waitFor();

@@ -256,6 +256,13 @@ export class DaemonProcess {
 
   /** One request to the HTTP API; fails unless it answers 2xx. */
   async api(method: string, path: string, body?: unknown): Promise<unknown> {
+    const answer = await this.request(method, path, body);
+    if (answer.status < 200 || answer.status > 299) throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer.body;
+  }
+
+  /** One request to the HTTP API with the daemon's token (if it has one): its status and JSON body, whatever the status. */
+  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const token = this.options.env?.SCHEDULER_TOKEN;
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
@@ -266,8 +273,7 @@ export class DaemonProcess {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-    return text.length > 0 ? JSON.parse(text) : undefined;
+    return { status: response.status, body: (text.length > 0 ? JSON.parse(text) : undefined) as T };
   }
 
   /** SIGTERM, then waits for it to exit (SIGKILL if it takes longer than `timeoutMs`). */

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { formatTime } from '../format.js';
-import { ErrorNote, html, OutcomeLabel, runHref, taskHref, useNow, usePolling, useShared } from '../ui.js';
+import { ErrorNote, html, OutcomeLabel, Pager, runHref, taskHref, useCursorPages, useNow, usePolling, useShared } from '../ui.js';
 import { runOutcomes, type HistoryPage } from '../views.js';
 import { durationText, exitText } from './task.js';
 
@@ -21,37 +21,32 @@ export function HistoryScreen() {
   const [outcome, setOutcome] = useState('');
   const [since, setSince] = useState('');
   const [until, setUntil] = useState('');
-  const [cursors, setCursors] = useState<Array<string | undefined>>([]);
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
+  const pages = useCursorPages();
   const [page, setPage] = useState<HistoryPage | null>(null);
   const [error, setError] = useState<unknown>(null);
 
   usePolling(() => {
-    api.history({ limit: pageSize, cursor, outcome: outcome || undefined, since: inputTime(since, zone), until: inputTime(until, zone) }).then((next) => {
+    api.history({ limit: pageSize, cursor: pages.cursor, outcome: outcome || undefined, since: inputTime(since, zone), until: inputTime(until, zone) }).then((next) => {
       setPage(next);
       setError(null);
     }, setError);
-  }, 5000, [cursor, outcome, since, until, zone]);
-  const restart = () => {
-    setCursors([]);
-    setCursor(undefined);
-  };
+  }, 5000, [pages.cursor, outcome, since, until, zone]);
   const zoneName = zone === 'utc' ? 'UTC' : 'your time zone';
   const runs = page?.runs ?? [];
   return html`<section>
     <h1>History</h1>
     <form class="filters" role="search" onSubmit=${(event: Event) => event.preventDefault()}>
       <label>Outcome
-        <select value=${outcome} onChange=${(event: Event) => { setOutcome((event.target as HTMLSelectElement).value); restart(); }}>
+        <select value=${outcome} onChange=${(event: Event) => { setOutcome((event.target as HTMLSelectElement).value); pages.restart(); }}>
           <option value="">any</option>
           ${runOutcomes.map((name) => html`<option value=${name}>${name.replace('_', ' ')}</option>`)}
         </select>
       </label>
       <label>Fired from (${zoneName})
-        <input type="datetime-local" step="1" value=${since} onChange=${(event: Event) => { setSince((event.target as HTMLInputElement).value); restart(); }} />
+        <input type="datetime-local" step="1" value=${since} onChange=${(event: Event) => { setSince((event.target as HTMLInputElement).value); pages.restart(); }} />
       </label>
       <label>Fired before (${zoneName})
-        <input type="datetime-local" step="1" value=${until} onChange=${(event: Event) => { setUntil((event.target as HTMLInputElement).value); restart(); }} />
+        <input type="datetime-local" step="1" value=${until} onChange=${(event: Event) => { setUntil((event.target as HTMLInputElement).value); pages.restart(); }} />
       </label>
     </form>
     <${ErrorNote} error=${error} />
@@ -69,10 +64,6 @@ export function HistoryScreen() {
       </table>
     </div>
     ${page && runs.length === 0 ? html`<p class="muted">No runs match.</p>` : null}
-    <nav class="pager" aria-label="Pages of runs">
-      <button type="button" disabled=${cursors.length === 0} onClick=${() => { setCursor(cursors[cursors.length - 1]); setCursors(cursors.slice(0, -1)); }}>Newer</button>
-      <span class="muted">page ${cursors.length + 1}</span>
-      <button type="button" disabled=${!page?.nextCursor} onClick=${() => { setCursors([...cursors, cursor]); setCursor(page?.nextCursor ?? undefined); }}>Older</button>
-    </nav>
+    <${Pager} pages=${pages} nextCursor=${page?.nextCursor} label="Pages of runs" previous="Newer" next="Older" />
   </section>`;
 }

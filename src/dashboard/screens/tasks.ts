@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { api, type TaskAction } from '../api.js';
 import { countdown, scheduleInWords } from '../format.js';
-import { ErrorNote, html, mayDo, OutcomeMarks, refusedBecause, StatusBadge, taskHref, useNow, usePolling, useShared } from '../ui.js';
+import { ErrorNote, html, mayDo, OutcomeMarks, Pager, refusedBecause, StatusBadge, taskHref, useCursorPages, useNow, usePolling, useShared } from '../ui.js';
 import { taskStatuses, type TaskPage } from '../views.js';
 
 const pageSize = 50;
@@ -16,16 +16,14 @@ export function TasksScreen() {
   const now = useNow();
   const [status, setStatus] = useState('');
   const [prefix, setPrefix] = useState('');
-  // The cursors of the pages before this one, to go back; the current page's own cursor.
-  const [cursors, setCursors] = useState<Array<string | undefined>>([]);
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
+  const pages = useCursorPages();
   const [page, setPage] = useState<TaskPage | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [report, setReport] = useState<string | null>(null);
 
   const load = () => {
-    api.listTasks({ limit: pageSize, cursor, status: status || undefined, prefix: prefix || undefined, recent: 10 }).then(
+    api.listTasks({ limit: pageSize, cursor: pages.cursor, status: status || undefined, prefix: prefix || undefined, recent: 10 }).then(
       (next) => {
         setPage(next);
         setError(null);
@@ -33,11 +31,10 @@ export function TasksScreen() {
       setError,
     );
   };
-  usePolling(load, 5000, [cursor, status, prefix]);
+  usePolling(load, 5000, [pages.cursor, status, prefix]);
 
   const restart = () => {
-    setCursors([]);
-    setCursor(undefined);
+    pages.restart();
     setSelected(new Set());
   };
   const toggle = (id: string) => {
@@ -101,10 +98,6 @@ export function TasksScreen() {
       </table>
     </div>
     ${page && tasks.length === 0 ? html`<p class="muted">No tasks${status || prefix ? ' match' : ' yet'}. <a href="#/new">Submit one</a>.</p>` : null}
-    <nav class="pager" aria-label="Pages of tasks">
-      <button type="button" disabled=${cursors.length === 0} onClick=${() => { setCursor(cursors[cursors.length - 1]); setCursors(cursors.slice(0, -1)); }}>Previous page</button>
-      <span class="muted">page ${cursors.length + 1}</span>
-      <button type="button" disabled=${!page?.nextCursor} onClick=${() => { setCursors([...cursors, cursor]); setCursor(page?.nextCursor ?? undefined); }}>Next page</button>
-    </nav>
+    <${Pager} pages=${pages} nextCursor=${page?.nextCursor} label="Pages of tasks" previous="Previous page" next="Next page" />
   </section>`;
 }
