@@ -7,6 +7,7 @@ import { dueAt, type OutputStream, type Run, type RunOutcome, type Task, type Ta
 import type { Effect } from '../core/transition.js';
 import { taskSummaryJson } from './task-json.js';
 import type { TaskSummaryJson } from './schemas.js';
+import { isoTime } from './iso-time.js';
 
 /** The first event of a fresh stream: the task as it is now, and its run in progress. */
 export interface SnapshotEvent {
@@ -94,8 +95,6 @@ export type TaskEventName = keyof TaskEventData;
 /** One event, by name, with its data. */
 export type NamedEvent = { [Name in TaskEventName]: { name: Name; data: TaskEventData[Name] } }[TaskEventName];
 
-const iso = (ms: number): string => new Date(ms).toISOString();
-
 /** The events of one committed change, in the order things happened: a run ends, the status moves, a run starts. */
 export function changeEvents(task: Task, previous: Task, effect: Effect | null, runWaits = false): NamedEvent[] {
   const status = statusEvent(task, previous.state.status);
@@ -105,18 +104,18 @@ export function changeEvents(task: Task, previous: Task, effect: Effect | null, 
     case 'startRun': {
       const started: NamedEvent = {
         name: 'run-started',
-        data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), startedAt: iso(effect.startedAt), attempt: effect.attempt, ...(runWaits ? { waiting: true as const } : {}) },
+        data: { run: effect.run, scheduledAt: isoTime(effect.scheduledAt), startedAt: isoTime(effect.startedAt), attempt: effect.attempt, ...(runWaits ? { waiting: true as const } : {}) },
       };
       const { missed } = effect;
       if (!missed) return [status, started];
-      return [{ name: 'run-skipped', data: { run: missed.run, scheduledAt: iso(missed.scheduledAt), reason: missed.reason } }, status, started];
+      return [{ name: 'run-skipped', data: { run: missed.run, scheduledAt: isoTime(missed.scheduledAt), reason: missed.reason } }, status, started];
     }
     case 'recordStart':
-      return [status, { name: 'run-started', data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), startedAt: iso(effect.startedAt), attempt: effect.attempt } }];
+      return [status, { name: 'run-started', data: { run: effect.run, scheduledAt: isoTime(effect.scheduledAt), startedAt: isoTime(effect.startedAt), attempt: effect.attempt } }];
     case 'killRun':
       return [status];
     case 'skipRun':
-      return [{ name: 'run-skipped', data: { run: effect.run, scheduledAt: iso(effect.scheduledAt), reason: effect.reason } }, status];
+      return [{ name: 'run-skipped', data: { run: effect.run, scheduledAt: isoTime(effect.scheduledAt), reason: effect.reason } }, status];
     case 'finishRun': {
       const { result } = effect;
       return [runFinishedEvent(effect.run, result, result.finishedAt), status];
@@ -137,13 +136,13 @@ export function catchUpEvents(task: Task, previous: TaskAsTold, runs: readonly R
     const isNew = run.run > previous.lastRun;
     if (!isNew && !wasInProgress.has(run.run)) continue;
     if (run.outcome === 'skipped') {
-      if (isNew) before.push({ name: 'run-skipped', data: { run: run.run, scheduledAt: iso(run.scheduledAt), reason: run.error ?? 'skipped' } });
+      if (isNew) before.push({ name: 'run-skipped', data: { run: run.run, scheduledAt: isoTime(run.scheduledAt), reason: run.error ?? 'skipped' } });
       continue;
     }
     if (isNew) {
       const started: NamedEvent = {
         name: 'run-started',
-        data: { run: run.run, scheduledAt: iso(run.scheduledAt), startedAt: iso(run.startedAt ?? task.lastStatusUpdated), attempt: run.attempt, ...(run.waiting ? { waiting: true as const } : {}) },
+        data: { run: run.run, scheduledAt: isoTime(run.scheduledAt), startedAt: isoTime(run.startedAt ?? task.lastStatusUpdated), attempt: run.attempt, ...(run.waiting ? { waiting: true as const } : {}) },
       };
       // A run that started and ended between the two versions: it started before the status moved.
       (run.outcome === 'running' ? after : before).push(started);
@@ -185,7 +184,7 @@ function runFinishedEvent(
       exitCode: result.exitCode,
       signal: result.signal,
       error: result.error,
-      finishedAt: iso(finishedAt),
+      finishedAt: isoTime(finishedAt),
       stdoutBytes: result.stdout.totalBytes,
       stderrBytes: result.stderr.totalBytes,
     },
@@ -199,8 +198,8 @@ function statusEvent(task: Task, previousStatus: TaskStatus): NamedEvent {
       status: task.state.status,
       previousStatus,
       version: task.version,
-      lastStatusUpdated: iso(task.lastStatusUpdated),
-      nextRunAt: dueAt(task.state) === null ? null : iso(dueAt(task.state)!),
+      lastStatusUpdated: isoTime(task.lastStatusUpdated),
+      nextRunAt: dueAt(task.state) === null ? null : isoTime(dueAt(task.state)!),
       stopRequested: task.state.status === 'Executing' && task.state.stopRequested,
     },
   };
@@ -210,7 +209,7 @@ function statusEvent(task: Task, previousStatus: TaskStatus): NamedEvent {
 export function outputEvent(run: number, stream: OutputStream, offset: number, chunk: Buffer | string, at: number): NamedEvent {
   const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
   const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-  return { name: 'output', data: { run, stream, offset, bytes, at: iso(at), text } };
+  return { name: 'output', data: { run, stream, offset, bytes, at: isoTime(at), text } };
 }
 
 /** The first event of a fresh stream. */

@@ -6,9 +6,7 @@
 import { formatDuration } from '../core/duration.js';
 import { dueAt, type Run, type RunSummary, type Task } from '../core/task.js';
 import type { RunJson, RunSummaryJson, TaskJson, TaskSummaryJson } from './schemas.js';
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+import { isoTime, isoTimeOrNull } from './iso-time.js';
 
 /** A task without its results, as listed. */
 export function taskSummaryJson(task: Task): TaskSummaryJson {
@@ -21,13 +19,13 @@ export function taskSummaryJson(task: Task): TaskSummaryJson {
     lang: task.lang,
     timeout: task.runTimeout ? formatDuration(task.runTimeout.ms) : null,
     timezone: task.timezone,
-    start: isoOrNull(scheduleStart(task)),
-    end: isoOrNull(task.schedule.kind === 'once' ? null : task.schedule.end),
+    start: isoTimeOrNull(scheduleStart(task)),
+    end: isoTimeOrNull(task.schedule.kind === 'once' ? null : task.schedule.end),
     status: task.state.status,
-    lastStatusUpdated: iso(task.lastStatusUpdated),
+    lastStatusUpdated: isoTime(task.lastStatusUpdated),
     version: task.version,
-    nextRunAt: isoOrNull(dueAt(task.state)),
-    createdAt: iso(task.createdAt),
+    nextRunAt: isoTimeOrNull(dueAt(task.state)),
+    createdAt: isoTime(task.createdAt),
     stopRequested: task.state.status === 'Executing' && task.state.stopRequested,
     jitter: task.schedule.jitter ? formatDuration(task.schedule.jitter.ms) : null,
     overlap: task.policy.overlap,
@@ -74,10 +72,10 @@ export function runSummaryJson(run: RunSummary): RunSummaryJson {
 function runFieldsJson(run: Run | RunSummary) {
   return {
     run: run.run,
-    scheduledAt: iso(run.scheduledAt),
+    scheduledAt: isoTime(run.scheduledAt),
     attempt: run.attempt,
-    startedAt: isoOrNull(run.startedAt),
-    finishedAt: isoOrNull(run.finishedAt),
+    startedAt: isoTimeOrNull(run.startedAt),
+    finishedAt: isoTimeOrNull(run.finishedAt),
     outcome: run.outcome,
     exitCode: run.exitCode,
     signal: run.signal,
@@ -104,7 +102,7 @@ function runFieldsJson(run: Run | RunSummary) {
  * with an offset, is the instant it fires, in the form of every other time.
  */
 function scheduleTime({ type, time, schedule }: Task): string {
-  return type === 'at' && schedule.kind === 'once' ? iso(schedule.at) : time;
+  return type === 'at' && schedule.kind === 'once' ? isoTime(schedule.at) : time;
 }
 
 /** When a recurring schedule starts firing: its start bound, or an interval's first fire. */

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { NodeListJson, type NodeJson } from '../../protocol/schemas.js';
 import type { NodeDirectory, NodeView } from '../ports.js';
 import { answer, commonErrors, errorResponses } from './responses.js';
+import { isoTime } from '../../protocol/iso-time.js';
 
 /** GET /api/nodes, from `nodes`. */
 export function nodeRoutes(app: FastifyInstance, nodes: NodeDirectory): void {
@@ -19,17 +20,16 @@ export function nodeRoutes(app: FastifyInstance, nodes: NodeDirectory): void {
 }
 
 function nodeJson(node: NodeView): NodeJson {
-  const iso = (ms: number) => new Date(ms).toISOString();
   return {
     id: node.id,
     host: node.host,
     pid: node.pid,
     version: node.version,
-    startedAt: iso(node.startedAt),
-    heartbeatAt: iso(node.heartbeatAt),
+    startedAt: isoTime(node.startedAt),
+    heartbeatAt: isoTime(node.heartbeatAt),
     runsExecuting: node.runsExecuting,
     state: node.state,
-    stoppedAt: node.stoppedAt === null ? null : iso(node.stoppedAt),
+    stoppedAt: node.stoppedAt === null ? null : isoTime(node.stoppedAt),
     self: node.self,
   };
 }

@@ -13,6 +13,7 @@ import { CreateSessionBody, SessionJson } from '../../protocol/schemas.js';
 import { sessionCookieName, sessionIdOf } from '../auth.js';
 import type { Sessions } from '../sessions.js';
 import { answer, commonErrors, emptyAnswer, errorResponses } from './responses.js';
+import { isoTime } from '../../protocol/iso-time.js';
 
 /** How many logins one client address may try per window. */
 export interface LoginLimit {
@@ -32,8 +33,6 @@ export interface SessionRouteOptions {
   https: boolean;
   loginLimit: LoginLimit;
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 // Login and logout take no credentials from the request, so they are the routes a page of
 // another site could make a browser call (logging it in to the attacker's session, or out):
@@ -77,7 +76,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRouteO
       .code(201)
       .header('set-cookie', cookie(opened.id, Math.floor(options.sessions.ttlMs / 1000)))
       .header('cache-control', 'no-store')
-      .send({ name, role, expiresAt: iso(expiresAt), tokenRequired: true });
+      .send({ name, role, expiresAt: isoTime(expiresAt), tokenRequired: true });
   });
 
   api.get('/api/session', {
@@ -91,7 +90,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRouteO
     const credential = request.credential;
     // No credential: the daemon asks for no token (auth.ts sets one on every other request).
     if (!credential) return { name: 'anonymous', role: 'admin' as const, expiresAt: null, tokenRequired: false };
-    return { name: credential.name, role: credential.role, expiresAt: credential.expiresAt === undefined ? null : iso(credential.expiresAt), tokenRequired: true };
+    return { name: credential.name, role: credential.role, expiresAt: credential.expiresAt === undefined ? null : isoTime(credential.expiresAt), tokenRequired: true };
   });
 
   api.delete('/api/session', {

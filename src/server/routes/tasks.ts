@@ -25,6 +25,7 @@ import type { ChangeSubscriptions, TaskOperations } from '../ports.js';
 import type { KeptTask, TaskJsonCache } from '../task-json-cache.js';
 import { TaskWatcher } from '../watch.js';
 import { answer, commonErrors, emptyAnswer, errorResponses } from './responses.js';
+import { isoTime } from '../../protocol/iso-time.js';
 
 /** What the task routes need. */
 export interface TaskRoutesDeps {
@@ -33,8 +34,6 @@ export interface TaskRoutesDeps {
   /** Serialised tasks kept by version; absent when the store cannot tell every change (see SoleWriter). */
   cache?: TaskJsonCache;
 }
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** The errors of a route on one task: those of every route, and no such task. */
 const taskErrors = errorResponses(...commonErrors, 404);
@@ -94,7 +93,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
       if (await taskExists(engine, task.id)) {
         throw new SchedulerError('already_exists', `a task with id "${task.id}" already exists; choose another id, or delete that task first`);
       }
-      return { ...taskJson(task, []), nextRuns: upcomingFires(task.schedule, dueAt(task.state), next).map(iso) };
+      return { ...taskJson(task, []), nextRuns: upcomingFires(task.schedule, dueAt(task.state), next).map(isoTime) };
     }
     const task = await engine.submit(request.body);
     reply.code(201).header('location', `/api/tasks/${encodeURIComponent(task.id)}`);
@@ -144,7 +143,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     },
   }, async (request) => {
     const task = await engine.getTask(request.params.id);
-    return { id: task.id, status: task.state.status, nextRuns: upcomingFires(task.schedule, dueAt(task.state), request.query.n ?? 5).map(iso) };
+    return { id: task.id, status: task.state.status, nextRuns: upcomingFires(task.schedule, dueAt(task.state), request.query.n ?? 5).map(isoTime) };
   });
 
   api.post('/api/tasks/:id/kill', {

@@ -8,8 +8,7 @@ import { Type } from 'typebox';
 import { CreatedTokenJson, CreateTokenBody, TokenListJson } from '../../protocol/schemas.js';
 import type { TokenRegistry } from '../token-registry.js';
 import { answer, commonErrors, emptyAnswer, errorResponses } from './responses.js';
-
-const iso = (ms: number) => new Date(ms).toISOString();
+import { isoTime } from '../../protocol/iso-time.js';
 
 export function tokenRoutes(app: FastifyInstance, registry: TokenRegistry): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -23,7 +22,7 @@ export function tokenRoutes(app: FastifyInstance, registry: TokenRegistry): void
   }, async (request, reply) => {
     const { name, role } = request.body;
     const { token, createdAt } = await registry.create(name, role);
-    return reply.code(201).send({ name, role, createdAt: iso(createdAt), token });
+    return reply.code(201).send({ name, role, createdAt: isoTime(createdAt), token });
   });
 
   api.get('/api/tokens', {
@@ -32,7 +31,7 @@ export function tokenRoutes(app: FastifyInstance, registry: TokenRegistry): void
       summary: "The tokens the daemon knows: the daemon's own, the config file's and the made ones, with their roles (never their values)",
       response: { 200: answer('Every token', TokenListJson), ...errorResponses(...commonErrors) },
     },
-  }, async () => ({ tokens: registry.list().map((token) => ({ ...token, createdAt: token.createdAt === null ? null : iso(token.createdAt) })) }));
+  }, async () => ({ tokens: registry.list().map((token) => ({ ...token, createdAt: token.createdAt === null ? null : isoTime(token.createdAt) })) }));
 
   api.delete('/api/tokens/:name', {
     schema: {

@@ -42,6 +42,8 @@ import {
   rowToRun,
   rowToRunSummary,
   rowToTask,
+  taskColumnNames,
+  taskRowOfValues,
   runColumns,
   runEndColumns,
   runEndToRow,
@@ -73,8 +75,11 @@ export interface SqliteStoreOptions {
   backgroundCheck?: boolean;
 }
 
-const taskColumns = `seq, id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone, policy, state_detail, lang, execution, created_at, status, current_run,
-  stop_requested, next_run_at, last_status_updated, version, last_run`;
+/** Statements reading whole tasks select these, in raw mode (see taskRowOfValues). */
+const taskColumns = taskColumnNames.join(', ');
+
+/** The rows a raw statement over taskColumns returned. */
+const taskRowsOf = (values: unknown): TaskRow[] => (values as unknown[][]).map(taskRowOfValues);
 
 function tokenTaken(name: string): SchedulerError {
   return new SchedulerError('already_exists', `a token named "${name}" exists already (or one with the same value): revoke it first, or choose another name`);
@@ -99,7 +104,7 @@ function prefixStatements(db: Database.Database): Record<PrefixStatementName, Da
   for (const after of [false, true]) {
     for (const withStatus of [false, true]) {
       statements[prefixStatementName(after, withStatus)] = db.prepare(`SELECT ${taskColumns} FROM tasks
-        WHERE ${withStatus ? 'status = @status AND ' : ''}id ${after ? '>' : '>='} @from AND id < @below ORDER BY id LIMIT @limit`);
+        WHERE ${withStatus ? 'status = @status AND ' : ''}id ${after ? '>' : '>='} @from AND id < @below ORDER BY id LIMIT @limit`).raw(true);
     }
   }
   return statements;
@@ -174,9 +179,9 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     this.saves = new GroupCommit((batch: SaveTaskParams[]) => this.guard('write', () => saveBatch(batch)));
     // One read transaction, so that the runs belong to the version of the task read.
     this.readTaskWithRuns = this.db.transaction((id: string) => {
-      const row = this.statements.getTask.get(id) as TaskRow | undefined;
-      if (!row) return undefined;
-      return { task: rowToTask(row), runs: (this.statements.listRuns.all(id) as RunRow[]).map(rowToRun) };
+      const values = this.statements.getTask.get(id) as unknown[] | undefined;
+      if (!values) return undefined;
+      return { task: rowToTask(taskRowOfValues(values)), runs: (this.statements.listRuns.all(id) as RunRow[]).map(rowToRun) };
     });
     this.boundOutputInTransaction = this.db.transaction((maxBytes: number) => this.dropOldestOutput(maxBytes));
     this.importInTransaction = this.db.transaction((task: Task, runs: readonly Run[]) => {
@@ -220,16 +225,12 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
           stop_requested = @stop_requested, next_run_at = @next_run_at, state_detail = @state_detail,
           last_status_updated = @last_status_updated, version = @version, last_run = @last_run
         WHERE id = @id AND version = @expected_version`),
-      getTask: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE id = ?`),
+      getTask: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE id = ?`).raw(true),
       taskVersion: db.prepare('SELECT version FROM tasks WHERE id = ?').pluck(),
       // Rows changed by this connection since it opened: no table is read.
       totalChanges: db.prepare('SELECT total_changes()').pluck(),
-      listTasks: db.prepare(
-        `SELECT ${taskColumns} FROM tasks WHERE seq > ? ORDER BY seq LIMIT ?`,
-      ),
-      listTasksByStatus: db.prepare(
-        `SELECT ${taskColumns} FROM tasks WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?`,
-      ),
+      listTasks: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true),
+      listTasksByStatus: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?`).raw(true),
       // With a prefix: a range of the unique index on id, or of the index on (status, id)
       // with a status (migration 13), read in its order, so that a page reads about as many
       // rows as it holds.
@@ -262,8 +263,8 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
       // Ties in submission order (seq is the row id, which ends each entry of the index on
       // next_run_at, so this needs no sort).
       listDue: db.prepare(`SELECT ${taskColumns} FROM tasks
-        WHERE next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at, seq LIMIT ?`),
-      listExecuting: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE status = 'Executing'`),
+        WHERE next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at, seq LIMIT ?`).raw(true),
+      listExecuting: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE status = 'Executing'`).raw(true),
       listRuns: db.prepare('SELECT * FROM runs WHERE task_id = ? ORDER BY run'),
       listRunsBefore: db.prepare('SELECT * FROM runs WHERE task_id = ? AND run < ? ORDER BY run DESC LIMIT ?'),
       listRunsBeforeByOutcome: db.prepare(
@@ -358,8 +359,8 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
 
   async getTask(id: string): Promise<Task | undefined> {
     return this.guard('read', () => {
-      const row = this.statements.getTask.get(id) as TaskRow | undefined;
-      return row && rowToTask(row);
+      const values = this.statements.getTask.get(id) as unknown[] | undefined;
+      return values && rowToTask(taskRowOfValues(values));
     });
   }
 
@@ -452,9 +453,9 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     // One row more than asked tells whether there is a next page.
     const rows = (
       params.status === undefined
-        ? this.statements.listTasks.all(after, params.limit + 1)
-        : this.statements.listTasksByStatus.all(params.status, after, params.limit + 1)
-    ) as TaskRow[];
+        ? taskRowsOf(this.statements.listTasks.all(after, params.limit + 1))
+        : taskRowsOf(this.statements.listTasksByStatus.all(params.status, after, params.limit + 1))
+    );
     const page = rows.slice(0, params.limit);
     const last = page.at(-1);
     return {
@@ -468,7 +469,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     const after = params.cursor === undefined ? undefined : decodeIdCursor(params.cursor, prefix);
     const statement = this.statements[prefixStatementName(after !== undefined, params.status !== undefined)];
     // One row more than asked tells whether there is a next page.
-    const rows = statement.all({ from: after ?? from, below, status: params.status, limit: params.limit + 1 }) as TaskRow[];
+    const rows = taskRowsOf(statement.all({ from: after ?? from, below, status: params.status, limit: params.limit + 1 }));
     const page = rows.slice(0, params.limit);
     const last = page.at(-1);
     return { tasks: page.map(rowToTask), nextCursor: rows.length > params.limit && last ? last.id : null };
@@ -483,7 +484,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
   }
 
   async listDueTasks(params: { now: number; limit: number }): Promise<Task[]> {
-    return this.guard('read', () => (this.statements.listDue.all(params.now, params.limit) as TaskRow[]).map(rowToTask));
+    return this.guard('read', () => taskRowsOf(this.statements.listDue.all(params.now, params.limit)).map(rowToTask));
   }
 
   async insertToken(token: StoredToken): Promise<void> {
@@ -540,7 +541,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
   }
 
   async listExecutingTasks(): Promise<Task[]> {
-    return this.guard('read', () => (this.statements.listExecuting.all() as TaskRow[]).map(rowToTask));
+    return this.guard('read', () => taskRowsOf(this.statements.listExecuting.all()).map(rowToTask));
   }
 
   async outputBytes(): Promise<number> {
