@@ -77,8 +77,9 @@ export class Api {
   }
 
   /** How many tasks have `status`, counting at most `limit`. */
-  async countWithStatus(status: string, limit: number): Promise<number> {
-    const page = await this.call<{ tasks: unknown[] }>('GET', `/api/tasks?status=${status}&limit=${limit}`, undefined, 200);
+  async countWithStatus(status: string, limit: number, idPrefix?: string): Promise<number> {
+    const prefix = idPrefix === undefined ? '' : `&prefix=${encodeURIComponent(idPrefix)}`;
+    const page = await this.call<{ tasks: unknown[] }>('GET', `/api/tasks?status=${status}&limit=${limit}${prefix}`, undefined, 200);
     return page.tasks.length;
   }
 

@@ -73,7 +73,7 @@ export async function startBenchDaemon(options: BenchDaemonOptions): Promise<Ben
   };
   roots.add(root);
   const slots = options.maxRuns === 'default' ? [] : ['--max-runs', '100000'];
-  const args = [...programNodeFlags, ...profileFlags(options.label), ...(options.nodeArgs ?? []), mainScript, 'daemon', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...slots, ...(options.extraArgs ?? [])];
+  const args = [...programNodeFlags, ...profileFlags(options.label), ...(options.nodeArgs ?? []), ...(process.env.BENCH_EXTRA_NODE_FLAGS ?? '').split(' ').filter(Boolean), mainScript, 'daemon', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...slots, ...(options.extraArgs ?? [])];
 
   let current: Running | undefined;
   const stop = async () => {

@@ -1,5 +1,5 @@
 /** Reads a process's memory and CPU time from /proc (Linux only). */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** VmRSS, VmHWM (peak RSS) and the anonymous (heap) part of RSS of a process, in MB (10^6 bytes; /proc counts KiB). */
 export function readMemoryMB(pid: number): { rss: number; hwm: number; anon: number; file: number } {
@@ -41,6 +41,26 @@ export function readCpuSeconds(pid: number): number {
   // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
   const ticks = Number(fields[11]) + Number(fields[12]);
   return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/**
+ * CPU seconds used so far by a process's main thread and by its other threads together
+ * (/proc/PID/task; Node names them all "node": the garbage collector's helpers, libuv's pool
+ * that runs file system calls, worker threads).
+ */
+export function readThreadCpuSeconds(pid: number): { main: number; others: number } {
+  const seconds = { main: 0, others: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended between the listing and the read
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    seconds[Number(tid) === pid ? 'main' : 'others'] += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return seconds;
 }
 
 /** CPU used by a process between start() and the call of the returned function, in cores. */
