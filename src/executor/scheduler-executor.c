@@ -31,7 +31,10 @@
  *   SPAWN_FAILED i32 errno (of pipe, vfork, setsid, dup2, chdir, setgid, setuid or execve)
  *   OUTPUT       u8 stream (1 stdout, 2 stderr), the bytes read
  *   EOF          u8 stream
- *   EXIT         u8 how (1 exited, 2 killed by a signal), i32 exit code or signal number
+ *   EXIT         u8 how (1 exited, 2 killed by a signal), i32 exit code or signal number,
+ *                u8 1 when the run's process group still had processes once its leader was
+ *                reaped, 0 when it was empty (nothing left for the daemon to end: signalling
+ *                an empty group cost the daemon an exception per run)
  *
  * Output the daemon does not read fast enough is held here up to a bound; past it the
  * executor stops reading the runs' pipes, so scripts block on a full pipe as they would
@@ -454,9 +457,12 @@ static void reap_children(void) {
     while (r && r->pid != pid) r = r->next;
     if (!r) continue; /* one whose spawn failed, already answered */
     r->exited = 1;
-    unsigned char *p = begin_event(EV_EXIT, r->id, 5);
+    unsigned char *p = begin_event(EV_EXIT, r->id, 6);
     p[0] = WIFSIGNALED(status) ? 2 : 1;
     put_u32(p + 1, (uint32_t)(WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)));
+    /* The run is its group's leader (setsid): probe the group now, while its id cannot have
+       been taken by another group (a member keeps it in use). */
+    p[5] = kill(-pid, 0) == 0 || errno != ESRCH;
     forget_if_done(r);
   }
 }

@@ -70,7 +70,7 @@ export type ExecutorEvent =
   | { type: 'spawnFailed'; id: number; errno: number }
   | { type: 'output'; id: number; stream: 'stdout' | 'stderr'; bytes: Buffer }
   | { type: 'eof'; id: number; stream: 'stdout' | 'stderr' }
-  | { type: 'exit'; id: number; code: number | null; signal: number | null };
+  | { type: 'exit'; id: number; code: number | null; signal: number | null; groupLeft: boolean };
 
 /** Cuts the executor's stdout into events; a frame may arrive in pieces. */
 export class EventReader {
@@ -112,7 +112,7 @@ function decode(body: Buffer): ExecutorEvent {
     case event.exit: {
       const killed = payload.readUInt8(0) === 2;
       const value = payload.readInt32LE(1);
-      return { type: 'exit', id, code: killed ? null : value, signal: killed ? value : null };
+      return { type: 'exit', id, code: killed ? null : value, signal: killed ? value : null, groupLeft: payload.readUInt8(5) === 1 };
     }
     default:
       throw new Error(`the executor sent a frame of unknown type ${type}`);

@@ -160,7 +160,7 @@ export class Executor {
         child.endOfStream(event.stream);
         break;
       case 'exit':
-        child.exited(event.code, event.signal === null ? null : (signalNames.get(event.signal) ?? null));
+        child.exited(event.code, event.signal === null ? null : (signalNames.get(event.signal) ?? null), event.groupLeft);
         break;
     }
   }
@@ -195,6 +195,7 @@ class ExecutorChild extends EventEmitter implements SpawnedProcess {
   pid: number | undefined;
   spawning = true;
   lostReason: string | undefined;
+  groupEmptyAtExit = false;
   readonly stdout: Readable;
   readonly stderr: Readable;
   readonly stdio: readonly unknown[];
@@ -210,18 +211,21 @@ class ExecutorChild extends EventEmitter implements SpawnedProcess {
     private readonly forget: () => void,
   ) {
     super();
-    const stream = (): Readable =>
+    const stream = (name: 'stdout' | 'stderr'): Readable =>
       new Readable({
         read: () => undefined,
         // A stream destroyed before its end (HeldProcess gives up on pipes held open by
-        // what the run left behind): the executor stops reading them.
+        // what the run left behind): the executor stops reading them. Not one destroyed
+        // after its end, as every stream is once read to its end: the other stream may
+        // still have output coming (a script that closed its stdout and goes on writing to
+        // its stderr), which that would have dropped.
         destroy: (error, callback) => {
-          this.closeOutput();
+          if (this.open.has(name)) this.closeOutput();
           callback(error);
         },
       });
-    this.stdout = stream();
-    this.stderr = stream();
+    this.stdout = stream('stdout');
+    this.stderr = stream('stderr');
     const gate: GatePipe = {
       end: (bytes?: string) => {
         if (this.gateClosed) return;
@@ -264,8 +268,9 @@ class ExecutorChild extends EventEmitter implements SpawnedProcess {
     this.closeIfDone();
   }
 
-  exited(code: number | null, signal: NodeJS.Signals | null): void {
+  exited(code: number | null, signal: NodeJS.Signals | null, groupLeft = true): void {
     this.exit = { code, signal };
+    this.groupEmptyAtExit = !groupLeft;
     this.emit('exit', code, signal);
     this.closeIfDone();
   }

@@ -37,6 +37,11 @@ export interface SpawnedProcess extends EventEmitter {
   readonly spawning?: boolean;
   /** Set when the process that spawned and watched it died before it ended: how it ends is unknown. */
   readonly lostReason?: string | undefined;
+  /**
+   * Set, before 'exit', by a spawner that looked when it reaped the process (the executor):
+   * its process group had nothing left in it, so there is nothing to end.
+   */
+  readonly groupEmptyAtExit?: boolean;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
   /** [3] is the gate (a GatePipe) */
@@ -420,8 +425,10 @@ export class HeldProcess {
         exitedAt = options.now();
         clearTimeout(this.timeoutTimer);
         this.watch?.stop();
-        // The run is over when its main process exits: end what it left in its group.
-        this.endGroup();
+        // The run is over when its main process exits: end what it left in its group, if
+        // anything (a signal to an empty group is an exception: a tenth of the daemon's
+        // work per run in a burst).
+        this.endGroup(child.groupEmptyAtExit === true);
         // A process that escaped the group may hold the pipes open: do not wait for it forever.
         pipesDeadline = setTimeout(() => {
           child.stdout?.destroy();
@@ -433,12 +440,15 @@ export class HeldProcess {
     });
   }
 
-  /** TERM to the whole group now, KILL after the grace period if anything is left; once spawned, if it is not yet. */
-  private endGroup(): void {
+  /**
+   * TERM to the whole group now, KILL after the grace period if anything is left; once
+   * spawned, if it is not yet. `groupGone`: the group is known to be empty, and is not signalled.
+   */
+  private endGroup(groupGone = false): void {
     this.ending = true;
     clearTimeout(this.releaseTimer);
     const pgid = this.child.pid;
-    if (pgid === undefined || !signalGroup(pgid, 'SIGTERM')) return;
+    if (groupGone || pgid === undefined || !signalGroup(pgid, 'SIGTERM')) return;
     setTimeout(() => signalGroup(pgid, 'SIGKILL'), this.options.killGraceMs).unref();
   }
 }

@@ -98,6 +98,23 @@ describe('Executor: what a child gets', () => {
     expect(await withDeadline(result)).toMatchObject({ code: null, signal: 'SIGTERM' });
   });
 
+  it('says at the exit whether the run left processes in its group: nothing to end when it did not', async () => {
+    const alone = run('true');
+    const aloneEnded = ended(alone);
+    gateOf(alone).end();
+    await withDeadline(aloneEnded);
+    expect(alone.groupEmptyAtExit).toBe(true);
+
+    // A background process keeps the group alive after bash exits (its pid printed so the test can end it).
+    const leaving = run('sleep 60 >/dev/null 2>&1 & echo $!');
+    const leavingEnded = ended(leaving);
+    gateOf(leaving).end();
+    const result = await withDeadline(leavingEnded);
+    expect(leaving.groupEmptyAtExit).toBe(false);
+    expect(isProcessAlive(Number(result.stdout.toString().trim()))).toBe(true);
+    process.kill(-leaving.pid!, 'SIGKILL');
+  });
+
   it('gets the default signal dispositions back (the executor ignores INT, TERM, HUP and PIPE)', async () => {
     const child = run('grep -E "^Sig(Ign|Blk)" /proc/$$/status');
     const result = ended(child);
@@ -111,9 +128,9 @@ describe('Executor: what a child gets', () => {
   });
 
   it('64 MiB of output, far more than a pipe holds, arrives whole and in order on each stream', async () => {
-    // bash does not wait for a process substitution by itself, and when the script ended first
-    // sha256sum was seen to print nothing (one run in three): `wait $!` waits for it.
-    const child = run('head -c 67108864 /dev/urandom | tee >(sha256sum >&2); wait $!');
+    // bash does not wait for the process substitution: sha256sum often prints after bash and
+    // stdout have ended, which the next test is about.
+    const child = run('head -c 67108864 /dev/urandom | tee >(sha256sum >&2)');
     const result = ended(child);
     gateOf(child).end();
     const { stdout, stderr, code } = await withDeadline(result, 60_000);
@@ -121,6 +138,17 @@ describe('Executor: what a child gets', () => {
     expect(stdout.length).toBe(64 << 20);
     expect(`${createHash('sha256').update(stdout).digest('hex')}  -\n`).toBe(stderr.toString());
   }, 90_000);
+
+  it('output on one stream after the other has ended is not lost', async () => {
+    // stdout ends at once; stderr goes on, from bash and from a process outliving it.
+    const child = run('exec 1>&-; sleep 0.2; echo late >&2; (sleep 0.2; echo later >&2) &');
+    const result = ended(child);
+    gateOf(child).end();
+    const { stdout, stderr, code } = await withDeadline(result);
+    expect(code).toBe(0);
+    expect(stdout.length).toBe(0);
+    expect(stderr.toString()).toBe('late\nlater\n');
+  });
 
   it('many children at once each get their own output and exit', async () => {
     const children = Array.from({ length: 100 }, (_, index) => {

@@ -145,6 +145,12 @@ describe('ProcessRunner: how a run ends', () => {
     });
   });
 
+  it('what a script writes to stderr after closing its stdout is kept', async () => {
+    const { runner } = makeRunner();
+    const result = await withDeadline(runner.start({ taskId: 'stdout-closed', run: 1, script: 'echo out; exec 1>/dev/null; sleep 0.1; echo err >&2' }).finished);
+    expect(result).toMatchObject({ outcome: 'succeeded', stdout: { text: 'out\n' }, stderr: { text: 'err\n' } });
+  });
+
   it('a script that exits non-zero failed, with its exit code', async () => {
     const { runner } = makeRunner();
     const result = await withDeadline(runner.start({ taskId: 'fails', run: 1, script: 'echo nope >&2; exit 3' }).finished);
