@@ -1,26 +1,37 @@
 /**
- * Starts sse-watchers.js processes and talks to them: one JSON line per message on their
- * stdout, commands on their stdin. Each is reaped when the benchmark exits.
+ * Starts the watcher processes and talks to them: sse-watchers.js, or the C client of the
+ * fan-out (sse-fanout.c, which speaks as `sse-watchers.js fanout` does). One JSON line per
+ * message on their stdout, commands on their stdin. Each is reaped when the benchmark exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { assertLoopback } from './api.js';
+import { compileC } from './c-program.js';
 import { reapAtExit, release } from './reaper.js';
 import type { Drained, FanoutReady, FanoutReport } from './sse-watchers.js';
 
-const program = join(dirname(fileURLToPath(import.meta.url)), 'sse-watchers.js');
+const script = join(dirname(fileURLToPath(import.meta.url)), 'sse-watchers.js');
 
-/** One sse-watchers.js process. */
+/** The C fan-out client (sse-fanout.c), compiled on first use (c-program.ts; ccMissing() says when it cannot be). */
+export function compileFanoutClient(): Promise<string> {
+  return compileC('sse-fanout.c');
+}
+
+/** One watcher process: sse-watchers.js with `args`, or `program` with `args`. */
 export class WatcherProcess {
   private readonly child: ChildProcess;
+  private readonly name: string;
   private readonly messages: Record<string, unknown>[] = [];
   private readonly waiting: (() => void)[] = [];
   private exited = false;
   private readonly stderr: string[] = [];
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [program, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(args: string[], program?: string) {
+    this.name = program === undefined ? 'sse-watchers.js' : basename(program);
+    const [file, argv] = program === undefined ? [process.execPath, [script, ...args]] : [program, args];
+    this.child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     reapAtExit(this.child);
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.messages.push(JSON.parse(line) as Record<string, unknown>);
@@ -44,9 +55,9 @@ export class WatcherProcess {
     for (;;) {
       const index = this.messages.findIndex((message) => name in message);
       if (index !== -1) return this.messages.splice(index, 1)[0]![name] as T;
-      if (this.exited) throw new Error(`sse-watchers.js exited before "${name}": ${this.stderr.join('').trim().slice(0, 300)}`);
+      if (this.exited) throw new Error(`${this.name} exited before "${name}": ${this.stderr.join('').trim().slice(0, 300)}`);
       const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`no "${name}" from sse-watchers.js within ${timeoutMs} ms`);
+      if (left <= 0) throw new Error(`no "${name}" from ${this.name} within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiting.push(() => {
@@ -71,13 +82,25 @@ export class WatcherProcess {
   }
 }
 
-/** `count` streams of `taskId`, spread over processes of at most `perProcess` each. */
+/**
+ * Who reads the fan-out's streams: sse-watchers.js processes of at most `perProcess` streams
+ * each, or one process of the C client (`program`, from compileFanoutClient) holding them all.
+ */
+export type FanoutClient = { kind: 'node'; perProcess: number } | { kind: 'c'; program: string };
+
+/** `count` streams of `taskId`, read by `client`. */
 export class FanoutWatchers {
   readonly processes: WatcherProcess[] = [];
 
-  constructor(url: string, taskId: string, count: number, perProcess: number) {
-    for (let left = count; left > 0; left -= perProcess) {
-      this.processes.push(new WatcherProcess(['fanout', url, taskId, String(Math.min(left, perProcess))]));
+  constructor(url: string, taskId: string, count: number, client: FanoutClient) {
+    if (client.kind === 'c') {
+      assertLoopback(url);
+      const target = new URL(`/api/tasks/${encodeURIComponent(taskId)}/events`, url);
+      this.processes.push(new WatcherProcess([target.hostname, target.port || '80', target.pathname, String(count)], client.program));
+      return;
+    }
+    for (let left = count; left > 0; left -= client.perProcess) {
+      this.processes.push(new WatcherProcess(['fanout', url, taskId, String(Math.min(left, client.perProcess))]));
     }
   }
 
