@@ -354,7 +354,10 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     } else {
       this.statements.finishRun.run(runEndToRow(task.id, runChange.run, runChange.result));
     }
-    this.statements.pruneRuns.run(task.id, task.lastRun - keepRuns);
+    // Only an insert or an end can leave a finished run older than the last `keepRuns` (a
+    // start cannot), and none can while the task has not had more runs than that: the delete
+    // would look for nothing.
+    if (runChange.kind !== 'start' && task.lastRun > keepRuns) this.statements.pruneRuns.run(task.id, task.lastRun - keepRuns);
   }
 
   async getTask(id: string): Promise<Task | undefined> {
