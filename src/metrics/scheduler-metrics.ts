@@ -48,7 +48,9 @@ export class SchedulerMetrics implements TaskActivity {
   private readonly runsFinished: client.Counter<'outcome'>;
   private readonly runDuration: client.Histogram;
   private readonly queueWait: client.Histogram;
-  private readonly outputBytes: client.Counter<'stream'>;
+  /** scheduler_output_bytes_total's children, made once (it is counted per chunk of output). */
+  private readonly stdoutBytes: client.Counter.Internal;
+  private readonly stderrBytes: client.Counter.Internal;
   private readonly storeOperation: client.Histogram<'operation'>;
   /** Where the runs recorded waiting came from, until they start ("task\nrun"). */
   private readonly waitingSources = new Map<string, RunSource>();
@@ -82,7 +84,9 @@ export class SchedulerMetrics implements TaskActivity {
     });
     this.runDuration = new client.Histogram({ name: 'scheduler_run_duration_seconds', help: "Runs' wall time, from their start to their end", buckets: durationBuckets, registers });
     this.queueWait = new client.Histogram({ name: 'scheduler_run_queue_wait_seconds', help: 'How long runs that waited for a free slot waited', buckets: latenessBuckets, registers });
-    this.outputBytes = new client.Counter({ name: 'scheduler_output_bytes_total', help: 'Bytes runs wrote, by stream', labelNames: ['stream'], registers });
+    const outputBytes = new client.Counter({ name: 'scheduler_output_bytes_total', help: 'Bytes runs wrote, by stream', labelNames: ['stream'], registers });
+    this.stdoutBytes = outputBytes.labels({ stream: 'stdout' });
+    this.stderrBytes = outputBytes.labels({ stream: 'stderr' });
     this.storeOperation = new client.Histogram({
       name: 'scheduler_store_operation_seconds',
       help: "Time of the store's operations, by operation (the store's method)",
@@ -168,7 +172,7 @@ export class SchedulerMetrics implements TaskActivity {
   }
 
   output(_taskId: string, _run: number, stream: OutputStream, _offset: number, chunk: Buffer, _at?: number): void {
-    this.outputBytes.inc({ stream }, chunk.length);
+    (stream === 'stdout' ? this.stdoutBytes : this.stderrBytes).inc(chunk.length);
   }
 
   deleted(): void {
@@ -189,11 +193,14 @@ export class SchedulerMetrics implements TaskActivity {
         let wrapper = timed.get(property);
         if (!wrapper) {
           const method = value as (...args: unknown[]) => unknown;
+          // The labelled child, made once: observing through the parent checks and hashes
+          // the labels on every call, several times per run in a burst.
+          const timings = histogram.labels({ operation: property });
           wrapper = function (this: unknown, ...args: unknown[]) {
             const begun = performance.now();
             const out = method.apply(this === receiver ? target : this, args);
             if (out instanceof Promise) {
-              const observe = () => histogram.observe({ operation: property }, (performance.now() - begun) / 1000);
+              const observe = () => timings.observe((performance.now() - begun) / 1000);
               out.then(observe, observe);
             }
             return out;
