@@ -133,7 +133,9 @@ describe('scheduler runs', () => {
     const [header, ...rows] = table.stdout.trimEnd().split('\n');
     expect(header).toMatch(/^RUN +SCHEDULED +ATTEMPT +STARTED +DURATION +OUTCOME +EXIT$/);
     expect(rows.map((row) => Number(row.split(/ +/)[0]))).toEqual(newestFirst);
-    for (const row of rows) expect(row).toMatch(/ (succeeded +0|failed +3)$/);
+    // A fire that comes while the run before it still executes (a busy machine: 200 ms) is
+    // skipped by the overlap rule, and listed as such.
+    for (const row of rows) expect(row).toMatch(/ (succeeded +0|failed +3|skipped +-)$/);
 
     const failed = ok(await daemon.cli(['runs', 'history', '--outcome', 'failed']), 'runs --outcome');
     const failedRows = failed.stdout.trimEnd().split('\n').slice(1);

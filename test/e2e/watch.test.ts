@@ -12,7 +12,7 @@ import { waitFor } from '../support/wait.js';
 import type { TaskView } from '../support/api-views.js';
 import type { DaemonProcess } from '../support/daemon.js';
 import { useE2e } from '../support/e2e-context.js';
-import { gate } from '../support/gate.js';
+import { gate, type Gate } from '../support/gate.js';
 import { expectInOrder } from '../support/expect-in-order.js';
 
 const e2e = useE2e();
@@ -48,31 +48,75 @@ function afterTask(stdout: string): string {
   return stdout.slice(expectInOrder(stdout, [/^results: +.*\n(?: {2}.*\n)*/m]));
 }
 
+/** A task followed from before its first run, with the watchers that follow it. */
+interface Followed {
+  id: string;
+  /** Its `-time`, in seconds. */
+  delay: number;
+  /** The gate its script waits at after its first line. */
+  release: Gate;
+  watchers: BackgroundCli[];
+}
+
+/**
+ * Submits task `name` (`type`, first run after a delay, `script(gateWait)` printing `firstLine`
+ * then waiting at a gate) and starts one `get ID` watcher per entry of `watcherFlags`, then
+ * waits until each has seen the run begin: the first line printed, or an output event in JSON.
+ * These tests are about what a watcher shows of a task it follows from before the run; the
+ * delay is meant to outlast the watchers' start. On a machine busy enough that a watcher's
+ * first read or its stream came after the run began (it then shows the run from the task as
+ * read, without "run 1 started"), that attempt is set aside (its run released, its watchers
+ * ended) and made again under a new id with twice the delay: the condition is checked, not
+ * hoped for.
+ */
+async function followFromBeforeTheRun(name: string, type: 'delay' | 'cron', script: (gateWait: string) => string, firstLine: string, watcherFlags: string[][]): Promise<Followed> {
+  for (let attempt = 1, delay = 4; ; attempt++, delay *= 2) {
+    const id = attempt === 1 ? name : `${name}-${attempt}`;
+    const release = gate(scratch, id);
+    await submit(id, [`-type=${type}`, `-time=${delay}s`, `-script=${script(release.wait)}`]);
+    const watchers = watcherFlags.map((flags) => daemon.startCli(['get', id, ...flags]));
+    const inTime = await Promise.all(watchers.map((watcher, index) => sawTheRunBegin(watcher, watcherFlags[index]!.includes('--json'), firstLine)));
+    if (inTime.every(Boolean)) return { id, delay, release, watchers };
+    if (attempt === 4) throw new Error(`the watchers of ${id} came after its run began four times, the last with a delay of ${delay}s`);
+    release.open();
+    for (const watcher of watchers) watcher.child.kill();
+    await daemon.cli(['delete', id]);
+  }
+}
+
+/** Waits until `watcher` shows the first run begin; true when it followed the task from before (it printed the run's start). */
+async function sawTheRunBegin(watcher: BackgroundCli, json: boolean, firstLine: string): Promise<boolean> {
+  if (json) {
+    await waitForOutput(watcher, /"event":"output"/, 'an output event');
+    const stdout = watcher.stdout();
+    const started = stdout.indexOf('"event":"run-started"');
+    return started !== -1 && started < stdout.indexOf('"event":"output"');
+  }
+  await waitForOutput(watcher, new RegExp(`^${firstLine}$`, 'm'), "the run's first line");
+  return /^status: +ToBeExecuted$/m.test(watcher.stdout()) && new RegExp(`run 1 started\n${firstLine}\n`).test(watcher.stdout());
+}
+
 // The ones that take real time run side by side; the quick ones after them, one by one, so
 // that a burst of CLI processes does not slow the watchers' start on a small machine.
 describe.concurrent('scheduler get ID -watch=true, following a task', () => {
   test("a delay task: the task, then each event and the run's output as it is written; exit 0 when the run succeeded", async ({ expect }) => {
-    const release = gate(scratch, 'watch-delay');
-    // Due in 4s, so that the watcher surely follows the task before it fires.
-    await submit('watch-delay', ['-type=delay', '-time=4s', `-script=echo hello; echo oops >&2; ${release.wait}; printf 'no newline'`]);
-
-    const watcher = daemon.startCli(['get', 'watch-delay', '-watch=true']);
-    await waitForOutput(watcher, /^status: +ToBeExecuted$/m, 'the task as it is now');
+    const { id, delay, release, watchers } = await followFromBeforeTheRun('watch-delay', 'delay', (wait) => `echo hello; echo oops >&2; ${wait}; printf 'no newline'`, 'hello', [['-watch=true']]);
+    const watcher = watchers[0]!;
     // The run is held at the gate: its output so far is printed while it executes.
     await waitForOutput(watcher, /run 1 started\nhello\n$/, 'that run 1 started, then its first line');
     await waitForOutput(watcher, /^oops\n$/, "the script's stderr, on stderr", true);
     expect(afterTask(watcher.stdout())).not.toMatch(/oops|succeeded|-> Executed/);
     expect(watcher.child.exitCode).toBeNull();
-    expect((await daemon.task('watch-delay'))!.results).toMatchObject([{ run: 1, outcome: 'running' }]);
+    expect((await daemon.task(id))!.results).toMatchObject([{ run: 1, outcome: 'running' }]);
     release.open();
 
     const result = await watcher.done();
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toBe('oops\n'); // the script's stderr, raw (not a terminal: no colour)
     expectInOrder(result.stdout, [
-      /^id: +watch-delay$/m,
+      new RegExp(`^id: +${id}$`, 'm'),
       /^type: +delay$/m,
-      /^time: +4s$/m,
+      new RegExp(`^time: +${delay}s$`, 'm'),
       /^script: +echo hello; echo oops >&2; .+; printf 'no newline'$/m,
       /^status: +ToBeExecuted$/m,
       new RegExp(`^last change: +${time}$`, 'm'),
@@ -88,38 +132,35 @@ describe.concurrent('scheduler get ID -watch=true, following a task', () => {
           'no newline\n' +
           `${at}run 1 succeeded, exit 0\n` +
           `${at}status Executing -> Executed\n` +
-          'task watch-delay is Executed; nothing more will happen\n$',
+          `task ${id} is Executed; nothing more will happen\n$`,
       ),
     );
   });
 
   test('a run that fails: the note says how, exit 8 (run_not_succeeded); --json: the task, then one event per line, exit 8 too', async ({ expect }) => {
-    const release = gate(scratch, 'watch-fail');
-    await submit('watch-fail', ['-type=delay', '-time=4s', `-script=echo partial; ${release.wait}; echo bad >&2; exit 3`]);
-    const human = daemon.startCli(['get', 'watch-fail', '-watch=true']);
-    const json = daemon.startCli(['get', 'watch-fail', '--watch', '--json']);
+    const { id, release, watchers } = await followFromBeforeTheRun('watch-fail', 'delay', (wait) => `echo partial; ${wait}; echo bad >&2; exit 3`, 'partial', [['-watch=true'], ['--watch', '--json']]);
+    const [human, json] = watchers as [BackgroundCli, BackgroundCli];
     await waitForOutput(human, /run 1 started\npartial\n$/, 'the first line of the run');
-    await waitForOutput(json, /"event":"output"/, 'an output event');
     release.open();
 
     const result = await human.done();
     expect(result.code).toBe(8);
-    expect(result.stderr).toBe('bad\nscheduler: the last run of task watch-fail did not succeed (failed)\n');
+    expect(result.stderr).toBe(`bad\nscheduler: the last run of task ${id} did not succeed (failed)\n`);
     expect(afterTask(result.stdout)).toMatch(
       new RegExp(
         `^${at}status ToBeExecuted -> Executing\n${at}run 1 started\npartial\n` +
           `${at}run 1 failed, exit 3\n${at}status Executing -> Executed\n` +
-          'task watch-fail is Executed; nothing more will happen\n$',
+          `task ${id} is Executed; nothing more will happen\n$`,
       ),
     );
 
     const jsonResult = await json.done();
     expect(jsonResult.code).toBe(8);
-    expect(jsonResult.stderr).toMatch(/^scheduler: the last run of task watch-fail did not succeed \(failed\)\n$/);
+    expect(jsonResult.stderr).toBe(`scheduler: the last run of task ${id} did not succeed (failed)\n`);
     const [first, ...rest] = jsonResult.stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
-    expect(first).toMatchObject({ id: 'watch-fail', type: 'delay', status: 'ToBeExecuted', results: [] });
+    expect(first).toMatchObject({ id, type: 'delay', status: 'ToBeExecuted', results: [] });
     for (const event of rest) expect(Object.keys(event).sort()).toEqual(['data', 'event', 'id']);
-    expect(rest[0]).toMatchObject({ event: 'snapshot', data: { task: { id: 'watch-fail' } } });
+    expect(rest[0]).toMatchObject({ event: 'snapshot', data: { task: { id } } });
     expect(rest.map((event) => event.event)).toEqual(['snapshot', 'status', 'run-started', 'output', 'output', 'run-finished', 'status']);
     expect(rest.every((event) => typeof event.id === 'string')).toBe(true);
     const outputs = rest.filter((event) => event.event === 'output').map((event) => event.data);
@@ -168,13 +209,11 @@ describe.concurrent('scheduler get ID -watch=true, following a task', () => {
   });
 
   test('a cron task stopped while its run executes: the stop request is shown, the run goes on; exit 8 since that run failed', async ({ expect }) => {
-    const release = gate(scratch, 'watch-cron-stop');
-    // First run in 4s, so that the watcher surely follows the task before it starts.
-    await submit('watch-cron-stop', ['-type=cron', '-time=4s', `-script=echo working; ${release.wait}; echo broken >&2; exit 4`]);
-    const watcher = daemon.startCli(['get', 'watch-cron-stop', '-watch=true']);
+    const { id, release, watchers } = await followFromBeforeTheRun('watch-cron-stop', 'cron', (wait) => `echo working; ${wait}; echo broken >&2; exit 4`, 'working', [['-watch=true']]);
+    const watcher = watchers[0]!;
     await waitForOutput(watcher, /run 1 started\nworking\n$/, 'run 1 and its first line');
 
-    const stop = await daemon.cli(['stop', 'watch-cron-stop']);
+    const stop = await daemon.cli(['stop', id]);
     expect(stop.code, stop.stderr).toBe(0);
     await waitForOutput(watcher, new RegExp(`^${at}status Executing; stop requested: the current run goes on, no later run$`, 'm'), 'the stop request');
     expect(watcher.child.exitCode).toBeNull(); // the run goes on: the watcher too
@@ -182,11 +221,11 @@ describe.concurrent('scheduler get ID -watch=true, following a task', () => {
 
     const result = await watcher.done();
     expect(result.code).toBe(8);
-    expect(result.stderr).toBe('broken\nscheduler: the last run of task watch-cron-stop did not succeed (failed)\n');
+    expect(result.stderr).toBe(`broken\nscheduler: the last run of task ${id} did not succeed (failed)\n`);
     expectInOrder(afterTask(result.stdout), [
       new RegExp(`^${at}run 1 started\nworking\n`, 'm'),
       new RegExp(`^${at}status Executing; stop requested`, 'm'),
-      new RegExp(`^${at}run 1 failed, exit 4\n${at}status Executing -> Stopped\ntask watch-cron-stop is Stopped; nothing more will happen\n$`, 'm'),
+      new RegExp(`^${at}run 1 failed, exit 4\n${at}status Executing -> Stopped\ntask ${id} is Stopped; nothing more will happen\n$`, 'm'),
     ]);
     expect(result.stdout).not.toMatch(/run 2 (started|succeeded|failed)/);
   });
