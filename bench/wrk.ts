@@ -13,20 +13,14 @@ export const wrkConnections = 32;
 
 export interface WrkLoad {
   url: string;
-  /**
-   * GET `path`; or GET the listing `pagesOf` a page at a time, each request following the
-   * answer's nextCursor (bench/pages.lua; use one connection); or POST a new task to
-   * /api/tasks per request (ids start with `idPrefix`).
-   */
-  request: { method: 'GET'; path: string } | { method: 'GET'; pagesOf: string } | { method: 'POST'; idPrefix: string };
+  /** GET `path`, or POST a new task to /api/tasks per request (ids start with `idPrefix`). */
+  request: { method: 'GET'; path: string } | { method: 'POST'; idPrefix: string };
   durationSec: number;
   connections?: number;
 }
 
 export interface WrkResult {
   requests: number;
-  /** From bench/pages.lua: pages that held fewer than 100 tasks before the end of the listing. */
-  shortPages?: number;
   reqPerSec: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
@@ -46,10 +40,8 @@ export async function runWrk(load: WrkLoad): Promise<WrkResult> {
   const connections = load.connections ?? wrkConnections;
   // One wrk thread: the machine's other cores are for the server measured.
   const args = ['-t1', `-c${connections}`, `-d${load.durationSec}s`, '--latency', '--timeout', '10s'];
-  const { request } = load;
-  if ('path' in request) args.push(`${load.url}${request.path}`);
-  else if ('pagesOf' in request) args.push('-s', join(benchSourceDir, 'pages.lua'), load.url, '--', request.pagesOf);
-  else args.push('-s', join(benchSourceDir, 'submit.lua'), load.url, '--', request.idPrefix);
+  if (load.request.method === 'GET') args.push(`${load.url}${load.request.path}`);
+  else args.push('-s', join(benchSourceDir, 'submit.lua'), load.url, '--', load.request.idPrefix);
   const output = await new Promise<string>((resolve, reject) => {
     const child = execFile('wrk', args, { timeout: (load.durationSec + 30) * 1000 }, (error, stdout, stderr) => {
       release(child);
@@ -77,7 +69,6 @@ function parseWrk(output: string): WrkResult {
     latencyP99Ms: latency('99'),
     non2xx: /Non-2xx or 3xx responses: (\d+)/.exec(output) ? number(/Non-2xx or 3xx responses: (\d+)/) : 0,
     socketErrors: socket ? socket.slice(1).reduce((sum, value) => sum + Number(value), 0) : 0,
-    ...(/pages short of 100 before the end: (\d+)/.test(output) ? { shortPages: number(/pages short of 100 before the end: (\d+)/) } : {}),
   };
   if (Number.isNaN(result.reqPerSec)) throw new Error(`could not read wrk's output:\n${output}`);
   return result;
