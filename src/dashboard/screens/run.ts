@@ -18,7 +18,15 @@ function OutputPane({ label, received }: { label: string; received: Received }) 
   const following = useRef(true);
   const lastTop = useRef(0);
   useLayoutEffect(() => {
-    if (following.current && pane.current) pane.current.scrollTop = pane.current.scrollHeight;
+    const element = pane.current;
+    if (!element) return;
+    // A scroll up whose event has not come yet (it comes a frame later) stops the following
+    // here, before the scroll to the end below would undo it: on a busy page, output arriving
+    // between the two took the user's scroll away.
+    if (element.scrollTop < lastTop.current) following.current = false;
+    if (!following.current) return;
+    element.scrollTop = element.scrollHeight;
+    lastTop.current = element.scrollTop;
   }, [received.text]);
   // Decided by the direction of a scroll, not by where it lands: the scroll event comes a frame
   // later, by when more output may have arrived, so "at the end" alone would wrongly stop the
