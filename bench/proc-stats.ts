@@ -35,7 +35,11 @@ export function resetPeakMemory(pid: number): boolean {
 
 /** User plus system CPU seconds a process has used so far (all its threads). */
 export function readCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return cpuSecondsOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** User plus system CPU seconds in a line of /proc/PID/stat or /proc/PID/task/TID/stat. */
+function cpuSecondsOf(stat: string): number {
   // Fields after the command name, which is in parentheses and may contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
@@ -57,8 +61,7 @@ export function readThreadCpuSeconds(pid: number): { main: number; others: numbe
     } catch {
       continue; // the thread ended between the listing and the read
     }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    seconds[Number(tid) === pid ? 'main' : 'others'] += (Number(fields[11]) + Number(fields[12])) / 100;
+    seconds[Number(tid) === pid ? 'main' : 'others'] += cpuSecondsOf(stat);
   }
   return seconds;
 }
