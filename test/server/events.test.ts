@@ -473,9 +473,17 @@ describe('many watchers', () => {
   });
 });
 
-describe('fan-out', () => {
+/** The hub's helper thread writing every other watcher's share of each fan-out from the second watcher on (parallel-writes.ts). */
+const withHelper = { minSockets: 2, waitMs: 10_000 };
+
+describe.each([
+  ['by the main thread', undefined],
+  ['with a helper thread writing half', withHelper],
+])('fan-out, %s', (_mode, parallelWrites) => {
+  const events = parallelWrites === undefined ? {} : { parallelWrites };
+
   it('sends every watcher the same bytes for each change, in the order of their ids', async () => {
-    const h = await start();
+    const h = await start({ events });
     const script = `${hold('go')}; printf 'out\\n'; printf 'err\\n' >&2; exit 2`;
     await submit(h.app, { id: 'alike', type: 'delay', time: '10ms', script });
     await waitForStatus(h.app, 'alike', 'Executing');
@@ -493,7 +501,7 @@ describe('fan-out', () => {
 
   it('resumes a watcher that was cut off for not reading with exactly the events it missed, in order', async () => {
     // Everything the run prints stays retained, so that the cut-off watcher can resume from where it stopped.
-    const h = await start({ events: { maxQueuedBytesPerClient: 64 * 1024, maxBytesPerTask: 256 * 1024 * 1024, maxBytesTotal: 512 * 1024 * 1024 } });
+    const h = await start({ events: { ...events, maxQueuedBytesPerClient: 64 * 1024, maxBytesPerTask: 256 * 1024 * 1024, maxBytesTotal: 512 * 1024 * 1024 } });
     const script = `${hold('go')}; head -c 20000000 /dev/zero | tr '\\0' x; echo; ${hold('finish')}; echo done`;
     await submit(h.app, { id: 'laggard', type: 'delay', time: '10ms', script });
     await waitForStatus(h.app, 'laggard', 'Executing');

@@ -3,9 +3,11 @@
  * node:http server: every watcher gets the same bytes in the order sent, and a watcher that
  * does not read is cut off without costing the others the frame it was cut on.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TLSSocket } from 'node:tls';
+import { ParallelWriter } from '../../src/server/events/parallel-writes.js';
 import { sendToAll, SseConnection } from '../../src/server/events/sse-connection.js';
 import { waitFor } from '../support/wait.js';
 
@@ -26,8 +28,11 @@ interface Watcher {
 
 let server: Server | undefined;
 let watchers: Watcher[] = [];
+let helper: ParallelWriter | undefined;
 
 afterEach(async () => {
+  await helper?.close();
+  helper = undefined;
   for (const watcher of watchers) watcher.socket.destroy();
   watchers = [];
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
@@ -35,15 +40,17 @@ afterEach(async () => {
 });
 
 /** A server whose every request becomes an SseConnection with `maxQueuedBytes`, in the order they came. */
-async function startServer(maxQueuedBytes: number, cuts: number[]): Promise<{ connections: SseConnection[]; port: number }> {
+async function startServer(maxQueuedBytes: number, cuts: number[]): Promise<{ connections: SseConnection[]; serverSockets: Socket[]; port: number }> {
   const connections: SseConnection[] = [];
+  const serverSockets: Socket[] = [];
   server = createServer((_request, response) => {
     const connection = new SseConnection(response, maxQueuedBytes, (queued) => cuts.push(queued));
     connection.open();
     connections.push(connection);
+    serverSockets.push(response.socket!);
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  return { connections, port: (server!.address() as AddressInfo).port };
+  return { connections, serverSockets, port: (server!.address() as AddressInfo).port };
 }
 
 function watch(port: number): Watcher {
@@ -140,5 +147,113 @@ describe('sendToAll', () => {
     await waitFor('the slow watcher sees its stream cut', () => slow!.closed);
     expect(slow!.body().length).toBeLessThan(sent);
     expect(cuts).toHaveLength(1);
+  });
+});
+
+describe('sendToAll with a helper thread writing every other socket', () => {
+  it('gives every watcher the same bytes in the order sent, half of them written by the helper', async () => {
+    helper = new ParallelWriter({ minSockets: 4 });
+    const cuts: number[] = [];
+    const { connections, port } = await startServer(1024 * 1024, cuts);
+    const opened = await openWatchers(port, connections, 12);
+    const frames = [frame(1, 'one'), frame(2, 'two, with ünïcödé'), Buffer.alloc(40 * 1024, 'y'), frame(3, 'three')];
+    for (const each of frames) sendToAll(connections, each, helper);
+    const expected = Buffer.concat(frames);
+    for (const watcher of opened) {
+      await waitFor('every frame', () => watcher.body().length >= expected.length);
+      expect(watcher.body().equals(expected)).toBe(true);
+    }
+    // Every other of the 12 sockets, for each of the 4 frames.
+    expect(helper.handedOver).toBe(6 * frames.length);
+    // The helper wrote at least the small frames itself (a large one may need the main thread's help to finish).
+    expect(helper.bytesWritten).toBeGreaterThanOrEqual(6 * (frames[0]!.length + frames[1]!.length + frames[3]!.length));
+    expect(cuts).toEqual([]);
+  });
+
+  it('does not hand over a socket with bytes queued: a watcher that does not read gets its bytes in order until it is cut, the others all of them', async () => {
+    helper = new ParallelWriter({ minSockets: 2 });
+    const cuts: number[] = [];
+    const maxQueued = 256 * 1024;
+    const { connections, port } = await startServer(maxQueued, cuts);
+    const opened = await openWatchers(port, connections, 6);
+    const slow = opened[1]!; // an odd one: it would be handed over while nothing is queued for it
+    slow.socket.pause();
+
+    // Frames of 60 KiB (within what the helper takes) until the slow watcher is cut.
+    const pieces: Buffer[] = [];
+    let sent = 0;
+    for (let count = 0; cuts.length === 0; count++) {
+      if (count > 5000) throw new Error(`the slow watcher was not cut off after ${sent} bytes`);
+      const piece = Buffer.alloc(60 * 1024, String.fromCharCode(97 + (count % 26)));
+      pieces.push(piece);
+      sendToAll(connections, piece, helper);
+      sent += piece.length;
+      for (const reader of opened.filter((watcher) => watcher !== slow)) {
+        await waitFor('the reader has every frame so far', () => reader.bytes === sent + reader.headBytes, { intervalMs: 1 });
+      }
+    }
+    expect(cuts).toHaveLength(1);
+    expect(connections[1]!.closed).toBe(true);
+    const expected = Buffer.concat(pieces);
+    for (const reader of opened.filter((watcher) => watcher !== slow)) expect(reader.body().equals(expected)).toBe(true);
+    slow.socket.resume();
+    await waitFor('the slow watcher sees its stream cut', () => slow.closed);
+    // What it got before the cut is a beginning of the stream, in order, with nothing missing or doubled.
+    const got = slow.body();
+    expect(got.length).toBeLessThan(sent);
+    expect(got.equals(expected.subarray(0, got.length))).toBe(true);
+    expect(helper.handedOver).toBeGreaterThan(0);
+  });
+
+  it('writes through the main thread alone once the helper has ended, and below its threshold', async () => {
+    const cuts: number[] = [];
+    const { connections, port } = await startServer(1024 * 1024, cuts);
+    const opened = await openWatchers(port, connections, 4);
+    helper = new ParallelWriter({ minSockets: 5 });
+    sendToAll(connections, frame(1, 'below the threshold'), helper);
+    expect(helper.handedOver).toBe(0);
+    const ended = new ParallelWriter({ minSockets: 2 });
+    await ended.close();
+    sendToAll(connections, frame(2, 'after the end'), ended);
+    expect(ended.handedOver).toBe(0);
+    const expected = Buffer.concat([frame(1, 'below the threshold'), frame(2, 'after the end')]);
+    for (const watcher of opened) {
+      await waitFor('both frames', () => watcher.body().length >= expected.length);
+      expect(watcher.body().equals(expected)).toBe(true);
+    }
+  });
+
+  it('hands over only a socket with nothing queued in Node: the helper\'s bytes would pass those queued', async () => {
+    const cuts: number[] = [];
+    const { connections, serverSockets, port } = await startServer(64 * 1024 * 1024, cuts);
+    const [watcher] = await openWatchers(port, connections, 1);
+    expect(connections[0]!.descriptorForHelper()).toBeGreaterThanOrEqual(0);
+    watcher!.socket.pause();
+    const big = Buffer.alloc(1024 * 1024, 'z');
+    for (let count = 0; serverSockets[0]!.writableLength === 0; count++) {
+      if (count > 64) throw new Error('nothing was queued in Node after 64 MiB');
+      sendToAll(connections, big);
+    }
+    expect(connections[0]!.descriptorForHelper()).toBe(-1);
+    watcher!.socket.resume();
+    await waitFor('the queue drains', () => serverSockets[0]!.writableLength === 0);
+    expect(connections[0]!.descriptorForHelper()).toBeGreaterThanOrEqual(0);
+    expect(cuts).toEqual([]);
+  });
+
+  it('never hands over a TLS socket: its bytes must go through the encryption', async () => {
+    const cuts: number[] = [];
+    const { connections, port } = await startServer(1024 * 1024, cuts);
+    await openWatchers(port, connections, 1);
+    expect(connections[0]!.descriptorForHelper()).toBeGreaterThanOrEqual(0);
+    const plain = connect({ host: '127.0.0.1', port });
+    const tls = new TLSSocket(plain);
+    try {
+      const overTls = new SseConnection({ socket: tls } as unknown as ServerResponse, 1024, () => undefined);
+      expect(overTls.descriptorForHelper()).toBe(-1);
+    } finally {
+      tls.destroy();
+      plain.destroy();
+    }
   });
 });

@@ -32,6 +32,7 @@ import { asTold, catchUpEvents, changeEvents, isFinal, outputEvent, snapshotEven
 import { encodeCursor, parseCursor, type StreamCursor } from './event-cursor.js';
 import { liveOutputEvents } from './live-output-events.js';
 import { unsentOutput } from './output-windows.js';
+import { defaultParallelWriterOptions, ParallelWriter, type ParallelWriterOptions } from './parallel-writes.js';
 import { heartbeatFrame, sendToAll, sseFrame, SseConnection } from './sse-connection.js';
 import { RetainedEvent, TaskChannel } from './task-channel.js';
 
@@ -49,6 +50,8 @@ export interface EventHubOptions {
   maxBytesTotal: number;
   /** Bytes that may queue for one client before it is cut off. */
   maxQueuedBytesPerClient: number;
+  /** When a helper thread writes a share of a fan-out. */
+  parallelWrites: ParallelWriterOptions;
   log: { info(details: object, message: string): void };
   /** The clock retention and replay read (the daemon's, or a test's); the host's when absent. */
   now?: () => number;
@@ -61,6 +64,7 @@ export const defaultEventHubOptions = {
   maxBytesPerTask: 1024 * 1024,
   maxBytesTotal: 64 * 1024 * 1024,
   maxQueuedBytesPerClient: 1024 * 1024,
+  parallelWrites: defaultParallelWriterOptions,
 } as const;
 
 /** Roughly the bytes an output frame adds to its chunk (id, names, offsets, time). */
@@ -111,6 +115,8 @@ export class EventHub {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly now: () => number;
   private closed = false;
+  /** Writes a share of a fan-out to many watchers (parallel-writes.ts); started once some task has that many. */
+  private helper: ParallelWriter | undefined;
   /**
    * The output so far of a run executing on another node, as this node last read it (set
    * when the store is shared: see RemoteOutputFollower); a stream opening gets it as the
@@ -177,7 +183,7 @@ export class EventHub {
     // watchers get the change's events in one buffer, one write each: the fewer writes, the
     // sooner the last of many watchers has it.
     const frames = events.map((event) => this.record(task.id, channel, event));
-    if (frames.length > 0) sendToAll(channel.watchers, frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+    if (frames.length > 0) sendToAll(channel.watchers, frames.length === 1 ? frames[0]! : Buffer.concat(frames), this.helper);
     if (isFinal(task.state.status)) for (const watcher of channel.watchers) watcher.end();
   }
 
@@ -199,7 +205,7 @@ export class EventHub {
     const channel = this.channels.get(taskId);
     if (!channel) return;
     const frame = Buffer.from(sseFrame(`${this.epoch}-${++this.seq}`, 'deleted', { id: taskId }));
-    sendToAll(channel.watchers, frame);
+    sendToAll(channel.watchers, frame, this.helper);
     for (const watcher of channel.watchers) watcher.end();
     this.forget(taskId, channel);
   }
@@ -312,6 +318,8 @@ export class EventHub {
     for (const channel of this.channels.values()) for (const watcher of channel.watchers) watcher.end();
     this.channels.clear();
     this.totalBytes = 0;
+    void this.helper?.close();
+    this.helper = undefined;
   }
 
   private connect(params: OpenStreamParams): SseConnection {
@@ -330,6 +338,8 @@ export class EventHub {
       return 'streaming';
     }
     channel.watchers.add(connection);
+    // Started once some task has this many watchers, not at its first fan-out, which would wait for the thread to start.
+    if (channel.watchers.size >= this.options.parallelWrites.minSockets) this.helper ??= new ParallelWriter(this.options.parallelWrites);
     connection.onClose(() => {
       channel.watchers.delete(connection);
       channel.lastUsed = this.now();
@@ -352,7 +362,7 @@ export class EventHub {
   }
 
   private publish(taskId: string, channel: TaskChannel, event: NamedEvent): void {
-    sendToAll(channel.watchers, this.record(taskId, channel, event));
+    sendToAll(channel.watchers, this.record(taskId, channel, event), this.helper);
   }
 
   /** Gives `event` the next id and retains it; returns its frame, encoded once for every watcher. */
@@ -409,7 +419,7 @@ export class EventHub {
   private beat(): void {
     const idleSince = this.now() - this.options.retainMs;
     for (const [taskId, channel] of this.channels) {
-      sendToAll(channel.watchers, heartbeatFrame);
+      sendToAll(channel.watchers, heartbeatFrame, this.helper);
       if (channel.watchers.size === 0 && channel.pins === 0 && channel.lastUsed < idleSince) this.forget(taskId, channel);
     }
   }

@@ -10,12 +10,14 @@
  * resume from the events the daemon still retains.
  *
  * A fan-out (sendToAll) writes one shared buffer to every watcher in one loop: one write per
- * socket, with nothing allocated per watcher by this module, and the cutting off of slow
- * clients (a reset, a log line) left until the loop is over, so that a slow client costs the
- * others nothing but the check.
+ * socket, and the cutting off of slow clients (a reset, a log line) left until the loop is
+ * over, so that a slow client costs the others nothing but the check. With many watchers, a
+ * helper thread writes half of them meanwhile (parallel-writes.ts).
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { maxSocketsPerHandOver, type ParallelWriter } from './parallel-writes.js';
 
 /** One SSE frame: optional id, event name, one line of JSON data. */
 export function sseFrame(id: string | undefined, event: string, data: unknown): string {
@@ -89,16 +91,33 @@ export class SseConnection {
   }
 
   /**
-   * Sends a frame; true when too much is now waiting for the client: it gets nothing more,
-   * and cut() must follow (sendToAll leaves that until every watcher has been written to).
+   * Sends a frame (the rest of it, when a helper thread wrote its first `alreadyWritten`
+   * bytes); true when too much is now waiting for the client: it gets nothing more, and cut()
+   * must follow (sendToAll leaves that until every watcher has been written to).
    */
-  write(frame: Buffer): boolean {
+  write(frame: Buffer, alreadyWritten = 0): boolean {
     if (this.ended) return false;
     const socket = this.socket!;
-    socket.write(frame);
+    if (alreadyWritten < frame.length) socket.write(alreadyWritten === 0 ? frame : frame.subarray(alreadyWritten));
     if (socket.writableLength <= this.allowance) return false;
     this.ended = true;
     return true;
+  }
+
+  /**
+   * The socket's file descriptor if a helper thread may write to it now (see
+   * parallel-writes.ts): a plain socket, open, with nothing queued; -1 otherwise.
+   */
+  descriptorForHelper(): number {
+    const socket = this.socket;
+    if (this.ended || socket === null || socket instanceof TLSSocket || socket.writableLength !== 0) return -1;
+    const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+    return typeof fd === 'number' ? fd : -1;
+  }
+
+  /** Sends nothing more: cut() must follow. */
+  abandon(): void {
+    this.ended = true;
   }
 
   /** Cuts off a client that write() found too slow. */
@@ -123,10 +142,43 @@ export class SseConnection {
  * Writes `frame` to every connection of `connections`, in their order, then cuts off those
  * that have too much waiting. The same bytes go to every socket.
  */
-export function sendToAll(connections: Iterable<SseConnection>, frame: Buffer): void {
-  let slow: SseConnection[] | undefined;
+export function sendToAll(connections: ReadonlySet<SseConnection> | readonly SseConnection[], frame: Buffer, helper?: ParallelWriter): void {
+  const slow: SseConnection[] = [];
+  const count = 'size' in connections ? connections.size : connections.length;
+  if (helper?.suits(count, frame.length)) writeWithHelper(connections, frame, helper, slow);
+  else for (const connection of connections) if (connection.write(frame)) slow.push(connection);
+  for (const connection of slow) connection.cut();
+}
+
+/**
+ * sendToAll with a helper thread (parallel-writes.ts): every other connection that can be
+ * handed over goes to the helper, so that both threads go through the watchers in their
+ * order and finish about together.
+ */
+function writeWithHelper(connections: Iterable<SseConnection>, frame: Buffer, helper: ParallelWriter, slow: SseConnection[]): void {
+  const handed: SseConnection[] = [];
+  const fds: number[] = [];
+  const own: SseConnection[] = [];
+  let odd = false;
   for (const connection of connections) {
-    if (connection.write(frame)) (slow ??= []).push(connection);
+    odd = !odd;
+    const fd = odd && handed.length < maxSocketsPerHandOver ? connection.descriptorForHelper() : -1;
+    if (fd < 0) own.push(connection);
+    else {
+      handed.push(connection);
+      fds.push(fd);
+    }
   }
-  if (slow) for (const connection of slow) connection.cut();
+  helper.start(frame, fds);
+  for (const connection of own) if (connection.write(frame)) slow.push(connection);
+  const written = helper.finish();
+  for (let index = 0; index < handed.length; index++) {
+    const connection = handed[index]!;
+    if (written === undefined) {
+      // Whether the helper wrote to it is unknown: the stream cannot go on in order. Its
+      // client reconnects and resumes from the last event it has.
+      connection.abandon();
+      slow.push(connection);
+    } else if (connection.write(frame, written[index]!)) slow.push(connection);
+  }
 }
