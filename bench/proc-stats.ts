@@ -91,6 +91,24 @@ export function machineCpuMeter(): () => number {
   };
 }
 
+/**
+ * The share of the machine's CPU time the hypervisor gave to other machines (steal, from
+ * /proc/stat) since the call, in percent: on a shared VM, figures measured while it is
+ * more than a few percent read worse, and references measured apart from them move too.
+ */
+export function stolenCpuMeter(): () => number {
+  const read = () => {
+    const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { steal: ticks[7] ?? 0, total: ticks.slice(0, 8).reduce((sum, value) => sum + value, 0) };
+  };
+  const start = read();
+  return () => {
+    const now = read();
+    const total = now.total - start.total;
+    return total > 0 ? (100 * (now.steal - start.steal)) / total : 0;
+  };
+}
+
 /** The daemon's executor process (src/executor), if it runs one. */
 export function executorOf(pid: number): number | undefined {
   try {

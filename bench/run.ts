@@ -29,7 +29,7 @@ import { outputThroughput } from './figures/output-throughput.js';
 import { singleLateness } from './figures/single-lateness.js';
 import { submitThroughput } from './figures/submit-throughput.js';
 import { watcherFanout } from './figures/watcher-fanout.js';
-import { machineCpuMeter } from './proc-stats.js';
+import { machineCpuMeter, stolenCpuMeter } from './proc-stats.js';
 import { failedRow, printTable, type BenchOptions, type FigureReport, type Row } from './report.js';
 
 interface Figure {
@@ -103,8 +103,9 @@ async function measure(limit: number, work: () => Promise<void>): Promise<void> 
   const background = machineCpuMeter();
   await sleep(1000);
   console.log(`machine busy before starting: ${background().toFixed(2)} cores (other processes; figures drop when they share the machine, ratios much less)`);
+  const stolen = stolenCpuMeter();
   await work();
-  console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s; CPU time stolen by the hypervisor for other machines meanwhile (steal): ${stolen().toFixed(1)}% (above a few percent, every figure reads worse)`);
 }
 
 await main();
