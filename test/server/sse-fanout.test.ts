@@ -153,6 +153,7 @@ describe('sendToAll', () => {
 describe('sendToAll with a helper thread writing every other socket', () => {
   it('gives every watcher the same bytes in the order sent, half of them written by the helper', async () => {
     helper = new ParallelWriter({ minSockets: 4 });
+    await helper.ready();
     const cuts: number[] = [];
     const { connections, port } = await startServer(1024 * 1024, cuts);
     const opened = await openWatchers(port, connections, 12);
@@ -172,6 +173,7 @@ describe('sendToAll with a helper thread writing every other socket', () => {
 
   it('does not hand over a socket with bytes queued: a watcher that does not read gets its bytes in order until it is cut, the others all of them', async () => {
     helper = new ParallelWriter({ minSockets: 2 });
+    await helper.ready();
     const cuts: number[] = [];
     const maxQueued = 256 * 1024;
     const { connections, port } = await startServer(maxQueued, cuts);
@@ -205,18 +207,24 @@ describe('sendToAll with a helper thread writing every other socket', () => {
     expect(helper.handedOver).toBeGreaterThan(0);
   });
 
-  it('writes through the main thread alone once the helper has ended, and below its threshold', async () => {
+  it('writes through the main thread alone before the helper runs, below its threshold, and once it has ended', async () => {
     const cuts: number[] = [];
     const { connections, port } = await startServer(1024 * 1024, cuts);
     const opened = await openWatchers(port, connections, 4);
+    const starting = new ParallelWriter({ minSockets: 2 });
+    sendToAll(connections, frame(0, 'before the helper runs'), starting);
+    expect(starting.handedOver).toBe(0);
+    await starting.close();
     helper = new ParallelWriter({ minSockets: 5 });
+    await helper.ready();
     sendToAll(connections, frame(1, 'below the threshold'), helper);
     expect(helper.handedOver).toBe(0);
     const ended = new ParallelWriter({ minSockets: 2 });
+    await ended.ready();
     await ended.close();
     sendToAll(connections, frame(2, 'after the end'), ended);
     expect(ended.handedOver).toBe(0);
-    const expected = Buffer.concat([frame(1, 'below the threshold'), frame(2, 'after the end')]);
+    const expected = Buffer.concat([frame(0, 'before the helper runs'), frame(1, 'below the threshold'), frame(2, 'after the end')]);
     for (const watcher of opened) {
       await waitFor('both frames', () => watcher.body().length >= expected.length);
       expect(watcher.body().equals(expected)).toBe(true);

@@ -339,13 +339,23 @@ export class EventHub {
     }
     channel.watchers.add(connection);
     // Started once some task has this many watchers, not at its first fan-out, which would wait for the thread to start.
-    if (channel.watchers.size >= this.options.parallelWrites.minSockets) this.helper ??= new ParallelWriter(this.options.parallelWrites);
+    if (channel.watchers.size >= this.options.parallelWrites.minSockets) this.helper ??= this.startHelper();
     connection.onClose(() => {
       channel.watchers.delete(connection);
       channel.lastUsed = this.now();
     });
     this.touch(taskId, channel);
     return 'streaming';
+  }
+
+  /** The helper thread of large fan-outs; without one (a thread that cannot be made), the main thread writes them alone. */
+  private startHelper(): ParallelWriter | undefined {
+    try {
+      return new ParallelWriter(this.options.parallelWrites);
+    } catch (error) {
+      this.options.log.info({ error: (error as Error)?.message }, 'no helper thread for writing to many watchers; the main thread writes alone');
+      return undefined;
+    }
   }
 
   /** Where a client asking to resume after `lastEventId` can resume, or why it cannot. */

@@ -13,6 +13,7 @@
  * could not write at once (a full socket buffer, an error) is handed back and written through
  * the socket as usual, queued in order or failing the usual way.
  */
+import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 
 /** The helper's bounds. */
@@ -66,12 +67,11 @@ export class ParallelWriter {
   private readonly frame = new Uint8Array(new SharedArrayBuffer(maxHelperFrameBytes));
   private readonly fds = new Int32Array(new SharedArrayBuffer(maxSocketsPerHandOver * 4));
   private readonly written = new Int32Array(new SharedArrayBuffer(maxSocketsPerHandOver * 4));
-  private usable = true;
-  /** Sockets handed over so far, all hand-overs together (for tests). */
-  handedOver = 0;
-  /** Bytes the helper wrote so far (for tests). */
-  bytesWritten = 0;
+  /** Once the thread runs, until it ends or is given up: a hand-over never waits for a thread to start. */
+  private usable = false;
   private handing = 0;
+  private sockets = 0;
+  private bytes = 0;
 
   constructor(options: Partial<ParallelWriterOptions> = {}) {
     this.options = { ...defaultParallelWriterOptions, ...options };
@@ -79,11 +79,27 @@ export class ParallelWriter {
       eval: true,
       workerData: { control: this.control.buffer, frame: this.frame.buffer, fds: this.fds.buffer, written: this.written.buffer },
     });
-    // It never keeps the daemon alive; should it end (it has no way out of its loop but a
-    // fault), writes go through the main thread alone.
+    // It never keeps the daemon alive; should it fail to start or end (it has no way out of
+    // its loop but a fault), writes go through the main thread alone.
     this.worker.unref();
+    this.worker.once('online', () => (this.usable = true));
     this.worker.once('exit', () => (this.usable = false));
     this.worker.on('error', () => (this.usable = false));
+  }
+
+  /** Sockets handed over so far, all hand-overs together. */
+  get handedOver(): number {
+    return this.sockets;
+  }
+
+  /** Bytes the helper wrote so far. */
+  get bytesWritten(): number {
+    return this.bytes;
+  }
+
+  /** Resolves once the thread runs (hand-overs begin then). */
+  async ready(): Promise<void> {
+    if (!this.usable) await once(this.worker, 'online');
   }
 
   /** Whether writing a frame of `frameBytes` to `sockets` sockets is worth a hand-over. */
@@ -97,7 +113,7 @@ export class ParallelWriter {
     this.control[2] = frame.length;
     for (let index = 0; index < fds.length; index++) this.fds[index] = fds[index]!;
     this.control[1] = fds.length;
-    this.handedOver += fds.length;
+    this.sockets += fds.length;
     this.handing = fds.length;
     Atomics.store(this.control, 0, working);
     Atomics.notify(this.control, 0);
@@ -110,7 +126,7 @@ export class ParallelWriter {
    */
   finish(): Int32Array | undefined {
     if (Atomics.wait(this.control, 0, working, this.options.waitMs) !== 'timed-out') {
-      for (let index = 0; index < this.handing; index++) this.bytesWritten += this.written[index]!;
+      for (let index = 0; index < this.handing; index++) this.bytes += this.written[index]!;
       return this.written;
     }
     this.usable = false;
