@@ -115,7 +115,7 @@ export class EventHub {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly now: () => number;
   private closed = false;
-  /** Writes a share of a fan-out to many watchers (parallel-writes.ts); started once some task has that many. */
+  /** Writes a share of a fan-out to many watchers (parallel-writes.ts); started once some task has that many, then kept (an idle one waits on a word, costing no CPU). */
   private helper: ParallelWriter | undefined;
   /**
    * The output so far of a run executing on another node, as this node last read it (set
