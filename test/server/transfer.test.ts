@@ -5,7 +5,7 @@
  * real daemons is test/e2e/export-import.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appVersion, expectError, getTask, startHarness, submit, type Harness } from './harness.js';
+import { appVersion, expectError, getTask, startHarness, submit, waitForStatus, type Harness } from './harness.js';
 
 let harness: Harness;
 
@@ -86,6 +86,27 @@ describe('POST /api/import', () => {
       { line: 4, id: null, code: 'invalid_request', message: expect.stringContaining('line 4 is not JSON') },
     ]);
     expect((await harness.app.inject({ method: 'GET', url: '/api/tasks/second' })).statusCode).toBe(404);
+  });
+
+  it('refuses a task holding a NUL character (PostgreSQL cannot store one, a shell cannot run one); NUL in a run\'s output is kept', async () => {
+    await submit(harness.app, { id: 'fine', type: 'delay', time: '10ms', script: "printf 'a\\000b'" });
+    await waitForStatus(harness.app, 'fine', 'Executed');
+    const lines = await exportedAndDeleted(['in-script', 'in-env']);
+    expect((await harness.app.inject({ method: 'DELETE', url: '/api/tasks/fine' })).statusCode).toBe(204);
+    const [header, fine, inScriptLine, inEnvLine, end] = lines;
+    expect((JSON.parse(fine!) as { runs: Array<{ stdout: { text: string } }> }).runs[0]!.stdout.text).toBe('a\u0000b');
+    const inScript = JSON.parse(inScriptLine!) as { task: { script: string } };
+    inScript.task.script = 'echo a\u0000b';
+    const inEnv = JSON.parse(inEnvLine!) as { task: { execution: { env: Record<string, string> } } };
+    inEnv.task.execution.env = { GREETING: 'hel\u0000lo' };
+    const summary = (await importBody([header, fine, JSON.stringify(inScript), JSON.stringify(inEnv), end].join('\n'))).json();
+    expect(summary.refused).toEqual([
+      { line: 3, id: 'in-script', code: 'invalid_request', message: expect.stringContaining('NUL character at /task/script') },
+      { line: 4, id: 'in-env', code: 'invalid_request', message: expect.stringContaining('NUL character at /task/execution/env/GREETING') },
+    ]);
+    expect(summary).toMatchObject({ tasks: 1, runs: 1, complete: true });
+    expect((await harness.app.inject({ method: 'GET', url: '/api/tasks/in-script' })).statusCode).toBe(404);
+    expect((await getTask(harness.app, 'fine')).results[0]!.stdout).toBe('a\u0000b');
   });
 
   it('says when the body has no end line (cut off), after importing what it holds', async () => {

@@ -131,6 +131,10 @@ function taskLine(number: number, value: unknown): { task: Task; runs: Run[] } {
   if (task.state.status === 'Executing' && !Number.isInteger(state.run)) {
     throw new SchedulerError('invalid_request', `line ${number}: task "${task.id}" is Executing without its run`);
   }
+  const nul = nulIn(task, '/task') ?? runs.map((run, index) => nulIn({ ...run, stdout: undefined, stderr: undefined, error: undefined }, `/runs/${index}`)).find(Boolean);
+  if (nul !== undefined) {
+    throw new SchedulerError('invalid_request', `line ${number}: task "${task.id}" has a NUL character at ${nul}, which no export holds (a submit refuses it: a shell and an environment cannot hold one); mend or drop the line`);
+  }
   const numbers = new Set<number>();
   for (const run of runs) {
     if (run.run > task.lastRun || numbers.has(run.run)) {
@@ -140,6 +144,21 @@ function taskLine(number: number, value: unknown): { task: Task; runs: Run[] } {
   }
   // The node that executed a run belongs to the exporting daemon's store, not to this one.
   return { task, runs: runs.map(({ node: _node, ...run }) => run).sort((a, b) => a.run - b.run) };
+}
+
+/**
+ * Where in `value` a string holds NUL (its JSON pointer), if anywhere. A run's output and
+ * error are left out: a script may write NUL, and every store keeps it there.
+ */
+function nulIn(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes('\0')) return `${path}/${key}`;
+    const found = nulIn(item, `${path}/${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function problem(validate: ValidateFunction, what: string): string {
