@@ -73,21 +73,24 @@ export function cpuMeter(pid: number): () => number {
   return () => (readCpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000);
 }
 
+/** The machine's CPU time so far from /proc/stat, in ticks (1/100 s): all of it, idle, and stolen by the hypervisor. */
+function readMachineTicks(): { total: number; idle: number; steal: number } {
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return {
+    // guest time is already counted in user: the first 8 fields are the total
+    total: ticks.slice(0, 8).reduce((sum, value) => sum + value, 0),
+    idle: (ticks[3] ?? 0) + (ticks[4] ?? 0), // idle + iowait
+    steal: ticks[7] ?? 0,
+  };
+}
+
 /** Busy CPU of the whole machine (all processes, kernel included) in cores, from /proc/stat. */
 export function machineCpuMeter(): () => number {
-  const read = () => {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
-    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0); // idle + iowait
-    // guest time is already counted in user: the first 8 fields are the total
-    const total = ticks.slice(0, 8).reduce((sum, value) => sum + value, 0);
-    return { busy: total - idle, total };
-  };
-  const start = read();
+  const start = readMachineTicks();
   const t0 = performance.now();
   return () => {
-    const now = read();
-    return (now.busy - start.busy) / 100 / ((performance.now() - t0) / 1000);
+    const now = readMachineTicks();
+    return (now.total - now.idle - (start.total - start.idle)) / 100 / ((performance.now() - t0) / 1000);
   };
 }
 
@@ -97,13 +100,9 @@ export function machineCpuMeter(): () => number {
  * more than a few percent read worse, and references measured apart from them move too.
  */
 export function stolenCpuMeter(): () => number {
-  const read = () => {
-    const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return { steal: ticks[7] ?? 0, total: ticks.slice(0, 8).reduce((sum, value) => sum + value, 0) };
-  };
-  const start = read();
+  const start = readMachineTicks();
   return () => {
-    const now = read();
+    const now = readMachineTicks();
     const total = now.total - start.total;
     return total > 0 ? (100 * (now.steal - start.steal)) / total : 0;
   };

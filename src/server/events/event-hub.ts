@@ -117,6 +117,8 @@ export class EventHub {
   private closed = false;
   /** Writes a share of a fan-out to many watchers (parallel-writes.ts); started once some task has that many, then kept (an idle one waits on a word, costing no CPU). */
   private helper: ParallelWriter | undefined;
+  /** The helper thread could not be made: not tried again at every watcher that comes. */
+  private helperRefused = false;
   /**
    * The output so far of a run executing on another node, as this node last read it (set
    * when the store is shared: see RemoteOutputFollower); a stream opening gets it as the
@@ -339,7 +341,7 @@ export class EventHub {
     }
     channel.watchers.add(connection);
     // Started once some task has this many watchers, not at its first fan-out, which would wait for the thread to start.
-    if (channel.watchers.size >= this.options.parallelWrites.minSockets) this.helper ??= this.startHelper();
+    if (channel.watchers.size >= this.options.parallelWrites.minSockets && !this.helper && !this.helperRefused) this.helper = this.startHelper();
     connection.onClose(() => {
       channel.watchers.delete(connection);
       channel.lastUsed = this.now();
@@ -353,6 +355,7 @@ export class EventHub {
     try {
       return new ParallelWriter(this.options.parallelWrites);
     } catch (error) {
+      this.helperRefused = true;
       this.options.log.info({ error: (error as Error)?.message }, 'no helper thread for writing to many watchers; the main thread writes alone');
       return undefined;
     }
