@@ -511,6 +511,7 @@ export class Engine {
           expectedVersion: task.version,
           runChange: runChangeFor(result.effect, admission.waits, this.options.outputCap, takeover),
           keepRuns: this.options.keepRuns,
+          previous: task,
         });
       } catch (error) {
         admission.cancel();

@@ -323,6 +323,17 @@ export function taskStateToRow(task: Task) {
   };
 }
 
+/**
+ * Whether two states of a task have the same values in the columns of `tasks` that its
+ * indexes hold (status, next_run_at): a write from one to the other can leave the indexes
+ * alone.
+ */
+export function sameIndexedColumns(before: TaskState, after: TaskState): boolean {
+  const a = stateToColumns(before);
+  const b = stateToColumns(after);
+  return a.status === b.status && a.next_run_at === b.next_run_at;
+}
+
 /** The columns of `runs` that a run's end sets: how it ended, and its output. */
 export const runEndColumns = [
   'started_at', 'finished_at', 'outcome', 'exit_code', 'signal', 'error', 'limit_hit', 'waited_ms',

@@ -38,6 +38,12 @@ export interface SaveTaskParams {
   runChange?: RunChange;
   /** Keep at most this many runs of the task; older finished ones are pruned in the same write. */
   keepRuns: number;
+  /**
+   * The task as the caller read it, at `expectedVersion`, when it has it: a store may then
+   * leave alone what the write does not change (SQLite rewrites an index entry whenever its
+   * column is set, even to the value it had).
+   */
+  previous?: Task;
 }
 
 export type { AuditEntry, StoredSession, StoredToken } from '../core/access-records.js';

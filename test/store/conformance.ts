@@ -258,6 +258,33 @@ export function describeTaskStoreConformance(name: string, makeStore: () => Prom
         expect(await store.listExecutingTasks()).toEqual([]);
       });
 
+      it.each(stateVariants)('writes the state %s over the same status and next fire, given the task as it was (previous)', async (_label, state) => {
+        // The state before differs in all but its status and next fire (SQLite then leaves its indexes alone).
+        const before: TaskState =
+          state.status === 'Executing' ? { ...state, run: state.run + 1, stopRequested: !state.stopRequested, fire: t0 + 3 * minute } : state;
+        const task = makeTask('kept', { type: 'cron', state: before, lastRun: 6, version: 4 });
+        await store.insertTask(task);
+        const saved = next(task, state, { lastRun: 7, lastStatusUpdated: t0 + 999 });
+        await store.saveTask({ task: saved, expectedVersion: 4, keepRuns: 10, previous: task });
+        expect(await store.getTask('kept')).toEqual(saved);
+        expect((await store.listTasks({ limit: 10, status: state.status })).tasks).toEqual([saved]);
+        const due = 'nextRunAt' in state ? state.nextRunAt : null;
+        expect(await store.listDueTasks({ now: Number.MAX_SAFE_INTEGER, limit: 10 })).toEqual(due === null ? [] : [saved]);
+        // And the next write, which moves the status, moves it in the listings too.
+        const stopped = next(saved, { status: 'Stopped' });
+        await store.saveTask({ task: stopped, expectedVersion: 5, keepRuns: 10, previous: saved });
+        expect((await store.listTasks({ limit: 10, status: 'Stopped' })).tasks).toEqual([stopped]);
+        expect((await store.listTasks({ limit: 10, status: state.status })).tasks).toEqual(state.status === 'Stopped' ? [stopped] : []);
+        expect(await store.listDueTasks({ now: Number.MAX_SAFE_INTEGER, limit: 10 })).toEqual([]);
+      });
+
+      it('refuses a write over the same status at a version the task has left, given the task as it was', async () => {
+        const task = await insertIn(makeTask('raced', { type: 'cron' }));
+        await store.saveTask({ task: next(task, { status: 'Paused' }), expectedVersion: 1, keepRuns: 10, previous: task });
+        await expectCode(store.saveTask({ task: next(task, task.state, { lastRun: 3 }), expectedVersion: 1, keepRuns: 10, previous: task }), 'version_conflict');
+        expect((await store.getTask('raced'))!.state).toEqual({ status: 'Paused' });
+      });
+
       it('round-trips where and how its runs execute', async () => {
         const execution = {
           env: { A: '1', EMPTY: '', QUOTES: `it's "quoted"` },

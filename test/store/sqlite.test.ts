@@ -51,6 +51,31 @@ describe('SqliteTaskStore on a file', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('writes no indexed column of a task whose status and next fire a write keeps, given the task as it was', async () => {
+    const store = openStore();
+    const executing: Task = makeTask('probed', { type: 'cron', state: { status: 'Executing', run: 1, nextRunAt: Date.now() + 60_000, stopRequested: false }, lastRun: 1, version: 2 });
+    await store.insertTask(executing);
+    // A trigger on the file fires whenever an UPDATE sets status or next_run_at, to any value:
+    // it counts the writes that would rewrite their index entries.
+    const probe = new Database(path);
+    probe.exec(`CREATE TABLE probe (n INTEGER);
+      CREATE TRIGGER probe_indexed AFTER UPDATE OF status, next_run_at ON tasks BEGIN INSERT INTO probe VALUES (1); END;`);
+    const indexedWrites = () => (probe.prepare('SELECT count(*) AS n FROM probe').get() as { n: number }).n;
+    const stopping: Task = { ...executing, state: { ...executing.state, stopRequested: true } as Task['state'], version: 3 };
+    await store.saveTask({ task: stopping, expectedVersion: 2, keepRuns: 10, previous: executing });
+    expect(indexedWrites()).toBe(0);
+    expect(await store.getTask('probed')).toEqual(stopping);
+    // Without the task as it was, the write sets them all, as it must.
+    const again: Task = { ...stopping, lastStatusUpdated: stopping.lastStatusUpdated + 1, version: 4 };
+    await store.saveTask({ task: again, expectedVersion: 3, keepRuns: 10 });
+    expect(indexedWrites()).toBe(1);
+    const stopped: Task = { ...again, state: { status: 'Stopped' }, version: 5 };
+    await store.saveTask({ task: stopped, expectedVersion: 4, keepRuns: 10, previous: again });
+    expect(indexedWrites()).toBe(2);
+    expect((await store.listTasks({ limit: 10, status: 'Stopped' })).tasks).toEqual([stopped]);
+    probe.close();
+  });
+
   it('keeps tasks, runs and the cursor order across close and reopen', async () => {
     const first = openStore({ durability: 'full' });
     const a = makeTask('a', { type: 'cron' });

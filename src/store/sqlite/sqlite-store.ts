@@ -47,6 +47,7 @@ import {
   runEndToRow,
   runSummaryColumns,
   runToRow,
+  sameIndexedColumns,
   taskColumnNames,
   taskRowOfValues,
   taskToRow,
@@ -225,6 +226,13 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
           stop_requested = @stop_requested, next_run_at = @next_run_at, state_detail = @state_detail,
           last_status_updated = @last_status_updated, version = @version, last_run = @last_run
         WHERE id = @id AND version = @expected_version`),
+      // The same write for a state whose indexed columns (status, next_run_at) stay as they
+      // are, such as the start of a run that waited: SQLite rewrites an index entry whenever
+      // its column is set, even to its own value, and three indexes hold these two.
+      updateTaskKeepingIndexes: db.prepare(`UPDATE tasks SET current_run = @current_run,
+          stop_requested = @stop_requested, state_detail = @state_detail,
+          last_status_updated = @last_status_updated, version = @version, last_run = @last_run
+        WHERE id = @id AND version = @expected_version`),
       getTask: db.prepare(`SELECT ${taskColumns} FROM tasks WHERE id = ?`).raw(true),
       taskVersion: db.prepare('SELECT version FROM tasks WHERE id = ?').pluck(),
       // Rows changed by this connection since it opened: no table is read.
@@ -337,8 +345,11 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
 
   /** The body of saveTask, as one transaction. */
   private writeTask(params: SaveTaskParams): void {
-    const { task, expectedVersion, runChange, keepRuns } = params;
-    const updated = this.statements.updateTask.run({ ...taskStateToRow(task), expected_version: expectedVersion });
+    const { task, expectedVersion, runChange, keepRuns, previous } = params;
+    // `previous` is the row at expectedVersion, which the write requires: if its indexed
+    // columns are the new ones, they need not be written.
+    const update = previous && sameIndexedColumns(previous.state, task.state) ? this.statements.updateTaskKeepingIndexes : this.statements.updateTask;
+    const updated = update.run({ ...taskStateToRow(task), expected_version: expectedVersion });
     if (updated.changes === 0) {
       throw new SchedulerError(
         'version_conflict',
