@@ -22,6 +22,8 @@ export class RunSlots {
   private total = 0;
   private readonly byQueue = new Map<string, number>();
   private readonly waiting: SlotWaiter[] = [];
+  /** The queue of each run in the line, in the same order: what the policy reads, not copied at every turn. */
+  private readonly waitingQueues: string[] = [];
 
   constructor(private readonly limits: SlotLimits) {
     const problem = slotLimitsProblem(limits);
@@ -52,6 +54,7 @@ export class RunSlots {
   /** Puts `waiter` at the end of the line, and admits the waiting runs that fit (it may be one). */
   enqueue(waiter: SlotWaiter): void {
     this.waiting.push(waiter);
+    this.waitingQueues.push(waiter.queue);
     this.admitWaiting();
   }
 
@@ -60,12 +63,13 @@ export class RunSlots {
     const index = this.waiting.indexOf(waiter);
     if (index < 0) return false;
     this.waiting.splice(index, 1);
+    this.waitingQueues.splice(index, 1);
     return true;
   }
 
   /** How full the slots are. */
   snapshot(): ConcurrencySnapshot {
-    return describeSlots(this.limits, this.counts(), this.waiting.map((waiter) => waiter.queue));
+    return describeSlots(this.limits, this.counts(), this.waitingQueues);
   }
 
   private counts() {
@@ -82,12 +86,15 @@ export class RunSlots {
     // Every slot taken (all the time in a burst of fires past the cap): no one fits, and the
     // line, a thousand long then, is not copied to find it out.
     if (this.waiting.length === 0 || this.total >= this.limits.maxRuns) return;
-    const chosen = runsToStart(this.waiting.map((waiter) => waiter.queue), this.counts(), this.limits);
+    const chosen = runsToStart(this.waitingQueues, this.counts(), this.limits);
     if (chosen.length === 0) return;
     const admitted = chosen.map((index) => this.waiting[index]!);
     // Out of the line and holding their slots before any is told: an admit that gives its
     // slot back at once then finds the state it expects.
-    for (const index of chosen.reverse()) this.waiting.splice(index, 1);
+    for (const index of chosen.reverse()) {
+      this.waiting.splice(index, 1);
+      this.waitingQueues.splice(index, 1);
+    }
     for (const waiter of admitted) this.take(waiter.queue);
     for (const waiter of admitted) waiter.admit();
   }
