@@ -14,8 +14,9 @@
  *
  * Whoever polls also prunes: once a minute it deletes the events older than `retainMs`.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { ClusterChange, ClusterChanges } from '../cluster-changes.js';
+import { bigintAsNumber, pgDriver } from './driver.js';
 import { quotedSchemaName } from './schema-name.js';
 
 /** What the listener needs. */
@@ -114,7 +115,7 @@ export class PostgresChangeListener implements ClusterChanges {
 
   /** Opens the connection and LISTENs; on failure the caller decides whether to retry. */
   private async connect(): Promise<void> {
-    const client = new pg.Client({
+    const client = new (pgDriver().Client)({
       connectionString: this.options.url,
       types: { getTypeParser: bigintAsNumber },
       // Names the session in pg_stat_activity, for whoever looks at the server's connections.
@@ -214,7 +215,3 @@ export class PostgresChangeListener implements ClusterChanges {
 export function listenerApplicationName(schema: string): string {
   return `scheduler changes ${schema}`.slice(0, 63);
 }
-
-/** bigint columns as numbers, as the store reads them (every id and time is far below 2^53). */
-const bigintAsNumber = ((oid: number, format?: 'text' | 'binary') =>
-  oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser;

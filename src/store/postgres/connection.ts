@@ -4,8 +4,9 @@
  * message naming the server and what to check, not later inside the first request. The
  * URL's password is never part of a message.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { SchedulerError } from '../../core/errors.js';
+import { bigintAsNumber, pgDriver } from './driver.js';
 
 /** How long the server lets a session sit idle inside a transaction before it ends it. */
 const idleInTransactionTimeoutMs = 5_000;
@@ -25,15 +26,6 @@ export interface PostgresConnectionOptions {
   applicationName?: string;
 }
 
-/**
- * bigint columns (times in epoch milliseconds, byte counts) read as numbers: every value the
- * store keeps in one is far below 2^53. pg reads them as strings by default.
- */
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
-
 /** A pool to the server, not yet used: the first query opens the first connection. */
 export function createPool(options: PostgresConnectionOptions): pg.Pool {
   describeServer(options.url); // refuses what is not a postgres:// URL, before pg reads it
@@ -41,11 +33,11 @@ export function createPool(options: PostgresConnectionOptions): pg.Pool {
   if (!Number.isInteger(poolSize) || poolSize < 1) {
     throw new SchedulerError('invalid_request', `the PostgreSQL pool size must be a positive whole number, not ${poolSize}`);
   }
-  const pool = new pg.Pool({
+  const pool = new (pgDriver().Pool)({
     connectionString: options.url,
     max: poolSize,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
-    types,
+    types: { getTypeParser: bigintAsNumber },
     application_name: options.applicationName ?? 'scheduler',
     // A node paused in the middle of a transaction (SIGSTOP, a long GC) would hold its row
     // locks, and every other node wanting those rows would wait on it; the server ends such a
