@@ -361,7 +361,9 @@ describe('resuming with Last-Event-ID', () => {
 
 describe('bounds', () => {
   it('cuts off a client that does not read, while one that reads gets everything, and the daemon stays responsive', async () => {
-    const h = await start({ events: { maxQueuedBytesPerClient: 64 * 1024 } });
+    // A MiB, so 8 MiB at once (burstFactor): the reader, which reads in this process between the
+    // daemon's writes, falls behind by bursts; the flood of 20 MB is far more than the paused one holds.
+    const h = await start({ events: { maxQueuedBytesPerClient: 1024 * 1024 } });
     // The run holds after the flood, so that the reader's stream cannot have ended when the slow one is cut.
     const script = `${hold('go')}; head -c 20000000 /dev/zero | tr '\\0' x; echo; ${hold('finish')}; echo done`;
     await submit(h.app, { id: 'flood', type: 'delay', time: '10ms', script });
@@ -501,7 +503,7 @@ describe.each([
 
   it('resumes a watcher that was cut off for not reading with exactly the events it missed, in order', async () => {
     // Everything the run prints stays retained, so that the cut-off watcher can resume from where it stopped.
-    const h = await start({ events: { ...events, maxQueuedBytesPerClient: 64 * 1024, maxBytesPerTask: 256 * 1024 * 1024, maxBytesTotal: 512 * 1024 * 1024 } });
+    const h = await start({ events: { ...events, maxQueuedBytesPerClient: 1024 * 1024, maxBytesPerTask: 256 * 1024 * 1024, maxBytesTotal: 512 * 1024 * 1024 } });
     const script = `${hold('go')}; head -c 20000000 /dev/zero | tr '\\0' x; echo; ${hold('finish')}; echo done`;
     await submit(h.app, { id: 'laggard', type: 'delay', time: '10ms', script });
     await waitForStatus(h.app, 'laggard', 'Executing');

@@ -8,7 +8,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TLSSocket } from 'node:tls';
 import { ParallelWriter } from '../../src/server/events/parallel-writes.js';
-import { sendToAll, SseConnection } from '../../src/server/events/sse-connection.js';
+import { burstFactor, sendToAll, SseConnection } from '../../src/server/events/sse-connection.js';
 import { waitFor } from '../support/wait.js';
 
 /** What the stream sends before the first frame: status line, headers, retry. */
@@ -263,5 +263,78 @@ describe('sendToAll with a helper thread writing every other socket', () => {
       tls.destroy();
       plain.destroy();
     }
+  });
+});
+
+/**
+ * A socket whose queue the test sets: what the kernel has not taken yet. write() adds to it,
+ * and the test empties it as a client that reads would.
+ */
+function queueSocket() {
+  const socket = {
+    writableLength: 0,
+    destroyed: false,
+    writable: true,
+    resets: 0,
+    write(chunk: Buffer) {
+      socket.writableLength += chunk.length;
+      return true;
+    },
+    once: () => socket,
+    resetAndDestroy() {
+      socket.resets++;
+    },
+  };
+  return socket;
+}
+
+describe('SseConnection: a client with more than its bound queued', () => {
+  const bound = 1000;
+  const graceMs = 5_000;
+  function connection() {
+    const socket = queueSocket();
+    const clock = { now: 0 };
+    const cuts: number[] = [];
+    const sse = new SseConnection({ socket } as unknown as ServerResponse, bound, (queued) => cuts.push(queued), { graceMs, now: () => clock.now });
+    const send = (bytes: number) => sendToAll([sse], Buffer.alloc(bytes, 'x'));
+    return { socket, clock, cuts, sse, send };
+  }
+
+  it('is not cut for a burst it takes within the grace period, and its grace starts again once it has caught up', () => {
+    const { socket, clock, cuts, sse, send } = connection();
+    send(3 * bound);
+    clock.now = graceMs - 1;
+    send(bound);
+    expect(cuts).toEqual([]);
+    // It read: its queue is under the bound again, and the next burst has a grace of its own.
+    socket.writableLength = 0;
+    send(10);
+    clock.now += graceMs - 1;
+    send(3 * bound);
+    clock.now += graceMs - 1;
+    send(10);
+    expect(cuts).toEqual([]);
+    expect(sse.closed).toBe(false);
+  });
+
+  it('is cut once it has stayed over its bound for the grace period', () => {
+    const { socket, clock, cuts, sse, send } = connection();
+    send(2 * bound);
+    clock.now = graceMs;
+    send(10);
+    expect(cuts).toEqual([2 * bound + 10]);
+    expect(socket.resets).toBe(1);
+    expect(sse.closed).toBe(true);
+    send(10);
+    expect(socket.writableLength).toBe(2 * bound + 10);
+  });
+
+  it(`is cut at once past ${burstFactor} times its bound`, () => {
+    const { socket, cuts, send } = connection();
+    send(burstFactor * bound);
+    expect(cuts).toEqual([]);
+    send(1);
+    expect(cuts).toEqual([burstFactor * bound + 1]);
+    expect(socket.resets).toBe(1);
   });
 });

@@ -33,7 +33,7 @@ import { encodeCursor, parseCursor, type StreamCursor } from './event-cursor.js'
 import { liveOutputEvents } from './live-output-events.js';
 import { unsentOutput } from './output-windows.js';
 import { defaultParallelWriterOptions, ParallelWriter, type ParallelWriterOptions } from './parallel-writes.js';
-import { heartbeatFrame, sendToAll, sseFrame, SseConnection } from './sse-connection.js';
+import { defaultSlowClientGrace, heartbeatFrame, sendToAll, sseFrame, SseConnection } from './sse-connection.js';
 import { RetainedEvent, TaskChannel } from './task-channel.js';
 
 /** The hub's bounds and timings. */
@@ -48,8 +48,12 @@ export interface EventHubOptions {
   maxBytesPerTask: number;
   /** Bytes retained by all channels together. */
   maxBytesTotal: number;
-  /** Bytes that may queue for one client before it is cut off. */
+  /**
+   * Bytes that may queue for one client: a client over it for slowClientGraceMs, or over
+   * burstFactor times it at any moment, is cut off (sse-connection.ts).
+   */
   maxQueuedBytesPerClient: number;
+  slowClientGraceMs: number;
   /** When a helper thread writes a share of a fan-out. */
   parallelWrites: ParallelWriterOptions;
   log: { info(details: object, message: string): void };
@@ -64,6 +68,7 @@ export const defaultEventHubOptions = {
   maxBytesPerTask: 1024 * 1024,
   maxBytesTotal: 64 * 1024 * 1024,
   maxQueuedBytesPerClient: 1024 * 1024,
+  slowClientGraceMs: defaultSlowClientGrace.graceMs,
   parallelWrites: defaultParallelWriterOptions,
 } as const;
 
@@ -326,8 +331,11 @@ export class EventHub {
 
   private connect(params: OpenStreamParams): SseConnection {
     params.takeOver();
-    const connection = new SseConnection(params.response, this.options.maxQueuedBytesPerClient, (queued) =>
-      this.options.log.info({ task: params.taskId, queuedBytes: queued }, 'cut off an event stream client that does not keep up; it can resume with Last-Event-ID'),
+    const connection = new SseConnection(
+      params.response,
+      this.options.maxQueuedBytesPerClient,
+      (queued) => this.options.log.info({ task: params.taskId, queuedBytes: queued }, 'cut off an event stream client that does not keep up; it can resume with Last-Event-ID'),
+      { graceMs: this.options.slowClientGraceMs, now: this.now },
     );
     connection.open();
     return connection;

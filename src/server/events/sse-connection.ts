@@ -5,9 +5,14 @@
  * chunked framing). That makes an event for ten thousand watchers ten thousand plain socket
  * writes, each sent at once, rather than chunked writes that Node queues until the next tick.
  *
- * A client that stops reading is cut off once the bytes queued for it pass a bound, rather
- * than letting the daemon buffer for it without end. It can reconnect with Last-Event-ID and
- * resume from the events the daemon still retains.
+ * A client that stops reading is cut off, rather than letting the daemon buffer for it
+ * without end: once the bytes queued for it have stayed over its bound for a grace period,
+ * or at once past several times the bound. A client that reads but was sent a burst faster
+ * than it could take it (a run printing megabytes, many chunks of which can be written in
+ * one turn of the event loop) has its queue shrink again meanwhile, and is not cut: Redis
+ * bounds its clients' output buffers the same way (a soft limit for some seconds, a hard
+ * one at once). It can reconnect with Last-Event-ID and resume from the events the daemon
+ * still retains.
  *
  * A fan-out (sendToAll) writes one shared buffer to every watcher in one loop: one write per
  * socket, and the cutting off of slow clients (a reset, a log line) left until the loop is
@@ -42,18 +47,33 @@ const head = Buffer.from(
     `retry: ${reconnectDelayMs}\n\n`,
 );
 
+/** A client may have this many times its bound queued for a moment (a burst); past it, it is cut at once. */
+export const burstFactor = 8;
+
+/** How long a client may stay over its bound, and the clock that tells. */
+export interface SlowClientGrace {
+  graceMs: number;
+  now: () => number;
+}
+
+/** Five seconds: a client that reads catches up with a burst well within that. */
+export const defaultSlowClientGrace: SlowClientGrace = { graceMs: 5_000, now: () => performance.now() };
+
 /** A stream being sent to one client. */
 export class SseConnection {
   private readonly socket: Socket | null;
   private ended: boolean;
   /** Bytes that may be queued before the client counts as too slow. */
   private allowance: number;
+  /** Since when more than the allowance has been queued, as last seen; undefined while it is not. */
+  private overSince: number | undefined;
 
   constructor(
     response: ServerResponse,
-    /** Bytes that may wait in the socket's queue before the client counts as too slow. */
+    /** Bytes that may wait in the socket's queue, for more than a moment, before the client counts as too slow. */
     maxQueuedBytes: number,
     private readonly onCut: (queuedBytes: number) => void,
+    private readonly grace: SlowClientGrace = defaultSlowClientGrace,
   ) {
     this.socket = response.socket;
     this.allowance = maxQueuedBytes;
@@ -92,14 +112,21 @@ export class SseConnection {
 
   /**
    * Sends a frame (the rest of it, when a helper thread wrote its first `alreadyWritten`
-   * bytes); true when too much is now waiting for the client: it gets nothing more, and cut()
-   * must follow (sendToAll leaves that until every watcher has been written to).
+   * bytes); true when the client is too slow (see the module's comment): it gets nothing
+   * more, and cut() must follow (sendToAll leaves that until every watcher has been written to).
    */
   write(frame: Buffer, alreadyWritten = 0): boolean {
     if (this.ended) return false;
     const socket = this.socket!;
     if (alreadyWritten < frame.length) socket.write(alreadyWritten === 0 ? frame : frame.subarray(alreadyWritten));
-    if (socket.writableLength <= this.allowance) return false;
+    const queued = socket.writableLength;
+    if (queued <= this.allowance) {
+      this.overSince = undefined;
+      return false;
+    }
+    const now = this.grace.now();
+    this.overSince ??= now;
+    if (queued <= burstFactor * this.allowance && now - this.overSince < this.grace.graceMs) return false;
     this.ended = true;
     return true;
   }
