@@ -34,12 +34,15 @@ export default defineConfig({
       { extends: true, test: { name: 'executor', include: executorTests, env: { SCHEDULER_TEST_SPAWN: 'executor' } } },
     ],
     // End-to-end tests start real daemons and processes; give them room on a 2-core machine.
-    testTimeout: 30_000,
+    // These are deadlines, not waits: a test takes what its conditions take. A busy or slow
+    // host (one that started processes four times slower than the others, with four files
+    // at once on two cores) took 12-17 s for tests that take 5 s alone, and over 30 s for some.
+    testTimeout: 90_000,
     // Most of the suite's time is spent waiting on real processes and timers, not on the CPU:
     // four files at once more than halve it even on two cores. Tests synchronise on
     // conditions, never on timing, so the extra load only slows them.
     maxWorkers: 4,
-    hookTimeout: 30_000,
+    hookTimeout: 90_000,
     // Coverage is collected when asked for (`npm test` does, with --coverage): the summary of
     // the whole main suite is printed, and a run fails when the pure core or the engine has
     // less than 95% of its lines covered. A run of a few files (`npx vitest run test/core`)
