@@ -53,6 +53,7 @@ export interface EventHubOptions {
    * burstFactor times it at any moment, is cut off (sse-connection.ts).
    */
   maxQueuedBytesPerClient: number;
+  /** How long a client may stay over maxQueuedBytesPerClient (it is reading a burst) before it is cut off. */
   slowClientGraceMs: number;
   /** When a helper thread writes a share of a fan-out. */
   parallelWrites: ParallelWriterOptions;
