@@ -57,16 +57,20 @@ describe.concurrent('schedules that fire', () => {
   });
 
   test('--at a time runs once, then is Executed and will not run again', async ({ expect }) => {
-    // A whole second 8 to 9 s ahead: the submit and the three reads below come before it,
-    // even with other test files loading the machine.
+    // A whole second 8 to 9 s ahead, which the submit comes before. What a task looks like
+    // before its time is read from a second one, an hour ahead: on a loaded machine three
+    // commands can take longer than 8 s, and the first would have run already.
     const at = new Date(Math.ceil((Date.now() + 8000) / 1000) * 1000).toISOString();
     const submitted = ok(await cli(['submit', 'once-at', '--at', at, '--script', 'echo at']), 'submit');
     expect(submitted.stdout).toMatch(new RegExp(`^submitted once-at: runs once, at ${shown(at)}; first run at ${shown(at)} \\(in [^)]+\\)\\n$`));
-    const task = parseJson<TaskView>(await cli(['get', 'once-at', '--json']));
-    expect(task).toMatchObject({ type: 'at', time: at, timezone: daemonZone, start: null, end: null, nextRunAt: at, status: 'ToBeExecuted' });
-    const upcoming = ok(await cli(['next', 'once-at', '-n', '3']), 'next');
+    const later = new Date(Math.ceil((Date.now() + 3_600_000) / 1000) * 1000).toISOString();
+    ok(await cli(['submit', 'later-at', '--at', later, '--script', 'echo later']), 'submit');
+    const task = parseJson<TaskView>(await cli(['get', 'later-at', '--json']));
+    expect(task).toMatchObject({ type: 'at', time: later, timezone: daemonZone, start: null, end: null, nextRunAt: later, status: 'ToBeExecuted' });
+    const upcoming = ok(await cli(['next', 'later-at', '-n', '3']), 'next');
     expect(lines(upcoming)).toHaveLength(1);
-    expect(upcoming.stdout).toMatch(new RegExp(`^${shown(at)}  \\(in [^)]+\\)\\n$`));
+    expect(upcoming.stdout).toMatch(new RegExp(`^${shown(later)}  \\(in [^)]+\\)\\n$`));
+    ok(await cli(['delete', 'later-at']), 'delete');
 
     const done = await daemon.waitForStatus('once-at', 'Executed', 15_000);
     expect(done.nextRunAt).toBeNull();
@@ -77,8 +81,9 @@ describe.concurrent('schedules that fire', () => {
   });
 
   test('--every with --end fires on its grid until the end, then is Executed; nothing is scheduled after the end', async ({ expect }) => {
-    // Far enough ahead that a CLI slowed by a loaded machine still submits before it.
-    const end = new Date(Date.now() + 4000).toISOString();
+    // Far enough ahead that a CLI slowed by a loaded machine still submits before it (one
+    // took 2-3 s with four test files at once on a slow host).
+    const end = new Date(Date.now() + 8000).toISOString();
     const submitted = ok(await cli(['submit', 'bounded', '--every', '300ms', '--end', end, '--script', 'echo beat']), 'submit');
     expect(submitted.stdout).toMatch(new RegExp(`^submitted bounded: runs every 300ms, until ${shown(end)}; first run at `));
     const task = parseJson<TaskView>(await cli(['get', 'bounded', '--json']));
