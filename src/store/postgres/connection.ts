@@ -47,6 +47,10 @@ export function createPool(options: PostgresConnectionOptions): pg.Pool {
   // An idle connection the server drops (a restart, pg_terminate_backend) is reported on the
   // pool; without a listener that would be an uncaught 'error' event ending the process.
   pool.on('error', () => {});
+  // So is one the server drops while it is handed out but runs no query: the pool listens
+  // only to idle connections, the store only inside a transaction. A daemon was ended so in
+  // CI (pg_terminate_backend); the error reaches the next query on it, as that query's failure.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
