@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
+import type { DaemonProcess } from '../support/daemon.js';
 import { useE2e } from '../support/e2e-context.js';
+import { waitFor } from '../support/wait.js';
 
 const e2e = useE2e();
 
@@ -37,13 +39,14 @@ describe('loading the PostgreSQL driver', () => {
     expect(result.stderr).toContain('probe: pg not loaded');
   });
 
-  it('a daemon on SQLite does not load it, one on PostgreSQL does', async () => {
-    const onSqlite = await e2e.startDaemon({ store: 'sqlite', env: reportingPg() });
-    await onSqlite.stop();
-    expect(onSqlite.stderr).toContain('probe: pg not loaded');
+  /** What the probe said as `daemon` exited (its stderr may come in after the exit). */
+  async function probeOf(daemon: DaemonProcess): Promise<string> {
+    await daemon.stop();
+    return waitFor('the probe to report', () => /^(probe: [^\n]*)\n/m.exec(daemon.stderr)?.[1], { timeoutMs: 10_000, describe: () => daemon.stderr });
+  }
 
-    const onPostgres = await e2e.startDaemon({ store: 'postgres', env: reportingPg() });
-    await onPostgres.stop();
-    expect(onPostgres.stderr).toContain('probe: pg loaded');
+  it('a daemon on SQLite does not load it, one on PostgreSQL does', async () => {
+    expect(await probeOf(await e2e.startDaemon({ store: 'sqlite', env: reportingPg() }))).toBe('probe: pg not loaded');
+    expect(await probeOf(await e2e.startDaemon({ store: 'postgres', env: reportingPg() }))).toBe('probe: pg loaded');
   });
 });
