@@ -11,6 +11,7 @@ import type { TaskJson } from '../../src/protocol/schemas.js';
 import { expectError, getTask, isoTime, startHarness, submit, waitForStatus, type Harness, type HarnessOptions } from './harness.js';
 import { outputOf, seqOf, SseClient, type SseEvent, type SseOptions } from '../support/sse-client.js';
 import { ManualLauncher } from './manual-launcher.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 let harness: Harness | undefined;
 let clients: SseClient[] = [];
@@ -81,7 +82,10 @@ function expectIdsIncreasing(events: SseEvent[], epoch: string): void {
 
 describe('a fresh stream', () => {
   it('follows a run: snapshot, status, run-started, output as it is written, run-finished, status, then ends', async () => {
-    const h = await start();
+    // The engine's clock moves only when the test says: the run cannot start before the
+    // snapshot is read, however slow the machine (the run's own times come from the real clock).
+    const clock = new FakeClock(Date.now());
+    const h = await start({ clock });
     const script = `printf 'out-1\\n'; printf 'err-1\\n' >&2; ${hold('release')}; printf 'out-2\\n'; printf 'err-2\\n' >&2; exit 3`;
     await submit(h.app, { id: 'live', type: 'delay', time: '600ms', script });
     const client = await open('/api/tasks/live/events');
@@ -92,10 +96,11 @@ describe('a fresh stream', () => {
     const snapshot = await client.waitForEvent('snapshot');
     expect(client.events[0]).toBe(snapshot);
     expect(snapshot.data.run).toBeNull();
-    // The run is due 600ms after the submission: the snapshot must come long before.
     expect(snapshot.data.task).toEqual(summaryOf(await getTask(h.app, 'live')));
     expect(snapshot.data.task).toMatchObject({ id: 'live', type: 'delay', time: '600ms', script, status: 'ToBeExecuted', version: 1, stopRequested: false });
     expect(client.retry).toBe(1000);
+    expect(client.named('status')).toEqual([]);
+    clock.advance(600);
 
     // The first chunks arrive while the script is held: they are sent as written, not at the end.
     await client.waitUntil(
@@ -599,15 +604,21 @@ describe('deletion, unknown tasks and authentication', () => {
 describe('a run that waits for a free slot', () => {
   it('is announced as waiting in run-started, in reads, and its output follows once a slot frees', async () => {
     const launcher = new ManualLauncher();
-    const h = await start({ launcher, slots: { maxRuns: 1, queues: {} } });
+    // The engine's time moves only when the test says: the stream opens before the second fire.
+    const clock = new FakeClock(Date.now());
+    const h = await start({ launcher, clock, slots: { maxRuns: 1, queues: {} } });
     await submit(h.app, { id: 'first', type: 'delay', time: '10ms' });
+    clock.advance(10);
     await waitForStatus(h.app, 'first', 'Executing');
-    await submit(h.app, { id: 'second', type: 'delay', time: '1s' }); // time to open the stream first
+    await submit(h.app, { id: 'second', type: 'delay', time: '1s' });
     const client = await open('/api/tasks/second/events');
+    expect((await client.waitForEvent('snapshot')).data.run).toBeNull();
+    clock.advance(1000);
     const started = await client.waitForEvent('run-started');
     expect(started.data).toMatchObject({ run: 1, waiting: true });
     expect((await getTask(h.app, 'second')).results[0]).toMatchObject({ outcome: 'running', waiting: true, startedAt: null });
 
+    clock.advance(250); // how long the run waits for its slot
     launcher.runs[0]!.finish();
     await vi.waitFor(() => expect(launcher.runs).toHaveLength(2));
     launcher.runs[1]!.write('stdout', 'at last\n');
@@ -615,6 +626,6 @@ describe('a run that waits for a free slot', () => {
     expect((await getTask(h.app, 'second')).results[0]).toMatchObject({ outcome: 'running', waiting: false });
     launcher.runs[1]!.finish();
     const done = await waitForStatus(h.app, 'second', 'Executed');
-    expect(done.results[0]!.waitedMs).toBeGreaterThan(0);
+    expect(done.results[0]!.waitedMs).toBe(250);
   });
 });
