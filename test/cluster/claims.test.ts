@@ -63,10 +63,12 @@ describe('fires claimed from one PostgreSQL by three daemons', () => {
 
   test('a task every second for 30s: exactly one run per tick, none missing', async () => {
     const log = join(scratch, 'ticks');
-    const start = Math.ceil((Date.now() + 3_000) / 1000) * 1000;
+    // Far enough ahead that a busy machine's CLI submits it first. Overlapping runs are allowed:
+    // a run whose end is recorded late (a busy machine) must not make the next tick a skip.
+    const start = Math.ceil((Date.now() + 8_000) / 1000) * 1000;
     const end = start + 29_000;
     await nodes[0]!.daemon.submit('ticker', [
-      '--every', '1s', '--start', new Date(start).toISOString(), '--end', new Date(end).toISOString(),
+      '--every', '1s', '--overlap', 'allow', '--start', new Date(start).toISOString(), '--end', new Date(end).toISOString(),
       `--script=echo "$SCHEDULER_DAEMON_ID $SCHEDULER_TASK_ID" >> ${log}`,
     ]);
     const task = await waitFor(

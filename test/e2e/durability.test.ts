@@ -47,8 +47,9 @@ describe.concurrent('restart on the same data directory', () => {
     const tickerBefore = await first.waitForTask('ticker', 'a finished run', (t) => t.results.some((r) => r.outcome === 'succeeded'));
     expect((await first.task('inflight'))?.status).toBe('Executing');
 
-    // Due a few seconds from now, i.e. while the daemon is down.
-    const late = await first.submit('late', ['-type=delay', '-time=2s', '-script=echo late']);
+    // Due a few seconds from now, i.e. while the daemon is down (far enough ahead that a busy
+    // machine's CLI answers and the kill comes first).
+    const late = await first.submit('late', ['-type=delay', '-time=6s', '-script=echo late']);
     await first.kill();
     expect(first.running).toBe(false);
     expect(isProcessAlive(orphan)).toBe(true); // a run's processes outlive a daemon killed with -9

@@ -218,9 +218,10 @@ describe("the daemon's default limits (config file)", () => {
     const config = join(e2e.tempDir('scheduler-e2e-limits-'), 'config.json');
     writeFileSync(config, JSON.stringify({ limits: { output: '1KiB', timeout: '20s' } }));
     const strict = await e2e.startDaemon({ args: ['--config', config] });
+    // (Its own bound is seconds: the 5000 bytes must be out before it, on a busy machine too.)
     const print = 'head -c 5000 /dev/zero | tr "\\0" x; sleep 30';
     ok(await strict.cli(['submit', 'default-bound', '-type=delay', '-time=0s', '--script', print]), 'submit');
-    ok(await strict.cli(['submit', 'own-bound', '-type=delay', '-time=0s', '--output-limit', '1MiB', '--timeout', '1s', '--script', print]), 'submit');
+    ok(await strict.cli(['submit', 'own-bound', '-type=delay', '-time=0s', '--output-limit', '1MiB', '--timeout', '4s', '--script', print]), 'submit');
     const bounded = (await strict.waitForStatus('default-bound', 'Executed')).results[0] as ExecutionRun;
     expect(bounded).toMatchObject({ outcome: 'failed', limit: 'output' });
     const own = (await strict.waitForStatus('own-bound', 'Executed')).results[0] as ExecutionRun;

@@ -166,12 +166,13 @@ describe.concurrent('retries', () => {
 
   test('a recurring task: a retry due before the next fire serves the same fire; one due after it is not made', async ({ expect }) => {
     const count = join(scratch, 'cron-retry.count');
-    // Fails once; the retry (50-100ms later) comes long before the next fire, 2s later.
-    await submit(daemon, 'cron-retry', ['--every', '2s', '--retries', '3', '--retry-delay', '100ms', '--script', counting(count, 2)]);
+    // Fails once; the retry (50-100ms later) comes long before the next fire, 4s later.
+    await submit(daemon, 'cron-retry', ['--every', '4s', '--retries', '3', '--retry-delay', '100ms', '--script', counting(count, 2)]);
     // Always fails; its first retry would wait at least 1s, after the next fire (500ms later).
     await submit(daemon, 'cron-late-retry', ['--every', '500ms', '--retries', '3', '--retry-delay', '2s', '--script', 'exit 3']);
 
-    const late = await daemon.waitForTask<PolicyTask>('cron-late-retry', 'three finished runs', (t) => t.results.filter(finished).length >= 3);
+    // (A tick that comes while a run executes, on a busy machine, is recorded skipped.)
+    const late = await daemon.waitForTask<PolicyTask>('cron-late-retry', 'two failed runs', (t) => t.results.filter((r) => r.outcome === 'failed').length >= 2);
     ok(await daemon.cli(['stop', 'cron-late-retry']), 'stop');
     const lateRuns = late.results.filter(finished);
     for (const run of lateRuns) expect(run, JSON.stringify(run)).toMatchObject({ attempt: 1 });
@@ -179,13 +180,13 @@ describe.concurrent('retries', () => {
     expect(new Set(lateRuns.map((r) => r.scheduledAt)).size).toBe(lateRuns.length);
     for (const run of lateRuns) expect((ms(run.scheduledAt) - ms(late.start)) % 500, run.scheduledAt).toBe(0);
 
-    const seen = await daemon.waitForTask<PolicyTask>('cron-retry', 'three finished runs', (t) => t.results.filter(finished).length >= 3, 15_000);
+    const seen = await daemon.waitForTask<PolicyTask>('cron-retry', 'three finished runs', (t) => t.results.filter(finished).length >= 3, 30_000);
     ok(await daemon.cli(['stop', 'cron-retry']), 'stop');
     const [first, retry, next] = seen.results as [PolicyRun, PolicyRun, PolicyRun];
     expect(first).toMatchObject({ run: 1, attempt: 1, outcome: 'failed', exitCode: 3, scheduledAt: seen.start });
     expect(retry).toMatchObject({ run: 2, attempt: 2, outcome: 'succeeded', scheduledAt: seen.start });
     // The schedule goes on on its grid after the retry.
-    expect(next).toMatchObject({ run: 3, attempt: 1, outcome: 'succeeded', scheduledAt: iso(ms(seen.start) + 2000) });
+    expect(next).toMatchObject({ run: 3, attempt: 1, outcome: 'succeeded', scheduledAt: iso(ms(seen.start) + 4000) });
   });
 });
 
@@ -251,7 +252,11 @@ describe.concurrent('overlap', () => {
     ok(await daemon.cli(['stop', 'replaced']), 'stop');
     await waitForGroupGone(pgid);
 
-    const [run1, run2] = after.results as [PolicyRun, PolicyRun];
+    const run1 = after.results[0]!;
+    // The replacing run: the next record, unless a busy machine was slow enough to record a
+    // later fire as skipped while run 1 was being replaced.
+    const run2 = after.results.find((r) => r.run > 1 && r.outcome !== 'skipped')!;
+    for (const skipped of after.results.filter((r) => r.run > 1 && r.run < run2.run)) expect(skipped.error, JSON.stringify(skipped)).toMatch(/being replaced already/);
     // "spawned": the family was up when the fire came, and it is gone now.
     expect(run1).toMatchObject({ run: 1, outcome: 'killed', signal: 'SIGTERM', stdout: 'spawned\n' });
     const replacingFire = /^replaced by the fire at (\S+) \(SIGTERM\)$/.exec(run1.error ?? '')?.[1];
@@ -259,7 +264,7 @@ describe.concurrent('overlap', () => {
     // A later fire of the task's grid (the next one, unless the daemon was late).
     expect(ms(replacingFire) - ms(run1.scheduledAt)).toBeGreaterThan(0);
     expect((ms(replacingFire) - ms(run1.scheduledAt)) % 1000).toBe(0);
-    expect(run2, describeRecords(after.results)).toMatchObject({ run: 2, attempt: 1, scheduledAt: replacingFire, outcome: 'succeeded', stdout: 'run 2 done\n' });
+    expect(run2, describeRecords(after.results)).toMatchObject({ attempt: 1, scheduledAt: replacingFire, outcome: 'succeeded', stdout: `run ${run2.run} done\n` });
     expect(ms(run2.startedAt)).toBeGreaterThanOrEqual(ms(run1.finishedAt));
     expectEachFireOnce(expect, after.results);
   });
@@ -336,15 +341,16 @@ describe.concurrent('catch-up after the daemon was down', () => {
     await Promise.all(recurring.map(([id, flags]) => submit(first, id, ['--every', `${every}ms`, ...flags, '--script', 'echo ran $SCHEDULER_RUN'])));
     await submit(first, 'cu-all-held', ['--every', `${every}ms`, '--catch-up', 'all', '--script', heldScript]);
     await Promise.all([...recurring.map(([id]) => id), 'cu-all-held'].map((id) => first.waitForTask(id, 'a finished run', (t) => t.results.some((r) => r.outcome === 'succeeded'))));
-    // Due while the daemon is down.
-    const delay = await submit(first, 'cu-delay-none', ['-type=delay', '-time=1s', '--catch-up', 'none', '--script', `touch '${marker}'`]);
+    // Due while the daemon is down: far enough ahead that the submit and the kill come first
+    // even when a busy machine takes seconds to start a CLI.
+    const delay = await submit(first, 'cu-delay-none', ['-type=delay', '-time=5s', '--catch-up', 'none', '--script', `touch '${marker}'`]);
     delayDue = ms(delay.nextRunAt);
     killedAt = Date.now();
     await first.kill();
     writeFileSync(armed, '');
     expect(delayDue, 'the delay task came due before the kill').toBeGreaterThan(killedAt);
     // Down for a while (on the clock: there is no daemon to ask): several fires of each task pass.
-    await waitFor('several fires to pass while the daemon is down', () => Date.now() > Math.max(killedAt + 3000, delayDue + 1500), { timeoutMs: 10_000 });
+    await waitFor('several fires to pass while the daemon is down', () => Date.now() > Math.max(killedAt + 3000, delayDue + 1500), { timeoutMs: 20_000 });
     restartAt = Date.now();
     restarted = await e2e.restart(first);
   });

@@ -396,11 +396,11 @@ describe('ProcessRunner: timeouts', () => {
     const { runner } = makeRunner();
     const pidFile = join(cwd, 'timeout.pids');
     const running = runner.start({
-      taskId: 'slowpoke', run: 1, timeoutMs: 300,
+      taskId: 'slowpoke', run: 1, timeoutMs: 2000, // the script has begun and forked by then, on a busy machine too
       script: `echo before; sleep 30 & echo "$!" > "${pidFile}"; wait; echo after`,
     });
     const result = await withDeadline(running.finished);
-    expect(result).toMatchObject({ outcome: 'timed_out', error: 'timed out after 300ms', signal: 'SIGTERM', stdout: { text: 'before\n' } });
+    expect(result).toMatchObject({ outcome: 'timed_out', error: 'timed out after 2s', signal: 'SIGTERM', stdout: { text: 'before\n' } });
     const background = Number(readFileSync(pidFile, 'utf8'));
     await until(() => !isProcessAlive(background), 'the background sleep to be gone');
     await until(() => processGroupMembers(running.pid!).length === 0, 'every process of the run to be gone');

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 /**
  * A gate a script waits at until the test opens it, so that "while a run is executing" is a
  * state the test holds for as long as it needs, however slow the machine. A script that is
- * never released goes on after `maxWaitMs`, so nothing is left running for ever.
+ * never released goes on after `maxWaitMs`, so nothing is left running for ever; by default
+ * longer than a test may last (90 s), so that no gate opens on its own while a test holds it.
  */
 export interface Gate {
   /** The file whose existence opens the gate. */
@@ -17,7 +18,7 @@ export interface Gate {
 }
 
 /** A closed gate in `dir`. */
-export function gate(dir: string, name: string, maxWaitMs = 20_000): Gate {
+export function gate(dir: string, name: string, maxWaitMs = 120_000): Gate {
   const path = join(dir, `gate-${name}`);
   const rounds = Math.ceil(maxWaitMs / 50);
   return {
