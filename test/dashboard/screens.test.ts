@@ -110,7 +110,7 @@ describe('the new task form', () => {
 
 describe('a run', () => {
   test("its output appears live, and the page kills it", async () => {
-    const script = 'for i in $(seq 1 600); do echo "line $i"; sleep 0.1; done';
+    const script = 'for i in $(seq 1 6000); do echo "line $i"; sleep 0.1; done'; // (ten minutes: still running when the page kills it, however slow the machine)
     expect((await daemon.request('POST', '/api/tasks', { id: 'talker', type: 'delay', time: '1ms', script })).status).toBe(201);
     await waitFor('the run to start', async () => (await daemon.request<{ status: string }>('GET', '/api/tasks/talker')).body.status === 'Executing');
 
