@@ -8,12 +8,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { RunView, TaskView } from '../support/api-views.js';
-import { startNodes, useClusterStore } from '../support/cluster.js';
+import { startNodes } from '../support/cluster.js';
 import { useE2e } from '../support/e2e-context.js';
 import { waitFor } from '../support/wait.js';
 
 const e2e = useE2e();
-const store = useClusterStore();
+const store = e2e.sharedPostgresStore(); // dropped once the file's daemons have exited
 
 describe('catch-up on a cluster', () => {
   test('fires missed while every node was down run once for the cluster when the nodes come back together', async () => {

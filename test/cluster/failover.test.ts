@@ -9,13 +9,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunView, TaskView } from '../support/api-views.js';
-import { clusterStartTimeoutMs, nodeWithHome, startNodes, useClusterStore, type ClusterNode } from '../support/cluster.js';
+import { clusterStartTimeoutMs, nodeWithHome, startNodes, type ClusterNode } from '../support/cluster.js';
 import { useE2e } from '../support/e2e-context.js';
 import { processesOfTask } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 const e2e = useE2e();
-const store = useClusterStore();
+const store = e2e.sharedPostgresStore(); // dropped once the file's daemons have exited
 let nodes: ClusterNode[];
 let scratch: string;
 

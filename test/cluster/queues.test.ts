@@ -8,12 +8,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { TaskView } from '../support/api-views.js';
-import { clusterStartTimeoutMs, startNodes, useClusterStore, type ClusterNode } from '../support/cluster.js';
+import { clusterStartTimeoutMs, startNodes, type ClusterNode } from '../support/cluster.js';
 import { useE2e } from '../support/e2e-context.js';
 import { waitFor } from '../support/wait.js';
 
 const e2e = useE2e();
-const store = useClusterStore();
+const store = e2e.sharedPostgresStore(); // dropped once the file's daemons have exited
 let nodes: ClusterNode[];
 let scratch: string;
 

@@ -9,14 +9,14 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { RunView, TaskView } from '../support/api-views.js';
-import { startNodes, useClusterStore, type ClusterNode } from '../support/cluster.js';
+import { startNodes, type ClusterNode } from '../support/cluster.js';
 import { useE2e } from '../support/e2e-context.js';
 import { gate } from '../support/gate.js';
 import { joinContiguous, SseClient, type SseEvent } from '../support/sse-client.js';
 import { waitFor } from '../support/wait.js';
 
 const e2e = useE2e();
-const store = useClusterStore();
+const store = e2e.sharedPostgresStore(); // dropped once the file's daemons have exited
 let a: ClusterNode;
 let b: ClusterNode;
 let scratch: string;

@@ -12,13 +12,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { RunView } from '../support/api-views.js';
 import { childEnv, cliPath, type CliResult } from '../support/cli.js';
-import { useClusterStore } from '../support/cluster.js';
 import type { DaemonProcess } from '../support/daemon.js';
 import { useE2e } from '../support/e2e-context.js';
 import { withDeadline } from '../support/wait.js';
 
 const e2e = useE2e();
-const postgresStore = useClusterStore();
+const postgresStore = e2e.sharedPostgresStore(); // dropped once the file's daemons have exited
 let sqlite: DaemonProcess;
 let postgres: DaemonProcess;
 let exportFile: string;

@@ -1,34 +1,17 @@
 /**
  * Several real daemons sharing one PostgreSQL schema, for the cluster's end-to-end tests:
- * each on its own data directory (its home), all given the same `--store`. The schema is
- * new for the test file and dropped after it.
+ * each on its own data directory (its home), all given the same `--store`: a schema new for
+ * the test file, `E2e.sharedPostgresStore()`, dropped once the file's daemons have exited
+ * (dropped while they still ran, it once deadlocked with one of them).
  */
-import { afterAll } from 'vitest';
 import { dataDirId } from '../../src/daemon/data-dir.js';
 import type { DaemonProcess } from './daemon.js';
 import type { E2e } from './e2e-context.js';
-import { connectForTests, randomSchemaName, testPostgresUrl } from './postgres.js';
 
 /** A node of a test cluster: its daemon and its home (the id of its data directory, in every run's SCHEDULER_DAEMON_ID). */
 export interface ClusterNode {
   daemon: DaemonProcess;
   home: string;
-}
-
-/** The store URL of a schema of its own for this test file, dropped after it. */
-export function useClusterStore(): string {
-  const schema = randomSchemaName();
-  afterAll(async () => {
-    const admin = await connectForTests();
-    try {
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    } finally {
-      await admin.end();
-    }
-  });
-  const url = new URL(testPostgresUrl);
-  url.searchParams.set('schema', schema);
-  return url.toString();
 }
 
 /** How long a beforeAll starting a cluster may take. */
