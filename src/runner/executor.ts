@@ -135,7 +135,10 @@ export class Executor {
     executor.on('error', () => {
       if (executor.pid === undefined) this.lost(executor, null, null);
     });
-    executor.once('exit', (code, signal) => this.lost(executor, code, signal));
+    // On 'close', not 'exit': once its pipe to the daemon is read to the end, so that the
+    // output it relayed before it died is kept in its runs' records ('exit' can come first).
+    // Its children do not hold that pipe (the executor makes it close-on-exec).
+    executor.once('close', (code, signal) => this.lost(executor, code, signal));
   }
 
   private dispatch(event: ExecutorEvent): void {

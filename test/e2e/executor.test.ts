@@ -29,6 +29,10 @@ describe('the executor', () => {
     const script = await waitFor('the script to write its pid', () => (existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8'))) || undefined);
     // The run's shell was spawned by the executor (it leads its own session, but its parent is the executor).
     expect(procStat(script)?.ppid).toBe(first);
+    // The executor relays the output: "before" has reached the daemon, and must be kept.
+    await waitFor('the daemon to receive the first line', async () =>
+      ((await daemon.api('GET', '/api/tasks/long/runs/1/output?stream=stdout')) as { text: string }).text === 'before\n' || undefined,
+    );
 
     process.kill(first, 'SIGKILL');
     const task = await waitFor('the run to be recorded', async () => {

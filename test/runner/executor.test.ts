@@ -290,6 +290,50 @@ describe('Executor: when it dies', () => {
     }
   });
 
+  it('what it wrote to the daemon before it died is kept: its runs are lost once its pipe is read to the end', async () => {
+    // A stand-in executor: to the first spawn it answers "spawned" and exits at once, leaving
+    // a process of its own that holds its stdout and writes an output frame 200 ms later,
+    // as output still unread in the pipe would arrive after the exit. The run must be lost
+    // once the pipe is read to its end ('close'), not at the exit.
+    const fake = join(dir, 'dying-executor.mjs');
+    writeFileSync(
+      fake,
+      `#!${process.execPath}
+import { spawn } from 'node:child_process';
+import { writeSync } from 'node:fs';
+export const frame = (type, id, payload) => {
+  const header = Buffer.alloc(9);
+  header.writeUInt32LE(5 + payload.length, 0);
+  header.writeUInt8(type, 4);
+  header.writeUInt32LE(id, 5);
+  return Buffer.concat([header, payload]);
+};
+if (process.argv[2] === 'late') {
+  setTimeout(() => writeSync(1, frame(3, Number(process.argv[3]), Buffer.from('\\x01last words\\n', 'latin1'))), 200);
+} else {
+  process.stdin.once('data', (chunk) => {
+    const id = chunk.readUInt32LE(5);
+    const pid = Buffer.alloc(4);
+    pid.writeUInt32LE(process.pid);
+    writeSync(1, frame(1, id, pid));
+    spawn(process.execPath, [process.argv[1], 'late', String(id)], { stdio: ['ignore', 'inherit', 'inherit'], detached: true }).unref();
+    process.exit(3);
+  });
+}
+`,
+      { mode: 0o755 },
+    );
+    const own = new Executor({ program: fake });
+    try {
+      const child = own.spawn('/bin/bash', ['-c', 'true'], { cwd: dir, env: {} });
+      const result = await withDeadline(ended(child));
+      expect(result.stdout.toString()).toBe('last words\n');
+      expect(child.lostReason).toBe('the executor process, which spawned and watched the run, died (exit code 3)');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('close() ends it once the channel is closed; a spawn after that fails without a process', async () => {
     const own = new Executor();
     const pid = own.pid!;
