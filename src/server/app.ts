@@ -16,7 +16,7 @@ import { EventJson, eventSchemas } from '../protocol/event-schemas.js';
 import { ErrorJson, HealthJson, NodeJson, RunJson, RunSummaryJson, StatusJson, TaskJson, TaskSummaryJson, UnhealthyJson } from '../protocol/schemas.js';
 import { adminToken, requireToken, type TokenEntry } from './auth.js';
 import { dashboardPaths, dashboardRoutes } from './dashboard.js';
-import { refuseCrossSiteChanges } from './request-site.js';
+import { crossSiteRefusal } from './request-site.js';
 import { TokenRegistry } from './token-registry.js';
 import { auditChanges, AuditLog, type AuditStore } from './audit-log.js';
 import { auditRoutes } from './routes/audit.js';
@@ -201,11 +201,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Event streams never end by themselves: end them, or closing would wait for them.
     deps.events.close();
   });
-  app.addHook('onRequest', async () => {
-    if (closing) throw new SchedulerError('shutting_down', 'the daemon is shutting down; start it again with "scheduler daemon"');
+  // Every request passes here: a hook that calls back, not an async one, which would cost a
+  // promise and a turn of the microtask queue per request.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (closing) return done(new SchedulerError('shutting_down', 'the daemon is shutting down; start it again with "scheduler daemon"'));
+    // Whatever the credentials, or none: no other site's page changes anything (request-site.ts).
+    done(crossSiteRefusal(request));
   });
-  // Whatever the credentials, or none: no other site's page changes anything (request-site.ts).
-  app.addHook('onRequest', refuseCrossSiteChanges);
   const sessions = deps.sessionStore && new Sessions(deps.sessionStore, () => registry.entries(), { ttlMs: deps.sessionTtlMs ?? defaultSessionTtlMs, now: () => deps.clock.now() });
   if (registry.enforced) {
     app.addHook(

@@ -69,7 +69,8 @@ const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
  * run it at all.
  */
 export function auditChanges(app: FastifyInstance, audit: AuditLog, clock: Pick<Clock, 'now'>): void {
-  const record = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  // Calls back rather than async: a promise and a microtask less on every change.
+  const record = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const operation = (request.routeOptions.schema as { operationId?: string } | undefined)?.operationId ?? null;
     const params = request.params as { id?: unknown } | undefined;
     const body = request.body as { id?: unknown } | undefined;
@@ -85,6 +86,7 @@ export function auditChanges(app: FastifyInstance, audit: AuditLog, clock: Pick<
       status: reply.statusCode,
       remote: request.ip,
     });
+    done();
   };
   app.addHook('onRoute', (route) => {
     if ([route.method].flat().every((method) => readMethods.has(method))) return;

@@ -21,10 +21,9 @@ export function acceptJsonBodiesOnly(app: FastifyInstance): void {
       done(error, value);
     });
   });
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     // No route (404, 405): the answer says so, whatever the body.
-    if (request.is404) return;
-    if (request.body !== undefined && !takesBody(request)) throw bodyRefused(request);
+    done(!request.is404 && request.body !== undefined && !takesBody(request) ? bodyRefused(request) : undefined);
   });
 }
 

@@ -30,16 +30,16 @@ export function requestSite(request: FastifyRequest): RequestSite {
 export const readMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * An onRequest hook that refuses a change a browser says another site's page sent, whatever
- * the request's credentials. A daemon that asks for no token (the default on loopback)
- * would otherwise let any web page the user opens start, pause or kill its tasks with a
- * request a browser sends without asking (a POST without a body). Programs (curl, the CLI)
- * send neither header and are not concerned; nor is a request with a bearer token, which a
- * page cannot make a browser send to another site without a preflight the daemon does not grant.
+ * The refusal of a change a browser says another site's page sent, whatever the request's
+ * credentials; undefined for any other request. A daemon that asks for no token (the default
+ * on loopback) would otherwise let any web page the user opens start, pause or kill its tasks
+ * with a request a browser sends without asking (a POST without a body). Programs (curl, the
+ * CLI) send neither header and are not concerned; nor is a request with a bearer token, which
+ * a page cannot make a browser send to another site without a preflight the daemon does not grant.
  */
-export async function refuseCrossSiteChanges(request: FastifyRequest): Promise<void> {
-  if (readMethods.has(request.method) || request.headers.authorization !== undefined || requestSite(request) !== 'cross') return;
-  throw new SchedulerError(
+export function crossSiteRefusal(request: FastifyRequest): SchedulerError | undefined {
+  if (readMethods.has(request.method) || request.headers.authorization !== undefined || requestSite(request) !== 'cross') return undefined;
+  return new SchedulerError(
     'forbidden',
     `a page of another site cannot change anything here (${request.method} ${request.url.split('?')[0]}): use the dashboard on the daemon's own address, or send a bearer token`,
   );

@@ -169,3 +169,14 @@ describe('parameters that only make sense together', () => {
     expect(dry.json<{ nextRuns: string[] }>().nextRuns).toHaveLength(1);
   });
 });
+
+describe('a request that comes while the daemon closes', () => {
+  it('answers 503 shutting_down, saying how to start it again, and changes nothing', async () => {
+    const closing = harness.app.close();
+    const [read, change] = await Promise.all([inject({ method: 'GET', url: '/api/tasks' }), inject({ method: 'POST', url: '/api/tasks', payload: task })]);
+    expect(expectError(read, 503, 'shutting_down')).toMatch(/start it again with "scheduler daemon"/);
+    expectError(change, 503, 'shutting_down');
+    await closing;
+    expect(await harness.store.getTask(task.id)).toBeUndefined();
+  });
+});
