@@ -175,10 +175,12 @@ describe.concurrent('scheduler get ID -watch=true, following a task', () => {
   test('a cron task: each run as it happens, until it is stopped; exit 0 since its last run succeeded', async ({ expect }) => {
     await submit('watch-cron', ['--type', 'cron', '--time', '700ms', '--script', 'echo tick $SCHEDULER_RUN']);
     const watcher = daemon.startCli(['get', 'watch-cron', '--watch']);
+    /** The numbers of the runs printed as `run N <what>`, in the order printed. */
+    const printedRuns = (text: string, what: string) => [...text.matchAll(new RegExp(`^${at}run (\\d+) ${what}$`, 'gm'))].map((m) => Number(m[1]));
     /** Runs whose start and end were both printed. */
     const wholeRuns = (text: string) => {
-      const startedRuns = new Set([...text.matchAll(new RegExp(`^${at}run (\\d+) started$`, 'gm'))].map((m) => m[1]));
-      return [...text.matchAll(new RegExp(`^${at}run (\\d+) succeeded, exit 0$`, 'gm'))].filter((m) => startedRuns.has(m[1])).length;
+      const started = printedRuns(text, 'started');
+      return printedRuns(text, 'succeeded, exit 0').filter((run) => started.includes(run)).length;
     };
     // Two runs that ended after the watcher printed the task (it may start late on a busy machine).
     await waitFor('the watcher to print two whole runs', () => {
@@ -204,7 +206,7 @@ describe.concurrent('scheduler get ID -watch=true, following a task', () => {
       expect(matching, pattern).toHaveLength(1);
       return matching[0]!;
     };
-    const started = [...events.matchAll(new RegExp(`^${at}run (\\d+) started$`, 'gm'))].map((m) => Number(m[1]));
+    const started = printedRuns(events, 'started');
     expect(started.length).toBeGreaterThanOrEqual(2);
     expect(started, 'each run started once, in order').toEqual([...new Set(started)].sort((a, b) => a - b));
     // Each run printed once: its start, then its own output, then its end. A tick that came

@@ -301,7 +301,7 @@ describe('Executor: when it dies', () => {
       `#!${process.execPath}
 import { spawn } from 'node:child_process';
 import { writeSync } from 'node:fs';
-export const frame = (type, id, payload) => {
+const frame = (type, id, payload) => {
   const header = Buffer.alloc(9);
   header.writeUInt32LE(5 + payload.length, 0);
   header.writeUInt8(type, 4);
