@@ -8,7 +8,7 @@ import { Api, mapLimit, sleep, type RunJson } from './api.js';
 import { startBenchDaemon, type BenchDaemon } from './daemon-process.js';
 import { submitLeadMs } from './figures/fire-precision.js';
 import { prefillPending } from './prefill.js';
-import { executorOf, readCpuSeconds, readThreadCpuSeconds } from './proc-stats.js';
+import { executorOf, MachineBusySampler, readCpuSeconds, readThreadCpuSeconds } from './proc-stats.js';
 import { clockScript, parseScriptClock, wallClockMs } from './script-clock.js';
 import { formatSummary, summarize } from './stats.js';
 
@@ -58,6 +58,7 @@ export async function measureBurst(options: BurstOptions): Promise<Burst> {
         `  of which startedAt - scheduledAt (recorded start, ms resolution): ${formatSummary(summarize(burst.recordedStart))}`,
         `CPU from just before T until the daemon went quiet: daemon ${burst.cpu.daemon.toFixed(2)} s (${usPerRun(burst.cpu.daemon)} us per run; main thread ${burst.cpu.main.toFixed(2)} s, other threads ${burst.cpu.others.toFixed(2)} s)` +
           (burst.cpu.executor === undefined ? ', no executor process (in-process spawns)' : `, executor ${burst.cpu.executor.toFixed(2)} s`),
+        `the machine's cores were ${busyText(burst.machineBusy)} busy from T until the last script printed its clock`,
       ],
     };
   } finally {
@@ -66,6 +67,9 @@ export async function measureBurst(options: BurstOptions): Promise<Burst> {
 }
 
 const usPerRun = (seconds: number) => ((seconds * 1e6) / burstCount).toFixed(0);
+
+/** A share of the machine's CPU as the details print it. */
+export const busyText = (percent: number | undefined) => (percent === undefined ? '(not measured)' : `${percent.toFixed(0)}%`);
 
 interface OneBurst {
   /** Script clock minus scheduledAt, ms, per run that printed a clock. */
@@ -77,6 +81,8 @@ interface OneBurst {
   offInstant: number;
   /** CPU seconds from just before T until the daemon went quiet. */
   cpu: { daemon: number; main: number; others: number; executor: number | undefined };
+  /** How busy the machine's cores were, in percent, from T until the last script printed its clock. */
+  machineBusy: number | undefined;
 }
 
 /**
@@ -100,6 +106,7 @@ async function burstOnce(daemon: BenchDaemon, api: Api, prefix: string): Promise
   // /proc; then wait until every burst task has run (the pending tasks stay ToBeExecuted,
   // so count the Executed ones).
   await sleep(Math.max(0, instant - wallClockMs()) - 200);
+  const machine = new MachineBusySampler();
   const executor = executorOf(daemon.pid);
   const before = { daemon: readCpuSeconds(daemon.pid), executor: executor === undefined ? 0 : readCpuSeconds(executor), threads: readThreadCpuSeconds(daemon.pid) };
   await sleep(Math.max(0, instant - wallClockMs()) + 100);
@@ -111,6 +118,7 @@ async function burstOnce(daemon: BenchDaemon, api: Api, prefix: string): Promise
     others: threads.others - before.threads.others,
     executor: executor === undefined ? undefined : readCpuSeconds(executor) - before.executor,
   };
+  machine.stop();
   const deadline = performance.now() + finishDeadlineMs;
   while ((await api.countWithStatus('Executed', burstCount, `${prefix}-`)) < burstCount) {
     if (performance.now() > deadline) throw new Error(`runs not all recorded ${finishDeadlineMs / 1000} s after T`);
@@ -119,8 +127,10 @@ async function burstOnce(daemon: BenchDaemon, api: Api, prefix: string): Promise
 
   const runs = (await mapLimit(ids, submitConcurrency, (id) => api.get(id))).map((task) => task.results[0]).filter((run): run is RunJson => run !== undefined);
   const clocks = runs.map((run) => parseScriptClock(run.stdout));
+  const late = runs.map((run, index) => clocks[index]! - Date.parse(run.scheduledAt)).filter((value) => !Number.isNaN(value));
   return {
-    late: runs.map((run, index) => clocks[index]! - Date.parse(run.scheduledAt)).filter((value) => !Number.isNaN(value)),
+    late,
+    machineBusy: machine.busyPercent(instant, instant + Math.max(...late)),
     recordedStart: runs.filter((run) => run.startedAt !== null).map((run) => Date.parse(run.startedAt!) - Date.parse(run.scheduledAt)),
     leadMs,
     leastLeftMs,

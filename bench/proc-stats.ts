@@ -1,5 +1,6 @@
 /** Reads a process's memory and CPU time from /proc (Linux only). */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { wallClockMs } from './script-clock.js';
 
 /** VmRSS, VmHWM (peak RSS) and the anonymous (heap) part of RSS of a process, in MB (10^6 bytes; /proc counts KiB). */
 export function readMemoryMB(pid: number): { rss: number; hwm: number; anon: number; file: number } {
@@ -92,6 +93,47 @@ export function machineCpuMeter(): () => number {
     const now = readMachineTicks();
     return (now.total - now.idle - (start.total - start.idle)) / 100 / ((performance.now() - t0) / 1000);
   };
+}
+
+/**
+ * Samples the machine's busy CPU (/proc/stat) every 20 ms until stopped, so that how busy the
+ * cores were over a stretch known only afterwards (a burst, from T to its last script's
+ * clock) can be read back: a burst that leaves cores idle while runs wait is held up by
+ * latency (hand-offs between processes), one that keeps them busy by CPU.
+ */
+export class MachineBusySampler {
+  /** Wall-clock ms (wallClockMs(), the scripts' clock) and the busy and total ticks at that moment. */
+  private readonly samples: Array<{ at: number; busy: number; total: number }> = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(everyMs = 20) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), everyMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.sample();
+  }
+
+  /**
+   * The share of the machine's CPU that was busy from `fromMs` to `toMs` (wall clock), in
+   * percent, between the first sample in that stretch and the last (so nothing from outside
+   * it dilutes the figure; /proc/stat counts in ticks of 10 ms, so a stretch of a second
+   * reads within a couple of percent); undefined when the stretch holds fewer than two.
+   */
+  busyPercent(fromMs: number, toMs: number): number | undefined {
+    const inside = this.samples.filter((sample) => sample.at >= fromMs && sample.at <= toMs);
+    const first = inside[0];
+    const last = inside.at(-1);
+    if (!first || !last || last.total === first.total) return undefined;
+    return (100 * (last.busy - first.busy)) / (last.total - first.total);
+  }
+
+  private sample(): void {
+    const ticks = readMachineTicks();
+    this.samples.push({ at: wallClockMs(), busy: ticks.total - ticks.idle, total: ticks.total });
+  }
 }
 
 /**

@@ -7,8 +7,8 @@
  */
 import { defaultMaxRuns } from '../../src/daemon/default-max-runs.js';
 import { bareLateness } from '../bare-loop.js';
-import { burstCount, measureBurst, type Burst } from '../burst.js';
-import { spawnLoopLateness, spawnLoopMissing } from '../reference/spawn-loop.js';
+import { burstCount, busyText, measureBurst, type Burst } from '../burst.js';
+import { spawnLoopBurst, spawnLoopMissing } from '../reference/spawn-loop.js';
 import { detail, ratioRow, type BenchOptions, type FigureReport, type Row } from '../report.js';
 import { clockScript } from '../script-clock.js';
 import { formatSummary, summarize } from '../stats.js';
@@ -46,8 +46,9 @@ async function cReference(cap?: number): Promise<number | string> {
     detail(`C reference skipped: ${missing}`);
     return `skipped: no cc`;
   }
-  const late = summarize(await spawnLoopLateness(burstCount, clockScript, cap));
+  const loop = await spawnLoopBurst(burstCount, clockScript, cap);
+  const late = summarize(loop.late);
   const capped = cap === undefined ? '' : `, at most ${cap} at once`;
-  detail(`  C posix_spawn loop, the same ${burstCount} scripts${capped}, clock - loop start: ${formatSummary(late)}`);
+  detail(`  C posix_spawn loop, the same ${burstCount} scripts${capped}, clock - loop start: ${formatSummary(late)}; the machine's cores ${busyText(loop.machineBusy)} busy meanwhile`);
   return late.p99;
 }
