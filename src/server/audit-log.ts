@@ -10,6 +10,7 @@ import type { AuditEntry } from '../core/access-records.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../core/clock.js';
 import type { FaultReporter } from './ports.js';
+import { readMethods } from './request-site.js';
 
 /** Where entries go: the store. */
 export interface AuditStore {
@@ -60,9 +61,6 @@ export class AuditLog {
   }
 }
 
-/** Methods that change nothing: their routes are not audited. */
-const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
-
 /**
  * Records every request to a route that may change something in `audit`, once it is answered
  * (refusals too). The hook is the route's own, not the app's: reads (most requests) do not
@@ -89,6 +87,7 @@ export function auditChanges(app: FastifyInstance, audit: AuditLog, clock: Pick<
     done();
   };
   app.addHook('onRoute', (route) => {
+    // A route of methods that change nothing is not audited.
     if ([route.method].flat().every((method) => readMethods.has(method))) return;
     route.onResponse = [...[route.onResponse ?? []].flat(), record];
   });
