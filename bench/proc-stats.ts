@@ -108,7 +108,8 @@ export class MachineBusySampler {
 
   constructor(everyMs = 20) {
     this.sample();
-    this.timer = setInterval(() => this.sample(), everyMs);
+    // Never what keeps the bench running, should a figure fail before stop().
+    this.timer = setInterval(() => this.sample(), everyMs).unref();
   }
 
   stop(): void {

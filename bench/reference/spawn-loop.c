@@ -3,10 +3,10 @@
  * posix_spawn("/bin/bash", "-c", SCRIPT) in a tight loop, stdin from /dev/null and stdout to
  * a pipe as the daemon does, then reads each pipe and reaps each child. Prints one JSON line,
  * {"late":[...],"startMs":T0}: per script, the clock it printed ($EPOCHREALTIME) minus the
- * moment the loop started (T0, ms since the epoch), in ms; null when it printed no clock. With CAP, at most CAP scripts run at
- * once: before spawning past it the loop reads and reaps the oldest script still running, as a
- * daemon with --max-runs CAP starts a waiting run when a slot frees. Compiled by the bench
- * with `cc`.
+ * moment the loop started (T0, ms since the epoch), in ms; null when it printed no clock.
+ * With CAP, at most CAP scripts run at once: before spawning past it the loop reads and
+ * reaps the oldest script still running, as a daemon with --max-runs CAP starts a waiting
+ * run when a slot frees. Compiled by the bench with `cc`.
  *   spawn-loop N SCRIPT [CAP]
  */
 #define _GNU_SOURCE
