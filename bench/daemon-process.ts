@@ -57,6 +57,15 @@ function profileFlags(label: string): string[] {
   return ['--cpu-prof', '--cpu-prof-dir', labelled];
 }
 
+/**
+ * With SCHEDULER_BENCH_NODE_FLAGS="FLAG ..." every bench daemon runs with those node flags
+ * too, after its own (so they win): for an experiment such as another young generation,
+ * `--max-semi-space-size=16`, measured without rebuilding.
+ */
+function experimentFlags(): string[] {
+  return (process.env.SCHEDULER_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+}
+
 /** Data directories not removed yet; removed at exit whatever ends the bench (after the reaper killed the daemons). */
 const roots = new Set<string>();
 process.on('exit', () => {
@@ -73,7 +82,7 @@ export async function startBenchDaemon(options: BenchDaemonOptions): Promise<Ben
   };
   roots.add(root);
   const slots = options.maxRuns === 'default' ? [] : ['--max-runs', '100000'];
-  const args = [...programNodeFlags, ...profileFlags(options.label), ...(options.nodeArgs ?? []), ...(process.env.BENCH_EXTRA_NODE_FLAGS ?? '').split(' ').filter(Boolean), mainScript, 'daemon', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...slots, ...(options.extraArgs ?? [])];
+  const args = [...programNodeFlags, ...profileFlags(options.label), ...(options.nodeArgs ?? []), ...experimentFlags(), mainScript, 'daemon', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...slots, ...(options.extraArgs ?? [])];
 
   let current: Running | undefined;
   const stop = async () => {
