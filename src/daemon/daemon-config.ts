@@ -70,6 +70,8 @@ export interface DaemonConfig extends ConfigFile {
   nodeHeartbeatMs: number;
   /** How long a browser's session lasts (POST /api/session). */
   sessionTtlMs: number;
+  /** Whether the web dashboard is served at / (when it was built). */
+  dashboard: boolean;
 }
 
 // The defaults of these settings are in the table of the daemon's options (daemon-options.ts).

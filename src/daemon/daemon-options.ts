@@ -20,6 +20,7 @@ import { defaultMaxRuns } from './default-max-runs.js';
 
 export const durabilityModes = ['normal', 'full'] as const;
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const dashboardModes = ['on', 'off'] as const;
 
 /** The value of each option once parsed. */
 export interface DaemonOptionValues {
@@ -45,6 +46,7 @@ export interface DaemonOptionValues {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   sessionTtl: number;
+  dashboard: (typeof dashboardModes)[number];
 }
 
 /** A PostgreSQL store: the server's URL (without the `schema` parameter) and the schema of the tables. */
@@ -297,6 +299,11 @@ export const daemonOptions = [
     name: 'sessionTtl', flag: '--session-ttl', value: 'DURATION', env: 'SCHEDULER_SESSION_TTL', configKey: 'sessionTtl', default: '12h',
     help: 'how long a browser stays logged in after POST /api/session (the dashboard\'s login)',
     kind: positiveDuration,
+  }),
+  option({
+    name: 'dashboard', flag: '--dashboard', value: 'MODE', env: 'SCHEDULER_DASHBOARD', configKey: 'dashboard', default: 'on',
+    help: 'on: serve the web dashboard at /; off: serve the API alone (a daemon no browser should reach)',
+    kind: choice(dashboardModes),
   }),
   option({
     name: 'logLevel', flag: '--log-level', value: 'LEVEL', env: 'SCHEDULER_LOG_LEVEL', configKey: 'logLevel', default: 'info',

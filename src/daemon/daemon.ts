@@ -181,7 +181,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     ...(opened.soleWriter ? { soleWriter: opened.soleWriter } : {}),
     metrics,
     // Built by npm run build; a daemon run from sources that were never built serves the API alone.
-    ...(dashboardBuilt() ? { dashboard: dashboardFiles } : {}),
+    ...(config.dashboard && dashboardBuilt() ? { dashboard: dashboardFiles } : {}),
     about: {
       store: opened.about,
       languages,

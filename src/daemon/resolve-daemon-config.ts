@@ -75,6 +75,7 @@ export function resolveDaemonConfig({ flags, env, cwd }: OptionSources): DaemonC
     leaseRenewMs: v.leaseRenew,
     nodeHeartbeatMs: v.nodeHeartbeat,
     sessionTtlMs: v.sessionTtl,
+    dashboard: v.dashboard === 'on',
     ...(v.tlsCert === undefined ? {} : { tlsCertFile: v.tlsCert }),
     ...(v.tlsKey === undefined ? {} : { tlsKeyFile: v.tlsKey }),
   };

@@ -86,6 +86,7 @@ const samples: Array<{
   { name: 'tlsCert', flag: 'flag.pem', env: '/etc/env.pem', config: 'config.pem', effect: (s) => ({ tlsCertFile: { flag: join(dir, 'flag.pem'), env: '/etc/env.pem', config: join(dir, 'config.pem') }[s] }) },
   { name: 'tlsKey', flag: 'flag.key', env: '/etc/env.key', config: 'config.key', effect: (s) => ({ tlsKeyFile: { flag: join(dir, 'flag.key'), env: '/etc/env.key', config: join(dir, 'config.key') }[s] }) },
   { name: 'sessionTtl', flag: '30m', env: '2h', config: '24h', effect: (s) => ({ sessionTtlMs: { flag: 1_800_000, env: 7_200_000, config: 86_400_000 }[s] }) },
+  { name: 'dashboard', flag: 'off', env: 'on', config: 'off', effect: (s) => ({ dashboard: { flag: false, env: true, config: false }[s] }) },
 ];
 
 /** A config-file object with `value` at the option's (maybe dotted) key. */
@@ -121,6 +122,7 @@ describe('resolveDaemonConfig', () => {
       leaseMs: 30_000,
       leaseRenewMs: 10_000,
       nodeHeartbeatMs: 5000,
+      dashboard: true,
     });
     expect(resolveWith({}).maxRuns).toBeGreaterThanOrEqual(4);
     expect(resolveWith({}).store).toBeUndefined();
@@ -176,6 +178,7 @@ describe('resolveDaemonConfig', () => {
     expect(refusal(() => resolveWith({}, { SCHEDULER_MAX_RUNS: 'many' }))).toBe('SCHEDULER_MAX_RUNS: "many" is not a whole number of at least 1');
     expect(refusal(() => resolveWith({}, { SCHEDULER_LISTEN: 'nowhere' }))).toMatch(/^SCHEDULER_LISTEN: "nowhere" is not HOST:PORT/);
     expect(refusal(() => resolveWith({}, { SCHEDULER_DURABILITY: 'paranoid' }))).toBe('SCHEDULER_DURABILITY: "paranoid" is not one of normal, full');
+    expect(refusal(() => resolveWith({ dashboard: 'no' }))).toBe('--dashboard: "no" is not one of on, off');
     expect(refusal(() => resolveWith({ heartbeat: '0s' }))).toBe('--heartbeat: must be longer than 0');
     const file = configFile({ outputCap: 'huge' });
     expect(refusal(() => resolveWith({ config: file }))).toBe(`--config ${file}: "outputCap": must be a byte size such as "1MiB", or a number of bytes, not "huge"`);

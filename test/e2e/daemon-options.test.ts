@@ -44,6 +44,7 @@ const chosen = {
   killGrace: '1500ms',
   durability: 'full',
   logLevel: 'debug',
+  dashboard: 'off',
 };
 
 /** Starts a daemon with every option (but --sandbox, below) from `source`. */
@@ -167,6 +168,11 @@ const effects: Array<[string, (setup: Setup) => Promise<void>]> = [
   ['log-level: debug messages are logged', async (setup) => {
     expect((await call(setup, 'POST', '/api/tasks', { id: 'logged', type: 'delay', time: '1h', script: 'true' })).status).toBe(201);
     await waitFor('the debug line of the submit on stderr', () => /"msg":"task submitted"/.test(setup.daemon.stderr));
+  }],
+  ['dashboard off: nothing is served at / (the page, its script), the API is', async (setup) => {
+    expect((await call(setup, 'GET', '/')).status).toBe(404);
+    expect((await call(setup, 'GET', '/dashboard.js')).status).toBe(404);
+    expect((await call(setup, 'GET', '/api/tasks')).status).toBe(200);
   }],
   ['max-output-total, kill-grace, durability: as status says', async (setup) => {
     expect((await status(setup)).settings).toMatchObject({ maxOutputTotalBytes: 5 * 1024 ** 2, killGraceMs: 1500, durability: 'full', logLevel: 'debug', tokenRequired: true });
