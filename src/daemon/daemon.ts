@@ -39,9 +39,11 @@ import { programVersion } from '../version.js';
 /**
  * How early the daemon's firing loop fires a due task (firing-loop.ts): a run is then started
  * on the dot by the executor's gate, and a fire can be recorded by a daemon killed up to this
- * long before its due time.
+ * long before its due time. Long enough for a fire's commit that a WAL checkpoint holds up
+ * (its fsync took several milliseconds here, 1% of the fires on an idle daemon): at 5 ms
+ * those fires started 2-5 ms late, at 20 ms none did (docs/benchmarks.md, figure 3).
  */
-export const daemonFireAheadMs = 5;
+export const daemonFireAheadMs = 20;
 
 /**
  * On a shared store, how often a node looks for due fires besides its own timer: the tasks
