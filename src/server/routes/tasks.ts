@@ -93,7 +93,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
       if (await taskExists(engine, task.id)) {
         throw new SchedulerError('already_exists', `a task with id "${task.id}" already exists; choose another id, or delete that task first`);
       }
-      return { ...taskJson(task, []), nextRuns: upcomingFires(task.schedule, dueAt(task.state), next).map(isoTime) };
+      return Object.assign(taskJson(task, []), { nextRuns: upcomingFires(task.schedule, dueAt(task.state), next).map(isoTime) });
     }
     const task = await engine.submit(request.body);
     reply.code(201).header('location', `/api/tasks/${encodeURIComponent(task.id)}`);
@@ -170,7 +170,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     }, async (request, reply) => {
       const { task, runs, warning } = await call(request.params.id, versionsIfMatch(request));
       withEtag(reply, task.version);
-      return warning === null ? taskJson(task, runs) : { ...taskJson(task, runs), warning };
+      return warning === null ? taskJson(task, runs) : Object.assign(taskJson(task, runs), { warning });
     });
   }
 
@@ -186,7 +186,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
     const { id } = request.params;
     const { task, runs, warning } = await engine.stop(id, versionsIfMatch(request));
     withEtag(reply, task.version);
-    return warning === null ? taskJson(task, runs) : { ...taskJson(task, runs), warning };
+    return warning === null ? taskJson(task, runs) : Object.assign(taskJson(task, runs), { warning });
   });
 
   api.delete('/api/tasks/:id', {
