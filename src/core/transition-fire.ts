@@ -9,6 +9,7 @@ import { isRecurring, nextFireAfter } from './schedule.js';
 import type { Task, TaskState } from './task.js';
 import { changedTo } from './transition-outcome.js';
 import { IllegalTransition, type ExecutingState, type Transition } from './transition-types.js';
+import { withFields } from './with-fields.js';
 
 /**
  * A fire (or a retry) has come: its run starts. A fire that comes late, after others passed
@@ -71,7 +72,7 @@ function runBeside(task: Task, now: number): Transition {
   if (1 + parallel.length >= max) return skipTick(task, now, `${max} runs were executing, the most it allows at once`);
   const due = requireDue(task, now);
   const run = task.lastRun + 1;
-  return changedTo(task, { ...state, parallel: [...parallel, { run, fire: due }], nextRunAt: nextFireAfter(task.schedule, Math.max(now, due)) }, now, {
+  return changedTo(task, withFields(state, { parallel: [...parallel, { run, fire: due }], nextRunAt: nextFireAfter(task.schedule, Math.max(now, due)) }), now, {
     lastRun: run,
     effect: { kind: 'startRun', run, scheduledAt: due, startedAt: now, attempt: 1 },
   });
@@ -82,7 +83,7 @@ function queueFire(task: Task, now: number): Transition {
   const state = task.state as ExecutingState;
   const due = requireDue(task, now);
   const { backlog: _none, ...rest } = state;
-  return changedTo(task, { ...rest, queued: due, nextRunAt: nextFireAfter(task.schedule, Math.max(now, due)) }, now, {});
+  return changedTo(task, withFields(rest, { queued: due, nextRunAt: nextFireAfter(task.schedule, Math.max(now, due)) }), now, {});
 }
 
 /** The fire is recorded as a skipped run, saying why; the run executing goes on. */

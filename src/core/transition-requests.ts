@@ -9,6 +9,7 @@ import { isRecurring, nextFireAfter } from './schedule.js';
 import { dueAt, type Task } from './task.js';
 import { changedTo, unchanged } from './transition-outcome.js';
 import type { ExecutingState, TaskEvent, Transition } from './transition-types.js';
+import { withFields } from './with-fields.js';
 
 /**
  * A run now, besides the schedule. A waiting task keeps its next fire (if that is due now,
@@ -35,7 +36,7 @@ export function triggerDuringRun(task: Task, _event: unknown, now: number): Tran
   const parallel = state.parallel ?? [];
   const run = task.lastRun + 1;
   if (task.policy.overlap === 'allow' && 1 + parallel.length < (task.policy.maxParallel ?? defaultMaxParallel)) {
-    return changedTo(task, { ...state, parallel: [...parallel, { run, fire: now }] }, now, {
+    return changedTo(task, withFields(state, { parallel: [...parallel, { run, fire: now }] }), now, {
       lastRun: run,
       effect: { kind: 'startRun', run, scheduledAt: now, startedAt: now, attempt: 1 },
     });
@@ -60,7 +61,7 @@ export function pauseExecuting(task: Task, _event: unknown, now: number): Transi
   if (state.stopRequested) throw new SchedulerError('status_conflict', `cannot pause task ${task.id}: it was stopped, and ends Stopped when run ${state.run} finishes`);
   if (state.pauseRequested) return unchanged(task);
   return {
-    ...changedTo(task, { ...state, nextRunAt: null, pauseRequested: true }, now, {}),
+    ...changedTo(task, withFields(state, { nextRunAt: null, pauseRequested: true as const }), now, {}),
     warning: `run ${state.run} is still executing and will finish; then the task is Paused`,
   };
 }

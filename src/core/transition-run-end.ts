@@ -7,6 +7,7 @@ import { isRetriable, retryDelay } from './policy.js';
 import type { Task, TaskState } from './task.js';
 import { changedTo, unchanged } from './transition-outcome.js';
 import { IllegalTransition, type ExecutingState, type RunResult, type TaskEvent, type Transition } from './transition-types.js';
+import { withFields } from './with-fields.js';
 
 /** Run `event.run` ended: recorded; if it was the task's last run executing, the task moves on. */
 export function finishRun(task: Task, event: Extract<TaskEvent, { kind: 'runFinished' }>, now: number): Transition {
@@ -16,7 +17,7 @@ export function finishRun(task: Task, event: Extract<TaskEvent, { kind: 'runFini
   // Runs beside others (overlap allow): the task goes on executing the rest; only the end of
   // its last run decides what comes next (a retry is considered for that one alone).
   const { parallel: _before, ...single } = state;
-  const withParallel = (runs: typeof parallel) => (runs.length > 0 ? { ...single, parallel: runs } : single);
+  const withParallel = (runs: typeof parallel) => (runs.length > 0 ? withFields(single, { parallel: runs }) : single);
   if (event.run !== state.run && parallel.some((other) => other.run === event.run)) {
     return changedTo(task, withParallel(parallel.filter((other) => other.run !== event.run)), now, finished);
   }

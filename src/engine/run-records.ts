@@ -7,6 +7,7 @@
 import { noOutput } from '../core/task.js';
 import type { Effect } from '../core/transition.js';
 import type { RunChange, Takeover } from '../store/task-store.js';
+import { withFields } from '../core/with-fields.js';
 
 /**
  * The run record `effect` writes, with `outputCap` the cap recorded on a new run; a run that
@@ -22,14 +23,14 @@ export function runChangeFor(effect: Effect | null, waits: boolean, outputCap: n
       const started = waits ? { startedAt: null, waiting: true as const } : { startedAt: effect.startedAt };
       return {
         kind: 'insert',
-        run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, attempt: effect.attempt, ...started, finishedAt: null, outcome: 'running', error: null },
-        ...(missed ? { skipped: { ...blank, ...missed, attempt: 1, startedAt: null, finishedAt: effect.startedAt, outcome: 'skipped' as const, error: missed.reason } } : {}),
+        run: withFields(blank, { run: effect.run, scheduledAt: effect.scheduledAt, attempt: effect.attempt, ...started, finishedAt: null, outcome: 'running' as const, error: null }),
+        ...(missed ? { skipped: withFields(blank, { ...missed, attempt: 1, startedAt: null, finishedAt: effect.startedAt, outcome: 'skipped' as const, error: missed.reason }) } : {}),
       };
     }
     case 'skipRun':
       return {
         kind: 'insert',
-        run: { ...blank, run: effect.run, scheduledAt: effect.scheduledAt, attempt: 1, startedAt: null, finishedAt: effect.at, outcome: 'skipped', error: effect.reason },
+        run: withFields(blank, { run: effect.run, scheduledAt: effect.scheduledAt, attempt: 1, startedAt: null, finishedAt: effect.at, outcome: 'skipped' as const, error: effect.reason }),
       };
     case 'finishRun':
       return { kind: 'finish', run: effect.run, result: effect.result, ...(takeover ? { takeover } : {}) };

@@ -22,6 +22,7 @@ import type { LiveRun } from '../store/run-leases.js';
 import type { EngineLog } from './engine-log.js';
 import { RunSlots, type SlotWaiter } from './run-slots.js';
 import type { LiveOutput, TaskActivity } from './task-activity.js';
+import { withFields } from '../core/with-fields.js';
 
 /** What the supervisor needs. */
 export interface RunSupervisorOptions {
@@ -264,14 +265,14 @@ export class RunSupervisor {
       if (waitedMs === undefined) log.error({ task: task.id, run: entry.run, error }, 'could not start a run');
       const result = this.neverStarted('failed', `the script could not be started: ${(error as Error)?.message ?? String(error)}`);
       entry.process = endedBeforeStart(result);
-      entry.end(waitedMs === undefined ? result : { ...result, waitedMs: clock.now() - entry.enqueuedAt! });
+      entry.end(waitedMs === undefined ? result : withFields(result, { waitedMs: clock.now() - entry.enqueuedAt! }));
       return;
     }
     entry.process = process;
     process.listen((stream, offset, chunk) => activity.output(task.id, entry.run, stream, offset, chunk, clock.now()));
     const free = () => this.slots.release(entry.queue);
     process.finished.then(free, free);
-    process.finished.then((result) => entry.end(waitedMs === undefined ? result : { ...result, waitedMs }));
+    process.finished.then((result) => entry.end(waitedMs === undefined ? result : withFields(result, { waitedMs })));
   }
 
   /** Ends `entry`: kills its process, or, before it started, ends it as never started. */
@@ -282,7 +283,7 @@ export class RunSupervisor {
       // In line, it leaves the line; with its start being recorded, it gives its slot back once that is done.
       if (entry.waiter) this.slots.withdraw(entry.waiter);
       const result = this.neverStarted('killed', endedWhileWaiting);
-      entry.end(entry.enqueuedAt === undefined ? result : { ...result, waitedMs: result.finishedAt - entry.enqueuedAt });
+      entry.end(entry.enqueuedAt === undefined ? result : withFields(result, { waitedMs: result.finishedAt - entry.enqueuedAt }));
     }
     return entry.finished;
   }
@@ -296,8 +297,8 @@ export class RunSupervisor {
   }
 
   private asReported(entry: Active, result: RunResult): RunResult {
-    if (this.stopping) return { ...result, outcome: 'interrupted', error: 'the daemon was shut down while the run was executing' };
-    if (entry.killReason !== undefined) return { ...result, outcome: 'killed', error: `${entry.killReason}${result.signal ? ` (${result.signal})` : ''}` };
+    if (this.stopping) return withFields(result, { outcome: 'interrupted' as const, error: 'the daemon was shut down while the run was executing' });
+    if (entry.killReason !== undefined) return withFields(result, { outcome: 'killed' as const, error: `${entry.killReason}${result.signal ? ` (${result.signal})` : ''}` });
     return result;
   }
 

@@ -9,6 +9,7 @@ import type { CapturedOutput, OutputCounts, Run, RunOutcome, RunSummary, Task, T
 import type { RunResult } from '../core/transition.js';
 import type { ListAllRunsParams, RunPage, RunSummaryPage, TaskPage, TaskStore } from '../store/task-store.js';
 import type { LiveOutput } from './task-activity.js';
+import { withFields } from '../core/with-fields.js';
 
 /** What the reads need besides the store. */
 export interface TaskReadsDeps {
@@ -86,18 +87,18 @@ export class TaskReads {
   private asNow(taskId: string, run: Run): Run {
     if (run.outcome !== 'running') return run;
     const ended = this.deps.heldEnd(taskId, run.run);
-    if (ended) return { ...run, ...endOf(run, ended), stdout: ended.stdout, stderr: ended.stderr };
+    if (ended) return withFields(run, withFields(endOf(run, ended), { stdout: ended.stdout, stderr: ended.stderr }));
     const live = this.deps.liveOutput(taskId, run.run);
-    return live ? { ...run, stdout: live.stdout, stderr: live.stderr } : run;
+    return live ? withFields(run, { stdout: live.stdout, stderr: live.stderr }) : run;
   }
 
   /** asNow for a run listed without its output: its output's counts instead of its text. */
   private summaryAsNow(run: RunSummary): RunSummary {
     if (run.outcome !== 'running') return run;
     const ended = this.deps.heldEnd(run.taskId, run.run);
-    if (ended) return { ...run, ...endOf(run, ended), stdout: countsOf(ended.stdout), stderr: countsOf(ended.stderr) };
+    if (ended) return withFields(run, withFields(endOf(run, ended), { stdout: countsOf(ended.stdout), stderr: countsOf(ended.stderr) }));
     const live = this.deps.liveOutput(run.taskId, run.run);
-    return live ? { ...run, stdout: countsOf(live.stdout), stderr: countsOf(live.stderr) } : run;
+    return live ? withFields(run, { stdout: countsOf(live.stdout), stderr: countsOf(live.stderr) }) : run;
   }
 }
 

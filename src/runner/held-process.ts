@@ -24,6 +24,7 @@ import { needsWatch, RunWatch } from './run-watch.js';
 import type { RunWorkspace } from './run-workspace.js';
 import type { RunningProcess } from './run-launcher.js';
 import { describeStartFailure } from './start-failure.js';
+import { withFields } from '../core/with-fields.js';
 
 /**
  * The process of a run as HeldProcess sees it: what node's ChildProcess offers, which the
@@ -371,17 +372,17 @@ export class HeldProcess {
         if (this.child.lostReason !== undefined && this.startFailure === undefined) {
           // Whatever the run did after the executor died is unknown: it is ended (its group
           // was signalled on the exit the loss gave), with the output received until then.
-          resolve({ ...common, outcome: 'interrupted', exitCode: null, signal: null, error: `${this.child.lostReason}; its processes were ended` });
+          resolve(withFields(common, { outcome: 'interrupted' as const, exitCode: null, signal: null, error: `${this.child.lostReason}; its processes were ended` }));
           return;
         }
         if (this.startFailure !== undefined || !exit) {
           const error = describeStartFailure(this.startFailure ?? new Error('the process ended before it was known to start'), options.cwd);
-          resolve({ ...common, startedAt: null, outcome: 'failed', exitCode: null, signal: null, error });
+          resolve(withFields(common, { startedAt: null, outcome: 'failed' as const, exitCode: null, signal: null, error }));
           return;
         }
         if (this.timedOut) {
           const limit = formatDuration(options.timeoutMs ?? 0);
-          resolve({ ...common, outcome: 'timed_out', exitCode: exit.code, signal: exit.signal, error: `timed out after ${limit}`, limit: 'wall_time' });
+          resolve(withFields(common, { outcome: 'timed_out' as const, exitCode: exit.code, signal: exit.signal, error: `timed out after ${limit}`, limit: 'wall_time' as const }));
           return;
         }
         // A limit the watch or the output count saw, else one the kernel enforced (CPU time, open files).
@@ -389,17 +390,16 @@ export class HeldProcess {
         const limit = this.limitHit ?? (enforced === null ? undefined : { name: enforced, detail: '' });
         if (limit) {
           const error = `${describeLimit(limit.name, options.limits ?? {})}${limit.detail ? `: ${limit.detail}` : ''}`;
-          resolve({ ...common, outcome: 'failed', exitCode: exit.code, signal: exit.signal, error, limit: limit.name });
+          resolve(withFields(common, { outcome: 'failed' as const, exitCode: exit.code, signal: exit.signal, error, limit: limit.name }));
           return;
         }
         const ended = this.killRequested ? ' (the run was ended on request)' : '';
-        resolve({
-          ...common,
-          outcome: exit.code === 0 ? 'succeeded' : 'failed',
+        resolve(withFields(common, {
+          outcome: exit.code === 0 ? ('succeeded' as const) : ('failed' as const),
           exitCode: exit.code,
           signal: exit.signal,
           error: exit.signal !== null ? `killed by ${exit.signal}${ended}` : null,
-        });
+        }));
       };
 
       // A process that could not start has no pipes, or pipes that were never opened.

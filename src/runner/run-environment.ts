@@ -66,14 +66,9 @@ function passedThroughVariables(daemonEnv: NodeJS.ProcessEnv): Readonly<Record<s
 
 /** The environment of one run (see the module comment for the order). */
 export function runEnvironment(parts: RunEnvironmentParts): Record<string, string> {
-  const env: Record<string, string> = { ...passedThroughVariables(parts.daemonEnv) };
-  Object.assign(env, {
-    HOME: parts.home ?? parts.user.home,
-    USER: parts.user.name,
-    LOGNAME: parts.user.name,
-    SHELL: parts.user.shell,
-  });
-  return { ...env, ...parts.daemonVariables, ...parts.taskVariables, ...parts.runVariables };
+  // Object.assign into a new object rather than spreads (see core/with-fields.ts).
+  const account = { HOME: parts.home ?? parts.user.home, USER: parts.user.name, LOGNAME: parts.user.name, SHELL: parts.user.shell };
+  return Object.assign({}, passedThroughVariables(parts.daemonEnv), account, parts.daemonVariables, parts.taskVariables, parts.runVariables);
 }
 
 /** The daemon's own user. */

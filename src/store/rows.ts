@@ -8,6 +8,7 @@ import { defaultRunPolicy, type RunPolicy } from '../core/policy.js';
 import type { Schedule } from '../core/schedule.js';
 import type { Run, RunOutcome, RunSummary, Task, TaskState, TaskStatus, TaskType } from '../core/task.js';
 import type { RunResult } from '../core/transition.js';
+import { withFields } from '../core/with-fields.js';
 
 /** A row of the `tasks` table. */
 export interface TaskRow {
@@ -234,11 +235,10 @@ export function rowToTask(row: TaskRow): Task {
 }
 
 export function rowToRun(row: RunRow): Run {
-  return {
-    ...runFieldsOf(row),
+  return withFields(runFieldsOf(row), {
     stdout: { text: row.stdout, ...outputCountsOf(row, 'stdout') },
     stderr: { text: row.stderr, ...outputCountsOf(row, 'stderr') },
-  };
+  });
 }
 
 /** The fields of a run read from its row but its output: what a run and its summary share. */
@@ -313,13 +313,15 @@ export function taskToRow(task: Task) {
  * was submitted with (script, schedule, policy, execution) never changes, so a write does not
  * serialise it again (three JSON.stringify per write, felt in a burst of fires).
  */
-export function taskStateToRow(task: Task) {
+export function taskStateToRow(task: Task, expectedVersion: number) {
   return {
     id: task.id,
     ...stateToColumns(task.state),
     last_status_updated: task.lastStatusUpdated,
     version: task.version,
     last_run: task.lastRun,
+    // The version the write requires the row to be at (a compare-and-set).
+    expected_version: expectedVersion,
   };
 }
 

@@ -338,7 +338,7 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
   async saveTask(params: SaveTaskParams): Promise<void> {
     const { task, expectedVersion, runChange, keepRuns } = params;
     await this.transaction(async (client) => {
-      const updated = await client.query(this.sql.updateTask, [task.id, expectedVersion, ...valuesOf(taskStateToRow(task), taskStateColumns)]);
+      const updated = await client.query(this.sql.updateTask, [task.id, expectedVersion, ...valuesOf(taskStateToRow(task, expectedVersion), taskStateColumns)]);
       if (updated.rowCount === 0) {
         throw new SchedulerError('version_conflict', `task ${task.id} changed meanwhile (expected version ${expectedVersion}); retry`);
       }

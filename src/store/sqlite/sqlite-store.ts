@@ -349,7 +349,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     // `previous` is the row at expectedVersion, which the write requires: if its indexed
     // columns are the new ones, they need not be written.
     const update = previous && sameIndexedColumns(previous.state, task.state) ? this.statements.updateTaskKeepingIndexes : this.statements.updateTask;
-    const updated = update.run({ ...taskStateToRow(task), expected_version: expectedVersion });
+    const updated = update.run(taskStateToRow(task, expectedVersion));
     if (updated.changes === 0) {
       throw new SchedulerError(
         'version_conflict',
