@@ -160,4 +160,10 @@ export const migrations: readonly string[] = [
   CREATE INDEX runs_by_outcome ON runs (outcome, scheduled_at, task_id, run);
   CREATE INDEX tasks_by_status_id ON tasks (status, id);
   `,
+  // New tasks are counted by the write that inserts them, once per batch and type, rather
+  // than by a trigger's statement per row: that statement was a sixth of a submit's insert
+  // (docs/benchmarks.md, figure 5). Status changes and deletes keep their triggers.
+  `
+  DROP TRIGGER task_counts_insert;
+  `,
 ];

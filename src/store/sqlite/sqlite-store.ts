@@ -187,6 +187,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     this.boundOutputInTransaction = this.db.transaction((maxBytes: number) => this.dropOldestOutput(maxBytes));
     this.importInTransaction = this.db.transaction((task: Task, runs: readonly Run[]) => {
       if (this.statements.insertTask.run(taskToRow(task)).changes === 0) throw alreadyExists(task.id);
+      this.statements.countInserted.run(task.type, task.state.status, 1);
       for (const run of runs) this.statements.insertRun.run(runToRow(task.id, run));
     });
     this.deleteInTransaction = this.db.transaction((id: string) => {
@@ -249,6 +250,9 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
         'SELECT MIN(next_run_at) AS due FROM tasks WHERE next_run_at IS NOT NULL',
       ),
       countTasks: db.prepare('SELECT type, status, count FROM task_counts WHERE count > 0 ORDER BY type, status'),
+      // Inserts count their tasks themselves (migration 14); status changes and deletes by trigger.
+      countInserted: db.prepare(`INSERT INTO task_counts (type, status, count) VALUES (?, ?, ?)
+        ON CONFLICT (type, status) DO UPDATE SET count = count + excluded.count`),
       insertToken: db.prepare('INSERT INTO tokens (name, role, sha256, created_at) VALUES (@name, @role, @sha256, @createdAt) ON CONFLICT DO NOTHING'),
       listTokens: db.prepare('SELECT name, role, sha256, created_at AS createdAt FROM tokens ORDER BY name'),
       deleteToken: db.prepare('DELETE FROM tokens WHERE name = ?'),
@@ -329,10 +333,18 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
 
   /** Inserts a batch of new tasks in one transaction; a taken id refuses that task alone. */
   private insertBatch(tasks: Task[]): Array<Error | undefined> {
-    return tasks.map((task) => {
-      if (this.statements.insertTask.run(taskToRow(task)).changes > 0) return undefined;
-      return alreadyExists(task.id);
+    // New tasks by type and status (a submit's status is always ToBeExecuted): one count each.
+    const inserted = new Map<string, { type: string; status: string; count: number }>();
+    const outcomes = tasks.map((task) => {
+      if (this.statements.insertTask.run(taskToRow(task)).changes === 0) return alreadyExists(task.id);
+      const key = `${task.type} ${task.state.status}`;
+      const counted = inserted.get(key);
+      if (counted) counted.count++;
+      else inserted.set(key, { type: task.type, status: task.state.status, count: 1 });
+      return undefined;
     });
+    for (const { type, status, count } of inserted.values()) this.statements.countInserted.run(type, status, count);
+    return outcomes;
   }
 
   async importTask(task: Task, runs: readonly Run[]): Promise<void> {
