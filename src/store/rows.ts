@@ -41,6 +41,18 @@ export const taskColumnNames = [
   'seq', 'id', 'type', 'time', 'interval_ms', 'script', 'timeout', 'timeout_ms', 'schedule', 'timezone', 'policy', 'state_detail', 'lang', 'execution', 'created_at', 'status', 'current_run', 'stop_requested', 'next_run_at', 'last_status_updated', 'version', 'last_run',
 ] as const;
 
+/** The columns a new task is written with: all but seq, which the database numbers. */
+export const taskWriteColumns = taskColumnNames.filter((column): column is Exclude<typeof column, 'seq'> => column !== 'seq');
+
+/**
+ * The values of `row` in the order of `columns`, for statements with positional parameters:
+ * binding them costs less than binding named ones (better-sqlite3 looks each name up on the
+ * object, about 1 µs of a task's insert).
+ */
+export function valuesOf<Name extends string>(row: Record<Name, unknown>, columns: readonly Name[]): unknown[] {
+  return columns.map((column) => row[column]);
+}
+
 /**
  * A task's row from the values of taskColumnNames, in that order: what a statement in
  * better-sqlite3's raw mode returns. Why raw: an object per row built by the driver a column

@@ -21,6 +21,8 @@ import {
   runToRow,
   taskToRow,
   taskStateToRow,
+  taskWriteColumns,
+  valuesOf,
   type RunRow,
   type RunSummaryRow,
   type TaskRow,
@@ -80,14 +82,9 @@ export interface RunOwner {
   leaseMs: number;
 }
 
-const taskColumns = [
-  'id', 'type', 'time', 'interval_ms', 'script', 'timeout', 'timeout_ms', 'schedule', 'timezone', 'policy', 'state_detail',
-  'lang', 'execution', 'created_at', 'status', 'current_run', 'stop_requested', 'next_run_at', 'last_status_updated',
-  'version', 'last_run',
-] as const;
 /** The columns a saveTask changes: the state, never the definition. */
 const taskStateColumns = ['status', 'current_run', 'stop_requested', 'next_run_at', 'state_detail', 'last_status_updated', 'version', 'last_run'] as const;
-const taskSelect = `seq, ${taskColumns.join(', ')}`;
+const taskSelect = `seq, ${taskWriteColumns.join(', ')}`;
 /** The columns of a run's end but its start, which a finish sets by a rule of its own. */
 const runEndRest = runEndColumns.filter((column) => column !== 'started_at');
 
@@ -109,11 +106,6 @@ function leaseLost(taskId: string, run: number, why: string): SchedulerError {
 
 function placeholders(count: number, first = 1): string {
   return Array.from({ length: count }, (_, index) => `$${first + index}`).join(', ');
-}
-
-/** The values of `row` in the order of `columns`. */
-function valuesOf<Name extends string>(row: Record<Name, unknown>, columns: readonly Name[]): unknown[] {
-  return columns.map((column) => row[column]);
 }
 
 /** A run as read from its row: the text its script wrote unescaped (see nul-escape.ts). */
@@ -159,7 +151,7 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
       waiting = 0, ${runEndRest.map((column, index) => `${column} = $${index + 4}`).join(', ')}`;
     this.sql = {
       // Followed by the rows' placeholders (insertBatch).
-      insertTasks: `INSERT INTO ${s}.tasks (${taskColumns.join(', ')}) VALUES`,
+      insertTasks: `INSERT INTO ${s}.tasks (${taskWriteColumns.join(', ')}) VALUES`,
       updateTask: `UPDATE ${s}.tasks SET ${taskStateColumns.map((column, index) => `${column} = $${index + 3}`).join(', ')}
         WHERE id = $1 AND version = $2`,
       getTask: `SELECT ${taskSelect} FROM ${s}.tasks WHERE id = $1`,
@@ -267,7 +259,7 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
       takeRequests: `DELETE FROM ${s}.run_requests WHERE owner_home = $1 RETURNING task_id, run, reason, requested_by`,
       // One reading of the database's clock for the whole claim.
       claimDue: `WITH clock AS (SELECT ${now} AS now)
-        SELECT ${taskColumns.map((column) => `t.${column}`).join(', ')}, t.seq, clock.now AS db_now FROM ${s}.tasks t, clock
+        SELECT ${taskWriteColumns.map((column) => `t.${column}`).join(', ')}, t.seq, clock.now AS db_now FROM ${s}.tasks t, clock
         WHERE t.next_run_at <= clock.now ORDER BY t.next_run_at, t.seq LIMIT $1 FOR UPDATE OF t SKIP LOCKED`,
       updateTasks: `UPDATE ${s}.tasks t SET ${taskStateColumns.map((column) => `${column} = u.${column}`).join(', ')}
         FROM unnest($1::text[], $2::integer[], $3::text[], $4::integer[], $5::integer[], $6::bigint[], $7::text[], $8::bigint[], $9::integer[], $10::integer[])
@@ -308,10 +300,10 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
     const first = new Map<string, number>();
     tasks.forEach((task, index) => first.has(task.id) || first.set(task.id, index));
     const unique = [...first.values()].map((index) => tasks[index]!);
-    const rows = unique.map((task, row) => `(${placeholders(taskColumns.length, row * taskColumns.length + 1)})`);
+    const rows = unique.map((task, row) => `(${placeholders(taskWriteColumns.length, row * taskWriteColumns.length + 1)})`);
     const { rows: inserted } = await this.query<{ id: string }>(
       `${this.sql.insertTasks} ${rows.join(', ')} ON CONFLICT (id) DO NOTHING RETURNING id`,
-      unique.flatMap((task) => valuesOf(taskToRow(task), taskColumns)),
+      unique.flatMap((task) => valuesOf(taskToRow(task), taskWriteColumns)),
     );
     const written = new Set(inserted.map((row) => row.id));
     return tasks.map((task, index) =>
@@ -325,8 +317,8 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
   async importTask(task: Task, runs: readonly Run[]): Promise<void> {
     await this.transaction(async (client) => {
       const inserted = await client.query(
-        `${this.sql.insertTasks} (${placeholders(taskColumns.length)}) ON CONFLICT (id) DO NOTHING`,
-        valuesOf(taskToRow(task), taskColumns),
+        `${this.sql.insertTasks} (${placeholders(taskWriteColumns.length)}) ON CONFLICT (id) DO NOTHING`,
+        valuesOf(taskToRow(task), taskWriteColumns),
       );
       if (inserted.rowCount === 0) {
         throw new SchedulerError('already_exists', `a task with id "${task.id}" already exists; choose another id, or delete that task first`);

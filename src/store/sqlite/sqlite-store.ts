@@ -51,6 +51,8 @@ import {
   taskColumnNames,
   taskRowOfValues,
   taskToRow,
+  taskWriteColumns,
+  valuesOf,
   taskStateToRow,
   type RunRow,
   type RunSummaryRow,
@@ -186,7 +188,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     });
     this.boundOutputInTransaction = this.db.transaction((maxBytes: number) => this.dropOldestOutput(maxBytes));
     this.importInTransaction = this.db.transaction((task: Task, runs: readonly Run[]) => {
-      if (this.statements.insertTask.run(taskToRow(task)).changes === 0) throw alreadyExists(task.id);
+      if (this.statements.insertTask.run(valuesOf(taskToRow(task), taskWriteColumns)).changes === 0) throw alreadyExists(task.id);
       this.statements.countInserted.run(task.type, task.state.status, 1);
       for (const run of runs) this.statements.insertRun.run(runToRow(task.id, run));
     });
@@ -217,11 +219,8 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
   private prepare() {
     const db = this.db;
     return {
-      insertTask: db.prepare(`INSERT INTO tasks (id, type, time, interval_ms, script, timeout, timeout_ms, schedule, timezone,
-          policy, state_detail, lang, execution, created_at, status, current_run, stop_requested, next_run_at, last_status_updated, version, last_run)
-        VALUES (@id, @type, @time, @interval_ms, @script, @timeout, @timeout_ms, @schedule, @timezone, @policy, @state_detail, @lang, @execution,
-          @created_at, @status, @current_run,
-          @stop_requested, @next_run_at, @last_status_updated, @version, @last_run)
+      // Positional parameters, bound from valuesOf(taskToRow(task), taskWriteColumns).
+      insertTask: db.prepare(`INSERT INTO tasks (${taskWriteColumns.join(', ')}) VALUES (${taskWriteColumns.map(() => '?').join(', ')})
         ON CONFLICT (id) DO NOTHING`),
       updateTask: db.prepare(`UPDATE tasks SET status = @status, current_run = @current_run,
           stop_requested = @stop_requested, next_run_at = @next_run_at, state_detail = @state_detail,
@@ -336,7 +335,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     // New tasks by type and status (a submit's status is always ToBeExecuted): one count each.
     const inserted = new Map<string, { type: string; status: string; count: number }>();
     const outcomes = tasks.map((task) => {
-      if (this.statements.insertTask.run(taskToRow(task)).changes === 0) return alreadyExists(task.id);
+      if (this.statements.insertTask.run(valuesOf(taskToRow(task), taskWriteColumns)).changes === 0) return alreadyExists(task.id);
       const key = `${task.type} ${task.state.status}`;
       const counted = inserted.get(key);
       if (counted) counted.count++;
