@@ -320,6 +320,11 @@ export function taskToRow(task: Task) {
   };
 }
 
+/** A new task's row as the values of taskWriteColumns, in that order (an INSERT's positional parameters). */
+export function taskInsertValues(task: Task): unknown[] {
+  return valuesOf(taskToRow(task), taskWriteColumns);
+}
+
 /**
  * The columns of `tasks` a change of a task writes: its state, version and runs. What a task
  * was submitted with (script, schedule, policy, execution) never changes, so a write does not

@@ -19,6 +19,7 @@ import {
   runEndToRow,
   runSummaryColumns,
   runToRow,
+  taskInsertValues,
   taskToRow,
   taskStateToRow,
   taskWriteColumns,
@@ -303,7 +304,7 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
     const rows = unique.map((task, row) => `(${placeholders(taskWriteColumns.length, row * taskWriteColumns.length + 1)})`);
     const { rows: inserted } = await this.query<{ id: string }>(
       `${this.sql.insertTasks} ${rows.join(', ')} ON CONFLICT (id) DO NOTHING RETURNING id`,
-      unique.flatMap((task) => valuesOf(taskToRow(task), taskWriteColumns)),
+      unique.flatMap((task) => taskInsertValues(task)),
     );
     const written = new Set(inserted.map((row) => row.id));
     return tasks.map((task, index) =>
@@ -318,7 +319,7 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
     await this.transaction(async (client) => {
       const inserted = await client.query(
         `${this.sql.insertTasks} (${placeholders(taskWriteColumns.length)}) ON CONFLICT (id) DO NOTHING`,
-        valuesOf(taskToRow(task), taskWriteColumns),
+        taskInsertValues(task),
       );
       if (inserted.rowCount === 0) {
         throw new SchedulerError('already_exists', `a task with id "${task.id}" already exists; choose another id, or delete that task first`);

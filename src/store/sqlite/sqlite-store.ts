@@ -49,11 +49,10 @@ import {
   runToRow,
   sameIndexedColumns,
   taskColumnNames,
+  taskInsertValues,
   taskRowOfValues,
-  taskToRow,
-  taskWriteColumns,
-  valuesOf,
   taskStateToRow,
+  taskWriteColumns,
   type RunRow,
   type RunSummaryRow,
   type TaskRow,
@@ -188,7 +187,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     });
     this.boundOutputInTransaction = this.db.transaction((maxBytes: number) => this.dropOldestOutput(maxBytes));
     this.importInTransaction = this.db.transaction((task: Task, runs: readonly Run[]) => {
-      if (this.statements.insertTask.run(valuesOf(taskToRow(task), taskWriteColumns)).changes === 0) throw alreadyExists(task.id);
+      if (this.statements.insertTask.run(taskInsertValues(task)).changes === 0) throw alreadyExists(task.id);
       this.statements.countInserted.run(task.type, task.state.status, 1);
       for (const run of runs) this.statements.insertRun.run(runToRow(task.id, run));
     });
@@ -219,7 +218,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
   private prepare() {
     const db = this.db;
     return {
-      // Positional parameters, bound from valuesOf(taskToRow(task), taskWriteColumns).
+      // Positional parameters: taskInsertValues(task).
       insertTask: db.prepare(`INSERT INTO tasks (${taskWriteColumns.join(', ')}) VALUES (${taskWriteColumns.map(() => '?').join(', ')})
         ON CONFLICT (id) DO NOTHING`),
       updateTask: db.prepare(`UPDATE tasks SET status = @status, current_run = @current_run,
@@ -335,7 +334,7 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
     // New tasks by type and status (a submit's status is always ToBeExecuted): one count each.
     const inserted = new Map<string, { type: string; status: string; count: number }>();
     const outcomes = tasks.map((task) => {
-      if (this.statements.insertTask.run(valuesOf(taskToRow(task), taskWriteColumns)).changes === 0) return alreadyExists(task.id);
+      if (this.statements.insertTask.run(taskInsertValues(task)).changes === 0) return alreadyExists(task.id);
       const key = `${task.type} ${task.state.status}`;
       const counted = inserted.get(key);
       if (counted) counted.count++;
