@@ -101,7 +101,9 @@ function optionsOf(object: ConfigObject): Partial<Record<OptionName, string>> {
   const options: Partial<Record<OptionName, string>> = {};
   for (const row of optionRows) {
     const value = row.configKey === undefined ? undefined : valueAt(object, row.configKey);
-    if (value !== undefined) options[row.name] = String(value);
+    const { boolean } = row.kind.inConfig;
+    if (typeof value === 'boolean' && boolean !== undefined) options[row.name] = boolean[`${value}`];
+    else if (value !== undefined) options[row.name] = String(value);
   }
   return options;
 }

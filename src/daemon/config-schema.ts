@@ -97,12 +97,14 @@ export type ConfigObject = Static<typeof FileSettings>;
 
 /** The schema of an option's value in the file, from its kind (see ConfigForm). */
 function optionSchema(row: DaemonOption): TSchema {
-  const { format, number, describe } = row.kind.inConfig;
+  const { format, number, boolean, describe } = row.kind.inConfig;
   const text = {
     ...(format === undefined ? {} : { format }),
     ...(row.kind.choices === undefined ? { minLength: 1 } : { enum: [...row.kind.choices] }),
   };
   const description = describe(typeof row.default === 'string' ? row.default : undefined);
+  // A switch: its choices or a boolean, in one schema too.
+  if (boolean !== undefined) return Type.Unsafe({ type: ['string', 'boolean'], enum: [...(row.kind.choices ?? []), true, false], description });
   if (number === undefined) return Type.String({ ...text, description });
   // One schema for both forms (not anyOf), so that a refusal has one description to quote.
   return Type.Unsafe({ type: [number.whole ? 'integer' : 'number', 'string'], minimum: number.minimum, ...text, description });

@@ -20,7 +20,8 @@ import { defaultMaxRuns } from './default-max-runs.js';
 
 export const durabilityModes = ['normal', 'full'] as const;
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export const dashboardModes = ['on', 'off'] as const;
+/** The two values of a switch, such as --dashboard. */
+export const switchModes = ['on', 'off'] as const;
 
 /** The value of each option once parsed. */
 export interface DaemonOptionValues {
@@ -46,7 +47,7 @@ export interface DaemonOptionValues {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   sessionTtl: number;
-  dashboard: (typeof dashboardModes)[number];
+  dashboard: (typeof switchModes)[number];
 }
 
 /** A PostgreSQL store: the server's URL (without the `schema` parameter) and the schema of the tables. */
@@ -74,6 +75,8 @@ export interface ConfigForm {
   format?: 'whole-number' | 'byte-size' | 'duration' | 'positive-duration' | 'listen';
   /** Also a JSON number: a whole one or any, of at least `minimum`. */
   number?: { whole: boolean; minimum: number };
+  /** Also a JSON boolean, read as one of the choices: `"dashboard": false` as `off`. */
+  boolean?: { true: string; false: string };
   /** What it must be, as refusals say it; `example` is the option's default, when it has one as text. */
   describe(example: string | undefined): string;
 }
@@ -141,6 +144,11 @@ function choice<T extends string>(choices: readonly T[]): ValueKind<T> {
     inConfig: { describe: () => `one of ${choices.join(', ')}` },
     choices,
   };
+}
+/** A switch: `on` or `off`, which a config file, being JSON, may also write as true or false. */
+function onOff(): ValueKind<(typeof switchModes)[number]> {
+  const kind = choice(switchModes);
+  return { ...kind, inConfig: { boolean: { true: 'on', false: 'off' }, describe: () => 'on or off (or true or false)' } };
 }
 const path: ValueKind<string> = {
   parse: (text, { label, base }) => {
@@ -303,7 +311,7 @@ export const daemonOptions = [
   option({
     name: 'dashboard', flag: '--dashboard', value: 'MODE', env: 'SCHEDULER_DASHBOARD', configKey: 'dashboard', default: 'on',
     help: 'on: serve the web dashboard at /; off: serve the API alone (a daemon no browser should reach)',
-    kind: choice(dashboardModes),
+    kind: onOff(),
   }),
   option({
     name: 'logLevel', flag: '--log-level', value: 'LEVEL', env: 'SCHEDULER_LOG_LEVEL', configKey: 'logLevel', default: 'info',

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../src/daemon/config-file.js';
+import { loadConfigFile, readConfigFile } from '../../src/daemon/config-file.js';
 import { SchedulerError } from '../../src/core/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'scheduler-config-file-'));
@@ -73,5 +73,20 @@ describe('loadConfigFile: env, queues, limits, sandbox', () => {
     expect(load({ sandbox: { mode: 'required', readOnlyPaths: ['/opt/tools'] } })).toMatchObject({ sandboxReadOnlyPaths: ['/opt/tools'] });
     expect(refusal({ sandbox: { mode: 'always' } })).toMatch(/: "sandbox\.mode": must be one of optional, default, required, not "always"$/);
     expect(refusal({ sandbox: { moed: 'default' } })).toMatch(/: "sandbox\.moed" is not a setting of the config file \(known: sandbox\.readOnlyPaths, sandbox\.bwrap, sandbox\.mode\)$/);
+  });
+
+  it('takes a switch (dashboard) as on or off, or as a JSON boolean, which it reads as on or off', () => {
+    const options = (config: unknown) => {
+      const path = join(dir, `config-${++count}.json`);
+      writeFileSync(path, JSON.stringify(config));
+      return readConfigFile(path).options;
+    };
+    expect(options({ dashboard: false }).dashboard).toBe('off');
+    expect(options({ dashboard: true }).dashboard).toBe('on');
+    expect(options({ dashboard: 'off' }).dashboard).toBe('off');
+    expect(refusal({ dashboard: 'no' })).toMatch(/: "dashboard": must be on or off \(or true or false\), not "no"$/);
+    expect(refusal({ dashboard: 0 })).toMatch(/: "dashboard": must be on or off \(or true or false\), not 0$/);
+    // A choice of more than two values takes no boolean.
+    expect(refusal({ sandbox: { mode: true } })).toMatch(/: "sandbox\.mode": must be one of optional, default, required, not true$/);
   });
 });

@@ -198,8 +198,9 @@ describe('resolveDaemonConfig', () => {
   it.each(daemonOptions.filter((row) => row.configKey !== undefined).map((row) => [row.configKey!, row.name] as const))(
     'the config file\'s schema has the key %s of the table, and refuses a value of the wrong type there, naming it',
     (key, name) => {
-      const file = configFile(configWith(name, true));
-      expect(refusal(() => resolveWith({ config: file }))).toMatch(new RegExp(`^--config ${file}: "${key.replace('.', '\\.')}": must be .*, not true$`));
+      // A list: no option takes one (a switch takes true).
+      const file = configFile(configWith(name, ['x']));
+      expect(refusal(() => resolveWith({ config: file }))).toMatch(new RegExp(`^--config ${file}: "${key.replace('.', '\\.')}": must be .*, not \\["x"\\]$`));
     },
   );
 
