@@ -9,10 +9,14 @@ const dir = mkdtempSync(join(tmpdir(), 'scheduler-config-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let count = 0;
 
-function load(config: unknown) {
+function written(config: unknown): string {
   const path = join(dir, `config-${++count}.json`);
   writeFileSync(path, JSON.stringify(config));
-  return loadConfigFile(path);
+  return path;
+}
+
+function load(config: unknown) {
+  return loadConfigFile(written(config));
 }
 
 function refusal(config: unknown): string {
@@ -76,11 +80,7 @@ describe('loadConfigFile: env, queues, limits, sandbox', () => {
   });
 
   it('takes a switch (dashboard) as on or off, or as a JSON boolean, which it reads as on or off', () => {
-    const options = (config: unknown) => {
-      const path = join(dir, `config-${++count}.json`);
-      writeFileSync(path, JSON.stringify(config));
-      return readConfigFile(path).options;
-    };
+    const options = (config: unknown) => readConfigFile(written(config)).options;
     expect(options({ dashboard: false }).dashboard).toBe('off');
     expect(options({ dashboard: true }).dashboard).toBe('on');
     expect(options({ dashboard: 'off' }).dashboard).toBe('off');

@@ -195,6 +195,13 @@ describe('resolveDaemonConfig', () => {
     expect(refusal(() => resolveWith({ token: tokenFile('') }))).toMatch(/^--token-file: .* is empty$/);
   });
 
+  it('reads a switch the config file writes as a JSON boolean: "dashboard": false turns the dashboard off', () => {
+    expect(resolveWith({ config: configFile({ dashboard: false }) }).dashboard).toBe(false);
+    expect(resolveWith({ config: configFile({ dashboard: true }) }).dashboard).toBe(true);
+    // A flag still wins over the file.
+    expect(resolveWith({ config: configFile({ dashboard: true }), dashboard: 'off' }).dashboard).toBe(false);
+  });
+
   it.each(daemonOptions.filter((row) => row.configKey !== undefined).map((row) => [row.configKey!, row.name] as const))(
     'the config file\'s schema has the key %s of the table, and refuses a value of the wrong type there, naming it',
     (key, name) => {
