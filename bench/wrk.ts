@@ -21,6 +21,8 @@ export interface WrkLoad {
 
 export interface WrkResult {
   requests: number;
+  /** How long the load ran, as wrk measured it. */
+  seconds: number;
   reqPerSec: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
@@ -62,8 +64,10 @@ function parseWrk(output: string): WrkResult {
     return Number(match[1]) * scale;
   };
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  const took = /\d+ requests in ([\d.]+)(ms|s|m)\b/.exec(output);
   const result = {
     requests: number(/(\d+) requests in/),
+    seconds: took ? Number(took[1]) * { ms: 0.001, s: 1, m: 60 }[took[2] as 'ms' | 's' | 'm'] : Number.NaN,
     reqPerSec: number(/Requests\/sec:\s+([\d.]+)/),
     latencyP50Ms: latency('50'),
     latencyP99Ms: latency('99'),

@@ -76,9 +76,9 @@ async function measureRound(server: { url: string; pid: number }, request: WrkLo
 }
 
 /** The rounds of one server as one measure: all their requests over all their time. */
-function combined(results: readonly WrkResult[]): WrkResult & { seconds: number } {
+function combined(results: readonly WrkResult[]): WrkResult {
   const requests = results.reduce((sum, result) => sum + result.requests, 0);
-  const seconds = results.reduce((sum, result) => sum + result.requests / result.reqPerSec, 0);
+  const seconds = results.reduce((sum, result) => sum + result.seconds, 0);
   const worst = (pick: (result: WrkResult) => number) => Math.max(...results.map(pick));
   return {
     requests,
@@ -92,7 +92,7 @@ function combined(results: readonly WrkResult[]): WrkResult & { seconds: number 
   };
 }
 
-function describe(result: ReturnType<typeof combined>): string {
+function describe(result: WrkResult): string {
   return (
     `${Math.round(result.reqPerSec)}/s over ${result.seconds.toFixed(1)} s in all, ${wrkConnections} connections; ` +
     `latency p50 ${result.latencyP50Ms.toFixed(2)} ms, p99 ${result.latencyP99Ms.toFixed(2)} ms (the worst round's); non-2xx ${result.non2xx}, socket errors ${result.socketErrors}`
