@@ -20,7 +20,6 @@ import {
   runSummaryColumns,
   runToRow,
   taskInsertValues,
-  taskToRow,
   taskStateToRow,
   taskWriteColumns,
   valuesOf,
@@ -85,6 +84,8 @@ export interface RunOwner {
 
 /** The columns a saveTask changes: the state, never the definition. */
 const taskStateColumns = ['status', 'current_run', 'stop_requested', 'next_run_at', 'state_detail', 'last_status_updated', 'version', 'last_run'] as const;
+/** The parameters of a task's compare-and-set write, in order: which task, at which version, then its new state. */
+const taskUpdateParameters = ['id', 'expected_version', ...taskStateColumns] as const;
 const taskSelect = `seq, ${taskWriteColumns.join(', ')}`;
 /** The columns of a run's end but its start, which a finish sets by a rule of its own. */
 const runEndRest = runEndColumns.filter((column) => column !== 'started_at');
@@ -331,7 +332,7 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
   async saveTask(params: SaveTaskParams): Promise<void> {
     const { task, expectedVersion, runChange, keepRuns } = params;
     await this.transaction(async (client) => {
-      const updated = await client.query(this.sql.updateTask, [task.id, expectedVersion, ...valuesOf(taskStateToRow(task, expectedVersion), taskStateColumns)]);
+      const updated = await client.query(this.sql.updateTask, valuesOf(taskStateToRow(task, expectedVersion), taskUpdateParameters));
       if (updated.rowCount === 0) {
         throw new SchedulerError('version_conflict', `task ${task.id} changed meanwhile (expected version ${expectedVersion}); retry`);
       }
@@ -421,13 +422,12 @@ export class PostgresTaskStore implements TaskStore, RunLeases, RunRequests, Fir
 
   /** Writes the new state of several tasks in one statement, each only at its expected version. */
   private async updateTasks(client: pg.PoolClient, saves: readonly SaveTaskParams[]): Promise<void> {
-    const rows = saves.map((save) => taskToRow(save.task));
-    const columns = taskStateColumns.map((column) => rows.map((row) => row[column]));
-    const { rows: updated } = await client.query<{ id: string }>(this.sql.updateTasks, [
-      saves.map((save) => save.task.id),
-      saves.map((save) => save.expectedVersion),
-      ...columns,
-    ]);
+    // The state's columns alone: what the task was submitted with is not serialised again.
+    const rows = saves.map((save) => taskStateToRow(save.task, save.expectedVersion));
+    const { rows: updated } = await client.query<{ id: string }>(
+      this.sql.updateTasks,
+      taskUpdateParameters.map((column) => rows.map((row) => row[column])),
+    );
     if (updated.length === saves.length) return;
     const written = new Set(updated.map((row) => row.id));
     const lost = saves.find((save) => !written.has(save.task.id))!;
