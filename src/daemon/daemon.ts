@@ -46,6 +46,14 @@ import { programVersion } from '../version.js';
 export const daemonFireAheadMs = 20;
 
 /**
+ * How early the daemon prepares (spawns, held) the process of a run due soon. Two seconds:
+ * time to prepare a burst of a thousand runs due at one instant on a slow machine (a shell
+ * took 3 ms of CPU to start on one here), so that what is left at the instant is the
+ * scripts themselves. A prepared shell waits in a blocking read, using no CPU.
+ */
+const daemonWarmupMs = 2000;
+
+/**
  * On a shared store, how often a node looks for due fires besides its own timer: the tasks
  * other nodes submitted or changed do not arm it.
  */
@@ -155,7 +163,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
         checkUser: (user) => checkRunAsUser(user),
       },
     },
-    warmupMs: 50,
+    warmupMs: daemonWarmupMs,
     fireAheadMs: daemonFireAheadMs,
     ...(opened.leases ? { leases: { store: opened.leases, renewEveryMs: config.leaseRenewMs, nodeId: node.id } } : {}),
     ...(opened.claims ? { claims: { store: opened.claims, pollMs: claimPollMs, queueLimits: config.queues } } : {}),

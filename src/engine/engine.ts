@@ -103,6 +103,11 @@ const remoteEndPollMs = 100;
 
 /** Compare-and-set retries before a write is given up as contended. */
 const maxWriteAttempts = 5;
+/**
+ * With claims, a warm-up prepares at most this many runs: the fires of a burst are shared
+ * among the nodes, so most of the processes one node would prepare for it would be another's.
+ */
+const clusterMaxWarmups = 4;
 
 /** What the engine holds in memory because the store refused it; nothing when all is committed. */
 export interface EngineBacklog {
@@ -143,6 +148,8 @@ export class Engine {
       log: options.log,
       faults,
       warmupMs: options.warmupMs ?? 0,
+      // Another node may claim any of the due tasks: prepare a few, not a whole burst.
+      ...(options.claims ? { maxWarmups: clusterMaxWarmups } : {}),
       // Claims go by the database's clock, which would find the task not due yet: no firing ahead.
       fireAheadMs: options.claims ? 0 : (options.fireAheadMs ?? 0),
       apply: (id, event, listed) => this.mutex.run(id, () => this.applyLocked(id, event, undefined, undefined, listed)),

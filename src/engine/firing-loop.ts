@@ -23,8 +23,17 @@ const dueBatch = 500;
  * other work in (requests, runs ending).
  */
 export const firesPerCommit = 32;
-/** At most this many runs are warmed up per wake-up: a burst must not delay the runs already due. */
-const warmupsPerWake = 4;
+/**
+ * At most this many runs are prepared in one warm-up (the runner holds fewer on a small
+ * machine), unless FiringLoopOptions.maxWarmups says less.
+ */
+const defaultMaxWarmups = 1024;
+/**
+ * A warm-up has at most this many processes asked for and not yet there; it asks for the
+ * next as one comes. A run due meanwhile then waits behind at most this many spawns in the
+ * executor, and the event loop serves requests and runs' ends in between.
+ */
+export const warmupsUnderWay = 32;
 /** With claims, how soon the loop looks again at a due task another node holds. */
 const lockedRetryMs = 25;
 /** How long the loop waits before trying again when the store fails. */
@@ -33,14 +42,22 @@ const retryAfterErrorMs = 1000;
 /** What the firing loop needs. */
 export interface FiringLoopOptions {
   store: Pick<TaskStore, 'listDueTasks' | 'earliestDueAt'>;
-  /** Spawns, held, the process of run `run` of `task`, due soon (best effort; it may throw). */
-  prepare(task: Task, run: number): void;
+  /**
+   * Spawns, held, the process of run `run` of `task`, due soon; resolves once the process
+   * exists (best effort; it may throw or reject).
+   */
+  prepare(task: Task, run: number): Promise<void>;
   clock: Clock;
   log: EngineLog;
   /** Where a failure that repeats at every retry (the store refusing writes) is logged, once per interval. */
   faults: FaultReporter;
   /** How long before a run is due its process is spawned, held; 0: no warm-up. */
   warmupMs: number;
+  /**
+   * At most this many runs are prepared in one warm-up; 1,024 when absent. With claims, a
+   * node prepares only what it is likely to fire itself.
+   */
+  maxWarmups?: number;
   /**
    * How long before a task is due the loop fires it (as at its due time; the run's script is
    * then released on the dot, by the executor's timer where there is one). The loop's own
@@ -73,6 +90,8 @@ export interface FiringLoopOptions {
 export class FiringLoop {
   private readonly timer: WakeTimer;
   private firing = false;
+  /** A warm-up is under way (its preparing outlasts its pass, see warmUpSoonDue). */
+  private warming = false;
   private stopped = false;
   /** When the last pass over the due tasks ended (ms since the epoch), if one has. */
   lastPassAt: number | undefined;
@@ -157,23 +176,56 @@ export class FiringLoop {
     });
   }
 
-  /** Spawns, held, the processes of the next runs due within the warm-up time. */
+  /**
+   * Spawns, held, the processes of the runs due within the warm-up time, so that what is
+   * left for their due time is the script itself: a burst of a thousand runs due at one
+   * instant spends its shells' start-up before it (docs/execution.md). Resolves once they
+   * are listed; preparing them goes on after, at the pace the processes come, while the
+   * pass re-arms the timer: it must not hold up a fire.
+   */
   private async warmUpSoonDue(): Promise<void> {
     const { warmupMs } = this.options;
-    if (warmupMs <= 0 || this.stopped) return;
-    const horizon = this.options.clock.now() + warmupMs;
-    // An executing task's next tick is skipped, not run: nothing to warm up. Look a little
-    // further than needed, so that such tasks do not crowd out the ones that will run.
-    const soon = await this.options.store.listDueTasks({ now: horizon, limit: warmupsPerWake * 4 });
-    const willRun = soon.filter((task) => task.state.status !== 'Executing').slice(0, warmupsPerWake);
-    for (const task of willRun) {
-      // Best effort, one task at a time: a task that cannot be prepared (its language is no
-      // longer configured) starts cold, or fails to start, without holding up the others.
-      try {
-        this.options.prepare(task, task.lastRun + 1);
-      } catch (error) {
-        this.options.log.warn({ task: task.id, error }, 'could not prepare a run ahead of time');
+    if (warmupMs <= 0 || this.stopped || this.warming) return;
+    this.warming = true;
+    let willRun: Task[];
+    try {
+      const maxWarmups = this.options.maxWarmups ?? defaultMaxWarmups;
+      const horizon = this.options.clock.now() + warmupMs;
+      // An executing task's next tick is skipped, not run: nothing to warm up. Look a little
+      // further than needed, so that such tasks do not crowd out the ones that will run.
+      const soon = await this.options.store.listDueTasks({ now: horizon, limit: maxWarmups + 16 });
+      willRun = soon.filter((task) => task.state.status !== 'Executing').slice(0, maxWarmups);
+    } catch (error) {
+      this.warming = false;
+      throw error;
+    }
+    void this.prepareInTurn(willRun).finally(() => {
+      this.warming = false;
+    });
+  }
+
+  /** Prepares `tasks` in order, with at most warmupsUnderWay processes asked for and not there yet. */
+  private async prepareInTurn(tasks: readonly Task[]): Promise<void> {
+    let next = 0;
+    const prepareNext = async () => {
+      while (next < tasks.length && !this.stopped) {
+        const task = tasks[next++]!;
+        // A run due within the fires' lead is being fired by now, and its fire starts it.
+        if ((dueAt(task.state) ?? 0) > this.options.clock.now() + this.aheadMs) await this.prepare(task);
       }
+    };
+    await Promise.all(Array.from({ length: warmupsUnderWay }, prepareNext));
+  }
+
+  /**
+   * Best effort: a task that cannot be prepared (its language is no longer configured)
+   * starts cold, or fails to start, without holding up the others.
+   */
+  private async prepare(task: Task): Promise<void> {
+    try {
+      await this.options.prepare(task, task.lastRun + 1);
+    } catch (error) {
+      this.options.log.warn({ task: task.id, error }, 'could not prepare a run ahead of time');
     }
   }
 

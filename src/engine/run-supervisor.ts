@@ -117,11 +117,13 @@ export class RunSupervisor {
   }
 
   /**
-   * Spawns ahead of time, held, the process of run `run` of `task`, due soon; only when it
-   * could start now (one prepared for a run that will wait would only be discarded unused).
+   * Spawns ahead of time, held, the process of run `run` of `task`, due soon; resolves once
+   * the process exists (runner.prepare). Only when its queue has a slot free now: a queue
+   * whose slots are taken by runs already executing may stay full for long, and a process
+   * prepared for a run that waits there would be discarded unused.
    */
-  prepare(task: Task, run: number): void {
-    if (!this.stopping && this.slots.fits(queueOf(task.execution))) this.options.runner.prepare(runSpec(task, run));
+  async prepare(task: Task, run: number): Promise<void> {
+    if (!this.stopping && this.slots.fits(queueOf(task.execution))) await this.options.runner.prepare(runSpec(task, run));
   }
 
   /**

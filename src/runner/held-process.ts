@@ -179,6 +179,18 @@ export class HeldProcess {
     return this.child.pid === undefined && !this.child.spawning;
   }
 
+  /**
+   * Settles once the process exists or is known never to: at once for node's spawn, when
+   * the executor answers for its own.
+   */
+  spawnSettled(): Promise<void> {
+    if (this.child.pid !== undefined || !this.child.spawning) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once('spawn', () => resolve());
+      this.child.once('error', () => resolve());
+    });
+  }
+
   /** The process id, which is also its process group id; undefined if it could not start. */
   get pid(): number | undefined {
     return this.child.pid;

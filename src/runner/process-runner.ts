@@ -5,6 +5,7 @@
  * storage.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { defaultExecution, effectiveLimits, type ExecutionSettings, type ResourceLimits } from '../core/execution.js';
 import { builtInInterpreters, defaultLanguage, type Interpreters } from '../core/interpreters.js';
@@ -67,10 +68,22 @@ export const heartbeatIntervalMs = 2000;
 /** Spool files of a run, beside its script files: the head of each stream, its tail, and a tail being written. */
 const spoolSuffixes = ['.stdout', '.stderr', ...['.stdout', '.stderr'].flatMap((stream) => [tailSpoolPath(stream), `${tailSpoolPath(stream)}.tmp`])];
 
-/** Processes prepared ahead of time are held at most this many at once... */
-const maxPrepared = 64;
-/** ...and are discarded if their run has not started this long after they were prepared. */
-const preparedLifetimeMs = 5000;
+/**
+ * Processes prepared ahead of time are held at most this many at once. A held shell costs
+ * about 0.4 MB (its private pages and the kernel's share; it uses no CPU), so the bound keeps
+ * them to about 1/32 of the machine's memory: 1,024 from 16 GB, 64 on a 1 GB machine. A burst
+ * larger than that starts its last runs cold.
+ */
+export function preparedBound(memoryBytes: number): number {
+  return Math.min(1024, Math.max(64, Math.floor(memoryBytes / 32 / (512 * 1024))));
+}
+const maxPrepared = preparedBound(totalmem());
+/**
+ * ...and are discarded if their run has not started this long after they were prepared: the
+ * firing loop prepares up to two seconds ahead, and a run of a burst may then wait for a slot
+ * a few seconds more.
+ */
+const preparedLifetimeMs = 10_000;
 
 /** Starts scripts as supervised process groups. */
 export class ProcessRunner implements RunLauncher {
@@ -105,11 +118,12 @@ export class ProcessRunner implements RunLauncher {
   }
 
   /**
-   * Spawns the run's process ahead of time. What cannot be prepared is thrown (the caller
-   * logs it) or dropped (a process that failed to start, as when no descriptor is left):
-   * either way start() then starts the run cold.
+   * Spawns the run's process ahead of time; resolves once it exists (or failed to), which
+   * the executor says later. What cannot be prepared is thrown (the caller logs it) or
+   * dropped (a process that failed to start, as when no descriptor is left; one past the
+   * bound): either way start() then starts the run cold.
    */
-  prepare(spec: RunSpec): void {
+  async prepare(spec: RunSpec): Promise<void> {
     const key = runKey(spec.taskId, spec.run);
     if (this.prepared.has(key) || this.prepared.size >= maxPrepared) return;
     const process = this.spawnHeld(spec);
@@ -119,6 +133,9 @@ export class ProcessRunner implements RunLauncher {
     }
     const expiry = setTimeout(() => this.discard(key), preparedLifetimeMs).unref();
     this.prepared.set(key, { spec, process, expiry });
+    await process.spawnSettled();
+    // It could not start after all (the executor refused it, or died): start() then spawns anew.
+    if (process.failedToStart && this.prepared.get(key)?.process === process) this.discard(key);
   }
 
   /**

@@ -60,10 +60,12 @@ export interface RecoveredOutput {
 /** Starts the processes of runs; the engine decides when (see RunSlots), the launcher only how. */
 export interface RunLauncher {
   /**
-   * Spawns the process of a run that is due very soon, held before the script, so that
-   * start() only has to release it. Best effort: start() works whether or not it was called.
+   * Spawns the process of a run that is due soon, held before the script, so that start()
+   * only has to release it; resolves once the process exists (or could not be made), so
+   * that a caller preparing many can pace itself. Best effort: start() works whether or
+   * not it was called.
    */
-  prepare(spec: RunSpec): void;
+  prepare(spec: RunSpec): Promise<void>;
   /** Starts a run now. A run that cannot start is returned as one that failed without starting (it may also throw). */
   start(spec: RunSpec): RunningProcess;
   /** Discards every prepared process (the daemon is shutting down). */

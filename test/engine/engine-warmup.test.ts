@@ -174,7 +174,7 @@ describe('Engine warm-up: a cron task', () => {
 });
 
 describe('Engine warm-up: executing tasks do not crowd out the next run', () => {
-  it('a run due next is prepared even when more executing tasks than the per-wake limit are due first', async () => {
+  it('a run due next is prepared when executing tasks (whose ticks will be skipped) are due first', async () => {
     const h = await harness();
     // Five cron tasks whose runs go on past their next tick (due at T0 + 2s, before the delay task).
     for (let i = 0; i < 5; i++) await h.engine.submit({ id: `busy-${i}`, type: 'cron', time: '1s', script: 'sleep 9' });
@@ -187,25 +187,26 @@ describe('Engine warm-up: executing tasks do not crowd out the next run', () => 
 
     await wakeAt(h, T0 + 2 * SEC - WARMUP);
     expect(h.runner.prepared.filter((spec) => spec.taskId === 'next')).toEqual([{ taskId: 'next', run: 1, script: 'echo next', lang: 'bash', execution: defaultExecution }]);
+    // The busy tasks' next ticks were not prepared: they will be skipped.
+    expect(h.runner.prepared.filter((spec) => spec.taskId.startsWith('busy-') && spec.run === 2)).toEqual([]);
   });
 });
 
 describe('Engine warm-up: limits and shutdown', () => {
-  it('prepares at most 4 runs per wake-up when many are due together, and starts them all on time', async () => {
+  it('prepares every run of a burst due together, and starts them all on time, each from its prepared process', async () => {
     const h = await harness();
-    const ids = Array.from({ length: 10 }, (_, i) => `burst-${i}`);
+    const ids = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
     for (const id of ids) await h.engine.submit({ id, type: 'delay', time: '1s', script: `echo ${id}` });
 
     await wakeAt(h, T0 + SEC - WARMUP);
-    expect(h.runner.prepared).toHaveLength(4);
-    expect(new Set(h.runner.prepared.map((spec) => spec.taskId)).size).toBe(4);
+    expect(h.runner.prepared.map((spec) => spec.taskId).sort()).toEqual([...ids].sort());
     for (const spec of h.runner.prepared) expect(spec).toEqual({ taskId: spec.taskId, run: 1, script: `echo ${spec.taskId}`, lang: 'bash', execution: defaultExecution });
     expect(h.runner.runs).toEqual([]);
 
     await wakeAt(h, T0 + SEC);
     expect(h.runner.runs.map((run) => run.taskId).sort()).toEqual([...ids].sort());
     expect(new Set(h.runner.runs.map((run) => run.startedAt))).toEqual(new Set([T0 + SEC]));
-    expect(h.runner.prepared).toHaveLength(4);
+    expect(h.runner.prepared).toHaveLength(20);
   });
 
   it('shutdown() discards the prepared runs, and nothing starts afterwards', async () => {

@@ -1,6 +1,6 @@
 /** The firing loop on its own: what it does when the store fails it. */
 import { describe, expect, it } from 'vitest';
-import { FiringLoop, fireInstant, firesPerCommit } from '../../src/engine/firing-loop.js';
+import { FiringLoop, fireInstant, firesPerCommit, warmupsUnderWay } from '../../src/engine/firing-loop.js';
 import type { TaskEvent } from '../../src/core/transition.js';
 import { FaultLog } from '../../src/engine/fault-log.js';
 import type { Task } from '../../src/core/task.js';
@@ -34,7 +34,7 @@ describe('FiringLoop', () => {
         },
         earliestDueAt: () => earliest.promise,
       },
-      prepare: () => undefined,
+      prepare: async () => undefined,
       clock,
       log,
       faults: new FaultLog(log, clock),
@@ -67,7 +67,7 @@ describe('FiringLoop', () => {
         listDueTasks: async () => (listed ? [] : ((listed = true), due)),
         earliestDueAt: async () => undefined,
       },
-      prepare: () => undefined,
+      prepare: async () => undefined,
       clock,
       log,
       faults: new FaultLog(log, clock),
@@ -135,7 +135,7 @@ describe('FiringLoop', () => {
         },
         earliestDueAt: async () => (fired.length === 0 ? T0 + 1000 : undefined),
       },
-      prepare: () => undefined,
+      prepare: async () => undefined,
       clock,
       log,
       faults: new FaultLog(log, clock),
@@ -164,7 +164,7 @@ describe('FiringLoop', () => {
     const task = { id: 'soon', state: { status: 'ToBeExecuted', nextRunAt: T0 + 1000 } } as Task;
     const loop = new FiringLoop({
       store: { listDueTasks: async ({ now }) => (now >= T0 + 1000 && fired.length === 0 ? [task] : []), earliestDueAt: async () => undefined },
-      prepare: () => undefined,
+      prepare: async () => undefined,
       clock,
       log,
       faults: new FaultLog(log, clock),
@@ -179,6 +179,103 @@ describe('FiringLoop', () => {
     clock.advance(1);
     await until(() => fired.length === 1);
     expect(fired).toEqual([T0 + 995]);
+    loop.stop();
+  });
+
+  /**
+   * A loop whose `count` tasks are all due at T0 + 1000, with a warm-up of 500 ms and fires
+   * 5 ms ahead; each prepare waits until the test lets its process "exist".
+   */
+  function warmingLoop(count: number, maxWarmups?: number) {
+    const clock = new FakeClock(T0);
+    const log = new RecordingLog();
+    const tasks = Array.from({ length: count }, (_, index) => ({ id: `b${index}`, lastRun: 0, state: { status: 'ToBeExecuted', nextRunAt: T0 + 1000 } }) as Task);
+    const fired = new Set<string>();
+    const prepared: string[] = [];
+    const spawning: Array<() => void> = [];
+    const loop = new FiringLoop({
+      store: {
+        listDueTasks: async ({ now, limit }) => tasks.filter((task) => !fired.has(task.id) && now >= T0 + 1000).slice(0, limit),
+        earliestDueAt: async () => (tasks.some((task) => !fired.has(task.id)) ? T0 + 1000 : undefined),
+      },
+      prepare: (task) => {
+        prepared.push(task.id);
+        return new Promise<void>((resolve) => spawning.push(resolve));
+      },
+      clock,
+      log,
+      faults: new FaultLog(log, clock),
+      warmupMs: 500,
+      fireAheadMs: 5,
+      ...(maxWarmups === undefined ? {} : { maxWarmups }),
+      apply: async (id) => void fired.add(id),
+    });
+    /** Lets every process asked for so far exist. */
+    const spawnAll = () => spawning.splice(0).forEach((resolve) => resolve());
+    /** Lets the oldest process asked for exist. */
+    const spawnOne = () => spawning.shift()?.();
+    loop.armFor(tasks[0]!);
+    return { clock, loop, log, fired, prepared, spawnAll, spawnOne, tasks };
+  }
+
+  it('a warm-up prepares every run due within it, with at most warmupsUnderWay processes asked for and not there yet', async () => {
+    const count = 2 * warmupsUnderWay + 10;
+    const { clock, loop, log, prepared, spawnOne } = warmingLoop(count);
+    clock.advance(500); // the warm-up wake, 500 ms before the burst
+    await until(() => prepared.length === warmupsUnderWay);
+    await settle();
+    expect(prepared).toHaveLength(warmupsUnderWay);
+    // Each process that comes lets the next be asked for, one for one.
+    spawnOne();
+    await until(() => prepared.length === warmupsUnderWay + 1);
+    await settle();
+    expect(prepared).toHaveLength(warmupsUnderWay + 1);
+    while (prepared.length < count) {
+      spawnOne();
+      await settle();
+    }
+    expect(prepared).toEqual(Array.from({ length: count }, (_, index) => `b${index}`));
+    expect(log.entries.filter((entry) => entry.level !== 'debug')).toEqual([]);
+    loop.stop();
+  });
+
+  it('a warm-up still waiting for processes does not hold up the fires: they happen on time, and the runs they started are not prepared after', async () => {
+    const { clock, loop, fired, prepared, spawnAll } = warmingLoop(3 * warmupsUnderWay);
+    clock.advance(500);
+    await until(() => prepared.length === warmupsUnderWay);
+    // None of the processes asked for exists yet when the burst is due (5 ms ahead).
+    clock.advance(495);
+    await until(() => fired.size === 3 * warmupsUnderWay);
+    expect(fired.size).toBe(3 * warmupsUnderWay);
+    expect(clock.now()).toBe(T0 + 995);
+    // The warm-up then goes on: every run it has not prepared yet has started, cold.
+    spawnAll();
+    await settle();
+    await settle();
+    expect(prepared).toHaveLength(warmupsUnderWay);
+    loop.stop();
+  });
+
+  it('with maxWarmups, tasks still executing (their ticks will be skipped) do not take the places of runs that will start', async () => {
+    const { clock, loop, prepared, spawnAll, tasks } = warmingLoop(10, 4);
+    for (const task of tasks.slice(0, 5)) Object.assign(task, { state: { status: 'Executing', run: 1, nextRunAt: T0 + 1000 } });
+    clock.advance(500);
+    await until(() => prepared.length === 4);
+    spawnAll();
+    await settle();
+    await settle();
+    expect(prepared).toEqual(['b5', 'b6', 'b7', 'b8']);
+    loop.stop();
+  });
+
+  it('with maxWarmups (a node of a cluster), a warm-up prepares no more than that', async () => {
+    const { clock, loop, prepared, spawnAll } = warmingLoop(20, 4);
+    clock.advance(500);
+    await until(() => prepared.length === 4);
+    spawnAll();
+    await settle();
+    await settle();
+    expect(prepared).toEqual(['b0', 'b1', 'b2', 'b3']);
     loop.stop();
   });
 

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ProcessRunner, type ProcessRunnerOptions } from '../../src/runner/process-runner.js';
+import { preparedBound, ProcessRunner, type ProcessRunnerOptions } from '../../src/runner/process-runner.js';
 import { allPids, isProcessAlive, procStat, processesOfTask, processGroupMembers } from '../support/processes.js';
 import { pidOf, testSpawn } from '../support/test-spawn.js';
 import { until, withDeadline } from '../support/wait.js';
@@ -431,6 +431,26 @@ describe('ProcessRunner: prepared (held) runs', () => {
     expect(result).toMatchObject({ outcome: 'succeeded', startedAt: 9_000, stdout: { text: 'released 1\n' } });
     expect(existsSync(marker)).toBe(true);
     await allGone([heldPid], 'the run to end');
+  });
+
+  it('prepare() resolves once the held process exists, so that a caller preparing many can pace itself', async () => {
+    const { runner } = makeRunner();
+    const spec = { taskId: 'prep-paced', run: 1, script: 'echo paced' };
+    await runner.prepare(spec);
+    // No wait here: through the executor, the process exists only once it has answered.
+    const [pid] = processesOfTask(daemonId, 'prep-paced');
+    expect(pid).toBeDefined();
+    const running = runner.start(spec);
+    expect(await pidOf(running)).toBe(pid);
+    expect(await withDeadline(running.finished)).toMatchObject({ outcome: 'succeeded', stdout: { text: 'paced\n' } });
+  });
+
+  it('holds at most about 1/32 of the memory in prepared processes (0.5 MB each), between 64 and 1,024 of them', () => {
+    const gib = 1024 ** 3;
+    expect(preparedBound(1 * gib)).toBe(64);
+    expect(preparedBound(4 * gib)).toBe(256);
+    expect(preparedBound(16 * gib)).toBe(1024);
+    expect(preparedBound(256 * gib)).toBe(1024);
   });
 
   it('start() with a later notBefore releases the script at that time (the executor times it), and startedAt is that time', async () => {

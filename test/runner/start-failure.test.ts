@@ -187,7 +187,7 @@ describe('ProcessRunner: out of file descriptors (a real EMFILE)', () => {
     const { runner } = makeRunner();
     const spec = { taskId: 'emfile-prepared', run: 1, script: 'echo warm or cold' };
     await withoutDescriptors(async () => {
-      runner.prepare(spec); // neither throws nor keeps a process that never existed
+      await expect(runner.prepare(spec)).resolves.toBeUndefined(); // refuses nothing and keeps no process that never existed
     });
     const result = await withDeadline(runner.start(spec).finished);
     expect(result).toMatchObject({ outcome: 'succeeded', stdout: { text: 'warm or cold\n' } });
@@ -261,11 +261,11 @@ describe('ProcessRunner: spawn refused by the system (injected)', () => {
     expect(result).toMatchObject({ outcome: 'succeeded', stdout: { text: 'cold start\n' } });
   });
 
-  it('a prepare that throws (ENOMEM) throws to its caller, keeps nothing, and the run starts cold', async () => {
+  it('a prepare whose spawn throws (ENOMEM) is refused to its caller, keeps nothing, and the run starts cold', async () => {
     const spawns = failingFirst(1, throwing('ENOMEM', -12));
     const { runner } = makeRunner({ spawn: spawns.spawn });
     const spec = { taskId: 'prepare-throws', run: 1, script: 'echo cold start' };
-    expect(() => runner.prepare(spec)).toThrow(/ENOMEM/);
+    await expect(runner.prepare(spec)).rejects.toThrow(/ENOMEM/);
     const result = await withDeadline(runner.start(spec).finished);
     expect(result).toMatchObject({ outcome: 'succeeded', stdout: { text: 'cold start\n' } });
   });

@@ -84,7 +84,7 @@ export class ManualLauncher implements RunLauncher {
 
   removeSpool(): void {}
 
-  prepare(): void {}
+  async prepare(): Promise<void> {}
 
   discardPrepared(): void {}
 

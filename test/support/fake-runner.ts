@@ -175,7 +175,7 @@ export class FakeRunner implements RunLauncher {
   /** Every run prepared ahead of its time, in order. */
   readonly prepared: RunSpec[] = [];
 
-  prepare(spec: RunSpec): void {
+  async prepare(spec: RunSpec): Promise<void> {
     this.prepared.push({ ...spec });
   }
 
