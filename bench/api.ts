@@ -83,6 +83,15 @@ export class Api {
     return page.tasks.length;
   }
 
+  /** The value of an unlabelled series of GET /metrics (a counter or gauge); 0 when it is absent. */
+  async metric(name: string): Promise<number> {
+    const response = await fetch(`${this.base}/metrics`, { signal: AbortSignal.timeout(requestTimeoutMs) });
+    const text = await response.text();
+    if (response.status !== 200) throw new Error(`GET /metrics: HTTP ${response.status}: ${text.slice(0, 300)}`);
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
+    return line === undefined ? 0 : Number(line.slice(name.length + 1));
+  }
+
   private async call<T>(method: string, path: string, body: unknown, expected: number): Promise<T> {
     const response = await fetch(`${this.base}${path}`, {
       method,

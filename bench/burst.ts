@@ -53,7 +53,7 @@ export async function measureBurst(options: BurstOptions): Promise<Burst> {
       details: [
         ...(pending > 0 ? [`${pending.toLocaleString('en')} pending tasks written into the database before the start (${prefillSec.toFixed(1)} s, store code in-process)`] : []),
         `first, a burst of ${burstCount} on the new daemon (not the figure: V8 compiles the hot code as it runs): script clock - scheduledAt p99 ${summarize(first.late).p99.toFixed(0)} ms, daemon CPU ${usPerRun(first.cpu.daemon)} us per run (main thread ${first.cpu.main.toFixed(2)} s, other threads ${first.cpu.others.toFixed(2)} s)`,
-        `then ${burstCount} at tasks due at T, ${burst.leadMs} ms ahead (submits left at least ${burst.leastLeftMs} ms); ${burst.late.length} printed a clock; ${burst.offInstant} with a scheduledAt other than T`,
+        `then ${burstCount} at tasks due at T, ${burst.leadMs} ms ahead (submits left at least ${burst.leastLeftMs} ms); ${burst.late.length} printed a clock; ${burst.offInstant} with a scheduledAt other than T; ${burst.fromPrepared} started from a shell prepared ahead (the daemon's warm-up), the rest cold`,
         `script clock - scheduledAt: ${formatSummary(summarize(burst.late))}`,
         `  of which startedAt - scheduledAt (recorded start, ms resolution): ${formatSummary(summarize(burst.recordedStart))}`,
         `CPU from just before T until the daemon went quiet: daemon ${burst.cpu.daemon.toFixed(2)} s (${usPerRun(burst.cpu.daemon)} us per run; main thread ${burst.cpu.main.toFixed(2)} s, other threads ${burst.cpu.others.toFixed(2)} s)` +
@@ -83,6 +83,8 @@ interface OneBurst {
   cpu: { daemon: number; main: number; others: number; executor: number | undefined };
   /** How busy the machine's cores were, in percent, from T until the last script printed its clock. */
   machineBusy: number | undefined;
+  /** How many of the runs started from a shell the daemon prepared before they were due. */
+  fromPrepared: number;
 }
 
 /**
@@ -91,6 +93,8 @@ interface OneBurst {
  */
 async function burstOnce(daemon: BenchDaemon, api: Api, prefix: string): Promise<OneBurst> {
   const ids = Array.from({ length: burstCount }, (_, index) => `${prefix}-${index}`);
+  const preparedUsed = 'scheduler_prepared_processes_used_total';
+  const usedBefore = await api.metric(preparedUsed);
   const leadMs = await submitLeadMs(api, burstCount, leastLeadMs);
   const instant = Math.ceil(wallClockMs() + leadMs);
   const time = new Date(instant).toISOString();
@@ -125,6 +129,7 @@ async function burstOnce(daemon: BenchDaemon, api: Api, prefix: string): Promise
     await sleep(250);
   }
 
+  const fromPrepared = (await api.metric(preparedUsed)) - usedBefore;
   const runs = (await mapLimit(ids, submitConcurrency, (id) => api.get(id))).map((task) => task.results[0]).filter((run): run is RunJson => run !== undefined);
   const clocks = runs.map((run) => parseScriptClock(run.stdout));
   const late = runs.map((run, index) => clocks[index]! - Date.parse(run.scheduledAt)).filter((value) => !Number.isNaN(value));
@@ -136,6 +141,7 @@ async function burstOnce(daemon: BenchDaemon, api: Api, prefix: string): Promise
     leastLeftMs,
     offInstant: runs.filter((run) => Date.parse(run.scheduledAt) !== instant).length,
     cpu,
+    fromPrepared,
   };
 }
 

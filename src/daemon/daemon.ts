@@ -137,6 +137,7 @@ export async function startDaemon(config: DaemonConfig, print: (line: string) =>
     lastTickAt: () => engine.lastTickAt,
     taskCounts: () => store.countTasks(),
     overdue: (before, cap) => store.countOverdue(before, cap),
+    prepared: () => runner.preparedProcesses(),
     now: systemClock.now,
   });
   const engine: Engine = new Engine({

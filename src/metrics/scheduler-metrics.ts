@@ -27,6 +27,8 @@ export interface MetricsProbes {
   taskCounts(): Promise<ReadonlyArray<{ type: string; status: string; count: number }>>;
   /** How many tasks were due before `before` and have not fired, counting up to `cap` (the store's). */
   overdue(before: number, cap: number): Promise<number>;
+  /** The runner's processes prepared ahead of their runs: held now, used and discarded so far. */
+  prepared(): { held: number; used: number; discarded: number };
   now(): number;
 }
 
@@ -100,6 +102,23 @@ export class SchedulerMetrics implements TaskActivity {
     new client.Gauge({ name: 'scheduler_runs_waiting', help: 'Runs waiting for a free slot', registers, collect() {
       this.set(probes.slots().waiting);
     } });
+    new client.Gauge({ name: 'scheduler_prepared_processes', help: "Runs' processes spawned ahead of their due time, held at their gates now", registers, collect() {
+      this.set(probes.prepared().held);
+    } });
+    // Counted by the runner; read when scraped.
+    new client.Counter({ name: 'scheduler_prepared_processes_used_total', help: 'Runs started from a process prepared ahead (the others started cold)', registers, collect() {
+      this.reset();
+      this.inc(probes.prepared().used);
+    } });
+    new client.Counter({
+      name: 'scheduler_prepared_processes_discarded_total',
+      help: 'Processes prepared ahead and ended unused (their task changed, was paused or deleted, or the run had not started 10 s later)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(probes.prepared().discarded);
+      },
+    });
     new client.Gauge({ name: 'scheduler_sse_subscribers', help: 'Event streams (GET /api/tasks/{id}/events) open now', registers, collect() {
       this.set(probes.sseSubscribers());
     } });

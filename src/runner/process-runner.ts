@@ -85,9 +85,21 @@ const maxPrepared = preparedBound(totalmem());
  */
 const preparedLifetimeMs = 10_000;
 
+/** What became of the processes prepared ahead of their runs (the daemon's metrics show it). */
+export interface PreparedProcesses {
+  /** Held at their gates now, waiting for their runs. */
+  held: number;
+  /** Runs started from a prepared process since the daemon started (the others started cold). */
+  used: number;
+  /** Prepared processes ended unused: their task changed, was paused or deleted, or the run had not started in time. */
+  discarded: number;
+}
+
 /** Starts scripts as supervised process groups. */
 export class ProcessRunner implements RunLauncher {
   private readonly prepared = new Map<string, { spec: RunSpec; process: HeldProcess; expiry: NodeJS.Timeout }>();
+  private preparedUsed = 0;
+  private preparedDiscarded = 0;
   /** Absolute: a long script's file is read by bash, which runs in the scripts' cwd, not the daemon's. */
   private readonly spoolDir: string;
 
@@ -156,7 +168,11 @@ export class ProcessRunner implements RunLauncher {
       this.prepared.delete(key);
       const same = ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs && ready.spec.lang === spec.lang &&
         sameExecution(ready.spec.execution, spec.execution);
-      if (same && !ready.process.failedToStart) return this.reportFailure(spec, this.released(key, ready.process, spec.notBefore));
+      if (same && !ready.process.failedToStart) {
+        this.preparedUsed++;
+        return this.reportFailure(spec, this.released(key, ready.process, spec.notBefore));
+      }
+      this.preparedDiscarded++;
       ready.process.discard();
     }
     try {
@@ -196,6 +212,11 @@ export class ProcessRunner implements RunLauncher {
         // The disk is full or the spool is gone: interrupted runs get an earlier end time, nothing worse.
       }
     }
+  }
+
+  /** How many processes are held prepared now, and what became of the others. */
+  preparedProcesses(): PreparedProcesses {
+    return { held: this.prepared.size, used: this.preparedUsed, discarded: this.preparedDiscarded };
   }
 
   discardPrepared(): void {
@@ -317,6 +338,7 @@ export class ProcessRunner implements RunLauncher {
     if (!entry) return;
     clearTimeout(entry.expiry);
     this.prepared.delete(key);
+    this.preparedDiscarded++;
     // It never ran its script, so it wrote nothing to the run's spool.
     entry.process.discard();
   }

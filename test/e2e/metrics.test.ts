@@ -69,6 +69,18 @@ describe('GET /metrics', () => {
     expect(after.filter((sample) => JSON.stringify(sample.labels).includes('measured'))).toEqual([]);
   });
 
+  test("a run due later than the warm-up's 2 s starts from a shell prepared ahead, counted while held, then as used", async () => {
+    const used = (samples: Sample[]) => sampleValue(samples, 'scheduler_prepared_processes_used_total') ?? 0;
+    const before = await scrape();
+    await daemon.api('POST', '/api/tasks', { id: 'warmed', type: 'delay', time: '4s', script: 'echo warm' });
+    await waitFor('its shell to be prepared and held', async () => sampleValue(await scrape(), 'scheduler_prepared_processes') === 1);
+    await waitFor('the run to end', async () => (await daemon.task('warmed'))?.status === 'Executed');
+    const after = await scrape();
+    expect(used(after) - used(before)).toBe(1);
+    expect(sampleValue(after, 'scheduler_prepared_processes')).toBe(0);
+    expect(sampleValue(after, 'scheduler_prepared_processes_discarded_total')).toBe(0);
+  });
+
   test('an open event stream is counted while it is open', async () => {
     await daemon.api('POST', '/api/tasks', { id: 'watched', type: 'delay', time: '1h', script: 'true' });
     const controller = new AbortController();

@@ -30,6 +30,7 @@ function metricsWith(probes: Partial<ConstructorParameters<typeof SchedulerMetri
     lastTickAt: () => T,
     taskCounts: async () => [],
     overdue: async () => 0,
+    prepared: () => ({ held: 12, used: 340, discarded: 3 }),
     now: () => T,
     ...probes,
   });
@@ -97,6 +98,9 @@ describe('SchedulerMetrics', () => {
     expect(sampleValue(samples, 'scheduler_runs_active')).toBe(2);
     expect(sampleValue(samples, 'scheduler_runs_waiting')).toBe(5);
     expect(sampleValue(samples, 'scheduler_sse_subscribers')).toBe(7);
+    expect(sampleValue(samples, 'scheduler_prepared_processes')).toBe(12);
+    expect(sampleValue(samples, 'scheduler_prepared_processes_used_total')).toBe(340);
+    expect(sampleValue(samples, 'scheduler_prepared_processes_discarded_total')).toBe(3);
     expect(sampleValue(samples, 'scheduler_last_tick_timestamp_seconds')).toBe(T / 1000);
     expect(sampleValue(samples, 'scheduler_build_info', { version: '1.2.3', node: process.version })).toBe(1);
     expect(sampleValue(samples, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);

@@ -489,8 +489,10 @@ describe('ProcessRunner: prepared (held) runs', () => {
     const execution = { ...defaultExecution, env: { GREETING: 'hi' }, limits: { outputBytes: 1024 } };
     runner.prepare({ taskId: 'prep-read-twice', run: 1, script: 'echo "$GREETING"', execution });
     const heldPid = await heldProcessOf('prep-read-twice');
+    expect(runner.preparedProcesses()).toEqual({ held: 1, used: 0, discarded: 0 });
     const running = runner.start({ taskId: 'prep-read-twice', run: 1, script: 'echo "$GREETING"', execution: structuredClone(execution) });
     expect(await pidOf(running)).toBe(heldPid);
+    expect(runner.preparedProcesses()).toEqual({ held: 0, used: 1, discarded: 0 });
     expect(await withDeadline(running.finished)).toMatchObject({ outcome: 'succeeded', stdout: { text: 'hi\n' } });
   });
 
@@ -500,6 +502,7 @@ describe('ProcessRunner: prepared (held) runs', () => {
     const heldPid = await heldProcessOf('prep-changed');
     const running = runner.start({ taskId: 'prep-changed', run: 1, script: 'echo "$GREETING"', execution: { ...defaultExecution, env: { GREETING: 'new' } } });
     expect(await pidOf(running)).not.toBe(heldPid);
+    expect(runner.preparedProcesses()).toEqual({ held: 0, used: 0, discarded: 1 });
     expect(await withDeadline(running.finished)).toMatchObject({ outcome: 'succeeded', stdout: { text: 'new\n' } });
   });
 
