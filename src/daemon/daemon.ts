@@ -46,10 +46,11 @@ import { programVersion } from '../version.js';
 export const daemonFireAheadMs = 20;
 
 /**
- * How early the daemon prepares (spawns, held) the process of a run due soon. Two seconds:
- * time to prepare a burst of a thousand runs due at one instant on a slow machine (a shell
- * took 3 ms of CPU to start on one here), so that what is left at the instant is the
- * scripts themselves. A prepared shell waits in a blocking read, using no CPU.
+ * How early the daemon prepares (spawns, held) the processes of the runs due soon, so that
+ * what is left at a burst's instant is the scripts themselves. Two seconds: a burst of a
+ * thousand where a shell starts in a millisecond or two of CPU, about 450 of them where it
+ * takes 7 ms (docs/benchmarks.md). A prepared shell waits in a blocking read, using no CPU;
+ * longer would hold more of them, longer, for tasks that may yet be changed.
  */
 const daemonWarmupMs = 2000;
 

@@ -256,27 +256,25 @@ describe('FiringLoop', () => {
     loop.stop();
   });
 
+  /** Wakes the loop for its warm-up, lets each process come once `count` are asked for, and says which runs it prepared. */
+  async function warmUp(loop: ReturnType<typeof warmingLoop>, count: number): Promise<string[]> {
+    loop.clock.advance(500);
+    await until(() => loop.prepared.length === count);
+    loop.spawnAll();
+    await settle();
+    await settle();
+    loop.loop.stop();
+    return loop.prepared;
+  }
+
   it('with maxWarmups, tasks still executing (their ticks will be skipped) do not take the places of runs that will start', async () => {
-    const { clock, loop, prepared, spawnAll, tasks } = warmingLoop(10, 4);
-    for (const task of tasks.slice(0, 5)) Object.assign(task, { state: { status: 'Executing', run: 1, nextRunAt: T0 + 1000 } });
-    clock.advance(500);
-    await until(() => prepared.length === 4);
-    spawnAll();
-    await settle();
-    await settle();
-    expect(prepared).toEqual(['b5', 'b6', 'b7', 'b8']);
-    loop.stop();
+    const warming = warmingLoop(10, 4);
+    for (const task of warming.tasks.slice(0, 5)) Object.assign(task, { state: { status: 'Executing', run: 1, nextRunAt: T0 + 1000 } });
+    expect(await warmUp(warming, 4)).toEqual(['b5', 'b6', 'b7', 'b8']);
   });
 
   it('with maxWarmups (a node of a cluster), a warm-up prepares no more than that', async () => {
-    const { clock, loop, prepared, spawnAll } = warmingLoop(20, 4);
-    clock.advance(500);
-    await until(() => prepared.length === 4);
-    spawnAll();
-    await settle();
-    await settle();
-    expect(prepared).toEqual(['b0', 'b1', 'b2', 'b3']);
-    loop.stop();
+    expect(await warmUp(warmingLoop(20, 4), 4)).toEqual(['b0', 'b1', 'b2', 'b3']);
   });
 
   it("fireInstant: a fire made ahead happens at the task's due time if that is within the lead; otherwise now", () => {
