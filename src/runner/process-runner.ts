@@ -164,16 +164,15 @@ export class ProcessRunner implements RunLauncher {
     const ready = this.prepared.get(key);
     let running: RunningProcess;
     if (ready) {
-      clearTimeout(ready.expiry);
-      this.prepared.delete(key);
       const same = ready.spec.script === spec.script && ready.spec.timeoutMs === spec.timeoutMs && ready.spec.lang === spec.lang &&
         sameExecution(ready.spec.execution, spec.execution);
       if (same && !ready.process.failedToStart) {
+        clearTimeout(ready.expiry);
+        this.prepared.delete(key);
         this.preparedUsed++;
         return this.reportFailure(spec, this.released(key, ready.process, spec.notBefore));
       }
-      this.preparedDiscarded++;
-      ready.process.discard();
+      this.discard(key);
     }
     try {
       running = this.released(key, this.spawnHeld(spec), spec.notBefore);
