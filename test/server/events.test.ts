@@ -486,12 +486,12 @@ describe('many watchers', () => {
   });
 });
 
-/** The hub's helper thread writing every other watcher's share of each fan-out from the second watcher on (parallel-writes.ts). */
+/** The hub's helper thread sharing the writes of each fan-out from the second watcher on (parallel-writes.ts). */
 const withHelper = { minSockets: 2, waitMs: 10_000 };
 
 describe.each([
   ['by the main thread', undefined],
-  ['with a helper thread writing half', withHelper],
+  ['with a helper thread sharing the writes', withHelper],
 ])('fan-out, %s', (_mode, parallelWrites) => {
   const events = parallelWrites === undefined ? {} : { parallelWrites };
 

@@ -7,7 +7,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TLSSocket } from 'node:tls';
-import { ParallelWriter } from '../../src/server/events/parallel-writes.js';
+import { chunkOfDescriptors, ParallelWriter } from '../../src/server/events/parallel-writes.js';
 import { burstFactor, sendToAll, SseConnection } from '../../src/server/events/sse-connection.js';
 import { waitFor } from '../support/wait.js';
 
@@ -150,8 +150,8 @@ describe('sendToAll', () => {
   });
 });
 
-describe('sendToAll with a helper thread writing every other socket', () => {
-  it('gives every watcher the same bytes in the order sent, half of them written by the helper', async () => {
+describe('sendToAll with a helper thread sharing the writes', () => {
+  it('gives every watcher the same bytes in the order sent; the helper writes the first chunk of the sockets handed over', async () => {
     helper = new ParallelWriter({ minSockets: 4 });
     await helper.ready();
     const cuts: number[] = [];
@@ -164,10 +164,32 @@ describe('sendToAll with a helper thread writing every other socket', () => {
       await waitFor('every frame', () => watcher.body().length >= expected.length);
       expect(watcher.body().equals(expected)).toBe(true);
     }
-    // Every other of the 12 sockets, for each of the 4 frames.
-    expect(helper.handedOver).toBe(6 * frames.length);
-    // The helper wrote at least the small frames itself (a large one may need the main thread's help to finish).
-    expect(helper.bytesWritten).toBeGreaterThanOrEqual(6 * (frames[0]!.length + frames[1]!.length + frames[3]!.length));
+    // All 12 sockets, for each of the 4 frames: fewer than a chunk, so the helper wrote them all.
+    expect(helper.handedOver).toBe(12 * frames.length);
+    expect(helper.writtenByHelper).toBe(12 * frames.length);
+    // The small frames at least were written directly (a large one may need the main thread to finish it through Node).
+    expect(helper.bytesWritten).toBeGreaterThanOrEqual(12 * (frames[0]!.length + frames[1]!.length + frames[3]!.length));
+    expect(cuts).toEqual([]);
+  });
+
+  it('shares more than a chunk of sockets between the two threads, every stream still in order', async () => {
+    helper = new ParallelWriter({ minSockets: 4 });
+    await helper.ready();
+    const cuts: number[] = [];
+    const { connections, port } = await startServer(1024 * 1024, cuts);
+    const opened = await openWatchers(port, connections, 100);
+    const frames = Array.from({ length: 6 }, (_, index) => frame(index, `change ${index}`));
+    for (const each of frames) sendToAll(connections, each, helper);
+    const expected = Buffer.concat(frames);
+    for (const watcher of opened) {
+      await waitFor('every frame', () => watcher.body().length >= expected.length);
+      expect(watcher.body().equals(expected)).toBe(true);
+    }
+    expect(helper.handedOver).toBe(100 * frames.length);
+    // The helper's first chunk of each fan-out at least; the main thread whatever it claimed.
+    expect(helper.writtenByHelper).toBeGreaterThanOrEqual(chunkOfDescriptors * frames.length);
+    expect(helper.writtenByHelper).toBeLessThanOrEqual(100 * frames.length);
+    expect(helper.bytesWritten).toBe(100 * expected.length);
     expect(cuts).toEqual([]);
   });
 
@@ -178,7 +200,7 @@ describe('sendToAll with a helper thread writing every other socket', () => {
     const maxQueued = 256 * 1024;
     const { connections, port } = await startServer(maxQueued, cuts);
     const opened = await openWatchers(port, connections, 6);
-    const slow = opened[1]!; // an odd one: it would be handed over while nothing is queued for it
+    const slow = opened[1]!; // it would be handed over while nothing is queued for it
     slow.socket.pause();
 
     // Frames of 60 KiB (within what the helper takes) until the slow watcher is cut.

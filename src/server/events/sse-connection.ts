@@ -17,7 +17,7 @@
  * A fan-out (sendToAll) writes one shared buffer to every watcher in one loop: one write per
  * socket, and the cutting off of slow clients (a reset, a log line) left until the loop is
  * over, so that a slow client costs the others nothing but the check. With many watchers, a
- * helper thread writes half of them meanwhile (parallel-writes.ts).
+ * helper thread and the main thread share the writes (parallel-writes.ts).
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -178,27 +178,29 @@ export function sendToAll(connections: ReadonlySet<SseConnection> | readonly Sse
 }
 
 /**
- * sendToAll with a helper thread (parallel-writes.ts): every other connection that can be
- * handed over goes to the helper, so that both threads go through the watchers in their
- * order and finish about together.
+ * sendToAll with a helper thread (parallel-writes.ts): every connection that can take a direct
+ * write is handed over, and both threads write those; the main thread then writes the others
+ * through their sockets, and finishes what a direct write left (a full buffer, an error).
  */
 function writeWithHelper(connections: Iterable<SseConnection>, frame: Buffer, helper: ParallelWriter, slow: SseConnection[]): void {
   const handed: SseConnection[] = [];
   const fds: number[] = [];
   const own: SseConnection[] = [];
-  let odd = false;
   for (const connection of connections) {
-    odd = !odd;
-    const fd = odd && handed.length < maxSocketsPerHandOver ? connection.descriptorForHelper() : -1;
+    const fd = handed.length < maxSocketsPerHandOver ? connection.descriptorForHelper() : -1;
     if (fd < 0) own.push(connection);
     else {
       handed.push(connection);
       fds.push(fd);
     }
   }
-  helper.start(frame, fds);
+  let written: Int32Array | undefined = new Int32Array(0);
+  if (fds.length > 0) {
+    helper.start(frame, fds);
+    helper.writeShare();
+    written = helper.finish();
+  }
   for (const connection of own) if (connection.write(frame)) slow.push(connection);
-  const written = helper.finish();
   for (let index = 0; index < handed.length; index++) {
     const connection = handed[index]!;
     if (written === undefined) {
