@@ -2,9 +2,10 @@
  * The firing loop: the engine's one timer and what happens when it wakes. It fires every
  * task the store's due index says is due, letting other work in during a burst, then
  * spawns (held) the processes of the runs due within the warm-up time, and re-arms for the
- * earliest due task. Nothing pending is kept here: the store's index is the queue, so this
- * holds only the timer and whether a pass is under way. It is apart from the engine so the
- * engine's commands and its transitions do not mix with timing, batching and warm-up.
+ * earliest due task. No fire pending is kept here: the store's index is the queue, so this
+ * holds only the timer, whether a pass is under way, and the runs being prepared. It is
+ * apart from the engine so the engine's commands and its transitions do not mix with
+ * timing, batching and warm-up.
  */
 import type { Clock } from '../core/clock.js';
 import { SchedulerError } from '../core/errors.js';
@@ -14,6 +15,7 @@ import type { TaskStore } from '../store/task-store.js';
 import type { EngineLog } from './engine-log.js';
 import type { FaultReporter } from './fault-log.js';
 import { WakeTimer } from './wake-timer.js';
+import { WarmUpQueue } from './warm-up-queue.js';
 
 /** Due tasks claimed per store query; the loop goes on until none is due. */
 const dueBatch = 500;
@@ -28,12 +30,6 @@ export const firesPerCommit = 32;
  * machine), unless FiringLoopOptions.maxWarmups says less.
  */
 const defaultMaxWarmups = 1024;
-/**
- * A warm-up has at most this many processes asked for and not yet there; it asks for the
- * next as one comes. A run due meanwhile then waits behind at most this many spawns in the
- * executor, and the event loop serves requests and runs' ends in between.
- */
-export const warmupsUnderWay = 32;
 /** With claims, how soon the loop looks again at a due task another node holds. */
 const lockedRetryMs = 25;
 /** How long the loop waits before trying again when the store fails. */
@@ -90,19 +86,33 @@ export interface FiringLoopOptions {
 export class FiringLoop {
   private readonly timer: WakeTimer;
   private firing = false;
-  /** A warm-up is under way (its preparing outlasts its pass, see warmUpSoonDue). */
-  private warming = false;
+  /** The runs due soon whose processes are being prepared (spawned, held). */
+  private readonly warmUps: WarmUpQueue;
+  /** A warm-up pass is listing the runs due soon. */
+  private listing = false;
   private stopped = false;
   /** When the last pass over the due tasks ended (ms since the epoch), if one has. */
   lastPassAt: number | undefined;
 
   constructor(private readonly options: FiringLoopOptions) {
     this.timer = new WakeTimer(options.clock, options.warmupMs, () => void this.fireDue(), options.fireAheadMs ?? 0);
+    this.warmUps = new WarmUpQueue({
+      prepare: options.prepare,
+      // A run due within the fires' lead is being fired by now, and its fire starts it.
+      stillAhead: (task) => (dueAt(task.state) ?? 0) > options.clock.now() + this.aheadMs,
+      maxWaiting: this.maxWarmups,
+      log: options.log,
+    });
   }
 
-  /** Arms the timer for `task` if it is due before the timer now armed. */
+  /**
+   * Arms the timer for `task` if it is due before the timer now armed. A run due within the
+   * warm-up time is prepared at once: no warm-up pass is left to come before its fire. (With
+   * claims, not: another node may well fire it.)
+   */
   armFor(task: Task): void {
     const at = dueAt(task.state);
+    if (at !== null && !this.options.claim && this.willWarmUp(task) && at - this.options.clock.now() <= this.options.warmupMs) this.warmUps.add([task]);
     // While firing, the loop re-arms from the store when it is done.
     if (at === null || this.stopped || this.firing) return;
     this.timer.armIfEarlier(at);
@@ -123,6 +133,7 @@ export class FiringLoop {
   stop(): void {
     this.stopped = true;
     this.timer.clear();
+    this.warmUps.stop();
   }
 
   /** Looks for due fires now (a slot was freed, or another node may have left some). */
@@ -180,53 +191,30 @@ export class FiringLoop {
    * Spawns, held, the processes of the runs due within the warm-up time, so that what is
    * left for their due time is the script itself: a burst of a thousand runs due at one
    * instant spends its shells' start-up before it (docs/execution.md). Resolves once they
-   * are listed; preparing them goes on after, at the pace the processes come, while the
-   * pass re-arms the timer: it must not hold up a fire.
+   * are listed; preparing them goes on after (WarmUpQueue), at the pace the processes come,
+   * while the pass re-arms the timer: it must not hold up a fire.
    */
   private async warmUpSoonDue(): Promise<void> {
     const { warmupMs } = this.options;
-    if (warmupMs <= 0 || this.stopped || this.warming) return;
-    this.warming = true;
-    let willRun: Task[];
+    if (warmupMs <= 0 || this.stopped || this.listing) return;
+    this.listing = true;
     try {
-      const maxWarmups = this.options.maxWarmups ?? defaultMaxWarmups;
       const horizon = this.options.clock.now() + warmupMs;
-      // An executing task's next tick is skipped, not run: nothing to warm up. Look a little
-      // further than needed, so that such tasks do not crowd out the ones that will run.
-      const soon = await this.options.store.listDueTasks({ now: horizon, limit: maxWarmups + 16 });
-      willRun = soon.filter((task) => task.state.status !== 'Executing').slice(0, maxWarmups);
-    } catch (error) {
-      this.warming = false;
-      throw error;
+      // Look a little further than needed, so that executing tasks do not crowd out the ones that will run.
+      const soon = await this.options.store.listDueTasks({ now: horizon, limit: this.maxWarmups + 16 });
+      this.warmUps.add(soon.filter((task) => this.willWarmUp(task)).slice(0, this.maxWarmups));
+    } finally {
+      this.listing = false;
     }
-    void this.prepareInTurn(willRun).finally(() => {
-      this.warming = false;
-    });
   }
 
-  /** Prepares `tasks` in order, with at most warmupsUnderWay processes asked for and not there yet. */
-  private async prepareInTurn(tasks: readonly Task[]): Promise<void> {
-    let next = 0;
-    const prepareNext = async () => {
-      while (next < tasks.length && !this.stopped) {
-        const task = tasks[next++]!;
-        // A run due within the fires' lead is being fired by now, and its fire starts it.
-        if ((dueAt(task.state) ?? 0) > this.options.clock.now() + this.aheadMs) await this.prepare(task);
-      }
-    };
-    await Promise.all(Array.from({ length: warmupsUnderWay }, prepareNext));
+  /** Whether `task`'s next run is worth preparing: an executing task's next tick is skipped, not run. */
+  private willWarmUp(task: Task): boolean {
+    return this.options.warmupMs > 0 && !this.stopped && task.state.status !== 'Executing';
   }
 
-  /**
-   * Best effort: a task that cannot be prepared (its language is no longer configured)
-   * starts cold, or fails to start, without holding up the others.
-   */
-  private async prepare(task: Task): Promise<void> {
-    try {
-      await this.options.prepare(task, task.lastRun + 1);
-    } catch (error) {
-      this.options.log.warn({ task: task.id, error }, 'could not prepare a run ahead of time');
-    }
+  private get maxWarmups(): number {
+    return this.options.maxWarmups ?? defaultMaxWarmups;
   }
 
   /**

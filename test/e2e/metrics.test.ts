@@ -81,6 +81,16 @@ describe('GET /metrics', () => {
     expect(sampleValue(after, 'scheduler_prepared_processes_discarded_total')).toBe(0);
   });
 
+  test('a run submitted due within the warm-up time starts from a shell prepared as it was submitted', async () => {
+    const used = (samples: Sample[]) => sampleValue(samples, 'scheduler_prepared_processes_used_total') ?? 0;
+    const before = await scrape();
+    await daemon.api('POST', '/api/tasks', { id: 'soon', type: 'delay', time: '1s', script: 'echo soon' });
+    await waitFor('the run to end', async () => (await daemon.task('soon'))?.status === 'Executed');
+    const after = await scrape();
+    expect(used(after) - used(before)).toBe(1);
+    expect(sampleValue(after, 'scheduler_prepared_processes_discarded_total')).toBe(0);
+  });
+
   test('an open event stream is counted while it is open', async () => {
     await daemon.api('POST', '/api/tasks', { id: 'watched', type: 'delay', time: '1h', script: 'true' });
     const controller = new AbortController();

@@ -50,13 +50,16 @@ describe('Engine warm-up: a delay task', () => {
     expect(h.runner.runs).toHaveLength(1);
   });
 
-  it('a task due sooner than the warm-up is not woken early: it just starts on time', async () => {
+  it('a task due sooner than the warm-up is prepared as it is submitted, and starts on time', async () => {
     const h = await harness();
     await h.engine.submit({ id: 'soon', type: 'delay', time: '30ms', script: 'echo soon' });
+    // No warm-up pass is left to come before its time: it is prepared at once, with no wake.
+    await vi.waitFor(() => expect(h.runner.prepared).toEqual([{ taskId: 'soon', run: 1, script: 'echo soon', lang: 'bash', execution: defaultExecution }]));
+    expect(h.clock.now()).toBe(T0);
     await quietUntil(h, T0 + 29);
     await wakeAt(h, T0 + 30);
     expect(h.runner.runs.map((run) => [run.taskId, run.startedAt])).toEqual([['soon', T0 + 30]]);
-    expect(h.runner.prepared).toEqual([]);
+    expect(h.runner.prepared).toHaveLength(1);
   });
 
   it('a task far off is not prepared by the timer waking on its way there', async () => {
@@ -169,6 +172,24 @@ describe('Engine warm-up: a cron task', () => {
     expect(h.runner.prepared.at(-1)).toEqual({ taskId: 'slow', run: 4, script: 'sleep 2', lang: 'bash', execution: defaultExecution });
     await wakeAt(h, T0 + 4 * SEC);
     expect(lastRunOf(h, 'slow').spec).toEqual({ taskId: 'slow', run: 4, script: 'sleep 2', lang: 'bash', execution: defaultExecution });
+    expect(h.runner.prepared).toHaveLength(2);
+  });
+});
+
+describe('Engine warm-up: a run that ends close to its next tick', () => {
+  it('has the next run prepared as it ends, when that tick is due within the warm-up time', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'busy', type: 'cron', time: '1s', script: 'work' });
+    await wakeAt(h, T0 + SEC - WARMUP);
+    await wakeAt(h, T0 + SEC);
+    expect(h.runner.prepared).toHaveLength(1);
+    // Run 1 ends 20 ms before the next tick: the warm-up wake for it (50 ms before) has passed.
+    h.clock.advance(SEC - 20);
+    await finish(h, lastRunOf(h, 'busy'));
+    await vi.waitFor(() => expect(h.runner.prepared).toHaveLength(2));
+    expect(h.runner.prepared[1]).toEqual({ taskId: 'busy', run: 2, script: 'work', lang: 'bash', execution: defaultExecution });
+    await wakeAt(h, T0 + 2 * SEC);
+    expect(lastRunOf(h, 'busy')).toMatchObject({ spec: h.runner.prepared[1], startedAt: T0 + 2 * SEC });
     expect(h.runner.prepared).toHaveLength(2);
   });
 });

@@ -1,6 +1,7 @@
 /** The firing loop on its own: what it does when the store fails it. */
 import { describe, expect, it } from 'vitest';
-import { FiringLoop, fireInstant, firesPerCommit, warmupsUnderWay } from '../../src/engine/firing-loop.js';
+import { FiringLoop, fireInstant, firesPerCommit } from '../../src/engine/firing-loop.js';
+import { warmupsUnderWay } from '../../src/engine/warm-up-queue.js';
 import type { TaskEvent } from '../../src/core/transition.js';
 import { FaultLog } from '../../src/engine/fault-log.js';
 import type { Task } from '../../src/core/task.js';
@@ -256,14 +257,14 @@ describe('FiringLoop', () => {
     loop.stop();
   });
 
-  /** Wakes the loop for its warm-up, lets each process come once `count` are asked for, and says which runs it prepared. */
-  async function warmUp(loop: ReturnType<typeof warmingLoop>, count: number): Promise<string[]> {
+  /** Wakes the loop for its warm-up, lets each process come once `count` are asked for, and says which runs it prepared; then stops the loop unless `keepRunning`. */
+  async function warmUp(loop: ReturnType<typeof warmingLoop>, count: number, { keepRunning = false } = {}): Promise<string[]> {
     loop.clock.advance(500);
     await until(() => loop.prepared.length === count);
     loop.spawnAll();
     await settle();
     await settle();
-    loop.loop.stop();
+    if (!keepRunning) loop.loop.stop();
     return loop.prepared;
   }
 
@@ -275,6 +276,48 @@ describe('FiringLoop', () => {
 
   it('with maxWarmups (a node of a cluster), a warm-up prepares no more than that', async () => {
     expect(await warmUp(warmingLoop(20, 4), 4)).toEqual(['b0', 'b1', 'b2', 'b3']);
+  });
+
+  it('a run armed within the warm-up time (no pass is left to list it) is prepared at once, and once while its process is to come', async () => {
+    const warming = warmingLoop(1);
+    const { loop, prepared, tasks } = warming;
+    await warmUp(warming, 1, { keepRunning: true });
+    // Submitted 400 ms before the burst, after its warm-up.
+    const late = { id: 'late', lastRun: 0, state: { status: 'ToBeExecuted', nextRunAt: T0 + 1000 } } as Task;
+    tasks.push(late);
+    loop.armFor(late);
+    loop.armFor(late);
+    await until(() => prepared.length === 2);
+    await settle();
+    expect(prepared).toEqual(['b0', 'late']);
+    // Not an executing task's: its next tick will be skipped.
+    loop.armFor({ id: 'executing', lastRun: 1, state: { status: 'Executing', run: 1, nextRunAt: T0 + 1000 } } as Task);
+    // Not one due later than the warm-up time: its own warm-up pass will come.
+    loop.armFor({ id: 'later', lastRun: 0, state: { status: 'ToBeExecuted', nextRunAt: T0 + 1100 } } as Task);
+    await settle();
+    expect(prepared).toEqual(['b0', 'late']);
+    loop.stop();
+  });
+
+  it('with claims, a run armed within the warm-up time is not prepared at once: another node may fire it', async () => {
+    const clock = new FakeClock(T0);
+    const log = new RecordingLog();
+    const prepared: string[] = [];
+    const loop = new FiringLoop({
+      store: { listDueTasks: async () => [], earliestDueAt: async () => undefined },
+      prepare: async (task) => void prepared.push(task.id),
+      clock,
+      log,
+      faults: new FaultLog(log, clock),
+      warmupMs: 500,
+      maxWarmups: 4,
+      claim: async () => ({ due: 0, left: 0 }),
+      apply: async () => undefined,
+    });
+    loop.armFor({ id: 'soon', lastRun: 0, state: { status: 'ToBeExecuted', nextRunAt: T0 + 100 } } as Task);
+    await settle();
+    expect(prepared).toEqual([]);
+    loop.stop();
   });
 
   it("fireInstant: a fire made ahead happens at the task's due time if that is within the lead; otherwise now", () => {
