@@ -31,39 +31,71 @@ export interface Burst {
 }
 
 export async function measureBurst(options: BurstOptions): Promise<Burst> {
-  const pending = options.pending ?? 0;
-  const prefillStarted = performance.now();
-  const daemon = await startBenchDaemon({
-    label: options.label,
-    maxRuns: options.maxRuns,
-    ...(pending > 0 ? { prepare: (dataDir: string) => prefillPending(dataDir, pending) } : {}),
-  });
-  const prefillSec = (performance.now() - prefillStarted) / 1000;
+  const daemon = await BurstDaemon.start(options);
   try {
-    const api = new Api(daemon.url);
     // The first burst a daemon runs after its start is slower than the next ones: V8 compiles
     // the code of fires, starts and ends once it runs hot, on background threads that take
     // the cores the scripts need (0.3-0.4 s of CPU in a first burst of 1,000, perf shows
     // TurboFan; about nothing in the next). A daemon runs for weeks: the figure is a burst
     // on a daemon that has run one, and the first is printed beside it.
-    const first = await burstOnce(daemon, api, 'first');
-    const burst = await burstOnce(daemon, api, 'burst');
-    return {
-      late: burst.late,
-      details: [
-        ...(pending > 0 ? [`${pending.toLocaleString('en')} pending tasks written into the database before the start (${prefillSec.toFixed(1)} s, store code in-process)`] : []),
-        `first, a burst of ${burstCount} on the new daemon (not the figure: V8 compiles the hot code as it runs): script clock - scheduledAt p99 ${summarize(first.late).p99.toFixed(0)} ms, daemon CPU ${usPerRun(first.cpu.daemon)} us per run (main thread ${first.cpu.main.toFixed(2)} s, other threads ${first.cpu.others.toFixed(2)} s)`,
-        `then ${burstCount} at tasks due at T, ${burst.leadMs} ms ahead (submits left at least ${burst.leastLeftMs} ms); ${burst.late.length} printed a clock; ${burst.offInstant} with a scheduledAt other than T; ${burst.fromPrepared} started from a shell prepared ahead (the daemon's warm-up), the rest cold`,
-        `script clock - scheduledAt: ${formatSummary(summarize(burst.late))}`,
-        `  of which startedAt - scheduledAt (recorded start, ms resolution): ${formatSummary(summarize(burst.recordedStart))}`,
-        `CPU from just before T until the daemon went quiet: daemon ${burst.cpu.daemon.toFixed(2)} s (${usPerRun(burst.cpu.daemon)} us per run; main thread ${burst.cpu.main.toFixed(2)} s, other threads ${burst.cpu.others.toFixed(2)} s)` +
-          (burst.cpu.executor === undefined ? ', no executor process (in-process spawns)' : `, executor ${burst.cpu.executor.toFixed(2)} s`),
-        `the machine's cores were ${busyText(burst.machineBusy)} busy from T until the last script printed its clock`,
-      ],
-    };
+    const first = await daemon.burst('first');
+    const burst = await daemon.burst('burst');
+    return { late: burst.late, details: [...daemon.startDetails(), firstBurstDetail(first), ...burstDetails(burst)] };
   } finally {
     await daemon.stop();
   }
+}
+
+/** A daemon for bursts, started fresh (with its pending tasks written first, if any). */
+export class BurstDaemon {
+  private constructor(
+    private readonly daemon: BenchDaemon,
+    private readonly api: Api,
+    private readonly pending: number,
+    private readonly prefillSec: number,
+  ) {}
+
+  static async start(options: BurstOptions): Promise<BurstDaemon> {
+    const pending = options.pending ?? 0;
+    const prefillStarted = performance.now();
+    const daemon = await startBenchDaemon({
+      label: options.label,
+      maxRuns: options.maxRuns,
+      ...(pending > 0 ? { prepare: (dataDir: string) => prefillPending(dataDir, pending) } : {}),
+    });
+    return new BurstDaemon(daemon, new Api(daemon.url), pending, (performance.now() - prefillStarted) / 1000);
+  }
+
+  /** Runs one burst of `burstCount` tasks named `PREFIX-0`, `PREFIX-1`, ... (a prefix new to this daemon). */
+  burst(prefix: string): Promise<OneBurst> {
+    return burstOnce(this.daemon, this.api, prefix);
+  }
+
+  /** What the details say of the daemon's start. */
+  startDetails(): string[] {
+    return this.pending > 0 ? [`${this.pending.toLocaleString('en')} pending tasks written into the database before the start (${this.prefillSec.toFixed(1)} s, store code in-process)`] : [];
+  }
+
+  stop(): Promise<void> {
+    return this.daemon.stop();
+  }
+}
+
+/** The detail line of a daemon's first burst (not a figure). */
+export function firstBurstDetail(first: OneBurst): string {
+  return `first, a burst of ${burstCount} on the new daemon (not the figure: V8 compiles the hot code as it runs): script clock - scheduledAt p99 ${summarize(first.late).p99.toFixed(0)} ms, daemon CPU ${usPerRun(first.cpu.daemon)} us per run (main thread ${first.cpu.main.toFixed(2)} s, other threads ${first.cpu.others.toFixed(2)} s)`;
+}
+
+/** The detail lines of a measured burst. */
+export function burstDetails(burst: OneBurst): string[] {
+  return [
+    `then ${burstCount} at tasks due at T, ${burst.leadMs} ms ahead (submits left at least ${burst.leastLeftMs} ms); ${burst.late.length} printed a clock; ${burst.offInstant} with a scheduledAt other than T; ${burst.fromPrepared} started from a shell prepared ahead (the daemon's warm-up), the rest cold`,
+    `script clock - scheduledAt: ${formatSummary(summarize(burst.late))}`,
+    `  of which startedAt - scheduledAt (recorded start, ms resolution): ${formatSummary(summarize(burst.recordedStart))}`,
+    `CPU from just before T until the daemon went quiet: daemon ${burst.cpu.daemon.toFixed(2)} s (${usPerRun(burst.cpu.daemon)} us per run; main thread ${burst.cpu.main.toFixed(2)} s, other threads ${burst.cpu.others.toFixed(2)} s)` +
+      (burst.cpu.executor === undefined ? ', no executor process (in-process spawns)' : `, executor ${burst.cpu.executor.toFixed(2)} s`),
+    `the machine's cores were ${busyText(burst.machineBusy)} busy from T until the last script printed its clock`,
+  ];
 }
 
 const usPerRun = (seconds: number) => ((seconds * 1e6) / burstCount).toFixed(0);
@@ -71,7 +103,7 @@ const usPerRun = (seconds: number) => ((seconds * 1e6) / burstCount).toFixed(0);
 /** A share of the machine's CPU as the details print it. */
 export const busyText = (percent: number | undefined) => (percent === undefined ? '(not measured)' : `${percent.toFixed(0)}%`);
 
-interface OneBurst {
+export interface OneBurst {
   /** Script clock minus scheduledAt, ms, per run that printed a clock. */
   late: number[];
   /** startedAt minus scheduledAt, ms, per run that started. */

@@ -7,7 +7,7 @@
  */
 import { defaultMaxRuns } from '../../src/daemon/default-max-runs.js';
 import { bareLateness } from '../bare-loop.js';
-import { burstCount, busyText, measureBurst, type Burst } from '../burst.js';
+import { burstCount, busyText, measureBurst } from '../burst.js';
 import { spawnLoopBurst, spawnLoopMissing } from '../reference/spawn-loop.js';
 import { detail, ratioRow, type BenchOptions, type FigureReport, type Row } from '../report.js';
 import { clockScript } from '../script-clock.js';
@@ -15,9 +15,6 @@ import { formatSummary, summarize } from '../stats.js';
 
 const maxRatio = 1.3;
 const ms = (value: number) => `${value.toFixed(0)} ms`;
-
-/** The cap-lifted burst on an empty daemon, kept for figure 2 when both run. */
-export let emptyBurst: Burst | undefined;
 
 export async function burstLateness(options: BenchOptions): Promise<FigureReport> {
   const rows: Row[] = [];
@@ -33,7 +30,6 @@ export async function burstLateness(options: BenchOptions): Promise<FigureReport
     const reference = await cReference(maxRuns === 'default' ? defaultMaxRuns() : undefined);
     const burst = await measureBurst({ label: `burst-${maxRuns}`, maxRuns });
     for (const line of burst.details) detail(`  ${line}`);
-    if (maxRuns === 'lifted') emptyBurst = burst;
     rows.push(ratioRow(name, summarize(burst.late).p99, reference, ms, { atMost: maxRatio }));
   }
   return { rows };
