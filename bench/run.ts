@@ -78,12 +78,14 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const figure of chosen) {
       console.log(`\n== ${figure.number}. ${figure.name}`);
+      const started = performance.now();
       try {
         rows.push(...(await figure.measure({ quick })).rows);
       } catch (error) {
         console.log(`   failed: ${(error as Error).stack ?? String(error)}`);
         rows.push(failedRow(`${figure.number}. ${figure.name}`, error));
       }
+      console.log(`   (figure ${figure.number}: ${((performance.now() - started) / 1000).toFixed(0)} s)`);
     }
     printTable(quick ? 'Summary (QUICK version: fewer tasks and shorter loads)' : 'Summary', rows);
   });

@@ -13,7 +13,7 @@
  * the daemon's RSS with the watchers connected, and per watcher; the CPU that the daemon and
  * the watcher process spent per frame per watcher while runs came and went. Then, on the same
  * daemon, the same measurement with the watchers as before (4 Node processes of 2,500,
- * sse-watchers.js fanout), printed as a detail line for continuity; without `cc` those are
+ * sse-watchers.js fanout), printed as a detail line for continuity (not in --quick); without `cc` those are
  * the figure's watchers, and the row says so. Heartbeats are set to 10 minutes so that none
  * falls into the measurement.
  */
@@ -21,7 +21,7 @@ import { Api, sleep } from '../api.js';
 import { ccMissing } from '../c-program.js';
 import { startBenchDaemon, type BenchDaemon } from '../daemon-process.js';
 import { cpuMeter, readCpuSeconds, readMemoryMB, readOpenFileLimit } from '../proc-stats.js';
-import { absoluteRow, detail, type FigureReport } from '../report.js';
+import { absoluteRow, detail, type BenchOptions, type FigureReport } from '../report.js';
 import { wallClockMs } from '../script-clock.js';
 import type { FanoutReport, RunReceipts } from '../sse-watchers.js';
 import { formatSummary, summarize, type Summary } from '../stats.js';
@@ -75,7 +75,7 @@ const sumCpu = (processes: { pid: number }[]) => processes.reduce((sum, child) =
 /** Microseconds of CPU per frame written to (or read by) one watcher, for one run's frames. */
 const perFrameUs = (seconds: number, watchers: number) => ((seconds * 1e6) / (framesPerRun * watchers)).toFixed(1);
 
-export async function watcherFanout(): Promise<FigureReport> {
+export async function watcherFanout(options: BenchOptions): Promise<FigureReport> {
   const daemon = await startBenchDaemon({ label: 'fanout', extraArgs: ['--heartbeat', '10m'] });
   try {
     // One descriptor per stream in the daemon (the C client raises its own limit; the Node processes inherit this one).
@@ -112,7 +112,8 @@ export async function watcherFanout(): Promise<FigureReport> {
       `(watchers and daemon share this machine's CPUs: a receipt time includes the watcher process reaching that socket)`,
     ];
     for (const line of details) detail(line);
-    if (!missing) detail(await nodeComparison(daemon));
+    // The quick run leaves it out: it takes as long as the figure itself.
+    if (!missing && !options.quick) detail(await nodeComparison(daemon));
 
     const met = spread <= maxSpreadMs && delay.n === connected && connected === watcherCount;
     const ours = `${spread.toFixed(0)} ms${missing ? ' (Node watchers: no cc)' : ''}`;
