@@ -36,11 +36,6 @@ export class WarmUpQueue {
 
   constructor(private readonly options: WarmUpQueueOptions) {}
 
-  /** Nothing waits to be prepared, and no process asked for is still to come. */
-  get idle(): boolean {
-    return this.underWay === 0 && this.next === this.waiting.length;
-  }
-
   /** Queues the runs of `tasks` (each task's next run), in order, and starts preparing. */
   add(tasks: readonly Task[]): void {
     if (this.stopped) return;
@@ -68,6 +63,11 @@ export class WarmUpQueue {
   }
 
   private pump(): void {
+    // Drained: the tasks prepared are let go.
+    if (this.next === this.waiting.length && this.next > 0) {
+      this.waiting = [];
+      this.next = 0;
+    }
     while (!this.stopped && this.underWay < warmupsUnderWay && this.next < this.waiting.length) {
       const task = this.waiting[this.next++]!;
       if (!this.options.stillAhead(task)) {

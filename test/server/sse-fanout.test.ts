@@ -151,19 +151,25 @@ describe('sendToAll', () => {
 });
 
 describe('sendToAll with a helper thread sharing the writes', () => {
-  it('gives every watcher the same bytes in the order sent; the helper writes the first chunk of the sockets handed over', async () => {
-    helper = new ParallelWriter({ minSockets: 4 });
-    await helper.ready();
+  /** Sends `frames` through a helper to `count` watchers; resolves once each has them all, in order. */
+  async function fanOut(count: number, frames: Buffer[]): Promise<{ helper: ParallelWriter; expected: Buffer; cuts: number[] }> {
+    const writer = (helper = new ParallelWriter({ minSockets: 4 }));
+    await writer.ready();
     const cuts: number[] = [];
     const { connections, port } = await startServer(1024 * 1024, cuts);
-    const opened = await openWatchers(port, connections, 12);
-    const frames = [frame(1, 'one'), frame(2, 'two, with ünïcödé'), Buffer.alloc(40 * 1024, 'y'), frame(3, 'three')];
-    for (const each of frames) sendToAll(connections, each, helper);
+    const opened = await openWatchers(port, connections, count);
+    for (const each of frames) sendToAll(connections, each, writer);
     const expected = Buffer.concat(frames);
     for (const watcher of opened) {
       await waitFor('every frame', () => watcher.body().length >= expected.length);
       expect(watcher.body().equals(expected)).toBe(true);
     }
+    return { helper: writer, expected, cuts };
+  }
+
+  it('gives every watcher the same bytes in the order sent; the helper writes the first chunk of the sockets handed over', async () => {
+    const frames = [frame(1, 'one'), frame(2, 'two, with ünïcödé'), Buffer.alloc(40 * 1024, 'y'), frame(3, 'three')];
+    const { helper, cuts } = await fanOut(12, frames);
     // All 12 sockets, for each of the 4 frames: fewer than a chunk, so the helper wrote them all.
     expect(helper.handedOver).toBe(12 * frames.length);
     expect(helper.writtenByHelper).toBe(12 * frames.length);
@@ -173,18 +179,8 @@ describe('sendToAll with a helper thread sharing the writes', () => {
   });
 
   it('shares more than a chunk of sockets between the two threads, every stream still in order', async () => {
-    helper = new ParallelWriter({ minSockets: 4 });
-    await helper.ready();
-    const cuts: number[] = [];
-    const { connections, port } = await startServer(1024 * 1024, cuts);
-    const opened = await openWatchers(port, connections, 100);
     const frames = Array.from({ length: 6 }, (_, index) => frame(index, `change ${index}`));
-    for (const each of frames) sendToAll(connections, each, helper);
-    const expected = Buffer.concat(frames);
-    for (const watcher of opened) {
-      await waitFor('every frame', () => watcher.body().length >= expected.length);
-      expect(watcher.body().equals(expected)).toBe(true);
-    }
+    const { helper, expected, cuts } = await fanOut(100, frames);
     expect(helper.handedOver).toBe(100 * frames.length);
     // The helper's first chunk of each fan-out at least; the main thread whatever it claimed.
     expect(helper.writtenByHelper).toBeGreaterThanOrEqual(chunkOfDescriptors * frames.length);

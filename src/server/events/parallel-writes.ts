@@ -37,7 +37,10 @@ export const maxSocketsPerHandOver = 16 * 1024;
 
 const idle = 0;
 const working = 1;
-/** Descriptors a thread claims at a time: few enough that both threads finish about together, enough that the shared counter is rarely touched. */
+/**
+ * Descriptors a thread claims at a time: few enough that both threads finish about together,
+ * enough that the shared counter is rarely touched.
+ */
 export const chunkOfDescriptors = 32;
 
 // The helper thread: waits for work, then claims chunks of the descriptors from the shared
@@ -164,8 +167,8 @@ export class ParallelWriter {
 
   /**
    * Waits for the helper to finish: the bytes written to each descriptor (by either thread),
-   * in the order handed over. Undefined if it did not finish within waitMs: it is then given up for good
-   * (terminated), and what it wrote is unknown.
+   * in the order handed over. Undefined if it did not finish within waitMs: it is then given
+   * up for good (terminated), and what it wrote is unknown.
    */
   finish(): Int32Array | undefined {
     if (Atomics.wait(this.control, 0, working, this.options.waitMs) !== 'timed-out') {
