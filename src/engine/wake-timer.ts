@@ -17,8 +17,11 @@ export class WakeTimer {
     private readonly clock: Clock,
     private readonly warmupMs: number,
     private readonly onWake: () => void,
-    /** The last wake-up is this long before the due time (the firing loop fires ahead, see FiringLoopOptions.fireAheadMs). */
-    private readonly aheadMs = 0,
+    /**
+     * How long before a due time the last wake-up is (the firing loop fires ahead, see
+     * FiringLoopOptions.fireAheadMs; further ahead for a burst).
+     */
+    private readonly aheadOf: (dueAt: number) => number = () => 0,
   ) {}
 
   /** The due time the timer is armed for, if it is armed. */
@@ -30,9 +33,10 @@ export class WakeTimer {
   arm(dueAt: number): void {
     this.clear();
     const now = this.clock.now();
-    // Woken first for the warm-up when there is time for one, then to fire (aheadMs early).
+    // Woken first for the warm-up when there is time for one, then to fire (that far ahead).
+    const aheadMs = this.aheadOf(dueAt);
     const warmAt = dueAt - this.warmupMs;
-    const wakeAt = this.warmupMs > this.aheadMs && now < warmAt ? warmAt : dueAt - this.aheadMs;
+    const wakeAt = this.warmupMs > aheadMs && now < warmAt ? warmAt : dueAt - aheadMs;
     const delay = Math.min(Math.max(0, wakeAt - now), maxDelayMs);
     const handle = this.clock.setTimer(() => {
       this.armed = undefined;

@@ -1,10 +1,10 @@
 /** The firing loop on its own: what it does when the store fails it. */
 import { describe, expect, it } from 'vitest';
-import { FiringLoop, fireInstant, firesPerCommit } from '../../src/engine/firing-loop.js';
+import { burstLeadPerRunMs, FiringLoop, fireInstant, firesPerCommit, maxBurstLeadMs } from '../../src/engine/firing-loop.js';
 import { warmupsUnderWay } from '../../src/engine/warm-up-queue.js';
 import type { TaskEvent } from '../../src/core/transition.js';
 import { FaultLog } from '../../src/engine/fault-log.js';
-import type { Task } from '../../src/core/task.js';
+import { dueAt, type Task } from '../../src/core/task.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { RecordingLog, T0 } from './engine-harness.js';
 
@@ -317,6 +317,51 @@ describe('FiringLoop', () => {
     loop.armFor({ id: 'soon', lastRun: 0, state: { status: 'ToBeExecuted', nextRunAt: T0 + 100 } } as Task);
     await settle();
     expect(prepared).toEqual([]);
+    loop.stop();
+  });
+
+  it('fires a burst further ahead, by burstLeadPerRunMs per run due at its instant (at most maxBurstLeadMs), each fire made with that lead', async () => {
+    const clock = new FakeClock(T0);
+    const log = new RecordingLog();
+    const burst = Array.from({ length: 100 }, (_, index) => ({ id: `b${index}`, lastRun: 0, state: { status: 'ToBeExecuted', nextRunAt: T0 + 1000 } }) as Task);
+    const later = { id: 'later', lastRun: 0, state: { status: 'ToBeExecuted', nextRunAt: T0 + 1400 } } as Task;
+    const tasks = [...burst, later];
+    const fired: Array<{ id: string; at: number; aheadMs: number | undefined }> = [];
+    const loop = new FiringLoop({
+      store: {
+        listDueTasks: async ({ now, limit }) => tasks.filter((task) => !fired.some((f) => f.id === task.id) && dueAt(task.state)! <= now).slice(0, limit),
+        earliestDueAt: async () => {
+          const next = tasks.find((task) => !fired.some((f) => f.id === task.id));
+          return next && dueAt(next.state)!;
+        },
+      },
+      prepare: async () => undefined,
+      clock,
+      log,
+      faults: new FaultLog(log, clock),
+      warmupMs: 500,
+      fireAheadMs: 5,
+      apply: async (id, event) => void fired.push({ id, at: clock.now(), aheadMs: event.aheadMs }),
+    });
+    loop.armFor(burst[0]!);
+    clock.advance(500); // the warm-up wake lists the 100 due at T0 + 1000
+    await settle();
+    const leadMs = 5 + Math.floor(100 * burstLeadPerRunMs);
+    expect(leadMs).toBeLessThan(maxBurstLeadMs);
+    clock.advance(1000 - leadMs - 1 - 500);
+    await settle();
+    expect(fired).toEqual([]);
+    clock.advance(1);
+    await until(() => fired.length === 100);
+    expect(new Set(fired.map((f) => `${f.at} ${f.aheadMs}`))).toEqual(new Set([`${T0 + 1000 - leadMs} ${leadMs}`]));
+    // The next instant, a single run, has the usual lead.
+    await settle();
+    clock.advance(1400 - 5 - (1000 - leadMs) - 1);
+    await settle();
+    expect(fired).toHaveLength(100);
+    clock.advance(1);
+    await until(() => fired.length === 101);
+    expect(fired.at(-1)).toEqual({ id: 'later', at: T0 + 1395, aheadMs: 5 });
     loop.stop();
   });
 
