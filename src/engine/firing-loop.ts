@@ -241,7 +241,7 @@ export class FiringLoop {
     return this.burst?.dueAt === at ? this.burst.leadMs : this.aheadMs;
   }
 
-  /** How far ahead of now a pass fires: a burst's lead while its fires are under way. */
+  /** How far ahead of now a pass fires: a burst's lead while its fires are under way (a burst past is forgotten). */
   private leadNow(): number {
     const now = this.options.clock.now();
     if (this.burst && this.burst.dueAt < now - this.aheadMs) this.burst = undefined;
