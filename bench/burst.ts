@@ -79,6 +79,28 @@ export class BurstDaemon {
   }
 }
 
+/** A daemon for bursts and its first burst, run before it is handed over. */
+export interface WarmedBurstDaemon {
+  daemon: BurstDaemon;
+  first: OneBurst;
+}
+
+/**
+ * Starts a daemon for each of `options`, side by side (an idle daemon uses no CPU), runs
+ * their first bursts at once (they are not measured), hands them to `work` in that order,
+ * and stops them all after, however `work` ends.
+ */
+export async function withBurstDaemons<T>(options: readonly BurstOptions[], work: (daemons: WarmedBurstDaemon[]) => Promise<T>): Promise<T> {
+  const daemons: BurstDaemon[] = [];
+  try {
+    for (const each of options) daemons.push(await BurstDaemon.start(each));
+    const firsts = await Promise.all(daemons.map((daemon) => daemon.firstBurst()));
+    return await work(daemons.map((daemon, index) => ({ daemon, first: firsts[index]! })));
+  } finally {
+    await Promise.all(daemons.map((daemon) => daemon.stop()));
+  }
+}
+
 /** The detail line of a daemon's first burst (not a figure). */
 export function firstBurstDetail(first: OneBurst): string {
   // Its CPU is not printed: first bursts run side by side, and some of their runs are due before T.

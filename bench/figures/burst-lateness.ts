@@ -7,7 +7,7 @@
  */
 import { defaultMaxRuns } from '../../src/daemon/default-max-runs.js';
 import { bareLateness } from '../bare-loop.js';
-import { burstCount, BurstDaemon, burstDetails, busyText, firstBurstDetail } from '../burst.js';
+import { burstCount, burstDetails, busyText, firstBurstDetail, withBurstDaemons } from '../burst.js';
 import { spawnLoopBurst, spawnLoopMissing } from '../reference/spawn-loop.js';
 import { detail, ratioRow, type BenchOptions, type FigureReport, type Row } from '../report.js';
 import { clockScript } from '../script-clock.js';
@@ -26,25 +26,20 @@ export async function burstLateness(options: BenchOptions): Promise<FigureReport
     { name: '1a. 1,000 due at once, p99 lateness, cap lifted', maxRuns: 'lifted' as const },
     { name: `1b. the same, default --max-runs (${defaultMaxRuns()})`, maxRuns: 'default' as const },
   ];
-  // One daemon per case, side by side (an idle one uses no CPU). Their first bursts, which
-  // are not measured (BurstDaemon.firstBurst says why they are run), go at once.
-  const daemons: BurstDaemon[] = [];
-  try {
-    for (const { maxRuns } of cases) daemons.push(await BurstDaemon.start({ label: `burst-${maxRuns}`, maxRuns }));
-    const firsts = await Promise.all(daemons.map((daemon) => daemon.firstBurst()));
+  // One daemon per case; their first bursts (BurstDaemon.firstBurst says why they are run) go at once.
+  await withBurstDaemons(cases.map(({ maxRuns }) => ({ label: `burst-${maxRuns}`, maxRuns })), async (daemons) => {
     for (const [index, { name, maxRuns }] of cases.entries()) {
+      const { daemon, first } = daemons[index]!;
       detail(`${name}:`);
       // With the daemon's cap, the reference keeps to the same cap: what the machine does
       // running at most that many scripts at once. The uncapped loop is printed beside it (not in --quick).
       if (maxRuns === 'default' && !options.quick) await cReference();
       const reference = await cReference(maxRuns === 'default' ? defaultMaxRuns() : undefined);
-      const burst = await daemons[index]!.burst('burst');
-      for (const line of [firstBurstDetail(firsts[index]!), ...burstDetails(burst)]) detail(`  ${line}`);
+      const burst = await daemon.burst('burst');
+      for (const line of [firstBurstDetail(first), ...burstDetails(burst)]) detail(`  ${line}`);
       rows.push(ratioRow(name, summarize(burst.late).p99, reference, ms, { atMost: maxRatio }));
     }
-  } finally {
-    await Promise.all(daemons.map((daemon) => daemon.stop()));
-  }
+  });
   return { rows };
 }
 

@@ -8,7 +8,7 @@
  * they have a burst each for a few rounds (which goes first alternating), and the figure is
  * the median of the one's p99s against the median of the other's.
  */
-import { BurstDaemon, burstDetails, firstBurstDetail } from '../burst.js';
+import { burstDetails, firstBurstDetail, withBurstDaemons } from '../burst.js';
 import { detail, ratioRow, type BenchOptions, type FigureReport } from '../report.js';
 import { summarize } from '../stats.js';
 
@@ -19,20 +19,17 @@ export async function burstWithPending(options: BenchOptions): Promise<FigureRep
   // Quick: one round, to stay within the quick run's two minutes; it swings as much as one burst does.
   const rounds = options.quick ? 1 : 3;
   const pendingText = pending.toLocaleString('en');
-  const empty = await BurstDaemon.start({ label: 'burst-empty', maxRuns: 'lifted' });
-  let loaded: BurstDaemon | undefined;
-  try {
-    loaded = await BurstDaemon.start({ label: 'burst-pending', maxRuns: 'lifted', pending });
-    const sides = [
-      { name: 'the burst with none pending', daemon: empty, p99s: [] as number[] },
-      { name: `the burst with ${pendingText} pending${options.quick ? ' (quick: 20,000 instead of 200,000)' : ''}`, daemon: loaded, p99s: [] as number[] },
-    ];
+  const setups = [
+    { name: 'the burst with none pending', options: { label: 'burst-empty', maxRuns: 'lifted' as const } },
+    { name: `the burst with ${pendingText} pending${options.quick ? ' (quick: 20,000 instead of 200,000)' : ''}`, options: { label: 'burst-pending', maxRuns: 'lifted' as const, pending } },
+  ];
+  return withBurstDaemons(setups.map((setup) => setup.options), async (daemons) => {
+    const sides = setups.map((setup, index) => ({ name: setup.name, daemon: daemons[index]!.daemon, p99s: [] as number[] }));
     detail(`both daemons side by side; a first burst on each (both at once: not measured), then ${rounds} rounds of a burst on each, the one going first alternating`);
-    const firsts = await Promise.all(sides.map((side) => side.daemon.firstBurst()));
     sides.forEach((side, index) => {
       detail(`${side.name}:`);
       for (const line of side.daemon.startDetails()) detail(`  ${line}`);
-      detail(`  ${firstBurstDetail(firsts[index]!)}`);
+      detail(`  ${firstBurstDetail(daemons[index]!.first)}`);
     });
     for (let round = 1; round <= rounds; round++) {
       // Which goes first alternates, so that whatever a burst leaves behind for the next (the
@@ -48,10 +45,7 @@ export async function burstWithPending(options: BenchOptions): Promise<FigureRep
     detail(`p99 per round: none pending ${none!.map(ms).join(', ')}; ${pendingText} pending ${some!.map(ms).join(', ')}; the figure compares their medians`);
     const name = `2. the burst with ${options.quick ? '20k' : '200k'} pending vs none, median p99`;
     return { rows: [ratioRow(name, median(some!), median(none!), ms, { atMost: maxRatio })] };
-  } finally {
-    await empty.stop();
-    await loaded?.stop();
-  }
+  });
 }
 
 const ms = (value: number) => `${value.toFixed(0)} ms`;

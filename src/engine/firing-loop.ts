@@ -91,6 +91,9 @@ export interface FiringLoopOptions {
   pollMs?: number;
 }
 
+/** Whether `task`'s next run, once due, will run: an executing task's next tick is skipped, not run. */
+const willRun = (task: Task) => task.state.status !== 'Executing';
+
 /** Fires due tasks when they are due, and warms up the runs due soon. */
 export class FiringLoop {
   private readonly timer: WakeTimer;
@@ -123,7 +126,7 @@ export class FiringLoop {
    */
   armFor(task: Task): void {
     const at = dueAt(task.state);
-    if (at !== null && !this.options.claim && this.willWarmUp(task) && at - this.options.clock.now() <= this.options.warmupMs) this.warmUps.add([task]);
+    if (at !== null && this.options.warmupMs > 0 && !this.options.claim && willRun(task) && at - this.options.clock.now() <= this.options.warmupMs) this.warmUps.add([task]);
     // While firing, the loop re-arms from the store when it is done.
     if (at === null || this.stopped || this.firing) return;
     this.timer.armIfEarlier(at);
@@ -214,9 +217,9 @@ export class FiringLoop {
       const horizon = this.options.clock.now() + warmupMs;
       // Look a little further than needed, so that executing tasks do not crowd out the ones that will run.
       const soon = await this.options.store.listDueTasks({ now: horizon, limit: this.maxWarmups + 16 });
-      const willRun = soon.filter((task) => this.willWarmUp(task)).slice(0, this.maxWarmups);
-      this.warmUps.add(willRun);
-      this.burst = this.burstAmong(willRun);
+      const toRun = soon.filter(willRun).slice(0, this.maxWarmups);
+      this.warmUps.add(toRun);
+      this.burst = this.burstAmong(toRun);
     } finally {
       this.listing = false;
     }
@@ -246,11 +249,6 @@ export class FiringLoop {
     const now = this.options.clock.now();
     if (this.burst && this.burst.dueAt < now - this.aheadMs) this.burst = undefined;
     return this.burst && this.burst.dueAt - now <= this.burst.leadMs ? this.burst.leadMs : this.aheadMs;
-  }
-
-  /** Whether `task`'s next run is worth preparing: an executing task's next tick is skipped, not run. */
-  private willWarmUp(task: Task): boolean {
-    return this.options.warmupMs > 0 && !this.stopped && task.state.status !== 'Executing';
   }
 
   private get maxWarmups(): number {

@@ -8,7 +8,7 @@
  * together whichever is given more CPU (the main thread's own socket writes, through Node's
  * stream machinery, cost it about twice the helper's; splitting by halves left it writing
  * alone for a third of the fan-out). The helper always takes the first chunk, so it writes
- * whenever it is given a hand-over. The main thread waits for it before going on.
+ * whenever it is given a hand-over. The main thread waits for it before going on (write()).
  *
  * Why this keeps every stream's bytes in order: only sockets with nothing queued in Node are
  * handed over (their queue is empty, so these bytes come next), and the main thread neither
@@ -88,7 +88,6 @@ export class ParallelWriter {
   private readonly written = new Int32Array(new SharedArrayBuffer(maxSocketsPerHandOver * 4));
   /** Once the thread runs, until it ends or is given up: a hand-over never waits for a thread to start. */
   private usable = false;
-  private handing = 0;
   private sockets = 0;
   private byHelper = 0;
   private bytes = 0;
@@ -133,24 +132,33 @@ export class ParallelWriter {
   }
 
   /**
-   * Starts the helper writing `frame` to `fds` (at most maxSocketsPerHandOver; frame at most
-   * maxHelperFrameBytes); the main thread then takes its share with writeShare() and waits
-   * with finish().
+   * Writes `frame` (at most maxHelperFrameBytes) to the sockets `fds` (at most
+   * maxSocketsPerHandOver), the helper and this thread sharing them, and returns once both
+   * are done: the bytes written to each descriptor, in the order given. Undefined if the
+   * helper did not finish within waitMs: it is then given up for good (terminated), and what
+   * was written is unknown.
    */
-  start(frame: Buffer, fds: readonly number[]): void {
+  write(frame: Buffer, fds: readonly number[]): Int32Array | undefined {
+    if (fds.length === 0) return this.written.subarray(0, 0);
+    this.start(frame, fds);
+    this.writeShare();
+    return this.finish();
+  }
+
+  /** Hands `frame` and `fds` over and wakes the helper, which takes the first chunk. */
+  private start(frame: Buffer, fds: readonly number[]): void {
     this.frame.set(frame);
     this.control[2] = frame.length;
     for (let index = 0; index < fds.length; index++) this.fds[index] = fds[index]!;
     this.control[1] = fds.length;
     this.control[3] = chunkOfDescriptors;
     this.sockets += fds.length;
-    this.handing = fds.length;
     Atomics.store(this.control, 0, working);
     Atomics.notify(this.control, 0);
   }
 
-  /** The main thread's share of the hand-over: claims chunks from the same counter as the helper and writes them. */
-  writeShare(): void {
+  /** This thread's share of the hand-over: claims chunks from the same counter as the helper and writes them. */
+  private writeShare(): void {
     const count = this.control[1]!;
     const length = this.control[2]!;
     for (let from = Atomics.add(this.control, 3, chunkOfDescriptors); from < count; from = Atomics.add(this.control, 3, chunkOfDescriptors)) {
@@ -165,14 +173,11 @@ export class ParallelWriter {
     }
   }
 
-  /**
-   * Waits for the helper to finish: the bytes written to each descriptor (by either thread),
-   * in the order handed over. Undefined if it did not finish within waitMs: it is then given
-   * up for good (terminated), and what it wrote is unknown.
-   */
-  finish(): Int32Array | undefined {
+  /** Waits for the helper to finish its share (see write). */
+  private finish(): Int32Array | undefined {
     if (Atomics.wait(this.control, 0, working, this.options.waitMs) !== 'timed-out') {
-      for (let index = 0; index < this.handing; index++) this.bytes += this.written[index]!;
+      const count = this.control[1]!;
+      for (let index = 0; index < count; index++) this.bytes += this.written[index]!;
       this.byHelper += this.control[4]!;
       return this.written;
     }

@@ -194,12 +194,7 @@ function writeWithHelper(connections: Iterable<SseConnection>, frame: Buffer, he
       fds.push(fd);
     }
   }
-  let written: Int32Array | undefined = new Int32Array(0);
-  if (fds.length > 0) {
-    helper.start(frame, fds);
-    helper.writeShare();
-    written = helper.finish();
-  }
+  const written = helper.write(frame, fds);
   for (const connection of own) if (connection.write(frame)) slow.push(connection);
   for (let index = 0; index < handed.length; index++) {
     const connection = handed[index]!;
