@@ -297,8 +297,13 @@ export function rowToRunSummary(row: RunSummaryRow): RunSummary {
   return { taskId: row.task_id, ...runFieldsOf(row), stdout: outputCountsOf(row, 'stdout'), stderr: outputCountsOf(row, 'stderr') };
 }
 
-/** A task as the parameters of its row in `tasks`. */
+/**
+ * A task as the parameters of its row in `tasks`. The state's columns are copied one by one,
+ * not spread: a spread followed by fields makes an object of a hidden class of its own in
+ * optimised code (with-fields.ts), 1-2 µs of every submit.
+ */
 export function taskToRow(task: Task) {
+  const state = stateToColumns(task.state);
   return {
     id: task.id,
     type: task.type,
@@ -313,7 +318,11 @@ export function taskToRow(task: Task) {
     timeout: task.runTimeout?.text ?? null,
     timeout_ms: task.runTimeout?.ms ?? null,
     created_at: task.createdAt,
-    ...stateToColumns(task.state),
+    status: state.status,
+    current_run: state.current_run,
+    stop_requested: state.stop_requested,
+    next_run_at: state.next_run_at,
+    state_detail: state.state_detail,
     last_status_updated: task.lastStatusUpdated,
     version: task.version,
     last_run: task.lastRun,
@@ -331,9 +340,14 @@ export function taskInsertValues(task: Task): unknown[] {
  * serialise it again (three JSON.stringify per write, felt in a burst of fires).
  */
 export function taskStateToRow(task: Task, expectedVersion: number) {
+  const state = stateToColumns(task.state);
   return {
     id: task.id,
-    ...stateToColumns(task.state),
+    status: state.status,
+    current_run: state.current_run,
+    stop_requested: state.stop_requested,
+    next_run_at: state.next_run_at,
+    state_detail: state.state_detail,
     last_status_updated: task.lastStatusUpdated,
     version: task.version,
     last_run: task.lastRun,

@@ -254,8 +254,8 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
       insertToken: db.prepare('INSERT INTO tokens (name, role, sha256, created_at) VALUES (@name, @role, @sha256, @createdAt) ON CONFLICT DO NOTHING'),
       listTokens: db.prepare('SELECT name, role, sha256, created_at AS createdAt FROM tokens ORDER BY name'),
       deleteToken: db.prepare('DELETE FROM tokens WHERE name = ?'),
-      insertAudit: db.prepare(`INSERT INTO audit (at, token, role, method, path, operation, task_id, status, remote)
-        VALUES (@at, @token, @role, @method, @path, @operation, @taskId, @status, @remote)`),
+      // Positional parameters, bound by appendAudit (a name is looked up on the object per parameter).
+      insertAudit: db.prepare('INSERT INTO audit (at, token, role, method, path, operation, task_id, status, remote) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       pruneAudit: db.prepare('DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?'),
       listAudit: db.prepare(`SELECT id, at, token, role, method, path, operation, task_id AS taskId, status, remote FROM audit
         WHERE id < ? ORDER BY id DESC LIMIT ?`),
@@ -528,7 +528,9 @@ export class SqliteTaskStore implements TaskStore, SoleWriter {
   async appendAudit(entries: readonly AuditEntry[], keep: number): Promise<void> {
     return this.guard('write', () =>
       this.db.transaction(() => {
-        for (const entry of entries) this.statements.insertAudit.run(entry);
+        for (const { at, token, role, method, path, operation, taskId, status, remote } of entries) {
+          this.statements.insertAudit.run(at, token, role, method, path, operation, taskId, status, remote);
+        }
         this.statements.pruneAudit.run(keep);
       })(),
     );
