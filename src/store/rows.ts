@@ -297,6 +297,21 @@ export function rowToRunSummary(row: RunSummaryRow): RunSummary {
   return { taskId: row.task_id, ...runFieldsOf(row), stdout: outputCountsOf(row, 'stdout'), stderr: outputCountsOf(row, 'stderr') };
 }
 
+const defaultPolicyJson = JSON.stringify(defaultRunPolicy);
+const defaultExecutionJson = JSON.stringify(defaultExecution);
+
+/**
+ * The JSON of a task's policy or execution settings, or null when they are the defaults: a
+ * null column reads back as the defaults (rowToTask), as the rows of the versions before these
+ * columns always did. Most tasks have the defaults, and their rows are half as long without
+ * them (about 150 bytes instead of 315): fewer pages to write per commit of submits, and a
+ * smaller file.
+ */
+function jsonUnlessDefault(value: object, defaultJson: string): string | null {
+  const json = JSON.stringify(value);
+  return json === defaultJson ? null : json;
+}
+
 /**
  * A task as the parameters of its row in `tasks`. The state's columns are copied one by one,
  * not spread: a spread followed by fields makes an object of a hidden class of its own in
@@ -311,9 +326,9 @@ export function taskToRow(task: Task) {
     interval_ms: intervalColumn(task),
     schedule: JSON.stringify(task.schedule),
     timezone: task.timezone,
-    policy: JSON.stringify(task.policy),
+    policy: jsonUnlessDefault(task.policy, defaultPolicyJson),
     lang: task.lang,
-    execution: JSON.stringify(task.execution),
+    execution: jsonUnlessDefault(task.execution, defaultExecutionJson),
     script: task.script,
     timeout: task.runTimeout?.text ?? null,
     timeout_ms: task.runTimeout?.ms ?? null,

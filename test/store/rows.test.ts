@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { taskColumnNames, taskRowOfValues } from '../../src/store/rows.js';
+import { newTask, parseSubmission, type Submission } from '../../src/core/submission.js';
+import { rowToTask, taskColumnNames, taskRowOfValues, taskToRow } from '../../src/store/rows.js';
 
 describe('taskRowOfValues', () => {
   it('puts each value under the name of its column, and nothing else', () => {
@@ -16,5 +17,31 @@ describe('taskRowOfValues', () => {
     const raw = db.prepare(`SELECT ${columns}`).raw(true).get() as unknown[];
     expect(taskRowOfValues(raw)).toEqual(object);
     db.close();
+  });
+});
+
+describe('taskToRow', () => {
+  const taskOf = (fields: Partial<Submission>) => {
+    const now = Date.UTC(2026, 11, 8);
+    return newTask(parseSubmission({ id: 'row', type: 'cron', time: '5m', script: 'true', ...fields }, { maxScriptBytes: 1 << 20 }, now, 'UTC'), now);
+  };
+  const roundTrip = (fields: Partial<Submission>) => {
+    const task = taskOf(fields);
+    const row = taskToRow(task);
+    return { task, row, read: rowToTask({ seq: 1, ...row }) };
+  };
+
+  it('leaves the policy and execution columns empty when they hold the defaults, and reads the defaults back', () => {
+    const { task, row, read } = roundTrip({});
+    expect(row.policy).toBeNull();
+    expect(row.execution).toBeNull();
+    expect(read).toEqual(task);
+  });
+
+  it('writes settings that differ from the defaults as JSON, and reads them back', () => {
+    const { task, row, read } = roundTrip({ overlap: 'queue', retries: 2, env: { A: '1' }, queue: 'default', limits: { memory: '64M' } });
+    expect(JSON.parse(row.policy!)).toEqual(task.policy);
+    expect(JSON.parse(row.execution!)).toEqual(task.execution);
+    expect(read).toEqual(task);
   });
 });
