@@ -72,7 +72,7 @@ export function parseRunPolicy(input: PolicyInput): RunPolicy {
   if (retries === 0) {
     const stray = (['retryDelay', 'retryMaxDelay', 'retryOn'] as const).find((field) => input[field] !== undefined);
     if (stray) invalid(stray, 'only applies with retries of at least 1');
-    return { overlap: overlap as OverlapRule, retry: null, catchUp, ...parallel };
+    return withParallel({ overlap: overlap as OverlapRule, retry: null, catchUp }, parallel);
   }
   const delayMs = parseDuration(input.retryDelay ?? '1s', 'retryDelay');
   const maxDelayMs = parseDuration(input.retryMaxDelay ?? '1h', 'retryMaxDelay');
@@ -82,7 +82,17 @@ export function parseRunPolicy(input: PolicyInput): RunPolicy {
   if (codes !== null && (codes.length === 0 || codes.some((code) => !Number.isInteger(code) || code < 1 || code > 255))) {
     invalid('retryOn', 'must list exit codes from 1 to 255');
   }
-  return { overlap: overlap as OverlapRule, retry: { max: retries, delayMs, maxDelayMs, onExitCodes: codes }, catchUp, ...parallel };
+  return withParallel({ overlap: overlap as OverlapRule, retry: { max: retries, delayMs, maxDelayMs, onExitCodes: codes }, catchUp }, parallel);
+}
+
+/**
+ * The policy with maxParallel added when there is one. Not a spread of `parallel` into the
+ * literal: a spread makes each policy an object of a hidden class of its own in optimised
+ * code (with-fields.ts), which every submit then serialises on a slow path.
+ */
+function withParallel(policy: RunPolicy, parallel: { maxParallel?: number }): RunPolicy {
+  if (parallel.maxParallel !== undefined) policy.maxParallel = parallel.maxParallel;
+  return policy;
 }
 
 function parseMaxParallel(input: PolicyInput, overlap: string): { maxParallel?: number } {
