@@ -377,6 +377,7 @@ export class Engine {
       // Runs on other nodes end there within a second; their ends find the task gone.
       await this.requestKill(id, 'its task was deleted');
       await this.options.store.deleteTask(id);
+      this.discardPrepared(id);
       this.lastWritten.delete(id);
       this.options.log.info({ task: id }, 'task deleted');
       this.options.feed.publish(id, 'deleted');
@@ -551,9 +552,20 @@ export class Engine {
     if (effect?.kind === 'skipRun') {
       this.options.log.warn({ task: task.id, run: effect.run }, `tick skipped: ${effect.reason}`);
     }
+    if (ranItsLast(task)) this.discardPrepared(task.id);
     this.firingLoop.armFor(task);
     this.options.feed.publish(task.id, 'changed');
     this.activity.changed(task, previous, effect, effect?.kind === 'startRun' && admission.waits, cause);
+  }
+
+  /**
+   * Lets go of what was prepared for the runs of a task that will have none (deleted, stopped,
+   * paused, done): its held processes would otherwise wait until their time or 10 s, and a
+   * task submitted again under its id would find the old one's process and start cold.
+   */
+  private discardPrepared(id: string): void {
+    this.firingLoop.forget(id);
+    this.options.runner.discardPrepared(id);
   }
 
   /**
@@ -713,6 +725,12 @@ export class Engine {
     const runs = await store.boundOutput(maxOutputBytes);
     if (runs > 0) log.info({ runs, maxOutputBytes }, 'dropped the output of the oldest runs to keep all output within its bound');
   }
+}
+
+/** Whether `task` will start no run any more, unless a user resumes it (Stopped, Paused, Executed). */
+function ranItsLast(task: Task): boolean {
+  const { status } = task.state;
+  return status === 'Stopped' || status === 'Paused' || status === 'Executed';
 }
 
 function requireVersion(task: Task, expectedVersions: ExpectedVersions | undefined): void {

@@ -143,6 +143,11 @@ export class FiringLoop {
     if (at !== undefined) this.timer.armIfEarlier(at);
   }
 
+  /** Prepares none of the runs of `taskId` still waiting to be (its task will run no more). */
+  forget(taskId: string): void {
+    this.warmUps.forget(taskId);
+  }
+
   /** Disarms the timer for good: nothing is fired, warmed up or armed from now on. */
   stop(): void {
     this.stopped = true;

@@ -33,6 +33,8 @@ export class WarmUpQueue {
   private readonly queued = new Set<string>();
   private underWay = 0;
   private stopped = false;
+  /** Runs still waiting whose task has gone, or will run no more: skipped when their turn comes. */
+  private readonly forgotten = new WeakSet<Task>();
 
   constructor(private readonly options: WarmUpQueueOptions) {}
 
@@ -54,6 +56,21 @@ export class WarmUpQueue {
     this.pump();
   }
 
+  /**
+   * Prepares none of the runs of `taskId` still waiting: the task was deleted, stopped or
+   * paused. (A run already being prepared is the runner's to discard.) A task submitted
+   * again under the same id afterwards is queued afresh.
+   */
+  forget(taskId: string): void {
+    for (let index = this.next; index < this.waiting.length; index++) {
+      const task = this.waiting[index]!;
+      if (task.id !== taskId || this.forgotten.has(task)) continue;
+      this.forgotten.add(task);
+      // Not a duplicate of the one that may be queued next under the same id and run.
+      this.queued.delete(keyOf(task));
+    }
+  }
+
   /** Prepares nothing more. */
   stop(): void {
     this.stopped = true;
@@ -70,6 +87,7 @@ export class WarmUpQueue {
     }
     while (!this.stopped && this.underWay < warmupsUnderWay && this.next < this.waiting.length) {
       const task = this.waiting[this.next++]!;
+      if (this.forgotten.has(task)) continue;
       if (!this.options.stillAhead(task)) {
         this.queued.delete(keyOf(task));
         continue;

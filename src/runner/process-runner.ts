@@ -218,8 +218,8 @@ export class ProcessRunner implements RunLauncher {
     return { held: this.prepared.size, used: this.preparedUsed, discarded: this.preparedDiscarded };
   }
 
-  discardPrepared(): void {
-    for (const key of [...this.prepared.keys()]) this.discard(key);
+  discardPrepared(taskId?: string): void {
+    for (const [key, { spec }] of [...this.prepared]) if (taskId === undefined || spec.taskId === taskId) this.discard(key);
   }
 
   /**

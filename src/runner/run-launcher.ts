@@ -68,8 +68,12 @@ export interface RunLauncher {
   prepare(spec: RunSpec): Promise<void>;
   /** Starts a run now. A run that cannot start is returned as one that failed without starting (it may also throw). */
   start(spec: RunSpec): RunningProcess;
-  /** Discards every prepared process (the daemon is shutting down). */
-  discardPrepared(): void;
+  /**
+   * Discards the prepared processes of `taskId`'s runs (the task was deleted, stopped or
+   * paused: no run it was prepared for will start), or every prepared process (the daemon is
+   * shutting down).
+   */
+  discardPrepared(taskId?: string): void;
   /** The output a run had produced when the daemon stopped, and when it was last known alive. */
   recoverOutput(taskId: string, run: number): Promise<RecoveredOutput>;
   /** Forgets the spooled output of a run that has been recorded. */

@@ -9,7 +9,7 @@ import { defaultExecution } from '../../src/core/execution.js';
 import { describe, expect, it, vi } from 'vitest';
 import type { Task } from '../../src/core/task.js';
 import type { TaskStore } from '../../src/store/task-store.js';
-import { MIN, SEC, T0, finish, lastRunOf, quietUntil, step, stepTo, taskOf, useEngineHarness, wakeAt, type HarnessOptions } from './engine-harness.js';
+import { MIN, SEC, T0, finish, lastRunOf, quietUntil, step, stepTo, taskOf, useEngineHarness, wakeAt, type Harness, type HarnessOptions } from './engine-harness.js';
 
 const WARMUP = 50;
 
@@ -244,6 +244,54 @@ describe('Engine warm-up: limits and shutdown', () => {
     await step(h, 10 * SEC);
     expect(h.runner.runs).toEqual([]);
     expect(h.runner.prepared).toEqual([]);
+  });
+});
+
+describe('Engine warm-up: a task that will not run what was prepared for it', () => {
+  it('deleted after its run was prepared: the prepared process is discarded, and a task submitted again under its id is prepared afresh', async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'again', type: 'delay', time: '1s', script: 'echo old' });
+    await wakeAt(h, T0 + SEC - WARMUP);
+    expect(h.runner.prepared.map((spec) => spec.script)).toEqual(['echo old']);
+
+    await h.engine.delete('again');
+    expect(h.runner.discarded).toEqual(['again']);
+    await h.engine.submit({ id: 'again', type: 'delay', time: '30ms', script: 'echo new' });
+    await vi.waitFor(() => expect(h.runner.prepared.map((spec) => spec.script)).toEqual(['echo old', 'echo new']));
+    await wakeAt(h, T0 + SEC - WARMUP + 30);
+    expect(h.runner.runs.map((run) => run.spec.script)).toEqual(['echo new']);
+  });
+
+  it.each([
+    ['paused', (h: Harness) => h.engine.pause('tick')],
+    ['stopped', (h: Harness) => h.engine.stop('tick')],
+  ])('%s after its next run was prepared: the prepared process is discarded, and nothing more is prepared or run', async (_, act) => {
+    const h = await harness();
+    await h.engine.submit({ id: 'tick', type: 'cron', time: '1s', script: 'date' });
+    await h.engine.submit({ id: 'other', type: 'cron', time: '1s', script: 'true' });
+    await wakeAt(h, T0 + SEC - WARMUP);
+    expect(h.runner.prepared.map((spec) => spec.taskId).sort()).toEqual(['other', 'tick']);
+
+    await act(h);
+    expect(h.runner.discarded).toEqual(['tick']);
+    await wakeAt(h, T0 + SEC);
+    expect(h.runner.runs.map((run) => run.taskId)).toEqual(['other']);
+    await finish(h, lastRunOf(h, 'other'));
+    await wakeAt(h, T0 + 2 * SEC - WARMUP);
+    expect(h.runner.prepared.map((spec) => spec.taskId).sort()).toEqual(['other', 'other', 'tick']);
+  });
+
+  it("a run's end that leaves its task with nothing more to run discards nothing else's, and a task going on discards nothing", async () => {
+    const h = await harness();
+    await h.engine.submit({ id: 'once', type: 'delay', time: '1s', script: 'true' });
+    await h.engine.submit({ id: 'every', type: 'cron', time: '1s', script: 'true' });
+    await wakeAt(h, T0 + SEC - WARMUP);
+    await wakeAt(h, T0 + SEC);
+    await finish(h, lastRunOf(h, 'every'));
+    expect(h.runner.discarded).toEqual([]);
+    await finish(h, lastRunOf(h, 'once'));
+    expect((await taskOf(h, 'once')).state.status).toBe('Executed');
+    expect(h.runner.discarded).toEqual(['once']);
   });
 });
 

@@ -550,6 +550,24 @@ describe('ProcessRunner: prepared (held) runs', () => {
     expect(readdirSync(spoolDir).filter((name) => name.startsWith('discard-'))).toEqual([]);
   });
 
+  it("discardPrepared(taskId) discards that task's held processes only; another task's still serves its run", async () => {
+    const { runner } = makeRunner();
+    const marker = join(cwd, 'gone-task.ran');
+    runner.prepare({ taskId: 'gone-task', run: 3, script: `touch "${marker}"` });
+    const kept = { taskId: 'kept-task', run: 1, script: 'echo kept' };
+    runner.prepare(kept);
+    const gonePid = await heldProcessOf('gone-task');
+    const keptPid = await heldProcessOf('kept-task');
+
+    runner.discardPrepared('gone-task');
+    await allGone([gonePid], "the deleted task's held process to exit");
+    expect(existsSync(marker)).toBe(false);
+    expect(runner.preparedProcesses()).toEqual({ held: 1, used: 0, discarded: 1 });
+    const running = runner.start(kept);
+    expect(await pidOf(running)).toBe(keptPid);
+    expect(await withDeadline(running.finished)).toMatchObject({ outcome: 'succeeded', stdout: { text: 'kept\n' } });
+  });
+
   it('a run started after discardPrepared() is spawned afresh and runs', async () => {
     const { runner } = makeRunner();
     const spec = { taskId: 'after-discard', run: 1, script: 'echo ran' };

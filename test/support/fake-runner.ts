@@ -179,8 +179,13 @@ export class FakeRunner implements RunLauncher {
     this.prepared.push({ ...spec });
   }
 
-  discardPrepared(): void {
-    this.prepared.length = 0;
+  /** The tasks whose prepared processes were discarded (discardPrepared(taskId)), in order. */
+  readonly discarded: string[] = [];
+
+  /** With a task, records it in `discarded`; without (the daemon shutting down), forgets every run prepared. */
+  discardPrepared(taskId?: string): void {
+    if (taskId === undefined) this.prepared.length = 0;
+    else this.discarded.push(taskId);
   }
 
   async killOrphans(): Promise<number> {
