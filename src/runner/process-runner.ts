@@ -219,7 +219,9 @@ export class ProcessRunner implements RunLauncher {
   }
 
   discardPrepared(taskId?: string): void {
-    for (const [key, { spec }] of [...this.prepared]) if (taskId === undefined || spec.taskId === taskId) this.discard(key);
+    // Deleting the entry being visited is safe in a Map's iteration; no copy is made, as the
+    // engine asks this of every run's end that leaves its task done.
+    for (const [key, { spec }] of this.prepared) if (taskId === undefined || spec.taskId === taskId) this.discard(key);
   }
 
   /**
