@@ -67,7 +67,10 @@ export class AuditLog {
  * run it at all.
  */
 export function auditChanges(app: FastifyInstance, audit: AuditLog, clock: Pick<Clock, 'now'>): void {
-  /** The hook of a route whose operation is `operation`: it calls back rather than being async (a promise and a microtask less on every change). */
+  /**
+   * The hook of a route whose operation is `operation`. It calls back rather than being
+   * async: a promise and a microtask less on every change.
+   */
   const recorder = (operation: string | null) => (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const params = request.params as { id?: unknown } | undefined;
     const body = request.body as { id?: unknown } | undefined;
